@@ -1,0 +1,63 @@
+/** Assembles the HTTP API: auth, idempotency, problem+json errors, OpenAPI, routes. */
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { randomUUID } from 'node:crypto';
+import { Type } from '@sinclair/typebox';
+import type { Services } from '../app.ts';
+import { registerAccessRoutes } from '../access/routes.ts';
+import { registerCustomerRoutes } from '../customers/routes.ts';
+import { registerInventoryRoutes } from '../inventory/routes.ts';
+import { PROBLEM_TYPES } from '../platform/errors.ts';
+import { installAuth } from './auth.ts';
+import { installIdempotency } from './idempotency.ts';
+import { installProblemHandlers, problemBody, sendProblem } from './problems.ts';
+
+export async function buildServer(services: Services, options: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    genReqId: () => randomUUID(),
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Tenure API',
+        version: '0.1.0',
+        description: 'Subscription, order and installed-base engine. Authenticate with `Authorization: Bearer <API key>`. '
+          + 'Every POST accepts an `Idempotency-Key` header. Errors are RFC 9457 problem+json; their `type` is stable and documented under /problems/{type}.',
+      },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  installProblemHandlers(app);
+  installAuth(app, services.access);
+  installIdempotency(app, services);
+
+  app.get('/health', { config: { public: true }, schema: { tags: ['meta'], summary: 'Liveness and database reachability', security: [] } }, async () => {
+    await services.pool.query('select 1');
+    return { status: 'ok' };
+  });
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  app.get('/problems/:type', {
+    config: { public: true },
+    schema: { tags: ['meta'], summary: 'What a problem type means', security: [], params: Type.Object({ type: Type.String() }) },
+  }, async (request, reply) => {
+    const { type } = request.params as { type: string };
+    const doc = PROBLEM_TYPES[type];
+    if (!doc) return sendProblem(reply, problemBody('not-found', 404, 'Not found', `no problem type ${type}`, request.id));
+    return { type: `/problems/${type}`, ...doc };
+  });
+
+  registerCustomerRoutes(app, services.customers);
+  registerInventoryRoutes(app, services);
+  registerAccessRoutes(app, services);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,80 @@
+/** The `tenure` command line. */
+import { Command } from 'commander';
+import { createServices } from '../app.ts';
+import { checkAllTenants } from '../inventory/check.ts';
+import { systemClock } from '../platform/clock.ts';
+import { readConfig } from '../platform/config.ts';
+import { openDatabase } from '../platform/database.ts';
+import { ProblemError } from '../platform/errors.ts';
+
+const program = new Command();
+program
+  .name('tenure')
+  .description('Tenure: subscription, order and installed-base engine.\nUses DATABASE_URL, or an embedded PostgreSQL under .tenure/ when it is unset.')
+  .version('0.1.0');
+
+program
+  .command('start')
+  .description('start the HTTP API (same as npm start): migrate, load demo data, listen on $PORT')
+  .action(async () => {
+    const { startServer } = await import('../main.ts');
+    await startServer();
+  });
+
+program
+  .command('migrate')
+  .description('apply pending database migrations (re-running is a no-op)')
+  .action(async () => {
+    const db = await openDatabase(readConfig(), { migrate: true });
+    try {
+      const { applied, alreadyApplied } = db.migrations;
+      console.log(applied.length ? `applied: ${applied.join(', ')}` : `nothing to apply (${alreadyApplied} already applied)`);
+    } finally {
+      await db.close();
+    }
+  });
+
+const tenant = program.command('tenant').description('manage tenants');
+tenant
+  .command('create')
+  .description('create a tenant and print its first admin API key (shown only once)')
+  .requiredOption('--name <name>', 'tenant name')
+  .option('--mode <mode>', 'live or test (test tenants get their own clock later)', 'live')
+  .option('--json', 'print JSON')
+  .action(async (options: { name: string; mode: string; json?: boolean }) => {
+    if (options.mode !== 'live' && options.mode !== 'test') throw new Error('--mode must be live or test');
+    const db = await openDatabase(readConfig());
+    try {
+      const created = await createServices(db.pool, systemClock).access.createTenant({ name: options.name, mode: options.mode });
+      if (options.json) console.log(JSON.stringify(created, null, 2));
+      else console.log(`tenant ${created.tenantId} (${created.name}, ${created.mode})\nadmin API key: ${created.apiKey}\nkeep it safe: it is stored hashed and cannot be shown again`);
+    } finally {
+      await db.close();
+    }
+  });
+
+program
+  .command('check')
+  .description('consistency check of every tenant: versions without history, stale guards, versions without outbox events; exits 1 when something is found')
+  .option('--json', 'print the report as JSON')
+  .action(async (options: { json?: boolean }) => {
+    const db = await openDatabase(readConfig());
+    try {
+      const report = await checkAllTenants(db.pool, systemClock.now());
+      if (options.json) console.log(JSON.stringify(report, null, 2));
+      else if (report.healthy) console.log('healthy: 0 findings');
+      else {
+        console.log(`${report.findings.length} finding(s):`);
+        for (const f of report.findings) console.log(`  ${f.kind}  ${f.entity} ${f.id}${f.version !== null ? ' v' + f.version : ''}  account ${f.accountId}: ${f.detail}`);
+      }
+      process.exitCode = report.healthy ? 0 : 1;
+    } finally {
+      await db.close();
+    }
+  });
+
+program.parseAsync(process.argv).catch((error) => {
+  const message = error instanceof ProblemError ? `${error.type}: ${error.message}` : error instanceof Error ? error.message : String(error);
+  process.stderr.write(`tenure: ${message}\n`);
+  process.exit(2);
+});

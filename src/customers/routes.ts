@@ -1,0 +1,75 @@
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { contextOf, decodeCursor, IdParams, isKeysetCursor, keysetPage, Page, PageQuery, Uuid } from '../api/http.ts';
+import type { CustomerService } from './service.ts';
+
+const CustomerSchema = Type.Object({
+  customerId: Uuid,
+  name: Type.String(),
+  externalReference: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+const AccountSchema = Type.Object({
+  accountId: Uuid,
+  customerId: Uuid,
+  name: Type.String(),
+  currency: Type.String(),
+  timeZone: Type.String(),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+
+export function registerCustomerRoutes(app: FastifyInstance, customers: CustomerService): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['customers and accounts'];
+
+  r.post('/customers', {
+    schema: {
+      tags,
+      summary: 'Create a customer',
+      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 300 }), externalReference: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
+      response: { 201: CustomerSchema },
+    },
+  }, async (request, reply) => reply.status(201).send(await customers.createCustomer(contextOf(request), request.body)));
+
+  r.get('/customers', {
+    schema: { tags, summary: 'List customers', querystring: Type.Object(PageQuery), response: { 200: Page(CustomerSchema) } },
+  }, async (request) => {
+    const limit = request.query.limit ?? 50;
+    const after = decodeCursor<{ createdAt: string; id: string }>(request.query.cursor, isKeysetCursor);
+    const rows = await customers.listCustomers(contextOf(request), { after, limit: limit + 1 });
+    return keysetPage(rows, limit, (c) => ({ createdAt: c.createdAt, id: c.customerId }));
+  });
+
+  r.get('/customers/:id', { schema: { tags, summary: 'One customer', params: IdParams, response: { 200: CustomerSchema } } },
+    async (request) => customers.getCustomer(contextOf(request), request.params.id));
+
+  r.post('/accounts', {
+    schema: {
+      tags,
+      summary: 'Open an account for a customer (currency and time zone are fixed per account)',
+      body: Type.Object({
+        customerId: Uuid,
+        name: Type.String({ minLength: 1, maxLength: 300 }),
+        currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217, e.g. IDR' }),
+        timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Jakarta' }),
+      }, { additionalProperties: false }),
+      response: { 201: AccountSchema },
+    },
+  }, async (request, reply) => reply.status(201).send(await customers.createAccount(contextOf(request), request.body)));
+
+  r.get('/accounts', {
+    schema: { tags, summary: 'List accounts', querystring: Type.Object({ customerId: Type.Optional(Uuid), ...PageQuery }), response: { 200: Page(AccountSchema) } },
+  }, async (request) => {
+    const limit = request.query.limit ?? 50;
+    const after = decodeCursor<{ createdAt: string; id: string }>(request.query.cursor, isKeysetCursor);
+    const rows = await customers.listAccounts(contextOf(request), { customerId: request.query.customerId }, { after, limit: limit + 1 });
+    return keysetPage(rows, limit, (a) => ({ createdAt: a.createdAt, id: a.accountId }));
+  });
+
+  r.get('/accounts/:id', { schema: { tags, summary: 'One account', params: IdParams, response: { 200: AccountSchema } } },
+    async (request) => customers.getAccount(contextOf(request), request.params.id));
+}

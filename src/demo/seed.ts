@@ -1,0 +1,121 @@
+/**
+ * Demo data for `npm start` (seed 000 §2): PT Contoh Digital owns an active Business Fiber
+ * 1Gbps with Static IP /29, Managed Router and SLA Gold, on a 24-month subscription. Built
+ * through the same commands the API uses, so its history and outbox are real.
+ */
+import { createHash } from 'node:crypto';
+import type { Services } from '../app.ts';
+import { queryOne } from '../platform/db.ts';
+import type { CommandContext, JsonObject } from '../inventory/types.ts';
+
+export const DEMO_TENANT_NAME = 'Tenure Demo';
+
+/** Stable ids for the demo catalog entries (a name-based UUID, so every start agrees). */
+export function demoId(name: string): string {
+  const h = createHash('sha1').update('tenure-demo:' + name).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export interface DemoResult {
+  tenantId: string;
+  apiKey: string;
+  accountId: string;
+  created: boolean;
+}
+
+export async function ensureDemo(services: Services, apiKey: string): Promise<DemoResult> {
+  const known = await services.access.authenticate(apiKey);
+  if (known) {
+    const account = await queryOne<{ account_id: string }>(services.pool, 'select account_id from account where tenant_id = $1 order by created_at limit 1', [known.tenantId]);
+    return { tenantId: known.tenantId, apiKey, accountId: account?.account_id ?? '', created: false };
+  }
+  const tenant = await services.access.createTenant({ name: DEMO_TENANT_NAME, mode: 'test', adminKey: apiKey });
+  const ctx: CommandContext = { tenantId: tenant.tenantId, actor: { apiKeyId: tenant.apiKeyId, role: 'admin' }, correlationId: 'demo-seed' };
+  const accountId = await seedInstalledBase(services, ctx);
+  return { tenantId: tenant.tenantId, apiKey, accountId, created: true };
+}
+
+interface DemoProduct {
+  name: string;
+  configuration: JsonObject;
+  monthly: number;
+  service: { name: string; parameters: JsonObject; resources: { type: string; id: string; attributes?: JsonObject }[] };
+}
+
+const JAKARTA_HQ = { name: 'Jakarta HQ', street: 'Jl. Jend. Sudirman Kav. 52-53', city: 'Jakarta Selatan', country: 'ID' };
+
+export async function seedInstalledBase(services: Services, ctx: CommandContext): Promise<string> {
+  const { customers, inventory } = services;
+  const customer = await customers.createCustomer(ctx, { name: 'PT Contoh Digital', externalReference: 'CRM-000123' });
+  const account = await customers.createAccount(ctx, { customerId: customer.customerId, name: 'PT Contoh Digital — Jakarta', currency: 'IDR', timeZone: 'Asia/Jakarta' });
+  const orderId = demoId('order:initial-sale');
+
+  const snapshot = (name: string, configuration: JsonObject, monthly: number) => ({
+    productOfferingId: demoId('offering:' + name),
+    productOfferingVersion: '1',
+    productSpecificationId: demoId('spec:' + name),
+    productSpecificationVersion: '1',
+    name,
+    catalogSnapshot: { offeringName: name, category: 'enterprise', lifecycleStatus: 'active' },
+    configuration,
+    price: { currency: 'IDR', recurring: { period: 'month', amountMinor: String(monthly * 100) } },
+  });
+
+  const fiber: DemoProduct = {
+    name: 'Business Fiber 1Gbps',
+    configuration: { bandwidthMbps: 1000, accessType: 'FTTx' },
+    monthly: 15_000_000,
+    service: {
+      name: 'Internet Access Service',
+      parameters: { profile: 'BIZ-1G', vlan: 2101 },
+      resources: [
+        { type: 'ONT', id: 'ZTEG-C8A1F0E2', attributes: { model: 'ZTE F670L' } },
+        { type: 'PORT', id: 'JKT-OLT-07/1/3/12' },
+        { type: 'VLAN', id: '2101' },
+      ],
+    },
+  };
+  const children: (DemoProduct & { link: 'PARENT_OF' | 'ADDON_OF' })[] = [
+    { name: 'Static IP /29', link: 'PARENT_OF', configuration: { prefixLength: 29 }, monthly: 750_000, service: { name: 'IP Allocation Service', parameters: {}, resources: [{ type: 'IP_BLOCK', id: '203.0.113.8/29' }] } },
+    { name: 'Managed Router', link: 'PARENT_OF', configuration: { model: 'MikroTik CCR2004' }, monthly: 1_200_000, service: { name: 'Managed CPE Service', parameters: { monitoring: true }, resources: [{ type: 'ROUTER', id: 'HEX-7F3A99D0', attributes: { serialNumber: 'HEX-7F3A99D0' } }] } },
+    { name: 'SLA Gold', link: 'ADDON_OF', configuration: { availabilityPercent: '99.9', responseTimeHours: 4 }, monthly: 2_500_000, service: { name: 'SLA Monitoring Service', parameters: { tier: 'gold' }, resources: [] } },
+  ];
+
+  const activate = async (product: DemoProduct, itemNumber: number, extra: { subscriptionId?: string; parentId?: string; link?: 'PARENT_OF' | 'ADDON_OF' }) => {
+    const orderItemId = demoId(`order-item:${itemNumber}`);
+    const created = await inventory.createProductInstance(ctx, {
+      accountId: account.accountId,
+      ...snapshot(product.name, product.configuration, product.monthly),
+      place: JAKARTA_HQ,
+      orderId,
+      orderItemId,
+      subscriptionId: extra.subscriptionId ?? null,
+      subscription: extra.subscriptionId ? null : { termMonths: 24, billingCycle: 'monthly', autoRenew: true },
+      relationships: extra.parentId
+        ? [extra.link === 'PARENT_OF' ? { type: 'PARENT_OF', sourceProductInstanceId: extra.parentId } : { type: 'ADDON_OF', targetProductInstanceId: extra.parentId }]
+        : [],
+    });
+    const id = created.productInstance.productInstanceId;
+    const cause = { orderId, orderItemId };
+    await inventory.startActivation(ctx, id, { ...cause, expectedVersion: 1 });
+    const service = await inventory.attachServiceInstance(ctx, id, {
+      ...cause,
+      serviceSpecificationId: demoId('service-spec:' + product.service.name),
+      serviceSpecificationVersion: '1',
+      name: product.service.name,
+      technicalParameters: product.service.parameters,
+    });
+    for (const resource of product.service.resources) {
+      await inventory.attachResourceInstance(ctx, service.serviceInstanceId, { ...cause, resourceType: resource.type, resourceId: resource.id, attributes: resource.attributes ?? {} });
+    }
+    await inventory.completeActivation(ctx, id, { ...cause, expectedVersion: 2 });
+    return { id, subscriptionId: created.productInstance.subscriptionId ?? created.subscription?.subscriptionId ?? undefined };
+  };
+
+  const root = await activate(fiber, 1, {});
+  let item = 2;
+  for (const child of children) {
+    await activate(child, item++, { subscriptionId: root.subscriptionId, parentId: root.id, link: child.link });
+  }
+  return account.accountId;
+}

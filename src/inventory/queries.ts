@@ -1,0 +1,205 @@
+/** Read side of the installed base: current state, history, and state as of a past instant. */
+import { findAccountInTx } from '../customers/service.ts';
+import { inTenantTransaction, queryRows, type Pool, type Tx } from '../platform/db.ts';
+import { NotFoundError } from '../platform/errors.ts';
+import type { Clock } from '../platform/clock.ts';
+import * as store from './store.ts';
+import type { CommandContext, EntityKind, HistoryEntry, JsonObject, ProductInstance, Relationship, ResourceInstance, ServiceInstance, Subscription } from './types.ts';
+
+/** The seed 000 §20.1 shape, with services nested in products and resources in services. */
+export interface InstalledBase {
+  accountId: string;
+  customerId: string;
+  snapshotTime: string;
+  asOf: string | null;
+  products: InstalledProduct[];
+  subscriptions: { subscriptionId: string; status: string; version: number; startDate: string | null; endDate: string | null; termMonths: number | null; autoRenew: boolean }[];
+}
+
+export interface InstalledProduct {
+  productInstanceId: string;
+  name: string;
+  status: string;
+  version: number;
+  subscriptionId: string | null;
+  productOfferingId: string;
+  productOfferingVersion: string;
+  configuration: JsonObject;
+  price: JsonObject;
+  place: JsonObject | null;
+  activationDate: string | null;
+  terminationDate: string | null;
+  relationships: { relationshipId: string; type: string; targetProductInstanceId: string }[];
+  serviceInstances: (Pick<ServiceInstance, 'serviceInstanceId' | 'serviceSpecificationId' | 'name' | 'status' | 'version' | 'place' | 'externalServiceId' | 'technicalParameters'> & {
+    resourceInstances: Pick<ResourceInstance, 'resourceInstanceId' | 'resourceType' | 'resourceId' | 'status' | 'version'>[];
+  })[];
+}
+
+export class InventoryQueries {
+  constructor(private readonly deps: { pool: Pool; clock: Clock }) {}
+
+  private read<T>(ctx: CommandContext, work: (tx: Tx) => Promise<T>): Promise<T> {
+    return inTenantTransaction(this.deps.pool, ctx.tenantId, work);
+  }
+
+  /**
+   * What the account owns now, or — with `asOf` — what it owned as recorded at that instant
+   * (transaction time), rebuilt from the history tables rather than the current rows.
+   */
+  async installedBase(ctx: CommandContext, accountId: string, asOf: string | null): Promise<InstalledBase> {
+    return this.read(ctx, async (tx) => {
+      const account = await findAccountInTx(tx, accountId);
+      if (!account) throw NotFoundError.of('account', accountId);
+      let products: ProductInstance[];
+      let subscriptions: Subscription[];
+      let services: ServiceInstance[];
+      let resources: ResourceInstance[];
+      let relationships: Relationship[];
+      if (asOf) {
+        products = (await store.statesAsOf(tx, 'product_instance', accountId, asOf)) as unknown as ProductInstance[];
+        subscriptions = (await store.statesAsOf(tx, 'subscription', accountId, asOf)) as unknown as Subscription[];
+        services = (await store.statesAsOf(tx, 'service_instance', accountId, asOf)) as unknown as ServiceInstance[];
+        resources = (await store.statesAsOf(tx, 'resource_instance', accountId, asOf)) as unknown as ResourceInstance[];
+        relationships = await store.listRelationshipsAsOf(tx, accountId, asOf);
+        products.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.productInstanceId.localeCompare(b.productInstanceId));
+        subscriptions.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.subscriptionId.localeCompare(b.subscriptionId));
+        services.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.serviceInstanceId.localeCompare(b.serviceInstanceId));
+        resources.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.resourceInstanceId.localeCompare(b.resourceInstanceId));
+      } else {
+        products = await store.listProductInstancesOfAccount(tx, accountId);
+        subscriptions = await store.listSubscriptionsOfAccount(tx, accountId);
+        services = await store.listServiceInstancesOfAccount(tx, accountId);
+        resources = await store.listResourceInstancesOfAccount(tx, accountId);
+        relationships = await store.listCurrentRelationships(tx, accountId);
+      }
+      return {
+        accountId,
+        customerId: account.customerId,
+        snapshotTime: asOf ?? this.deps.clock.now().toISOString(),
+        asOf,
+        products: products.map((p) => ({
+          productInstanceId: p.productInstanceId,
+          name: p.name,
+          status: p.status,
+          version: p.version,
+          subscriptionId: p.subscriptionId,
+          productOfferingId: p.productOfferingId,
+          productOfferingVersion: p.productOfferingVersion,
+          configuration: p.configuration,
+          price: p.price,
+          place: p.place,
+          activationDate: p.activationDate,
+          terminationDate: p.terminationDate,
+          relationships: relationships
+            .filter((r) => r.sourceProductInstanceId === p.productInstanceId)
+            .map((r) => ({ relationshipId: r.relationshipId, type: r.type, targetProductInstanceId: r.targetProductInstanceId })),
+          serviceInstances: services
+            .filter((s) => s.productInstanceId === p.productInstanceId)
+            .map((s) => ({
+              serviceInstanceId: s.serviceInstanceId,
+              serviceSpecificationId: s.serviceSpecificationId,
+              name: s.name,
+              status: s.status,
+              version: s.version,
+              place: s.place,
+              externalServiceId: s.externalServiceId,
+              technicalParameters: s.technicalParameters,
+              resourceInstances: resources
+                .filter((r) => r.serviceInstanceId === s.serviceInstanceId)
+                .map((r) => ({ resourceInstanceId: r.resourceInstanceId, resourceType: r.resourceType, resourceId: r.resourceId, status: r.status, version: r.version })),
+            })),
+        })),
+        subscriptions: subscriptions.map((s) => ({
+          subscriptionId: s.subscriptionId,
+          status: s.status,
+          version: s.version,
+          startDate: s.startDate,
+          endDate: s.endDate,
+          termMonths: s.termMonths,
+          autoRenew: s.autoRenew,
+        })),
+      };
+    });
+  }
+
+  async productInstance(ctx: CommandContext, id: string, accountId?: string): Promise<ProductInstance & { relationships: Relationship[]; activeOperation: unknown }> {
+    return this.read(ctx, async (tx) => {
+      const product = await store.findProductInstance(tx, id);
+      if (!product || (accountId && product.accountId !== accountId)) throw NotFoundError.of('product instance', id);
+      const relationships = (await store.listCurrentRelationships(tx, product.accountId)).filter(
+        (r) => r.sourceProductInstanceId === id || r.targetProductInstanceId === id,
+      );
+      const guard = await store.findActiveGuard(tx, product.accountId, id);
+      return {
+        ...product,
+        relationships,
+        activeOperation: guard ? { orderId: guard.orderId, orderItemId: guard.orderItemId, operationType: guard.operationType, acquiredAt: guard.acquiredAt } : null,
+      };
+    });
+  }
+
+  async listProductInstances(ctx: CommandContext, accountId: string, filter: { status?: string }, page: { after: { createdAt: string; id: string } | null; limit: number }): Promise<ProductInstance[]> {
+    return this.read(ctx, async (tx) => {
+      const account = await findAccountInTx(tx, accountId);
+      if (!account) throw NotFoundError.of('account', accountId);
+      const rows = await queryRows<{ product_instance_id: string }>(
+        tx,
+        `select product_instance_id from product_instance
+          where account_id = $1 and ($2::text is null or status = $2)
+            and ($3::timestamptz is null or (created_at, product_instance_id) > ($3::timestamptz, $4::uuid))
+          order by created_at, product_instance_id limit $5`,
+        [accountId, filter.status ?? null, page.after?.createdAt ?? null, page.after?.id ?? null, page.limit],
+      );
+      const result: ProductInstance[] = [];
+      for (const row of rows) result.push((await store.findProductInstance(tx, row.product_instance_id))!);
+      return result;
+    });
+  }
+
+  async subscription(ctx: CommandContext, id: string): Promise<Subscription & { productInstanceIds: string[] }> {
+    return this.read(ctx, async (tx) => {
+      const subscription = await store.findSubscription(tx, id);
+      if (!subscription) throw NotFoundError.of('subscription', id);
+      const products = await store.listProductInstancesOfSubscription(tx, subscription.accountId, id);
+      return { ...subscription, productInstanceIds: products.map((p) => p.productInstanceId) };
+    });
+  }
+
+  async serviceInstance(ctx: CommandContext, id: string): Promise<ServiceInstance & { resourceInstances: ResourceInstance[] }> {
+    return this.read(ctx, async (tx) => {
+      const service = await store.findServiceInstance(tx, id);
+      if (!service) throw NotFoundError.of('service instance', id);
+      return { ...service, resourceInstances: await store.listResourceInstancesOfService(tx, service.accountId, id) };
+    });
+  }
+
+  async resourceInstance(ctx: CommandContext, id: string): Promise<ResourceInstance> {
+    return this.read(ctx, async (tx) => {
+      const resource = await store.findResourceInstance(tx, id);
+      if (!resource) throw NotFoundError.of('resource instance', id);
+      return resource;
+    });
+  }
+
+  /** Every version of an entity, oldest first, a page at a time (cursor: last version seen). */
+  async history(ctx: CommandContext, kind: EntityKind, id: string, page: { afterVersion: number; limit: number }, accountId?: string): Promise<HistoryEntry[]> {
+    return this.read(ctx, async (tx) => {
+      const owner = await ownerAccount(tx, kind, id);
+      if (!owner || (accountId && owner !== accountId)) throw NotFoundError.of(kind.replace('_', ' '), id);
+      return store.listHistory(tx, kind, owner, id, page.afterVersion, page.limit);
+    });
+  }
+}
+
+async function ownerAccount(tx: Tx, kind: EntityKind, id: string): Promise<string | undefined> {
+  switch (kind) {
+    case 'product_instance':
+      return (await store.findProductInstance(tx, id))?.accountId;
+    case 'subscription':
+      return (await store.findSubscription(tx, id))?.accountId;
+    case 'service_instance':
+      return (await store.findServiceInstance(tx, id))?.accountId;
+    case 'resource_instance':
+      return (await store.findResourceInstance(tx, id))?.accountId;
+  }
+}

@@ -1,0 +1,1161 @@
+/**
+ * Installed-base commands. Each public method is one use case in one transaction, in the
+ * order of seed 000 §16: load → check expected version → check state → acquire the
+ * operation guard → mutate → persist with optimistic lock → history row → outbox event
+ * (→ release the guard when the operation ends) → audit.
+ */
+import { Temporal } from 'temporal-polyfill';
+import { recordAudit } from '../access/audit.ts';
+import { findAccountInTx } from '../customers/service.ts';
+import { appendToOutbox, buildEvent } from '../events/outbox.ts';
+import type { Clock } from '../platform/clock.ts';
+import { inTenantTransaction, isUniqueViolation, type Pool, type Tx } from '../platform/db.ts';
+import {
+  BusinessRuleError,
+  ConcurrentModificationError,
+  DuplicateRelationshipError,
+  IllegalTransitionError,
+  InvalidRelationshipError,
+  NotFoundError,
+  OperationInProgressError,
+  ValidationError,
+} from '../platform/errors.ts';
+import { newId } from '../platform/ids.ts';
+import {
+  PRODUCT_INSTANCE_FINAL_STATES,
+  PRODUCT_INSTANCE_TRANSITIONS,
+  SUBSCRIPTION_TRANSITIONS,
+  changedKeys,
+  checkNewRelationship,
+  containedChildren,
+  productInstanceTransition,
+  serviceStateFor,
+  subscriptionTransition,
+  type ProductInstanceCommand,
+  type RelationshipType,
+  type SubscriptionCommand,
+} from './model.ts';
+import * as store from './store.ts';
+import type {
+  Cause,
+  CommandContext,
+  EntityKind,
+  Guard,
+  JsonObject,
+  ProductInstance,
+  Relationship,
+  ResourceInstance,
+  ServiceInstance,
+  Subscription,
+} from './types.ts';
+
+/** The operation a command belongs to, as named on guards and in changeSummary. */
+const OPERATION_OF: Record<string, string> = {
+  activation: 'ADD',
+  modification: 'MODIFY',
+  disconnect: 'DISCONNECT',
+  suspension: 'SUSPEND',
+  resumption: 'RESUME',
+  move: 'MOVE',
+  replacement: 'REPLACE',
+};
+const operationOf = (command: ProductInstanceCommand) => OPERATION_OF[command.split(':')[0]];
+
+/** One transaction's working set: who, when, and where to write. */
+interface Unit {
+  tx: Tx;
+  ctx: CommandContext;
+  now: string;
+}
+
+export interface TransitionInput extends Cause {
+  expectedVersion: number;
+  operationType?: string;
+  correlationId?: string | null;
+}
+
+export interface ProductSnapshotInput {
+  productOfferingId: string;
+  productOfferingVersion: string;
+  productSpecificationId: string;
+  productSpecificationVersion: string;
+  name: string;
+  catalogSnapshot: JsonObject;
+  configuration: JsonObject;
+  price: JsonObject;
+}
+
+export interface NewSubscriptionInput {
+  termMonths?: number | null;
+  billingCycle?: string | null;
+  autoRenew?: boolean;
+  agreementId?: string | null;
+  billingAccountId?: string | null;
+  renewalPolicy?: JsonObject;
+}
+
+export interface RelationshipLink {
+  type: RelationshipType;
+  /** Exactly one of these: the other end is the new product instance. */
+  sourceProductInstanceId?: string;
+  targetProductInstanceId?: string;
+}
+
+export interface CreateProductInstanceInput extends Cause, ProductSnapshotInput {
+  accountId: string;
+  place?: JsonObject | null;
+  subscriptionId?: string | null;
+  subscription?: NewSubscriptionInput | null;
+  relationships?: RelationshipLink[];
+  correlationId?: string | null;
+}
+
+export interface ModificationChange {
+  /** Characteristics to change; a null value removes the characteristic. */
+  configuration?: JsonObject;
+  /** The new price snapshot, replacing the old one. */
+  price?: JsonObject;
+  name?: string;
+  productOfferingVersion?: string;
+  catalogSnapshot?: JsonObject;
+}
+
+export class InventoryService {
+  constructor(private readonly deps: { pool: Pool; clock: Clock }) {}
+
+  private run<T>(ctx: CommandContext, work: (u: Unit) => Promise<T>): Promise<T> {
+    return inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work({ tx, ctx, now: this.deps.clock.now().toISOString() }));
+  }
+
+  // =================================================================== product instance commands
+
+  async createProductInstance(ctx: CommandContext, input: CreateProductInstanceInput): Promise<{ productInstance: ProductInstance; subscription: Subscription | null }> {
+    if (input.subscriptionId && input.subscription) {
+      throw ValidationError.field('/subscription', 'give either subscriptionId (join an existing subscription) or subscription (create one), not both');
+    }
+    return this.run(ctx, async (u) => {
+      const account = await findAccountInTx(u.tx, input.accountId);
+      if (!account) throw NotFoundError.of('account', input.accountId);
+      const correlationId = input.correlationId ?? ctx.correlationId;
+      const effectiveAt = input.effectiveAt ?? u.now;
+
+      let subscription: Subscription | null = null;
+      if (input.subscriptionId) {
+        subscription = (await store.findSubscription(u.tx, input.subscriptionId)) ?? null;
+        if (!subscription || subscription.accountId !== account.accountId) throw NotFoundError.of('subscription', input.subscriptionId);
+        if (subscription.status === 'TERMINATED' || subscription.status === 'EXPIRED') {
+          throw new BusinessRuleError(`subscription ${subscription.subscriptionId} is ${subscription.status}; a product cannot join it`);
+        }
+      } else if (input.subscription) {
+        subscription = {
+          subscriptionId: newId(),
+          accountId: account.accountId,
+          customerId: account.customerId,
+          agreementId: input.subscription.agreementId ?? null,
+          billingAccountId: input.subscription.billingAccountId ?? null,
+          status: 'PENDING',
+          startDate: null,
+          endDate: null,
+          commitmentStartDate: null,
+          commitmentEndDate: null,
+          termMonths: input.subscription.termMonths ?? null,
+          billingCycle: input.subscription.billingCycle ?? null,
+          autoRenew: input.subscription.autoRenew ?? false,
+          renewalPolicy: input.subscription.renewalPolicy ?? {},
+          version: 1,
+          createdAt: u.now,
+          updatedAt: u.now,
+        };
+        await store.insertSubscription(u.tx, ctx.tenantId, subscription);
+        await writeHistory(u, 'subscription', subscription.accountId, subscription.subscriptionId, null, subscription, 'CREATED', input, correlationId, effectiveAt);
+        await appendToOutbox(u.tx, ctx.tenantId, subscriptionEvent(u, 'SubscriptionCreated', null, subscription, input, correlationId, { operation: 'ADD' }));
+      }
+
+      const productInstance: ProductInstance = {
+        productInstanceId: newId(),
+        accountId: account.accountId,
+        customerId: account.customerId,
+        subscriptionId: subscription?.subscriptionId ?? null,
+        productOfferingId: input.productOfferingId,
+        productOfferingVersion: input.productOfferingVersion,
+        productSpecificationId: input.productSpecificationId,
+        productSpecificationVersion: input.productSpecificationVersion,
+        name: input.name,
+        status: 'PENDING_ACTIVATION',
+        actionOriginOrderId: input.orderId ?? null,
+        actionOriginOrderItemId: input.orderItemId ?? null,
+        activationDate: null,
+        terminationDate: null,
+        effectiveFrom: effectiveAt,
+        effectiveTo: null,
+        place: input.place ?? null,
+        catalogSnapshot: input.catalogSnapshot,
+        configuration: input.configuration,
+        price: input.price,
+        pendingChange: null,
+        lastError: null,
+        version: 1,
+        createdAt: u.now,
+        updatedAt: u.now,
+      };
+      await store.insertProductInstance(u.tx, ctx.tenantId, productInstance);
+      await writeHistory(u, 'product_instance', productInstance.accountId, productInstance.productInstanceId, null, productInstance, 'CREATED', input, correlationId, effectiveAt);
+      await appendToOutbox(u.tx, ctx.tenantId, productEvent(u, 'ProductInstanceCreated', null, productInstance, input, correlationId, { operation: 'ADD' }));
+
+      for (const link of input.relationships ?? []) {
+        const hasSource = Boolean(link.sourceProductInstanceId);
+        const hasTarget = Boolean(link.targetProductInstanceId);
+        if (hasSource === hasTarget) {
+          throw ValidationError.field('/relationships', 'each link names exactly one of sourceProductInstanceId or targetProductInstanceId; the new instance is the other end');
+        }
+        await addRelationship(u, {
+          accountId: account.accountId,
+          sourceProductInstanceId: link.sourceProductInstanceId ?? productInstance.productInstanceId,
+          targetProductInstanceId: link.targetProductInstanceId ?? productInstance.productInstanceId,
+          type: link.type,
+          validFrom: effectiveAt,
+          orderId: input.orderId ?? null,
+          orderItemId: input.orderItemId ?? null,
+        });
+      }
+      await audit(u, 'product-instance.create', 'product_instance', productInstance.productInstanceId, account.accountId);
+      return { productInstance, subscription };
+    });
+  }
+
+  async startActivation(ctx: CommandContext, id: string, input: TransitionInput): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      const result = await transitionProduct(u, id, 'activation:start', input, (p) => {
+        p.lastError = null;
+      });
+      await audit(u, 'product-instance.activation.start', 'product_instance', id, result.accountId);
+      return result;
+    });
+  }
+
+  async completeActivation(ctx: CommandContext, id: string, input: TransitionInput): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      const effectiveAt = input.effectiveAt ?? u.now;
+      const result = await transitionProduct(u, id, 'activation:complete', input, (p) => {
+        p.activationDate = effectiveAt;
+        p.effectiveFrom = effectiveAt;
+      });
+      await followServices(u, result, input);
+      if (result.subscriptionId) {
+        const subscription = await loadSubscription(u, result.subscriptionId);
+        if (subscription.status === 'PENDING') {
+          const account = await findAccountInTx(u.tx, subscription.accountId);
+          await transitionSubscription(u, subscription, 'activation:apply', subscription.version, input, (s) => {
+            s.startDate = effectiveAt;
+            s.commitmentStartDate = effectiveAt;
+            if (s.termMonths) {
+              s.endDate = addMonths(effectiveAt, s.termMonths, account!.timeZone);
+              s.commitmentEndDate = s.endDate;
+            }
+          });
+        }
+      }
+      await audit(u, 'product-instance.activation.complete', 'product_instance', id, result.accountId);
+      return result;
+    });
+  }
+
+  async failActivation(ctx: CommandContext, id: string, input: TransitionInput & { error: { code: string; message: string } }): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      const result = await transitionProduct(u, id, 'activation:fail', input, (p) => {
+        p.lastError = { code: input.error.code, message: input.error.message, at: u.now };
+      });
+      await audit(u, 'product-instance.activation.fail', 'product_instance', id, result.accountId, { error: input.error });
+      return result;
+    });
+  }
+
+  async cancelActivation(ctx: CommandContext, id: string, input: TransitionInput): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      const effectiveAt = input.effectiveAt ?? u.now;
+      const result = await transitionProduct(u, id, 'activation:cancel', input, (p) => {
+        p.terminationDate = effectiveAt;
+        p.effectiveTo = effectiveAt;
+      });
+      await followServices(u, result, input);
+      await endSubscriptionIfEmpty(u, result, input);
+      await audit(u, 'product-instance.activation.cancel', 'product_instance', id, result.accountId);
+      return result;
+    });
+  }
+
+  async startModification(ctx: CommandContext, id: string, input: TransitionInput & { requestedChange?: ModificationChange }): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      const result = await transitionProduct(u, id, 'modification:start', input, (p) => {
+        p.pendingChange = (input.requestedChange ?? {}) as JsonObject;
+      });
+      await audit(u, 'product-instance.modification.start', 'product_instance', id, result.accountId);
+      return result;
+    });
+  }
+
+  /**
+   * Applies the change (the one given here, else the one requested at start): same product
+   * instance id, new version (seed 000 §11.2).
+   */
+  async completeModification(ctx: CommandContext, id: string, input: TransitionInput & { change?: ModificationChange }): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      const result = await transitionProduct(u, id, 'modification:complete', input, (p) => {
+        const change = (input.change ?? p.pendingChange ?? {}) as ModificationChange;
+        if (change.configuration) p.configuration = mergeConfiguration(p.configuration, change.configuration);
+        if (change.price) p.price = change.price;
+        if (change.name) p.name = change.name;
+        if (change.productOfferingVersion) p.productOfferingVersion = change.productOfferingVersion;
+        if (change.catalogSnapshot) p.catalogSnapshot = change.catalogSnapshot;
+        p.pendingChange = null;
+        p.effectiveFrom = input.effectiveAt ?? u.now;
+      });
+      await audit(u, 'product-instance.modification.complete', 'product_instance', id, result.accountId);
+      return result;
+    });
+  }
+
+  async cancelModification(ctx: CommandContext, id: string, input: TransitionInput): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      const result = await transitionProduct(u, id, 'modification:cancel', input, (p) => {
+        p.pendingChange = null;
+      });
+      await audit(u, 'product-instance.modification.cancel', 'product_instance', id, result.accountId);
+      return result;
+    });
+  }
+
+  /**
+   * Puts the instance into PENDING_DISCONNECT, and with it every child along containment
+   * (PARENT_OF targets, ADDON_OF sources), recursively, held by the same order item.
+   */
+  async startDisconnect(ctx: CommandContext, id: string, input: TransitionInput & { reason?: string | null; requestedTerminationDate?: string | null }): Promise<{ productInstance: ProductInstance; cascaded: ProductInstance[] }> {
+    return this.run(ctx, async (u) => {
+      const pending = { reason: input.reason ?? null, requestedTerminationDate: input.requestedTerminationDate ?? null };
+      const productInstance = await transitionProduct(u, id, 'disconnect:start', input, (p) => {
+        p.pendingChange = pending;
+      });
+      const cascaded: ProductInstance[] = [];
+      const relationships = await store.listCurrentRelationships(u.tx, productInstance.accountId);
+      const visit = async (parentId: string) => {
+        for (const childId of containedChildren(relationships.map(edgeOf), parentId)) {
+          const child = await loadProduct(u, childId);
+          if (PRODUCT_INSTANCE_FINAL_STATES.includes(child.status)) continue;
+          if (cascaded.some((c) => c.productInstanceId === childId)) continue;
+          const updated = await transitionProduct(
+            u,
+            childId,
+            'disconnect:start',
+            { ...input, expectedVersion: child.version, correlationId: input.correlationId },
+            (p) => {
+              p.pendingChange = { ...pending, cascadedFrom: parentId };
+            },
+            { cascadedFrom: parentId },
+          );
+          cascaded.push(updated);
+          await visit(childId);
+        }
+      };
+      await visit(id);
+      await audit(u, 'product-instance.disconnect.start', 'product_instance', id, productInstance.accountId, { cascaded: cascaded.map((c) => c.productInstanceId) });
+      return { productInstance, cascaded };
+    });
+  }
+
+  /**
+   * DISCONNECTED with termination date; services terminated, resources released; children
+   * put into PENDING_DISCONNECT by the same order item are completed with it; a subscription
+   * left with no live product is terminated.
+   */
+  async completeDisconnect(ctx: CommandContext, id: string, input: TransitionInput): Promise<{ productInstance: ProductInstance; cascaded: ProductInstance[] }> {
+    return this.run(ctx, async (u) => {
+      const productInstance = await loadProduct(u, id);
+      const guard = await store.findActiveGuard(u.tx, productInstance.accountId, id);
+      const done = await completeDisconnectOne(u, id, input);
+      const cascaded: ProductInstance[] = [];
+      if (guard && guard.orderItemId) {
+        const relationships = await store.listCurrentRelationships(u.tx, done.accountId);
+        const visit = async (parentId: string) => {
+          for (const childId of containedChildren(relationships.map(edgeOf), parentId)) {
+            const child = await loadProduct(u, childId);
+            if (child.status !== 'PENDING_DISCONNECT') continue;
+            const childGuard = await store.findActiveGuard(u.tx, child.accountId, childId);
+            if (!childGuard || childGuard.orderItemId !== guard.orderItemId) continue;
+            cascaded.push(await completeDisconnectOne(u, childId, { ...input, expectedVersion: child.version }, { cascadedFrom: parentId }));
+            await visit(childId);
+          }
+        };
+        await visit(id);
+      }
+      await audit(u, 'product-instance.disconnect.complete', 'product_instance', id, done.accountId, { cascaded: cascaded.map((c) => c.productInstanceId) });
+      return { productInstance: done, cascaded };
+    });
+  }
+
+  async suspend(ctx: CommandContext, id: string, input: TransitionInput & { reason?: string | null }): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      const result = await transitionProduct(u, id, 'suspension:apply', input, () => {}, input.reason ? { reason: input.reason } : {});
+      await followServices(u, result, input);
+      await audit(u, 'product-instance.suspend', 'product_instance', id, result.accountId);
+      return result;
+    });
+  }
+
+  async resume(ctx: CommandContext, id: string, input: TransitionInput): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      const result = await transitionProduct(u, id, 'resumption:apply', input, () => {});
+      await followServices(u, result, input);
+      await audit(u, 'product-instance.resume', 'product_instance', id, result.accountId);
+      return result;
+    });
+  }
+
+  /**
+   * Same product instance and subscription at a new place (seed 000 §11.4): each moved
+   * service instance is terminated and a new one is created at the new place; the old
+   * one's resources are released (new ones are attached by fulfillment).
+   */
+  async move(ctx: CommandContext, id: string, input: TransitionInput & { place: JsonObject; serviceInstanceIds?: string[]; technicalParameters?: JsonObject }): Promise<{ productInstance: ProductInstance; moved: { from: ServiceInstance; to: ServiceInstance }[] }> {
+    return this.run(ctx, async (u) => {
+      const before = await loadProduct(u, id);
+      const services = (await store.listServiceInstancesOfProduct(u.tx, before.accountId, id)).filter((s) => s.status !== 'TERMINATED');
+      const selected = input.serviceInstanceIds ?? services.map((s) => s.serviceInstanceId);
+      for (const serviceId of selected) {
+        if (!services.some((s) => s.serviceInstanceId === serviceId)) {
+          throw ValidationError.field('/serviceInstanceIds', `service instance ${serviceId} is not a live service of product instance ${id}`);
+        }
+      }
+      const productInstance = await transitionProduct(u, id, 'move:apply', input, (p) => {
+        p.place = input.place;
+      }, { fromPlace: before.place, toPlace: input.place });
+      const effectiveAt = input.effectiveAt ?? u.now;
+      const moved: { from: ServiceInstance; to: ServiceInstance }[] = [];
+      for (const serviceId of selected) {
+        const old = services.find((s) => s.serviceInstanceId === serviceId)!;
+        const terminated = await changeService(u, old, 'MOVED_OUT', 'ServiceInstanceTerminated', input, (s) => {
+          s.status = 'TERMINATED';
+          s.terminationDate = effectiveAt;
+        });
+        await releaseResourcesOf(u, terminated, input);
+        const replacement: ServiceInstance = {
+          ...old,
+          serviceInstanceId: newId(),
+          status: 'ACTIVE',
+          place: input.place,
+          externalServiceId: null,
+          activationDate: effectiveAt,
+          terminationDate: null,
+          technicalParameters: { ...old.technicalParameters, ...(input.technicalParameters ?? {}) },
+          version: 1,
+          createdAt: u.now,
+          updatedAt: u.now,
+        };
+        await createService(u, replacement, 'MOVED_IN', input, { movedFrom: old.serviceInstanceId });
+        moved.push({ from: terminated, to: replacement });
+      }
+      await audit(u, 'product-instance.move', 'product_instance', id, productInstance.accountId, { moved: moved.map((m) => ({ from: m.from.serviceInstanceId, to: m.to.serviceInstanceId })) });
+      return { productInstance, moved };
+    });
+  }
+
+  /**
+   * A new product instance takes the old one's place (seed 000 §11.5): it joins the same
+   * subscription, "new REPLACES old" is recorded, containment children move to the new
+   * instance, and the old one is DISCONNECTED with its services terminated.
+   */
+  async replace(ctx: CommandContext, id: string, input: TransitionInput & { replacement: ProductSnapshotInput; place?: JsonObject | null }): Promise<{ replaced: ProductInstance; productInstance: ProductInstance }> {
+    return this.run(ctx, async (u) => {
+      const old = await loadProduct(u, id);
+      const effectiveAt = input.effectiveAt ?? u.now;
+      const correlationId = input.correlationId ?? ctx.correlationId;
+      const newInstance: ProductInstance = {
+        ...old,
+        ...input.replacement,
+        configuration: input.replacement.configuration,
+        price: input.replacement.price,
+        productInstanceId: newId(),
+        status: 'ACTIVE',
+        place: input.place ?? old.place,
+        actionOriginOrderId: input.orderId ?? null,
+        actionOriginOrderItemId: input.orderItemId ?? null,
+        activationDate: effectiveAt,
+        terminationDate: null,
+        effectiveFrom: effectiveAt,
+        effectiveTo: null,
+        pendingChange: null,
+        lastError: null,
+        version: 1,
+        createdAt: u.now,
+        updatedAt: u.now,
+      };
+      // The state checks come first, so an illegal replace writes nothing.
+      const replaced = await transitionProduct(u, id, 'replacement:apply', input, (p) => {
+        p.terminationDate = effectiveAt;
+        p.effectiveTo = effectiveAt;
+      }, { replacedBy: newInstance.productInstanceId });
+      await store.insertProductInstance(u.tx, ctx.tenantId, newInstance);
+      await writeHistory(u, 'product_instance', newInstance.accountId, newInstance.productInstanceId, null, newInstance, 'CREATED', input, correlationId, effectiveAt);
+      await appendToOutbox(u.tx, ctx.tenantId, productEvent(u, 'ProductInstanceCreated', null, newInstance, input, correlationId, { operation: 'REPLACE', replaces: id }));
+      await followServices(u, replaced, input);
+
+      await store.lockAccountRelationships(u.tx, old.accountId);
+      const relationships = await store.listCurrentRelationships(u.tx, old.accountId);
+      for (const r of relationships) {
+        const movesToNew =
+          (r.type === 'PARENT_OF' && r.sourceProductInstanceId === id) || (r.type === 'ADDON_OF' && r.targetProductInstanceId === id);
+        if (!movesToNew) continue;
+        await store.endRelationship(u.tx, r.accountId, r.relationshipId, { validTo: effectiveAt, endedAt: u.now, orderItemId: input.orderItemId ?? null });
+        await store.insertRelationship(u.tx, ctx.tenantId, {
+          ...r,
+          relationshipId: newId(),
+          sourceProductInstanceId: r.sourceProductInstanceId === id ? newInstance.productInstanceId : r.sourceProductInstanceId,
+          targetProductInstanceId: r.targetProductInstanceId === id ? newInstance.productInstanceId : r.targetProductInstanceId,
+          validFrom: effectiveAt,
+          validTo: null,
+          createdByOrderId: input.orderId ?? null,
+          createdByOrderItemId: input.orderItemId ?? null,
+          createdAt: u.now,
+          endedAt: null,
+        });
+      }
+      await addRelationship(u, {
+        accountId: old.accountId,
+        sourceProductInstanceId: newInstance.productInstanceId,
+        targetProductInstanceId: id,
+        type: 'REPLACES',
+        validFrom: effectiveAt,
+        orderId: input.orderId ?? null,
+        orderItemId: input.orderItemId ?? null,
+        alreadyLocked: true,
+      });
+      await audit(u, 'product-instance.replace', 'product_instance', id, old.accountId, { newProductInstanceId: newInstance.productInstanceId });
+      return { replaced, productInstance: newInstance };
+    });
+  }
+
+  // =================================================================== subscription commands
+
+  /**
+   * Moves the end date (seed 000 §11.6, §21.4): a new subscription version; product
+   * instances are not touched. The new end is `newEndDate`, or the current end plus
+   * `termMonths` (default: the subscription's own term) in the account's time zone.
+   */
+  async renewSubscription(ctx: CommandContext, id: string, input: TransitionInput & { termMonths?: number | null; newEndDate?: string | null }): Promise<Subscription> {
+    return this.run(ctx, async (u) => {
+      const subscription = await loadSubscription(u, id);
+      checkExpectedVersion('subscription', id, subscription.version, input.expectedVersion);
+      const account = await findAccountInTx(u.tx, subscription.accountId);
+      const months = input.termMonths ?? subscription.termMonths;
+      let newEnd: string;
+      if (input.newEndDate) {
+        newEnd = new Date(input.newEndDate).toISOString();
+      } else if (subscription.endDate && months) {
+        newEnd = addMonths(subscription.endDate, months, account!.timeZone);
+      } else {
+        throw ValidationError.field('/newEndDate', 'the subscription has no end date or term; give newEndDate or termMonths');
+      }
+      if (subscription.endDate && newEnd <= subscription.endDate) {
+        throw ValidationError.field('/newEndDate', `must be after the current end date ${subscription.endDate}`);
+      }
+      const result = await transitionSubscription(u, subscription, 'renewal:apply', input.expectedVersion, input, (s) => {
+        s.commitmentStartDate = s.endDate ?? s.commitmentStartDate;
+        s.endDate = newEnd;
+        s.commitmentEndDate = newEnd;
+        if (input.termMonths) s.termMonths = input.termMonths;
+      });
+      await audit(u, 'subscription.renew', 'subscription', id, result.accountId, { newEndDate: newEnd });
+      return result;
+    });
+  }
+
+  async changeSubscriptionState(ctx: CommandContext, id: string, command: Exclude<SubscriptionCommand, 'renewal:apply' | 'activation:apply'>, input: TransitionInput): Promise<Subscription> {
+    return this.run(ctx, async (u) => {
+      const subscription = await loadSubscription(u, id);
+      checkExpectedVersion('subscription', id, subscription.version, input.expectedVersion);
+      const effectiveAt = input.effectiveAt ?? u.now;
+      const result = await transitionSubscription(u, subscription, command, input.expectedVersion, input, (s) => {
+        if (command === 'termination:apply' || command === 'expiry:apply') s.endDate = effectiveAt;
+      });
+      await audit(u, `subscription.${command.split(':')[0]}`, 'subscription', id, result.accountId);
+      return result;
+    });
+  }
+
+  // =================================================================== service and resource instances
+
+  async attachServiceInstance(
+    ctx: CommandContext,
+    productInstanceId: string,
+    input: Cause & { serviceSpecificationId: string; serviceSpecificationVersion: string; name?: string | null; externalServiceId?: string | null; place?: JsonObject | null; technicalParameters?: JsonObject; correlationId?: string | null },
+  ): Promise<ServiceInstance> {
+    return this.run(ctx, async (u) => {
+      const product = await loadProduct(u, productInstanceId);
+      if (PRODUCT_INSTANCE_FINAL_STATES.includes(product.status) || product.status === 'PENDING_DISCONNECT') {
+        throw new IllegalTransitionError('product instance', productInstanceId, product.status, 'service-attachment:apply', []);
+      }
+      const guard = await acquireGuard(u, product, input, 'ATTACH_SERVICE');
+      const effectiveAt = input.effectiveAt ?? u.now;
+      const status = product.status === 'ACTIVE' ? 'ACTIVE' : product.status === 'SUSPENDED' ? 'SUSPENDED' : 'PENDING';
+      const service: ServiceInstance = {
+        serviceInstanceId: newId(),
+        accountId: product.accountId,
+        productInstanceId,
+        serviceSpecificationId: input.serviceSpecificationId,
+        serviceSpecificationVersion: input.serviceSpecificationVersion,
+        name: input.name ?? null,
+        status,
+        externalServiceId: input.externalServiceId ?? null,
+        place: input.place ?? product.place,
+        activationDate: status === 'PENDING' ? null : effectiveAt,
+        terminationDate: null,
+        technicalParameters: input.technicalParameters ?? {},
+        version: 1,
+        createdAt: u.now,
+        updatedAt: u.now,
+      };
+      await createService(u, service, 'ATTACHED', input);
+      await finishGuard(u, guard);
+      await audit(u, 'service-instance.attach', 'service_instance', service.serviceInstanceId, product.accountId, { productInstanceId });
+      return service;
+    });
+  }
+
+  async releaseServiceInstance(ctx: CommandContext, serviceInstanceId: string, input: TransitionInput): Promise<ServiceInstance> {
+    return this.run(ctx, async (u) => {
+      const service = await store.findServiceInstance(u.tx, serviceInstanceId);
+      if (!service) throw NotFoundError.of('service instance', serviceInstanceId);
+      checkExpectedVersion('service instance', serviceInstanceId, service.version, input.expectedVersion);
+      if (service.status === 'TERMINATED') throw new IllegalTransitionError('service instance', serviceInstanceId, service.status, 'release:apply', []);
+      const product = await loadProduct(u, service.productInstanceId);
+      const guard = await acquireGuard(u, product, input, 'RELEASE_SERVICE');
+      const effectiveAt = input.effectiveAt ?? u.now;
+      const released = await changeService(u, service, 'RELEASED', 'ServiceInstanceReleased', input, (s) => {
+        s.status = 'TERMINATED';
+        s.terminationDate = effectiveAt;
+      }, input.expectedVersion);
+      await releaseResourcesOf(u, released, input);
+      await finishGuard(u, guard);
+      await audit(u, 'service-instance.release', 'service_instance', serviceInstanceId, service.accountId);
+      return released;
+    });
+  }
+
+  async attachResourceInstance(
+    ctx: CommandContext,
+    serviceInstanceId: string,
+    input: Cause & { resourceType: string; resourceId?: string | null; externalResourceId?: string | null; attributes?: JsonObject; correlationId?: string | null },
+  ): Promise<ResourceInstance> {
+    return this.run(ctx, async (u) => {
+      const service = await store.findServiceInstance(u.tx, serviceInstanceId);
+      if (!service) throw NotFoundError.of('service instance', serviceInstanceId);
+      if (service.status === 'TERMINATED') throw new IllegalTransitionError('service instance', serviceInstanceId, service.status, 'resource-attachment:apply', ['(none: the service is terminated)']);
+      const product = await loadProduct(u, service.productInstanceId);
+      const guard = await acquireGuard(u, product, input, 'ATTACH_RESOURCE');
+      const effectiveAt = input.effectiveAt ?? u.now;
+      const correlationId = input.correlationId ?? ctx.correlationId;
+      const resource: ResourceInstance = {
+        resourceInstanceId: newId(),
+        accountId: service.accountId,
+        serviceInstanceId,
+        resourceType: input.resourceType,
+        resourceId: input.resourceId ?? null,
+        externalResourceId: input.externalResourceId ?? null,
+        status: 'ALLOCATED',
+        allocationDate: effectiveAt,
+        releaseDate: null,
+        attributes: input.attributes ?? {},
+        version: 1,
+        createdAt: u.now,
+        updatedAt: u.now,
+      };
+      await store.insertResourceInstance(u.tx, ctx.tenantId, resource);
+      await writeHistory(u, 'resource_instance', resource.accountId, resource.resourceInstanceId, null, resource, 'ALLOCATED', input, correlationId, effectiveAt);
+      await appendToOutbox(u.tx, ctx.tenantId, resourceEvent(u, 'ResourceInstanceAllocated', null, resource, service, input, correlationId));
+      await finishGuard(u, guard);
+      await audit(u, 'resource-instance.attach', 'resource_instance', resource.resourceInstanceId, resource.accountId, { serviceInstanceId });
+      return resource;
+    });
+  }
+
+  async releaseResourceInstance(ctx: CommandContext, resourceInstanceId: string, input: TransitionInput): Promise<ResourceInstance> {
+    return this.run(ctx, async (u) => {
+      const resource = await store.findResourceInstance(u.tx, resourceInstanceId);
+      if (!resource) throw NotFoundError.of('resource instance', resourceInstanceId);
+      checkExpectedVersion('resource instance', resourceInstanceId, resource.version, input.expectedVersion);
+      if (resource.status === 'RELEASED') throw new IllegalTransitionError('resource instance', resourceInstanceId, resource.status, 'release:apply', []);
+      const service = (await store.findServiceInstance(u.tx, resource.serviceInstanceId))!;
+      const product = await loadProduct(u, service.productInstanceId);
+      const guard = await acquireGuard(u, product, input, 'RELEASE_RESOURCE');
+      const released = await releaseResource(u, resource, service, input, input.expectedVersion);
+      await finishGuard(u, guard);
+      await audit(u, 'resource-instance.release', 'resource_instance', resourceInstanceId, resource.accountId);
+      return released;
+    });
+  }
+
+  // =================================================================== relationships
+
+  async createRelationship(
+    ctx: CommandContext,
+    input: Cause & { sourceProductInstanceId: string; targetProductInstanceId: string; type: RelationshipType; validFrom?: string | null },
+  ): Promise<Relationship> {
+    return this.run(ctx, async (u) => {
+      const source = await loadProduct(u, input.sourceProductInstanceId);
+      const relationship = await addRelationship(u, {
+        accountId: source.accountId,
+        sourceProductInstanceId: input.sourceProductInstanceId,
+        targetProductInstanceId: input.targetProductInstanceId,
+        type: input.type,
+        validFrom: input.validFrom ?? input.effectiveAt ?? u.now,
+        orderId: input.orderId ?? null,
+        orderItemId: input.orderItemId ?? null,
+      });
+      await audit(u, 'relationship.create', 'relationship', relationship.relationshipId, source.accountId, { type: input.type });
+      return relationship;
+    });
+  }
+
+  async endRelationship(ctx: CommandContext, relationshipId: string, input: Cause & { validTo?: string | null }): Promise<Relationship> {
+    return this.run(ctx, async (u) => {
+      const relationship = await store.findRelationship(u.tx, relationshipId);
+      if (!relationship) throw NotFoundError.of('relationship', relationshipId);
+      if (relationship.endedAt) throw new IllegalTransitionError('relationship', relationshipId, 'ENDED', 'end:apply', []);
+      const validTo = input.validTo ?? input.effectiveAt ?? u.now;
+      if (validTo < relationship.validFrom) throw ValidationError.field('/validTo', `must not be before validFrom ${relationship.validFrom}`);
+      await store.lockAccountRelationships(u.tx, relationship.accountId);
+      const ended = await store.endRelationship(u.tx, relationship.accountId, relationshipId, { validTo, endedAt: u.now, orderItemId: input.orderItemId ?? null });
+      if (!ended) throw new ConcurrentModificationError('relationship', relationshipId, 1, null);
+      await appendToOutbox(u.tx, ctx.tenantId, buildEvent({
+        eventType: 'ProductInstanceRelationshipEnded',
+        occurredAt: u.now,
+        correlationId: ctx.correlationId,
+        causationId: input.orderItemId ?? null,
+        accountId: relationship.accountId,
+        aggregateType: 'relationship',
+        aggregateId: relationshipId,
+        aggregateVersion: null,
+        body: { relationshipId, type: relationship.type, sourceProductInstanceId: relationship.sourceProductInstanceId, targetProductInstanceId: relationship.targetProductInstanceId, validTo },
+      }));
+      await audit(u, 'relationship.end', 'relationship', relationshipId, relationship.accountId);
+      return { ...relationship, validTo, endedAt: u.now };
+    });
+  }
+}
+
+// ======================================================================= the command pipeline
+
+async function loadProduct(u: Unit, id: string): Promise<ProductInstance> {
+  const product = await store.findProductInstance(u.tx, id);
+  if (!product) throw NotFoundError.of('product instance', id);
+  return product;
+}
+
+async function loadSubscription(u: Unit, id: string): Promise<Subscription> {
+  const subscription = await store.findSubscription(u.tx, id);
+  if (!subscription) throw NotFoundError.of('subscription', id);
+  return subscription;
+}
+
+function checkExpectedVersion(kind: string, id: string, current: number, expected: number): void {
+  if (current !== expected) throw new ConcurrentModificationError(kind, id, expected, current);
+}
+
+/**
+ * Takes the asset's operation guard for this order item, or reuses the one it already
+ * holds. Another holder means `operation-in-progress`: the guard is never taken over.
+ */
+async function acquireGuard(u: Unit, product: ProductInstance, cause: Cause, operationType: string): Promise<Guard & { reused: boolean }> {
+  const orderItemId = cause.orderItemId ?? null;
+  // Two tries: the holder seen by the first may have been released before we looked.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const inserted = await store.tryInsertGuard(u.tx, u.ctx.tenantId, {
+      guardId: newId(),
+      accountId: product.accountId,
+      productInstanceId: product.productInstanceId,
+      orderId: cause.orderId ?? null,
+      orderItemId,
+      operationType,
+      status: 'ACTIVE',
+      acquiredAt: u.now,
+      releasedAt: null,
+    }, u.ctx.correlationId);
+    if (inserted) return { ...inserted, reused: false };
+    const holder = await store.findActiveGuard(u.tx, product.accountId, product.productInstanceId);
+    if (!holder) continue;
+    if (orderItemId !== null && holder.orderItemId === orderItemId) return { ...holder, reused: true };
+    throw new OperationInProgressError(product.productInstanceId, holder);
+  }
+  throw new ConcurrentModificationError('product instance', product.productInstanceId, product.version, null);
+}
+
+async function finishGuard(u: Unit, guard: Guard & { reused: boolean }): Promise<void> {
+  // A guard taken only for this one command is released with it; a guard the order item
+  // already held stays with the order, which releases it when its operation ends.
+  if (!guard.reused) await store.releaseGuard(u.tx, guard.accountId, guard.guardId, u.now);
+}
+
+/** The generic product-instance transition, every step of seed 000 §16 in order. */
+async function transitionProduct(
+  u: Unit,
+  id: string,
+  command: ProductInstanceCommand,
+  input: TransitionInput,
+  mutate: (next: ProductInstance) => void,
+  summaryExtra: Record<string, unknown> = {},
+): Promise<ProductInstance> {
+  const transition = PRODUCT_INSTANCE_TRANSITIONS[command];
+  // 1. load
+  const current = await loadProduct(u, id);
+  // 2. expected version
+  checkExpectedVersion('product instance', id, current.version, input.expectedVersion);
+  // 3. state
+  const verdict = productInstanceTransition(current.status, command);
+  if (!verdict.ok) throw new IllegalTransitionError('product instance', id, current.status, command, verdict.allowed);
+  // 4. guard
+  const guard = await acquireGuard(u, current, input, input.operationType ?? operationOf(command));
+  // 5. mutate
+  const next: ProductInstance = structuredClone(current);
+  mutate(next);
+  next.status = verdict.to;
+  next.version = current.version + 1;
+  next.updatedAt = u.now;
+  // 6. optimistic persist
+  const written = await store.updateProductInstance(u.tx, next, current.version);
+  if (!written) throw new ConcurrentModificationError('product instance', id, input.expectedVersion, null);
+  // 7. history, 8. outbox
+  const correlationId = input.correlationId ?? u.ctx.correlationId;
+  const effectiveAt = input.effectiveAt ?? u.now;
+  await writeHistory(u, 'product_instance', next.accountId, id, current, next, transition.changeType, input, correlationId, effectiveAt);
+  await appendToOutbox(u.tx, u.ctx.tenantId, productEvent(u, transition.event, current, next, input, correlationId, {
+    operation: input.operationType ?? operationOf(command),
+    command,
+    previousStatus: current.status,
+    ...summaryExtra,
+  }));
+  // The operation ends here: release (whether just taken or held since the start).
+  if (transition.guard === 'release') await store.releaseGuard(u.tx, guard.accountId, guard.guardId, u.now);
+  return next;
+}
+
+async function completeDisconnectOne(u: Unit, id: string, input: TransitionInput, summaryExtra: Record<string, unknown> = {}): Promise<ProductInstance> {
+  const effectiveAt = input.effectiveAt ?? u.now;
+  const done = await transitionProduct(u, id, 'disconnect:complete', input, (p) => {
+    const requested = (p.pendingChange as { requestedTerminationDate?: string | null } | null)?.requestedTerminationDate;
+    p.terminationDate = input.effectiveAt ?? requested ?? effectiveAt;
+    p.effectiveTo = p.terminationDate;
+    p.pendingChange = null;
+  }, summaryExtra);
+  await followServices(u, done, input);
+  await endSubscriptionIfEmpty(u, done, input);
+  return done;
+}
+
+/** Brings the product's services (and their resources) into line with its new state. */
+async function followServices(u: Unit, product: ProductInstance, cause: TransitionInput): Promise<void> {
+  const effectiveAt = cause.effectiveAt ?? u.now;
+  for (const service of await store.listServiceInstancesOfProduct(u.tx, product.accountId, product.productInstanceId)) {
+    const target = serviceStateFor(product.status, service.status);
+    if (target === service.status) continue;
+    const eventType = { ACTIVE: 'ServiceInstanceActivated', SUSPENDED: 'ServiceInstanceSuspended', TERMINATED: 'ServiceInstanceTerminated', PENDING: 'ServiceInstancePending' }[target];
+    const changed = await changeService(u, service, target, eventType, cause, (s) => {
+      s.status = target;
+      if (target === 'ACTIVE' && !s.activationDate) s.activationDate = effectiveAt;
+      if (target === 'TERMINATED') s.terminationDate = effectiveAt;
+    });
+    if (target === 'TERMINATED') await releaseResourcesOf(u, changed, cause);
+  }
+}
+
+/** A subscription whose products have all ended is terminated with them. */
+async function endSubscriptionIfEmpty(u: Unit, product: ProductInstance, cause: TransitionInput): Promise<void> {
+  if (!product.subscriptionId) return;
+  const subscription = await loadSubscription(u, product.subscriptionId);
+  if (!(SUBSCRIPTION_TRANSITIONS['termination:apply'].from as readonly string[]).includes(subscription.status)) return;
+  const products = await store.listProductInstancesOfSubscription(u.tx, product.accountId, product.subscriptionId);
+  if (products.some((p) => !PRODUCT_INSTANCE_FINAL_STATES.includes(p.status))) return;
+  const effectiveAt = cause.effectiveAt ?? u.now;
+  await transitionSubscription(u, subscription, 'termination:apply', subscription.version, cause, (s) => {
+    s.endDate = effectiveAt;
+  });
+}
+
+async function transitionSubscription(
+  u: Unit,
+  current: Subscription,
+  command: SubscriptionCommand,
+  expectedVersion: number,
+  cause: Cause & { correlationId?: string | null },
+  mutate: (next: Subscription) => void,
+): Promise<Subscription> {
+  const transition = SUBSCRIPTION_TRANSITIONS[command];
+  checkExpectedVersion('subscription', current.subscriptionId, current.version, expectedVersion);
+  const verdict = subscriptionTransition(current.status, command);
+  if (!verdict.ok) throw new IllegalTransitionError('subscription', current.subscriptionId, current.status, command, verdict.allowed);
+  const next: Subscription = structuredClone(current);
+  mutate(next);
+  next.status = verdict.to;
+  next.version = current.version + 1;
+  next.updatedAt = u.now;
+  if (!(await store.updateSubscription(u.tx, next, current.version))) {
+    throw new ConcurrentModificationError('subscription', current.subscriptionId, expectedVersion, null);
+  }
+  const correlationId = cause.correlationId ?? u.ctx.correlationId;
+  await writeHistory(u, 'subscription', next.accountId, next.subscriptionId, current, next, transition.changeType, cause, correlationId, cause.effectiveAt ?? u.now);
+  await appendToOutbox(u.tx, u.ctx.tenantId, subscriptionEvent(u, transition.event, current, next, cause, correlationId, {
+    operation: command.split(':')[0].toUpperCase(),
+    previousStatus: current.status,
+    changedFields: changedKeys(current as unknown as JsonObject, next as unknown as JsonObject).filter((k) => k !== 'version' && k !== 'updatedAt'),
+  }));
+  return next;
+}
+
+async function createService(u: Unit, service: ServiceInstance, changeType: string, cause: Cause & { correlationId?: string | null }, extra: Record<string, unknown> = {}): Promise<void> {
+  const correlationId = cause.correlationId ?? u.ctx.correlationId;
+  await store.insertServiceInstance(u.tx, u.ctx.tenantId, service);
+  await writeHistory(u, 'service_instance', service.accountId, service.serviceInstanceId, null, service, changeType, cause, correlationId, cause.effectiveAt ?? u.now);
+  await appendToOutbox(u.tx, u.ctx.tenantId, serviceEvent(u, 'ServiceInstanceCreated', null, service, cause, correlationId, { operation: changeType, ...extra }));
+}
+
+async function changeService(
+  u: Unit,
+  current: ServiceInstance,
+  changeType: string,
+  eventType: string,
+  cause: Cause & { correlationId?: string | null },
+  mutate: (next: ServiceInstance) => void,
+  expectedVersion = current.version,
+): Promise<ServiceInstance> {
+  const next: ServiceInstance = structuredClone(current);
+  mutate(next);
+  next.version = current.version + 1;
+  next.updatedAt = u.now;
+  if (!(await store.updateServiceInstance(u.tx, next, expectedVersion))) {
+    throw new ConcurrentModificationError('service instance', current.serviceInstanceId, expectedVersion, null);
+  }
+  const correlationId = cause.correlationId ?? u.ctx.correlationId;
+  await writeHistory(u, 'service_instance', next.accountId, next.serviceInstanceId, current, next, changeType, cause, correlationId, cause.effectiveAt ?? u.now);
+  await appendToOutbox(u.tx, u.ctx.tenantId, serviceEvent(u, eventType, current, next, cause, correlationId, { operation: changeType, previousStatus: current.status }));
+  return next;
+}
+
+async function releaseResourcesOf(u: Unit, service: ServiceInstance, cause: Cause & { correlationId?: string | null }): Promise<void> {
+  for (const resource of await store.listResourceInstancesOfService(u.tx, service.accountId, service.serviceInstanceId)) {
+    if (resource.status === 'RELEASED') continue;
+    await releaseResource(u, resource, service, cause, resource.version);
+  }
+}
+
+async function releaseResource(u: Unit, current: ResourceInstance, service: ServiceInstance, cause: Cause & { correlationId?: string | null }, expectedVersion: number): Promise<ResourceInstance> {
+  const next: ResourceInstance = { ...current, status: 'RELEASED', releaseDate: cause.effectiveAt ?? u.now, version: current.version + 1, updatedAt: u.now };
+  if (!(await store.updateResourceInstance(u.tx, next, expectedVersion))) {
+    throw new ConcurrentModificationError('resource instance', current.resourceInstanceId, expectedVersion, null);
+  }
+  const correlationId = cause.correlationId ?? u.ctx.correlationId;
+  await writeHistory(u, 'resource_instance', next.accountId, next.resourceInstanceId, current, next, 'RELEASED', cause, correlationId, cause.effectiveAt ?? u.now);
+  await appendToOutbox(u.tx, u.ctx.tenantId, resourceEvent(u, 'ResourceInstanceReleased', current, next, service, cause, correlationId));
+  return next;
+}
+
+/** Adds a relationship after the rules of model.ts, serialised per account. */
+async function addRelationship(
+  u: Unit,
+  r: { accountId: string; sourceProductInstanceId: string; targetProductInstanceId: string; type: RelationshipType; validFrom: string; orderId: string | null; orderItemId: string | null; alreadyLocked?: boolean },
+): Promise<Relationship> {
+  if (r.sourceProductInstanceId === r.targetProductInstanceId) {
+    throw new InvalidRelationshipError(`a product instance cannot be related to itself (${r.type})`, { rule: 'self-link' });
+  }
+  for (const end of [r.sourceProductInstanceId, r.targetProductInstanceId]) {
+    const product = await store.findProductInstance(u.tx, end);
+    if (!product) throw NotFoundError.of('product instance', end);
+    if (product.accountId !== r.accountId) {
+      throw new InvalidRelationshipError(`product instance ${end} belongs to another account; relationships stay within one account`, { rule: 'cross-account' });
+    }
+  }
+  if (!r.alreadyLocked) await store.lockAccountRelationships(u.tx, r.accountId);
+  const current = await store.listCurrentRelationships(u.tx, r.accountId);
+  const proposed = { source: r.sourceProductInstanceId, target: r.targetProductInstanceId, type: r.type };
+  if (current.some((c) => c.sourceProductInstanceId === proposed.source && c.targetProductInstanceId === proposed.target && c.type === proposed.type)) {
+    throw new DuplicateRelationshipError(`${proposed.source} ${proposed.type} ${proposed.target} already exists`);
+  }
+  const problem = checkNewRelationship(current.map(edgeOf), proposed);
+  if (problem?.kind === 'second-parent') {
+    throw new InvalidRelationshipError(`product instance ${proposed.target} already has parent ${problem.existingParent}`, { rule: 'one-parent', existingParent: problem.existingParent });
+  }
+  if (problem?.kind === 'cycle') {
+    throw new InvalidRelationshipError(`${proposed.source} ${proposed.type} ${proposed.target} would close a containment cycle: ${problem.path.join(' → ')}`, { rule: 'no-cycle', path: problem.path });
+  }
+  const relationship: Relationship = {
+    relationshipId: newId(),
+    accountId: r.accountId,
+    sourceProductInstanceId: r.sourceProductInstanceId,
+    targetProductInstanceId: r.targetProductInstanceId,
+    type: r.type,
+    validFrom: r.validFrom,
+    validTo: null,
+    createdByOrderId: r.orderId,
+    createdByOrderItemId: r.orderItemId,
+    createdAt: u.now,
+    endedAt: null,
+  };
+  try {
+    await store.insertRelationship(u.tx, u.ctx.tenantId, relationship);
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new DuplicateRelationshipError(`${proposed.source} ${proposed.type} ${proposed.target} already exists`);
+    throw error;
+  }
+  await appendToOutbox(u.tx, u.ctx.tenantId, buildEvent({
+    eventType: 'ProductInstanceRelationshipCreated',
+    occurredAt: u.now,
+    correlationId: u.ctx.correlationId,
+    causationId: r.orderItemId,
+    accountId: r.accountId,
+    aggregateType: 'relationship',
+    aggregateId: relationship.relationshipId,
+    aggregateVersion: null,
+    body: { relationshipId: relationship.relationshipId, type: r.type, sourceProductInstanceId: r.sourceProductInstanceId, targetProductInstanceId: r.targetProductInstanceId, validFrom: r.validFrom },
+  }));
+  return relationship;
+}
+
+const edgeOf = (r: Relationship) => ({ source: r.sourceProductInstanceId, target: r.targetProductInstanceId, type: r.type });
+
+async function writeHistory(
+  u: Unit,
+  kind: EntityKind,
+  accountId: string,
+  entityId: string,
+  before: object | null,
+  after: object & { version: number },
+  changeType: string,
+  cause: Cause,
+  correlationId: string | null,
+  effectiveAt: string,
+): Promise<void> {
+  await store.insertHistory(u.tx, u.ctx.tenantId, kind, {
+    historyId: newId(),
+    accountId,
+    entityId,
+    version: after.version,
+    changeType,
+    orderId: cause.orderId ?? null,
+    orderItemId: cause.orderItemId ?? null,
+    beforeState: before as JsonObject | null,
+    afterState: after as unknown as JsonObject,
+    recordedAt: u.now,
+    effectiveAt,
+    actorApiKeyId: u.ctx.actor?.apiKeyId ?? null,
+    correlationId,
+  });
+}
+
+function productEvent(u: Unit, eventType: string, before: ProductInstance | null, after: ProductInstance, cause: Cause, correlationId: string | null, summary: Record<string, unknown>) {
+  return buildEvent({
+    eventType,
+    occurredAt: u.now,
+    correlationId,
+    causationId: cause.orderItemId ?? null,
+    accountId: after.accountId,
+    aggregateType: 'product_instance',
+    aggregateId: after.productInstanceId,
+    aggregateVersion: after.version,
+    body: {
+      customerId: after.customerId,
+      productInstanceId: after.productInstanceId,
+      subscriptionId: after.subscriptionId,
+      orderId: cause.orderId ?? null,
+      orderItemId: cause.orderItemId ?? null,
+      previousVersion: before?.version ?? null,
+      newVersion: after.version,
+      status: after.status,
+      changeSummary: {
+        ...summary,
+        changedCharacteristics: changedKeys(before?.configuration, after.configuration),
+        changedPrices: changedKeys(before?.price, after.price),
+      },
+    },
+  });
+}
+
+function subscriptionEvent(u: Unit, eventType: string, before: Subscription | null, after: Subscription, cause: Cause, correlationId: string | null, summary: Record<string, unknown>) {
+  return buildEvent({
+    eventType,
+    occurredAt: u.now,
+    correlationId,
+    causationId: cause.orderItemId ?? null,
+    accountId: after.accountId,
+    aggregateType: 'subscription',
+    aggregateId: after.subscriptionId,
+    aggregateVersion: after.version,
+    body: {
+      customerId: after.customerId,
+      subscriptionId: after.subscriptionId,
+      previousVersion: before?.version ?? null,
+      newVersion: after.version,
+      status: after.status,
+      endDate: after.endDate,
+      changeSummary: summary,
+    },
+  });
+}
+
+function serviceEvent(u: Unit, eventType: string, before: ServiceInstance | null, after: ServiceInstance, cause: Cause, correlationId: string | null, summary: Record<string, unknown>) {
+  return buildEvent({
+    eventType,
+    occurredAt: u.now,
+    correlationId,
+    causationId: cause.orderItemId ?? null,
+    accountId: after.accountId,
+    aggregateType: 'service_instance',
+    aggregateId: after.serviceInstanceId,
+    aggregateVersion: after.version,
+    body: {
+      serviceInstanceId: after.serviceInstanceId,
+      productInstanceId: after.productInstanceId,
+      previousVersion: before?.version ?? null,
+      newVersion: after.version,
+      status: after.status,
+      changeSummary: summary,
+    },
+  });
+}
+
+function resourceEvent(u: Unit, eventType: string, before: ResourceInstance | null, after: ResourceInstance, service: ServiceInstance, cause: Cause, correlationId: string | null) {
+  return buildEvent({
+    eventType,
+    occurredAt: u.now,
+    correlationId,
+    causationId: cause.orderItemId ?? null,
+    accountId: after.accountId,
+    aggregateType: 'resource_instance',
+    aggregateId: after.resourceInstanceId,
+    aggregateVersion: after.version,
+    body: {
+      resourceInstanceId: after.resourceInstanceId,
+      serviceInstanceId: after.serviceInstanceId,
+      productInstanceId: service.productInstanceId,
+      previousVersion: before?.version ?? null,
+      newVersion: after.version,
+      status: after.status,
+      changeSummary: { resourceType: after.resourceType, resourceId: after.resourceId },
+    },
+  });
+}
+
+async function audit(u: Unit, action: string, targetType: string, targetId: string, accountId: string, details: Record<string, unknown> = {}): Promise<void> {
+  await recordAudit(u.tx, u.ctx.tenantId, u.ctx.actor, u.ctx.correlationId, u.now, { action, targetType, targetId, subjectAccountId: accountId, details });
+}
+
+function mergeConfiguration(current: JsonObject, delta: JsonObject): JsonObject {
+  const merged: JsonObject = { ...current };
+  for (const [key, value] of Object.entries(delta)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return merged;
+}
+
+/** Adds calendar months in the account's time zone (a month is not a fixed duration). */
+export function addMonths(instant: string, months: number, timeZone: string): string {
+  const zoned = Temporal.Instant.from(new Date(instant).toISOString()).toZonedDateTimeISO(timeZone);
+  return new Date(zoned.add({ months }).epochMilliseconds).toISOString();
+}

@@ -1,0 +1,51 @@
+/** `npm start`: database (embedded unless DATABASE_URL), migrations, demo data, HTTP API. */
+import { buildServer } from './api/server.ts';
+import { createServices } from './app.ts';
+import { demoKey } from './demo/key.ts';
+import { ensureDemo } from './demo/seed.ts';
+import { systemClock } from './platform/clock.ts';
+import { readConfig } from './platform/config.ts';
+import { openDatabase } from './platform/database.ts';
+import { createLogger } from './platform/logger.ts';
+
+export async function startServer(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger(config.logLevel);
+  const db = await openDatabase(config);
+  logger.info({ embedded: db.embedded, applied: db.migrations.applied }, db.embedded ? `embedded PostgreSQL at ${db.url}` : 'using DATABASE_URL');
+  const services = createServices(db.pool, systemClock);
+  const demo = await ensureDemo(services, await demoKey(config.demoKey));
+  const server = await buildServer(services, { logger: { level: config.logLevel } });
+  await server.listen({ port: config.port, host: config.host });
+  const address = server.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  process.stdout.write([
+    '',
+    `Tenure is running at ${url}`,
+    `  API docs:      ${url}/docs   (OpenAPI: ${url}/openapi.json)`,
+    `  Demo API key:  ${demo.apiKey}   (admin of tenant "Tenure Demo"${demo.created ? ', just created' : ''})`,
+    `  Demo account:  ${demo.accountId}   (PT Contoh Digital)`,
+    `  Try:           curl -H "Authorization: Bearer ${demo.apiKey}" ${url}/accounts/${demo.accountId}/installed-base`,
+    '',
+  ].join('\n') + '\n');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    await server.close();
+    await db.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  startServer().catch((error) => {
+    process.stderr.write(`tenure failed to start: ${error instanceof Error ? error.stack : error}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,83 @@
+import pg from 'pg';
+
+// int8 columns (versions, counters) come back as numbers. Values past 2^53 would lose
+// precision, so refuse them loudly; money columns are selected as text and parsed by the
+// money helpers instead.
+pg.types.setTypeParser(20, (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isSafeInteger(parsed)) throw new Error(`int8 value ${value} is too large for a JS number`);
+  return parsed;
+});
+
+export type Pool = pg.Pool;
+/** A client inside an open transaction. */
+export type Tx = pg.PoolClient;
+
+export function createPool(connectionString: string, max = 10): Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    // Every connection works in UTC, whatever the server's default is.
+    options: '-c TimeZone=UTC',
+    application_name: 'tenure',
+  });
+  // An idle client that loses its server must not crash the process.
+  pool.on('error', () => {});
+  return pool;
+}
+
+/**
+ * Runs `work` in one transaction as the application role with the tenant's setting, so that
+ * Row-Level Security hides every other tenant's rows even if a query forgets its filter.
+ */
+export async function inTenantTransaction<T>(pool: Pool, tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return inTransaction(pool, async (tx) => {
+    await tx.query('set local role tenure_app');
+    await tx.query(`select set_config('tenure.tenant_id', $1, true)`, [tenantId]);
+    return work(tx);
+  });
+}
+
+/**
+ * Runs `work` in one transaction as the connecting (owner) role: for migrations, tenant
+ * creation, API-key lookup and operator tools that must see across tenants.
+ */
+export async function inSystemTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return inTransaction(pool, work);
+}
+
+async function inTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('begin');
+    const result = await work(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    try {
+      await client.query('rollback');
+    } catch {
+      broken = true;
+    }
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
+export async function queryRows<R>(tx: Tx | Pool, text: string, params: unknown[] = []): Promise<R[]> {
+  const result = await tx.query(text, params);
+  return result.rows as R[];
+}
+
+export async function queryOne<R>(tx: Tx | Pool, text: string, params: unknown[] = []): Promise<R | undefined> {
+  const result = await tx.query(text, params);
+  return result.rows[0] as R | undefined;
+}
+
+/** Is this error PostgreSQL's unique_violation on the named constraint or index? */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const pgError = error as { code?: string; constraint?: string };
+  return pgError?.code === '23505' && (constraint === undefined || pgError.constraint === constraint);
+}

@@ -1,0 +1,140 @@
+/**
+ * Every error a user can see, as one class per stable problem type (RFC 9457).
+ * The `type` slug is part of the public contract: never rename one.
+ */
+export abstract class ProblemError extends Error {
+  abstract readonly type: string;
+  abstract readonly status: number;
+  abstract readonly title: string;
+  /** Extra members of the problem document, e.g. `allowedCommands`. */
+  readonly extensions: Record<string, unknown>;
+
+  constructor(detail: string, extensions: Record<string, unknown> = {}) {
+    super(detail);
+    this.extensions = extensions;
+  }
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class ValidationError extends ProblemError {
+  readonly type = 'validation-error';
+  readonly status = 400;
+  readonly title = 'Request is not valid';
+  constructor(detail: string, readonly errors: FieldError[]) {
+    super(detail, { errors });
+  }
+  static field(field: string, message: string): ValidationError {
+    return new ValidationError(`${field}: ${message}`, [{ field, message }]);
+  }
+}
+
+export class UnauthorizedError extends ProblemError {
+  readonly type = 'unauthorized';
+  readonly status = 401;
+  readonly title = 'Missing or invalid API key';
+}
+
+export class ForbiddenError extends ProblemError {
+  readonly type = 'forbidden';
+  readonly status = 403;
+  readonly title = 'The API key role may not do this';
+}
+
+export class NotFoundError extends ProblemError {
+  readonly type = 'not-found';
+  readonly status = 404;
+  readonly title = 'Not found';
+  static of(kind: string, id: string): NotFoundError {
+    return new NotFoundError(`${kind} ${id} does not exist`, { resource: kind, id });
+  }
+}
+
+export class ConcurrentModificationError extends ProblemError {
+  readonly type = 'concurrent-modification';
+  readonly status = 409;
+  readonly title = 'The resource changed since the version you expected';
+  constructor(kind: string, id: string, expectedVersion: number, currentVersion: number | null) {
+    super(
+      currentVersion === null
+        ? `${kind} ${id} was changed by another transaction while this one ran (expected version ${expectedVersion})`
+        : `${kind} ${id} is at version ${currentVersion}, not the expected version ${expectedVersion}`,
+      { resource: kind, id, expectedVersion, currentVersion },
+    );
+  }
+}
+
+export class OperationInProgressError extends ProblemError {
+  readonly type = 'operation-in-progress';
+  readonly status = 409;
+  readonly title = 'Another operation is active on this asset';
+  constructor(productInstanceId: string, holder: { orderId: string | null; orderItemId: string | null; operationType: string }) {
+    super(
+      `product instance ${productInstanceId} is held by ${holder.operationType} of order ${holder.orderId ?? '(none)'}` +
+        ` item ${holder.orderItemId ?? '(none)'}`,
+      { productInstanceId, heldBy: holder },
+    );
+  }
+}
+
+export class IllegalTransitionError extends ProblemError {
+  readonly type = 'illegal-transition';
+  readonly status = 409;
+  readonly title = 'The command is not allowed in the current state';
+  constructor(kind: string, id: string, state: string, command: string, allowedCommands: readonly string[]) {
+    super(
+      `${kind} ${id} is ${state}: ${command} is not allowed; allowed: ${allowedCommands.length ? allowedCommands.join(', ') : 'none'}`,
+      { resource: kind, id, state, command, allowedCommands },
+    );
+  }
+}
+
+export class InvalidRelationshipError extends ProblemError {
+  readonly type = 'invalid-relationship';
+  readonly status = 422;
+  readonly title = 'The relationship breaks a relationship rule';
+}
+
+export class DuplicateRelationshipError extends ProblemError {
+  readonly type = 'duplicate-relationship';
+  readonly status = 409;
+  readonly title = 'The relationship already exists';
+}
+
+export class BusinessRuleError extends ProblemError {
+  readonly type = 'business-rule-violation';
+  readonly status = 422;
+  readonly title = 'The request breaks a business rule';
+}
+
+export class IdempotencyKeyReuseError extends ProblemError {
+  readonly type = 'idempotency-key-reuse';
+  readonly status = 422;
+  readonly title = 'Idempotency-Key was already used with a different request';
+}
+
+export class IdempotencyInProgressError extends ProblemError {
+  readonly type = 'idempotency-in-progress';
+  readonly status = 409;
+  readonly title = 'A request with this Idempotency-Key is still being processed';
+}
+
+/** The documentation of every problem type, served at /problems/{type}. */
+export const PROBLEM_TYPES: Record<string, { status: number; title: string; description: string }> = {
+  'validation-error': { status: 400, title: 'Request is not valid', description: 'A field of the body, path or query is missing or malformed. `errors[]` names each field (JSON pointer style) and what is wrong. Nothing was changed.' },
+  unauthorized: { status: 401, title: 'Missing or invalid API key', description: 'Send `Authorization: Bearer <key>`. The key may be unknown or revoked.' },
+  forbidden: { status: 403, title: 'The API key role may not do this', description: 'Viewer keys can only read; admin-only endpoints need an admin key.' },
+  'not-found': { status: 404, title: 'Not found', description: 'The resource does not exist in your tenant.' },
+  'concurrent-modification': { status: 409, title: 'The resource changed since the version you expected', description: 'The `expectedVersion` you sent is stale, or another transaction changed the row first. Reload, decide again, and retry with the current version. Nothing was written and no event was emitted.' },
+  'operation-in-progress': { status: 409, title: 'Another operation is active on this asset', description: 'A different order item holds the operation guard of the product instance (`heldBy`). Wait for it to finish or amend that order.' },
+  'illegal-transition': { status: 409, title: 'The command is not allowed in the current state', description: '`allowedCommands` lists what the resource accepts in its current `state`.' },
+  'invalid-relationship': { status: 422, title: 'The relationship breaks a relationship rule', description: 'Self links, links across accounts, a second parent, and cycles of PARENT_OF/ADDON_OF are refused.' },
+  'duplicate-relationship': { status: 409, title: 'The relationship already exists', description: 'A current relationship with the same source, target and type exists.' },
+  'business-rule-violation': { status: 422, title: 'The request breaks a business rule', description: 'The request is well formed but a rule of the domain refuses it; `detail` says which.' },
+  'idempotency-key-reuse': { status: 422, title: 'Idempotency-Key was already used with a different request', description: 'Each Idempotency-Key belongs to one request body and path. Use a new key for a new request.' },
+  'idempotency-in-progress': { status: 409, title: 'A request with this Idempotency-Key is still being processed', description: 'Retry after the first request has finished; you will then get its response.' },
+  'internal-error': { status: 500, title: 'Internal error', description: 'A bug in Tenure. The transaction was rolled back. Please report it with the `instance` id.' },
+};
