@@ -1,0 +1,56 @@
+/** A whole Tenure (services + HTTP server) on a fresh real database, with a manual clock. */
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from '../../src/api/server.ts';
+import { createServices, type Services } from '../../src/app.ts';
+import { ManualClock } from '../../src/platform/clock.ts';
+import type { CommandContext } from '../../src/inventory/types.ts';
+import { createTestDatabase, type TestDatabase } from './db.ts';
+
+export interface TestApp {
+  db: TestDatabase;
+  clock: ManualClock;
+  services: Services;
+  server: FastifyInstance;
+  tenantId: string;
+  adminKey: string;
+  ctx: CommandContext;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(options: { poolSize?: number } = {}): Promise<TestApp> {
+  const db = await createTestDatabase(options.poolSize ?? 10);
+  const clock = new ManualClock('2026-07-02T10:30:00Z');
+  const services = createServices(db.pool, clock);
+  const tenant = await services.access.createTenant({ name: 'Test tenant' });
+  const server = await buildServer(services);
+  return {
+    db,
+    clock,
+    services,
+    server,
+    tenantId: tenant.tenantId,
+    adminKey: tenant.apiKey,
+    ctx: { tenantId: tenant.tenantId, actor: { apiKeyId: tenant.apiKeyId, role: 'admin' }, correlationId: 'test' },
+    async close() {
+      await server.close();
+      await db.drop();
+    },
+  };
+}
+
+/** Sends a JSON request with the key; returns status and parsed body. */
+export async function call(server: FastifyInstance, key: string, method: 'GET' | 'POST', url: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await server.inject({
+    method,
+    url,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    payload: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let json: any = null;
+  try {
+    json = response.json();
+  } catch {
+    json = response.body;
+  }
+  return { status: response.statusCode, body: json, headers: response.headers };
+}
