@@ -34,9 +34,14 @@ export async function buildServer(services: Services, options: { logger?: boolea
       security: [{ apiKey: [] }],
     },
   });
+  // Before the UI plugin: its routes must inherit the problem+json handlers, and they are
+  // public like /openapi.json (the UI only renders that document).
+  installProblemHandlers(app);
+  app.addHook('onRoute', (route) => {
+    if (route.url === '/docs' || route.url.startsWith('/docs/')) route.config = { ...(route.config ?? {}), public: true };
+  });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  installProblemHandlers(app);
   installAuth(app, services.access);
   installIdempotency(app, services);
 

@@ -73,7 +73,11 @@ program
     }
   });
 
-program.parseAsync(process.argv).catch((error) => {
+// Exit explicitly: the embedded PostgreSQL package's exit hook would otherwise turn a
+// non-zero process.exitCode into 0. `start` keeps running and exits on its own signals.
+program.parseAsync(process.argv).then(() => {
+  if (program.args[0] !== 'start') process.exit(process.exitCode ?? 0);
+}, (error) => {
   const message = error instanceof ProblemError ? `${error.type}: ${error.message}` : error instanceof Error ? error.message : String(error);
   process.stderr.write(`tenure: ${message}\n`);
   process.exit(2);
