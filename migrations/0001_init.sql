@@ -124,7 +124,7 @@ create table subscription (
   created_at timestamptz not null,
   updated_at timestamptz not null,
   primary key (account_id, subscription_id),
-  check (end_date is null or start_date is null or end_date > start_date)
+  check (end_date is null or start_date is null or end_date >= start_date)
 );
 create index subscription_by_id on subscription (subscription_id);
 

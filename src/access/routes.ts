@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { contextOf, decodeCursor, encodeCursor, IdParams, PageQuery } from '../api/http.ts';
+import { contextOf, decodeCursor, encodeCursor, IdParams, isInstant, PageQuery, UUID_PATTERN } from '../api/http.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Pool } from '../platform/db.ts';
 import { checkTenant } from '../inventory/check.ts';
@@ -40,7 +40,7 @@ export function registerAccessRoutes(app: FastifyInstance, deps: { access: Acces
   }, async (request) => {
     const ctx = contextOf(request);
     const limit = request.query.limit ?? 50;
-    const before = decodeCursor<{ recordedAt: string; auditId: string }>(request.query.cursor, (v) => typeof v?.recordedAt === 'string' && !Number.isNaN(Date.parse(v.recordedAt)) && /^[0-9a-f-]{36}$/i.test(v?.auditId ?? ''));
+    const before = decodeCursor<{ recordedAt: string; auditId: string }>(request.query.cursor, (v) => typeof v?.recordedAt === 'string' && isInstant(v.recordedAt) && typeof v?.auditId === 'string' && UUID_PATTERN.test(v.auditId));
     const rows = await inTenantTransaction(deps.pool, ctx.tenantId, (tx) => listAudit(tx, before, limit + 1));
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];

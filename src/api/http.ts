@@ -67,5 +67,56 @@ export function keysetPage<T>(rows: T[], limit: number, key: (row: T) => { creat
   return { items, nextCursor: rows.length > limit && last ? encodeCursor(key(last)) : null };
 }
 
+export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;
+
+/**
+ * An RFC 3339 date-time that JavaScript and PostgreSQL both read as the same instant: a real
+ * calendar day, no leap second (`:60`), no hour 24, and a UTC year from 1 to 9999. The
+ * `date-time` format of every schema uses this (see server.ts), so a value that passes
+ * validation never turns into an Invalid Date or a database error later.
+ */
+export function isInstant(value: string): boolean {
+  const m = RFC3339.exec(value);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  if (days === undefined || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return false;
+  if (m[8] !== undefined && (Number(m[8]) > 23 || Number(m[9]) > 59)) return false;
+  const time = Date.parse(value.toUpperCase());
+  if (Number.isNaN(time)) return false;
+  const utcYear = new Date(time).getUTCFullYear();
+  return utcYear >= 1 && utcYear <= 9999;
+}
+
+/** The canonical form of an instant that passed `isInstant`: UTC, milliseconds, `Z`. */
+export function canonicalInstant(value: string): string {
+  return new Date(value.toUpperCase()).toISOString();
+}
+
+/** Cursors are opaque but come back from clients: check every part before SQL sees it. */
 export const isKeysetCursor = (v: any) =>
-  v && typeof v.createdAt === 'string' && !Number.isNaN(Date.parse(v.createdAt)) && typeof v.id === 'string' && /^[0-9a-f-]{36}$/i.test(v.id);
+  v && typeof v.createdAt === 'string' && isInstant(v.createdAt) && typeof v.id === 'string' && UUID_PATTERN.test(v.id);
+
+/** The JSON pointer of the first string (or key) in `value` holding U+0000, which PostgreSQL cannot store. */
+export function findNulCharacter(value: unknown, pointer = ''): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? pointer || '/' : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findNulCharacter(value[i], `${pointer}/${i}`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const here = `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      if (key.includes('\u0000')) return here;
+      const found = findNulCharacter(item, here);
+      if (found !== null) return found;
+    }
+  }
+  return null;
+}

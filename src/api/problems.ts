@@ -37,7 +37,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
     }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       // Fastify's own client errors: bad JSON, wrong content type, body too large.
-      const type = error.statusCode === 404 ? 'not-found' : 'validation-error';
+      const type = ({ 404: 'not-found', 413: 'payload-too-large', 415: 'unsupported-media-type' } as Record<number, string>)[error.statusCode] ?? 'validation-error';
       return sendProblem(reply, problemBody(type, error.statusCode, PROBLEM_TYPES[type].title, error.message, request.id,
         type === 'validation-error' ? { errors: [{ field: '/', message: error.message }] } : {}));
     }

@@ -8,8 +8,9 @@ import type { Services } from '../app.ts';
 import { registerAccessRoutes } from '../access/routes.ts';
 import { registerCustomerRoutes } from '../customers/routes.ts';
 import { registerInventoryRoutes } from '../inventory/routes.ts';
-import { PROBLEM_TYPES } from '../platform/errors.ts';
+import { PROBLEM_TYPES, ValidationError } from '../platform/errors.ts';
 import { installAuth } from './auth.ts';
+import { findNulCharacter, isInstant } from './http.ts';
 import { installIdempotency } from './idempotency.ts';
 import { installProblemHandlers, problemBody, sendProblem } from './problems.ts';
 
@@ -18,7 +19,14 @@ export async function buildServer(services: Services, options: { logger?: boolea
     logger: options.logger ?? false,
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    ajv: {
+      customOptions: { removeAdditional: false, allErrors: true },
+      // ajv-formats' date-time accepts leap seconds and year 0000, which become an Invalid
+      // Date or a PostgreSQL error (a 500) later: every date-time is checked by isInstant.
+      onCreate: (ajv) => {
+        ajv.addFormat('date-time', { type: 'string', validate: isInstant });
+      },
+    },
   });
 
   await app.register(swagger, {
@@ -44,6 +52,13 @@ export async function buildServer(services: Services, options: { logger?: boolea
 
   installAuth(app, services.access);
   installIdempotency(app, services);
+  // PostgreSQL text and jsonb cannot hold U+0000: refuse it as bad input, not a 500.
+  app.addHook('preValidation', async (request) => {
+    for (const [part, value] of [['', request.body], ['/querystring', request.query]] as const) {
+      const field = findNulCharacter(value);
+      if (field !== null) throw ValidationError.field(part + (field === '/' && part ? '' : field), 'must not contain the NUL character (U+0000)');
+    }
+  });
 
   app.get('/health', { config: { public: true }, schema: { tags: ['meta'], summary: 'Liveness and database reachability', security: [] } }, async () => {
     await services.pool.query('select 1');

@@ -209,5 +209,12 @@ export function containedChildren(current: readonly RelationshipEdge[], parent: 
 /** The keys whose values differ between two flat JSON objects (seed 000 §17.1 changeSummary). */
 export function changedKeys(before: Record<string, unknown> | null | undefined, after: Record<string, unknown> | null | undefined): string[] {
   const keys = new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})]);
-  return [...keys].filter((k) => JSON.stringify((before ?? {})[k]) !== JSON.stringify((after ?? {})[k])).sort();
+  return [...keys].filter((k) => canonicalJson((before ?? {})[k]) !== canonicalJson((after ?? {})[k])).sort();
+}
+
+/** JSON with object keys sorted, so that equal values compare equal whatever their key order (jsonb reorders keys). */
+function canonicalJson(value: unknown): string | undefined {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }

@@ -2,7 +2,7 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { contextOf, DateTime, decodeCursor, IdParams, JsonObjectSchema, Page, PageQuery, Uuid } from '../api/http.ts';
+import { canonicalInstant, contextOf, DateTime, decodeCursor, IdParams, JsonObjectSchema, Page, PageQuery, Uuid } from '../api/http.ts';
 import { PRODUCT_INSTANCE_STATES, RELATIONSHIP_TYPES } from './model.ts';
 import type { InventoryQueries } from './queries.ts';
 import type { InventoryService } from './service.ts';
@@ -28,6 +28,24 @@ const Versioned = { expectedVersion: Type.Integer({ minimum: 1, description: 'Th
 const OperationType = { operationType: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })) };
 
 const body = <P extends TProperties>(props: P) => Type.Object(props, { additionalProperties: false });
+
+/** The date-time fields of command bodies. */
+const INSTANT_FIELDS = ['effectiveAt', 'requestedTerminationDate', 'validFrom', 'validTo', 'newEndDate'] as const;
+
+/**
+ * Instants arrive in any RFC 3339 form (`Z`, `+07:00`, with or without fractions); commands
+ * store them in entity snapshots and history and compare them as strings, so they get the one
+ * canonical UTC form (`toISOString`) here, before any command sees them.
+ */
+function withCanonicalInstants<T>(input: T): T {
+  if (!input || typeof input !== 'object') return input;
+  const copy = { ...(input as Record<string, unknown>) };
+  for (const field of INSTANT_FIELDS) {
+    const value = copy[field];
+    if (typeof value === 'string') copy[field] = canonicalInstant(value);
+  }
+  return copy as T;
+}
 
 const ProductSnapshot = {
   productOfferingId: Uuid,
@@ -99,7 +117,7 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
       querystring: Type.Object({ asOf: Type.Optional(DateTime) }),
       response: { 200: AnyObject },
     },
-  }, async (request) => queries.installedBase(contextOf(request), request.params.accountId, request.query.asOf ? new Date(request.query.asOf).toISOString() : null));
+  }, async (request) => queries.installedBase(contextOf(request), request.params.accountId, request.query.asOf ? canonicalInstant(request.query.asOf) : null));
 
   r.get('/accounts/:accountId/product-instances', {
     schema: {
@@ -137,7 +155,7 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
     }, async (request) => {
       const params = request.params as { id: string; accountId?: string };
       const limit = request.query.limit ?? 50;
-      const after = decodeCursor<{ version: number }>(request.query.cursor, (v) => Number.isInteger(v?.version) && v.version >= 0);
+      const after = decodeCursor<{ version: number }>(request.query.cursor, (v) => Number.isSafeInteger(v?.version) && v.version >= 0);
       const rows = await queries.history(contextOf(request), kind, params.id, { afterVersion: after?.version ?? 0, limit: limit + 1 }, params.accountId);
       const items = rows.slice(0, limit);
       return { items, nextCursor: rows.length > limit ? Buffer.from(JSON.stringify({ version: items[items.length - 1].version })).toString('base64url') : null };
@@ -184,7 +202,7 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
       response: { 201: Type.Object({ productInstance: ProductInstanceSchema, subscription: Type.Union([SubscriptionSchema, Type.Null()]) }) },
     },
   }, async (request, reply) => {
-    const b = request.body;
+    const b = withCanonicalInstants(request.body);
     const result = await inventory.createProductInstance(contextOf(request), {
       ...b,
       catalogSnapshot: b.catalogSnapshot as JsonObject,
@@ -199,7 +217,7 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
   const productCommand = <B extends TObject>(path: string, summary: string, bodySchema: B, handler: (ctx: ReturnType<typeof contextOf>, id: string, b: Static<B>) => Promise<unknown>, status = 200) =>
     r.post(`/internal/assets/product-instances/:id/${path.replace(':', '::')}`, {
       schema: { tags: commandTags, summary, params: IdParams, body: bodySchema, response: { [status]: AnyObject } },
-    }, async (request, reply) => reply.status(status).send((await handler(contextOf(request), request.params.id, request.body as Static<B>)) as object));
+    }, async (request, reply) => reply.status(status).send((await handler(contextOf(request), request.params.id, withCanonicalInstants(request.body as Static<B>))) as object));
 
   const Ordered = body({ ...Versioned, ...OrderedFields, ...OperationType });
   productCommand('activation:start', 'Start activation: the order item takes the operation guard', Ordered, (c, id, b) => inventory.startActivation(c, id, b));
@@ -234,7 +252,7 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
 
   const entityCommand = <B extends TObject>(path: string, summary: string, bodySchema: B, handler: (ctx: ReturnType<typeof contextOf>, id: string, b: Static<B>) => Promise<unknown>, status = 200) =>
     r.post(path, { schema: { tags: commandTags, summary, params: IdParams, body: bodySchema, response: { [status]: AnyObject } } },
-      async (request, reply) => reply.status(status).send((await handler(contextOf(request), request.params.id, request.body as Static<B>)) as object));
+      async (request, reply) => reply.status(status).send((await handler(contextOf(request), request.params.id, withCanonicalInstants(request.body as Static<B>))) as object));
 
   entityCommand('/internal/assets/service-instances/:id/release::apply', 'Release (terminate) a service instance and its resources', body({ ...Versioned, ...CauseFields }),
     (c, id, b) => inventory.releaseServiceInstance(c, id, b));
@@ -271,7 +289,7 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
       }),
       response: { 201: AnyObject },
     },
-  }, async (request, reply) => reply.status(201).send(await inventory.createRelationship(contextOf(request), request.body)));
+  }, async (request, reply) => reply.status(201).send(await inventory.createRelationship(contextOf(request), withCanonicalInstants(request.body))));
 
   entityCommand('/internal/assets/relationships/:id/end::apply', 'End a relationship (kept in history)', body({ ...CauseFields, validTo: Type.Optional(DateTime) }),
     (c, id, b) => inventory.endRelationship(c, id, b));

@@ -75,7 +75,7 @@ export class OperationInProgressError extends ProblemError {
     super(
       `product instance ${productInstanceId} is held by ${holder.operationType} of order ${holder.orderId ?? '(none)'}` +
         ` item ${holder.orderItemId ?? '(none)'}`,
-      { productInstanceId, heldBy: holder },
+      { productInstanceId, heldBy: { orderId: holder.orderId, orderItemId: holder.orderItemId, operationType: holder.operationType } },
     );
   }
 }
@@ -136,5 +136,7 @@ export const PROBLEM_TYPES: Record<string, { status: number; title: string; desc
   'business-rule-violation': { status: 422, title: 'The request breaks a business rule', description: 'The request is well formed but a rule of the domain refuses it; `detail` says which.' },
   'idempotency-key-reuse': { status: 422, title: 'Idempotency-Key was already used with a different request', description: 'Each Idempotency-Key belongs to one request body and path. Use a new key for a new request.' },
   'idempotency-in-progress': { status: 409, title: 'A request with this Idempotency-Key is still being processed', description: 'Retry after the first request has finished; you will then get its response.' },
+  'payload-too-large': { status: 413, title: 'Request body too large', description: 'Request bodies are limited to 1 MiB.' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type', description: 'Send JSON bodies with `Content-Type: application/json`.' },
   'internal-error': { status: 500, title: 'Internal error', description: 'A bug in Tenure. The transaction was rolled back. Please report it with the `instance` id.' },
 };
