@@ -52,7 +52,15 @@ async function insertKey(tx: Tx, tenantId: string, name: string, role: Role, key
   return apiKeyFromRow(row);
 }
 
+/**
+ * How long a looked-up key is trusted without asking the database again. A revocation made
+ * through this process takes effect at once; one made by another process within this time.
+ */
+export const KEY_CACHE_MS = 5_000;
+
 export class AccessService {
+  private readonly keyCache = new Map<string, { principal: Principal; until: number }>();
+
   constructor(private readonly deps: { pool: Pool; clock: Clock }) {}
 
   /** Creates a tenant and its first admin key (an operator tool: not tenant-scoped). */
@@ -78,12 +86,22 @@ export class AccessService {
 
   /** Looks a presented key up by its hash. Runs as the owner role: the tenant is not known yet. */
   async authenticate(key: string): Promise<Principal | undefined> {
+    const hash = hashKey(key);
+    const cached = this.keyCache.get(hash);
+    if (cached && cached.until > performance.now()) return cached.principal;
     const row = await queryOne<{ tenant_id: string; api_key_id: string; role: Role }>(
       this.deps.pool,
       'select tenant_id, api_key_id, role from api_key where key_hash = $1 and revoked_at is null',
-      [hashKey(key)],
+      [hash],
     );
-    return row ? { tenantId: row.tenant_id, apiKeyId: row.api_key_id, role: row.role } : undefined;
+    if (!row) {
+      this.keyCache.delete(hash);
+      return undefined;
+    }
+    const principal: Principal = { tenantId: row.tenant_id, apiKeyId: row.api_key_id, role: row.role };
+    if (this.keyCache.size > 10_000) this.keyCache.clear();
+    this.keyCache.set(hash, { principal, until: performance.now() + KEY_CACHE_MS });
+    return principal;
   }
 
   async createApiKey(ctx: CommandContext, input: { name: string; role: Role }): Promise<ApiKeyInfo & { apiKey: string }> {
@@ -105,8 +123,9 @@ export class AccessService {
   async revokeApiKey(ctx: CommandContext, apiKeyId: string): Promise<ApiKeyInfo> {
     const now = this.deps.clock.now().toISOString();
     return inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
-      const row = await queryOne(tx, 'update api_key set revoked_at = coalesce(revoked_at, $2) where api_key_id = $1 returning *', [apiKeyId, now]);
+      const row = await queryOne<any>(tx, 'update api_key set revoked_at = coalesce(revoked_at, $2) where api_key_id = $1 returning *', [apiKeyId, now]);
       if (!row) throw NotFoundError.of('api key', apiKeyId);
+      this.keyCache.delete(row.key_hash);
       await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'api-key.revoke', targetType: 'api_key', targetId: apiKeyId, subjectAccountId: null });
       return apiKeyFromRow(row);
     });

@@ -7,7 +7,7 @@
 import { Temporal } from 'temporal-polyfill';
 import { recordAudit } from '../access/audit.ts';
 import { findAccountInTx } from '../customers/service.ts';
-import { appendToOutbox, buildEvent } from '../events/outbox.ts';
+import { appendToOutbox, buildEvent, type OutboxEvent } from '../events/outbox.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, isUniqueViolation, type Pool, type Tx } from '../platform/db.ts';
 import {
@@ -167,8 +167,7 @@ export class InventoryService {
           updatedAt: u.now,
         };
         await store.insertSubscription(u.tx, ctx.tenantId, subscription);
-        await writeHistory(u, 'subscription', subscription.accountId, subscription.subscriptionId, null, subscription, 'CREATED', input, correlationId, effectiveAt);
-        await appendToOutbox(u.tx, ctx.tenantId, subscriptionEvent(u, 'SubscriptionCreated', null, subscription, input, correlationId, { operation: 'ADD' }));
+        await recordVersion(u, 'subscription', subscription.accountId, subscription.subscriptionId, null, subscription, 'CREATED', input, correlationId, effectiveAt, subscriptionEvent(u, 'SubscriptionCreated', null, subscription, input, correlationId, { operation: 'ADD' }));
       }
 
       const productInstance: ProductInstance = {
@@ -199,8 +198,7 @@ export class InventoryService {
         updatedAt: u.now,
       };
       await store.insertProductInstance(u.tx, ctx.tenantId, productInstance);
-      await writeHistory(u, 'product_instance', productInstance.accountId, productInstance.productInstanceId, null, productInstance, 'CREATED', input, correlationId, effectiveAt);
-      await appendToOutbox(u.tx, ctx.tenantId, productEvent(u, 'ProductInstanceCreated', null, productInstance, input, correlationId, { operation: 'ADD' }));
+      await recordVersion(u, 'product_instance', productInstance.accountId, productInstance.productInstanceId, null, productInstance, 'CREATED', input, correlationId, effectiveAt, productEvent(u, 'ProductInstanceCreated', null, productInstance, input, correlationId, { operation: 'ADD' }));
 
       for (const link of input.relationships ?? []) {
         const hasSource = Boolean(link.sourceProductInstanceId);
@@ -228,7 +226,6 @@ export class InventoryService {
       const result = await transitionProduct(u, id, 'activation:start', input, (p) => {
         p.lastError = null;
       });
-      await audit(u, 'product-instance.activation.start', 'product_instance', id, result.accountId);
       return result;
     });
   }
@@ -255,7 +252,6 @@ export class InventoryService {
           });
         }
       }
-      await audit(u, 'product-instance.activation.complete', 'product_instance', id, result.accountId);
       return result;
     });
   }
@@ -264,8 +260,7 @@ export class InventoryService {
     return this.run(ctx, async (u) => {
       const result = await transitionProduct(u, id, 'activation:fail', input, (p) => {
         p.lastError = { code: input.error.code, message: input.error.message, at: u.now };
-      });
-      await audit(u, 'product-instance.activation.fail', 'product_instance', id, result.accountId, { error: input.error });
+      }, { error: input.error });
       return result;
     });
   }
@@ -279,7 +274,6 @@ export class InventoryService {
       });
       await followServices(u, result, input);
       await endSubscriptionIfEmpty(u, result, input);
-      await audit(u, 'product-instance.activation.cancel', 'product_instance', id, result.accountId);
       return result;
     });
   }
@@ -289,7 +283,6 @@ export class InventoryService {
       const result = await transitionProduct(u, id, 'modification:start', input, (p) => {
         p.pendingChange = (input.requestedChange ?? {}) as JsonObject;
       });
-      await audit(u, 'product-instance.modification.start', 'product_instance', id, result.accountId);
       return result;
     });
   }
@@ -310,7 +303,6 @@ export class InventoryService {
         p.pendingChange = null;
         p.effectiveFrom = input.effectiveAt ?? u.now;
       });
-      await audit(u, 'product-instance.modification.complete', 'product_instance', id, result.accountId);
       return result;
     });
   }
@@ -320,7 +312,6 @@ export class InventoryService {
       const result = await transitionProduct(u, id, 'modification:cancel', input, (p) => {
         p.pendingChange = null;
       });
-      await audit(u, 'product-instance.modification.cancel', 'product_instance', id, result.accountId);
       return result;
     });
   }
@@ -357,7 +348,6 @@ export class InventoryService {
         }
       };
       await visit(id);
-      await audit(u, 'product-instance.disconnect.start', 'product_instance', id, productInstance.accountId, { cascaded: cascaded.map((c) => c.productInstanceId) });
       return { productInstance, cascaded };
     });
   }
@@ -387,7 +377,6 @@ export class InventoryService {
         };
         await visit(id);
       }
-      await audit(u, 'product-instance.disconnect.complete', 'product_instance', id, done.accountId, { cascaded: cascaded.map((c) => c.productInstanceId) });
       return { productInstance: done, cascaded };
     });
   }
@@ -396,7 +385,6 @@ export class InventoryService {
     return this.run(ctx, async (u) => {
       const result = await transitionProduct(u, id, 'suspension:apply', input, () => {}, input.reason ? { reason: input.reason } : {});
       await followServices(u, result, input);
-      await audit(u, 'product-instance.suspend', 'product_instance', id, result.accountId);
       return result;
     });
   }
@@ -405,7 +393,6 @@ export class InventoryService {
     return this.run(ctx, async (u) => {
       const result = await transitionProduct(u, id, 'resumption:apply', input, () => {});
       await followServices(u, result, input);
-      await audit(u, 'product-instance.resume', 'product_instance', id, result.accountId);
       return result;
     });
   }
@@ -453,7 +440,6 @@ export class InventoryService {
         await createService(u, replacement, 'MOVED_IN', input, { movedFrom: old.serviceInstanceId });
         moved.push({ from: terminated, to: replacement });
       }
-      await audit(u, 'product-instance.move', 'product_instance', id, productInstance.accountId, { moved: moved.map((m) => ({ from: m.from.serviceInstanceId, to: m.to.serviceInstanceId })) });
       return { productInstance, moved };
     });
   }
@@ -494,8 +480,7 @@ export class InventoryService {
         p.effectiveTo = effectiveAt;
       }, { replacedBy: newInstance.productInstanceId });
       await store.insertProductInstance(u.tx, ctx.tenantId, newInstance);
-      await writeHistory(u, 'product_instance', newInstance.accountId, newInstance.productInstanceId, null, newInstance, 'CREATED', input, correlationId, effectiveAt);
-      await appendToOutbox(u.tx, ctx.tenantId, productEvent(u, 'ProductInstanceCreated', null, newInstance, input, correlationId, { operation: 'REPLACE', replaces: id }));
+      await recordVersion(u, 'product_instance', newInstance.accountId, newInstance.productInstanceId, null, newInstance, 'CREATED', input, correlationId, effectiveAt, productEvent(u, 'ProductInstanceCreated', null, newInstance, input, correlationId, { operation: 'REPLACE', replaces: id }));
       await followServices(u, replaced, input);
 
       await store.lockAccountRelationships(u.tx, old.accountId);
@@ -528,7 +513,6 @@ export class InventoryService {
         orderItemId: input.orderItemId ?? null,
         alreadyLocked: true,
       });
-      await audit(u, 'product-instance.replace', 'product_instance', id, old.accountId, { newProductInstanceId: newInstance.productInstanceId });
       return { replaced, productInstance: newInstance };
     });
   }
@@ -573,8 +557,12 @@ export class InventoryService {
       const subscription = await loadSubscription(u, id);
       checkExpectedVersion('subscription', id, subscription.version, input.expectedVersion);
       const effectiveAt = input.effectiveAt ?? u.now;
+      const ends = command === 'termination:apply' || command === 'expiry:apply';
+      if (ends && subscription.startDate && effectiveAt < subscription.startDate) {
+        throw new BusinessRuleError(`subscription ${id} started at ${subscription.startDate}; it cannot end before that (effectiveAt ${effectiveAt})`);
+      }
       const result = await transitionSubscription(u, subscription, command, input.expectedVersion, input, (s) => {
-        if (command === 'termination:apply' || command === 'expiry:apply') s.endDate = effectiveAt;
+        if (ends) s.endDate = effectiveAt;
       });
       await audit(u, `subscription.${command.split(':')[0]}`, 'subscription', id, result.accountId);
       return result;
@@ -669,8 +657,7 @@ export class InventoryService {
         updatedAt: u.now,
       };
       await store.insertResourceInstance(u.tx, ctx.tenantId, resource);
-      await writeHistory(u, 'resource_instance', resource.accountId, resource.resourceInstanceId, null, resource, 'ALLOCATED', input, correlationId, effectiveAt);
-      await appendToOutbox(u.tx, ctx.tenantId, resourceEvent(u, 'ResourceInstanceAllocated', null, resource, service, input, correlationId));
+      await recordVersion(u, 'resource_instance', resource.accountId, resource.resourceInstanceId, null, resource, 'ALLOCATED', input, correlationId, effectiveAt, resourceEvent(u, 'ResourceInstanceAllocated', null, resource, service, input, correlationId));
       await finishGuard(u, guard);
       await audit(u, 'resource-instance.attach', 'resource_instance', resource.resourceInstanceId, resource.accountId, { serviceInstanceId });
       return resource;
@@ -764,8 +751,14 @@ function checkExpectedVersion(kind: string, id: string, current: number, expecte
  * Takes the asset's operation guard for this order item, or reuses the one it already
  * holds. Another holder means `operation-in-progress`: the guard is never taken over.
  */
-async function acquireGuard(u: Unit, product: ProductInstance, cause: Cause, operationType: string): Promise<Guard & { reused: boolean }> {
+async function acquireGuard(u: Unit, product: ProductInstance, cause: Cause, operationType: string, seenHolder?: Guard | null): Promise<Guard & { reused: boolean }> {
   const orderItemId = cause.orderItemId ?? null;
+  // When the caller already read the active guard with the product (same snapshot), decide
+  // from it: reuse it, or refuse; a guard that was held when we read is a valid refusal.
+  if (seenHolder) {
+    if (orderItemId !== null && seenHolder.orderItemId === orderItemId) return { ...seenHolder, reused: true };
+    throw new OperationInProgressError(product.productInstanceId, seenHolder);
+  }
   // Two tries: the holder seen by the first may have been released before we looked.
   for (let attempt = 0; attempt < 2; attempt++) {
     const inserted = await store.tryInsertGuard(u.tx, u.ctx.tenantId, {
@@ -804,36 +797,48 @@ async function transitionProduct(
   summaryExtra: Record<string, unknown> = {},
 ): Promise<ProductInstance> {
   const transition = PRODUCT_INSTANCE_TRANSITIONS[command];
-  // 1. load
-  const current = await loadProduct(u, id);
+  // 1. load (with the active guard, read for step 4)
+  const loaded = await store.findProductInstanceWithGuard(u.tx, id);
+  if (!loaded) throw NotFoundError.of('product instance', id);
+  const current = loaded.product;
   // 2. expected version
   checkExpectedVersion('product instance', id, current.version, input.expectedVersion);
   // 3. state
   const verdict = productInstanceTransition(current.status, command);
   if (!verdict.ok) throw new IllegalTransitionError('product instance', id, current.status, command, verdict.allowed);
+  // An operation that spans two commands is owned by an order item: without one, nothing
+  // could ever end it and release the guard.
+  if (transition.guard === 'hold' && !input.orderItemId) {
+    throw ValidationError.field('/orderItemId', `${command} starts an operation that an order item must own; give orderId and orderItemId`);
+  }
   // 4. guard
-  const guard = await acquireGuard(u, current, input, input.operationType ?? operationOf(command));
+  const guard = await acquireGuard(u, current, input, input.operationType ?? operationOf(command), loaded.activeGuard);
   // 5. mutate
-  const next: ProductInstance = structuredClone(current);
+  // A shallow copy: mutate functions replace fields and never edit nested values in place, so
+  // `current` stays the exact before-state, and an untouched snapshot is the same object.
+  const next: ProductInstance = { ...current };
   mutate(next);
   next.status = verdict.to;
   next.version = current.version + 1;
   next.updatedAt = u.now;
   // 6. optimistic persist
-  const written = await store.updateProductInstance(u.tx, next, current.version);
+  const written = await store.updateProductInstance(u.tx, next, current.version, current);
   if (!written) throw new ConcurrentModificationError('product instance', id, input.expectedVersion, null);
-  // 7. history, 8. outbox
+  // 7. history, 8. outbox — and, when the operation ends here, release its guard (whether
+  // just taken or held since the start) in the same statement.
   const correlationId = input.correlationId ?? u.ctx.correlationId;
   const effectiveAt = input.effectiveAt ?? u.now;
-  await writeHistory(u, 'product_instance', next.accountId, id, current, next, transition.changeType, input, correlationId, effectiveAt);
-  await appendToOutbox(u.tx, u.ctx.tenantId, productEvent(u, transition.event, current, next, input, correlationId, {
+  const event = productEvent(u, transition.event, current, next, input, correlationId, {
     operation: input.operationType ?? operationOf(command),
     command,
     previousStatus: current.status,
     ...summaryExtra,
-  }));
-  // The operation ends here: release (whether just taken or held since the start).
-  if (transition.guard === 'release') await store.releaseGuard(u.tx, guard.accountId, guard.guardId, u.now);
+  });
+  await recordVersion(u, 'product_instance', next.accountId, id, current, next, transition.changeType, input, correlationId, effectiveAt, event, {
+    releaseGuardId: transition.guard === 'release' ? guard.guardId : null,
+    // Who did it: every product-instance transition, cascaded ones included, is audited.
+    audit: { action: `product-instance.${command.replace(':', '.')}`, details: summaryExtra },
+  });
   return next;
 }
 
@@ -875,7 +880,8 @@ async function endSubscriptionIfEmpty(u: Unit, product: ProductInstance, cause: 
   if (products.some((p) => !PRODUCT_INSTANCE_FINAL_STATES.includes(p.status))) return;
   const effectiveAt = cause.effectiveAt ?? u.now;
   await transitionSubscription(u, subscription, 'termination:apply', subscription.version, cause, (s) => {
-    s.endDate = effectiveAt;
+    // A product ended with an effective time before the subscription started ends it at its start.
+    s.endDate = s.startDate && effectiveAt < s.startDate ? s.startDate : effectiveAt;
   });
 }
 
@@ -900,8 +906,7 @@ async function transitionSubscription(
     throw new ConcurrentModificationError('subscription', current.subscriptionId, expectedVersion, null);
   }
   const correlationId = cause.correlationId ?? u.ctx.correlationId;
-  await writeHistory(u, 'subscription', next.accountId, next.subscriptionId, current, next, transition.changeType, cause, correlationId, cause.effectiveAt ?? u.now);
-  await appendToOutbox(u.tx, u.ctx.tenantId, subscriptionEvent(u, transition.event, current, next, cause, correlationId, {
+  await recordVersion(u, 'subscription', next.accountId, next.subscriptionId, current, next, transition.changeType, cause, correlationId, cause.effectiveAt ?? u.now, subscriptionEvent(u, transition.event, current, next, cause, correlationId, {
     operation: command.split(':')[0].toUpperCase(),
     previousStatus: current.status,
     changedFields: changedKeys(current as unknown as JsonObject, next as unknown as JsonObject).filter((k) => k !== 'version' && k !== 'updatedAt'),
@@ -912,8 +917,7 @@ async function transitionSubscription(
 async function createService(u: Unit, service: ServiceInstance, changeType: string, cause: Cause & { correlationId?: string | null }, extra: Record<string, unknown> = {}): Promise<void> {
   const correlationId = cause.correlationId ?? u.ctx.correlationId;
   await store.insertServiceInstance(u.tx, u.ctx.tenantId, service);
-  await writeHistory(u, 'service_instance', service.accountId, service.serviceInstanceId, null, service, changeType, cause, correlationId, cause.effectiveAt ?? u.now);
-  await appendToOutbox(u.tx, u.ctx.tenantId, serviceEvent(u, 'ServiceInstanceCreated', null, service, cause, correlationId, { operation: changeType, ...extra }));
+  await recordVersion(u, 'service_instance', service.accountId, service.serviceInstanceId, null, service, changeType, cause, correlationId, cause.effectiveAt ?? u.now, serviceEvent(u, 'ServiceInstanceCreated', null, service, cause, correlationId, { operation: changeType, ...extra }));
 }
 
 async function changeService(
@@ -933,8 +937,7 @@ async function changeService(
     throw new ConcurrentModificationError('service instance', current.serviceInstanceId, expectedVersion, null);
   }
   const correlationId = cause.correlationId ?? u.ctx.correlationId;
-  await writeHistory(u, 'service_instance', next.accountId, next.serviceInstanceId, current, next, changeType, cause, correlationId, cause.effectiveAt ?? u.now);
-  await appendToOutbox(u.tx, u.ctx.tenantId, serviceEvent(u, eventType, current, next, cause, correlationId, { operation: changeType, previousStatus: current.status }));
+  await recordVersion(u, 'service_instance', next.accountId, next.serviceInstanceId, current, next, changeType, cause, correlationId, cause.effectiveAt ?? u.now, serviceEvent(u, eventType, current, next, cause, correlationId, { operation: changeType, previousStatus: current.status }));
   return next;
 }
 
@@ -951,8 +954,7 @@ async function releaseResource(u: Unit, current: ResourceInstance, service: Serv
     throw new ConcurrentModificationError('resource instance', current.resourceInstanceId, expectedVersion, null);
   }
   const correlationId = cause.correlationId ?? u.ctx.correlationId;
-  await writeHistory(u, 'resource_instance', next.accountId, next.resourceInstanceId, current, next, 'RELEASED', cause, correlationId, cause.effectiveAt ?? u.now);
-  await appendToOutbox(u.tx, u.ctx.tenantId, resourceEvent(u, 'ResourceInstanceReleased', current, next, service, cause, correlationId));
+  await recordVersion(u, 'resource_instance', next.accountId, next.resourceInstanceId, current, next, 'RELEASED', cause, correlationId, cause.effectiveAt ?? u.now, resourceEvent(u, 'ResourceInstanceReleased', current, next, service, cause, correlationId));
   return next;
 }
 
@@ -1019,7 +1021,8 @@ async function addRelationship(
 
 const edgeOf = (r: Relationship) => ({ source: r.sourceProductInstanceId, target: r.targetProductInstanceId, type: r.type });
 
-async function writeHistory(
+/** Writes a new version's history row and its outbox event: one statement, one round trip. */
+async function recordVersion(
   u: Unit,
   kind: EntityKind,
   accountId: string,
@@ -1030,8 +1033,10 @@ async function writeHistory(
   cause: Cause,
   correlationId: string | null,
   effectiveAt: string,
+  event: OutboxEvent,
+  extra: { releaseGuardId?: string | null; audit?: { action: string; details: Record<string, unknown> } } = {},
 ): Promise<void> {
-  await store.insertHistory(u.tx, u.ctx.tenantId, kind, {
+  await store.insertHistoryWithEvent(u.tx, u.ctx.tenantId, kind, {
     historyId: newId(),
     accountId,
     entityId,
@@ -1045,6 +1050,9 @@ async function writeHistory(
     effectiveAt,
     actorApiKeyId: u.ctx.actor?.apiKeyId ?? null,
     correlationId,
+  }, event, {
+    releaseGuardId: extra.releaseGuardId ?? null,
+    audit: extra.audit ? { ...extra.audit, targetType: kind, actorRole: u.ctx.actor?.role ?? null } : null,
   });
 }
 

@@ -2,7 +2,9 @@
  * The installed base's SQL. Every statement runs inside a tenant transaction (RLS applies);
  * account_id is still part of every key lookup so that a lookup stays on one account's shard.
  */
+import { eventPayload, type OutboxEvent } from '../events/outbox.ts';
 import { queryOne, queryRows, type Tx } from '../platform/db.ts';
+import { newId } from '../platform/ids.ts';
 import type {
   EntityKind,
   Guard,
@@ -55,6 +57,29 @@ export async function findProductInstance(tx: Tx, productInstanceId: string): Pr
   return row ? productInstanceFromRow(row) : undefined;
 }
 
+/**
+ * The product instance and the guard of its active operation, if any, in one read: a command
+ * needs both (seed 000 §16 steps 1 and 4).
+ */
+export async function findProductInstanceWithGuard(tx: Tx, productInstanceId: string): Promise<{ product: ProductInstance; activeGuard: Guard | null } | undefined> {
+  const row = await queryOne<any>(
+    tx,
+    `select p.*,
+            (select to_jsonb(g) from asset_operation_guard g
+              where g.account_id = p.account_id and g.product_instance_id = p.product_instance_id
+                and g.status in ('ACTIVE', 'PENDING_RELEASE')) as active_guard
+       from product_instance p
+      where p.product_instance_id = $1`,
+    [productInstanceId],
+  );
+  if (!row) return undefined;
+  const g = row.active_guard;
+  return {
+    product: productInstanceFromRow(row),
+    activeGuard: g ? guardFromRow({ ...g, acquired_at: new Date(g.acquired_at), released_at: g.released_at ? new Date(g.released_at) : null }) : null,
+  };
+}
+
 export async function listProductInstancesOfAccount(tx: Tx, accountId: string): Promise<ProductInstance[]> {
   const rows = await queryRows(tx, 'select * from product_instance where account_id = $1 order by created_at, product_instance_id', [accountId]);
   return rows.map(productInstanceFromRow);
@@ -86,18 +111,25 @@ export async function insertProductInstance(tx: Tx, tenantId: string, p: Product
  * `expectedVersion`. Returns false when another transaction got there first; the caller
  * must fail, never reload and overwrite.
  */
-export async function updateProductInstance(tx: Tx, p: ProductInstance, expectedVersion: number): Promise<boolean> {
+export async function updateProductInstance(tx: Tx, p: ProductInstance, expectedVersion: number, before?: ProductInstance): Promise<boolean> {
+  // The three snapshots are the big values of the row and most commands leave them alone:
+  // given the row as read, a snapshot that is still the same object is sent as null and kept
+  // (coalesce). Commands replace a snapshot to change it, never edit it in place.
+  const changed = (next: JsonObject, previous: JsonObject | undefined) => (next === previous ? null : next);
   const result = await tx.query(
     `update product_instance set
        status = $3, subscription_id = $4, name = $5, product_offering_id = $6, product_offering_version = $7,
        product_specification_id = $8, product_specification_version = $9, activation_date = $10,
-       termination_date = $11, effective_from = $12, effective_to = $13, place = $14, catalog_snapshot = $15,
-       configuration_snapshot = $16, price_snapshot = $17, pending_change = $18, last_error = $19,
-       version = $20, updated_at = $21
+       termination_date = $11, effective_from = $12, effective_to = $13, place = $14,
+       catalog_snapshot = coalesce($15, catalog_snapshot),
+       configuration_snapshot = coalesce($16, configuration_snapshot),
+       price_snapshot = coalesce($17, price_snapshot),
+       pending_change = $18, last_error = $19, version = $20, updated_at = $21
      where account_id = $1 and product_instance_id = $2 and version = $22`,
     [p.accountId, p.productInstanceId, p.status, p.subscriptionId, p.name, p.productOfferingId,
      p.productOfferingVersion, p.productSpecificationId, p.productSpecificationVersion, p.activationDate,
-     p.terminationDate, p.effectiveFrom, p.effectiveTo, p.place, p.catalogSnapshot, p.configuration, p.price,
+     p.terminationDate, p.effectiveFrom, p.effectiveTo, p.place, changed(p.catalogSnapshot, before?.catalogSnapshot),
+     changed(p.configuration, before?.configuration), changed(p.price, before?.price),
      p.pendingChange, p.lastError, p.version, p.updatedAt, expectedVersion],
   );
   return result.rowCount === 1;
@@ -298,6 +330,46 @@ export async function insertHistory(tx: Tx, tenantId: string, kind: EntityKind, 
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
     [tenantId, h.accountId, h.entityId, h.version, h.historyId, h.changeType, h.orderId, h.orderItemId, h.beforeState,
      h.afterState, h.recordedAt, h.effectiveAt, h.actorApiKeyId, h.correlationId],
+  );
+}
+
+/**
+ * A version's history row and its outbox event in one statement (one round trip): both are
+ * written or neither is, like every write of the transaction around them. The same statement
+ * releases the guard of the operation the version ends, and writes the command's audit-log
+ * row (the audit log and the outbox are cross-cutting records of the change, written with it).
+ */
+export interface VersionSideEffects {
+  /** The guard of the operation this version ends; null releases nothing. */
+  releaseGuardId: string | null;
+  /** The audit-log entry of the command, when this version is what the command did. */
+  audit: { action: string; targetType: string; actorRole: string | null; details: Record<string, unknown> } | null;
+}
+
+export async function insertHistoryWithEvent(tx: Tx, tenantId: string, kind: EntityKind, h: HistoryInsert, e: OutboxEvent, side: VersionSideEffects): Promise<void> {
+  const { table, idColumn } = HISTORY_TABLE[kind];
+  await tx.query(
+    `with history as (
+       insert into ${table} (tenant_id, account_id, ${idColumn}, version, history_id, change_type, changed_by_order_id,
+         changed_by_order_item_id, before_state, after_state, recorded_at, effective_at, actor_api_key_id, correlation_id)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     ), released_guard as (
+       update asset_operation_guard set status = 'RELEASED', released_at = $11
+        where account_id = $2 and guard_id = $23 and status <> 'RELEASED'
+     ), audit as (
+       insert into audit_log (audit_id, tenant_id, actor_api_key_id, actor_role, action, target_type, target_id,
+         subject_account_id, correlation_id, details, recorded_at)
+       select $24, $1, $13, $25, $26, $27, $3, $2, $14, $28, $11
+        where $26::text is not null
+     )
+     insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
+       aggregate_version, payload, occurred_at)
+     values ($1, $2, $15, $16, $17, $18, $19, $20, $21, $22)`,
+    [tenantId, h.accountId, h.entityId, h.version, h.historyId, h.changeType, h.orderId, h.orderItemId, h.beforeState,
+     h.afterState, h.recordedAt, h.effectiveAt, h.actorApiKeyId, h.correlationId,
+     e.eventId, e.eventType, e.eventVersion, e.aggregateType, e.aggregateId, e.aggregateVersion, eventPayload(e), e.occurredAt,
+     side.releaseGuardId, newId(), side.audit?.actorRole ?? null, side.audit?.action ?? null, side.audit?.targetType ?? null,
+     side.audit?.details ?? {}],
   );
 }
 

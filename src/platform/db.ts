@@ -27,13 +27,18 @@ export function createPool(connectionString: string, max = 10): Pool {
 }
 
 /**
+ * Switches the open transaction to the application role with the tenant's setting, in one
+ * round trip: set_config('role', …, true) is what `set local role` does.
+ */
+export const TENANT_SETUP_SQL = `select set_config('role', 'tenure_app', true), set_config('tenure.tenant_id', $1, true)`;
+
+/**
  * Runs `work` in one transaction as the application role with the tenant's setting, so that
  * Row-Level Security hides every other tenant's rows even if a query forgets its filter.
  */
 export async function inTenantTransaction<T>(pool: Pool, tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
   return inTransaction(pool, async (tx) => {
-    await tx.query('set local role tenure_app');
-    await tx.query(`select set_config('tenure.tenant_id', $1, true)`, [tenantId]);
+    await tx.query(TENANT_SETUP_SQL, [tenantId]);
     return work(tx);
   });
 }

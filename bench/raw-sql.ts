@@ -1,0 +1,76 @@
+/**
+ * The raw-SQL floor of the modification benchmark: the writes of one Tenure command done
+ * with plain SQL through pg, no engine in between.
+ */
+import { randomUUID } from 'node:crypto';
+import { TENANT_SETUP_SQL, type Pool } from '../src/platform/db.ts';
+
+/** A product instance a worker drives, with the version it was left at. */
+export interface Instance {
+  accountId: string;
+  customerId: string;
+  productInstanceId: string;
+  version: number;
+}
+
+/** What one raw command writes: the new status and pending change, and how history and the event name it. */
+export interface RawChange {
+  toStatus: string;
+  pendingChange: object | null;
+  changeType: string;
+  eventType: string;
+}
+
+/**
+ * One command as plain SQL, the same transaction shape as a Tenure command without the
+ * engine: tenant transaction (role + tenant setting, as inTenantTransaction does, so RLS is
+ * paid by both), lock the row, versioned update, history row, outbox row, commit.
+ */
+export async function rawCommand(pool: Pool, tenantId: string, p: Instance, change: RawChange): Promise<void> {
+  const { toStatus, pendingChange } = change;
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('begin');
+    // Exactly what inTenantTransaction sends: application role + tenant setting.
+    await client.query(TENANT_SETUP_SQL, [tenantId]);
+    const before = (await client.query(
+      'select * from product_instance where account_id = $1 and product_instance_id = $2 for update',
+      [p.accountId, p.productInstanceId],
+    )).rows[0];
+    if (!before || before.version !== p.version) throw new Error(`raw: ${p.productInstanceId} is not at version ${p.version}`);
+    const now = new Date().toISOString();
+    const after = { ...before, status: toStatus, pending_change: pendingChange, version: p.version + 1, updated_at: now };
+    const updated = await client.query(
+      `update product_instance set status = $3, pending_change = $4, version = $5, updated_at = $6
+        where account_id = $1 and product_instance_id = $2 and version = $7`,
+      [p.accountId, p.productInstanceId, toStatus, pendingChange, p.version + 1, now, p.version],
+    );
+    if (updated.rowCount !== 1) throw new Error(`raw: lost the versioned update of ${p.productInstanceId}`);
+    await client.query(
+      `insert into product_instance_history (tenant_id, account_id, product_instance_id, version, history_id, change_type,
+         changed_by_order_id, changed_by_order_item_id, before_state, after_state, recorded_at, effective_at, actor_api_key_id, correlation_id)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      [tenantId, p.accountId, p.productInstanceId, p.version + 1, randomUUID(), change.changeType, null, null, before, after, now, now, null, 'bench'],
+    );
+    const eventId = randomUUID();
+    await client.query(
+      `insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
+         aggregate_version, payload, occurred_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [tenantId, p.accountId, eventId, change.eventType, 1, 'product_instance', p.productInstanceId, p.version + 1,
+       { eventId, eventType: change.eventType, eventVersion: 1, occurredAt: now, accountId: p.accountId, customerId: p.customerId,
+         productInstanceId: p.productInstanceId, previousVersion: p.version, newVersion: p.version + 1, status: toStatus,
+         changeSummary: { operation: 'MODIFY', previousStatus: before.status } }, now],
+    );
+    await client.query('commit');
+    p.version++;
+  } catch (error) {
+    await client.query('rollback').catch(() => {
+      broken = true;
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Plumbing for the benchmarks: a throw-away database (on DATABASE_URL's server or an
+ * embedded PostgreSQL), a round-trip counter, and a closed-loop load runner.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createPool, type Pool } from '../src/platform/db.ts';
+import { startEmbeddedPostgres, type EmbeddedServer } from '../src/platform/embedded.ts';
+import { migrate } from '../src/platform/migrate.ts';
+
+// ------------------------------------------------------------------------- database
+
+export interface BenchDatabase {
+  pool: Pool;
+  /** 'DATABASE_URL' or 'embedded'. */
+  source: string;
+  postgresVersion: string;
+  close(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = '/' + database;
+  return u.toString();
+}
+
+/**
+ * A fresh, migrated database `bench_<random>`: on the server of DATABASE_URL when it is set
+ * (dropped again by close()), else on a throw-away embedded PostgreSQL in a temp folder.
+ */
+export async function openBenchDatabase(poolSize: number): Promise<BenchDatabase> {
+  let embedded: EmbeddedServer | null = null;
+  let tmpDir: string | null = null;
+  let serverUrl = process.env.DATABASE_URL;
+  const source = serverUrl ? 'DATABASE_URL' : 'embedded';
+  if (!serverUrl) {
+    tmpDir = await mkdtemp(path.join(os.tmpdir(), 'tenure-bench-pg-'));
+    // As root the server runs as the postgres user, which must be able to enter the folder.
+    await chmod(tmpDir, 0o755);
+    embedded = await startEmbeddedPostgres({ dataDir: path.join(tmpDir, 'data'), port: 0, persistent: false });
+    serverUrl = embedded.baseUrl;
+  }
+  const name = `bench_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  let pool: Pool | null = null;
+  const cleanup = async () => {
+    if (pool) await pool.end().catch(() => {});
+    await admin.query(`drop database if exists ${name} with (force)`).catch(() => {});
+    await admin.end().catch(() => {});
+    if (embedded) await embedded.stop().catch(() => {});
+    if (tmpDir) await rm(tmpDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 }).catch(() => {});
+  };
+  try {
+    await admin.query(`create database ${name}`);
+    pool = createPool(withDatabase(serverUrl, name), poolSize);
+    await migrate(pool);
+    const version = (await pool.query('show server_version')).rows[0].server_version as string;
+    return { pool, source, postgresVersion: version, close: cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+// ------------------------------------------------------------------------- round trips
+
+let roundTrips = 0;
+let counting = false;
+
+/**
+ * Counts every query sent by any pg client of this process (pool clients included): one
+ * `client.query` is one round trip to the server. Cheap enough to stay on while measuring.
+ */
+export function countRoundTrips(): void {
+  if (counting) return;
+  counting = true;
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    roundTrips++;
+    return original.apply(this, args);
+  };
+}
+
+export const roundTripCount = (): number => roundTrips;
+
+// ------------------------------------------------------------------------- load runner
+
+/** One worker's command loop: runs one command per call and says how many it ran. */
+export type Step = () => Promise<number>;
+
+export interface PhaseResult {
+  commands: number;
+  seconds: number;
+  roundTrips: number;
+  /** CPU time of this (Node) process during the phase, in seconds. */
+  nodeCpuSeconds: number;
+  /** CPU time of the whole machine (every core, every process) during the phase, in seconds. */
+  machineCpuSeconds: number;
+}
+
+function machineCpuSeconds(): number {
+  let ms = 0;
+  for (const cpu of os.cpus()) ms += cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;
+  return ms / 1000;
+}
+
+/**
+ * Closed loop: every worker calls its step until the deadline (or until it has run its share
+ * of `commands`), one call at a time. The phase lasts until the last worker has finished.
+ */
+export async function runPhase(steps: Step[], limit: { seconds: number } | { commands: number }): Promise<PhaseResult> {
+  const tripsBefore = roundTrips;
+  const cpuBefore = process.cpuUsage();
+  const machineBefore = machineCpuSeconds();
+  const started = performance.now();
+  const deadline = 'seconds' in limit ? started + limit.seconds * 1000 : Infinity;
+  const share = 'commands' in limit ? Math.ceil(limit.commands / steps.length) : Infinity;
+  const done = await Promise.all(steps.map(async (step) => {
+    let count = 0;
+    while (count < share && performance.now() < deadline) count += await step();
+    return count;
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    commands: done.reduce((a, b) => a + b, 0),
+    seconds,
+    roundTrips: roundTrips - tripsBefore,
+    nodeCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    machineCpuSeconds: machineCpuSeconds() - machineBefore,
+  };
+}
+
+export function envNumber(name: string, fallback: number | undefined): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
