@@ -1,0 +1,241 @@
+/**
+ * What can be sold (seed 001, seed 000 §4): specifications, offerings, charges and price
+ * rules, as versioned documents. A published version never changes; a change is a new
+ * version. The TypeBox schemas are the API contract and the TypeScript types at once.
+ *
+ * Money: integer minor units as strings of digits ("150000000" IDR = Rp 1.500.000,00) plus an
+ * ISO 4217 currency; fractional rates (usage per unit, percentages) are decimal strings.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+export const MinorUnits = Type.String({ pattern: '^(0|[1-9][0-9]{0,17})$', description: 'Integer amount in minor units, as a string' });
+export const SignedMinorUnits = Type.String({ pattern: '^-?(0|[1-9][0-9]{0,17})$' });
+export const DecimalString = Type.String({ pattern: '^(0|[1-9][0-9]{0,17})(\\.[0-9]{1,12})?$', description: 'Non-negative decimal, e.g. "1.5"' });
+export const Percent = Type.String({ pattern: '^(100(\\.0{1,6})?|[0-9]{1,2}(\\.[0-9]{1,6})?)$', description: 'Percentage 0-100 as a decimal string, e.g. "12.5"' });
+export const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
+export const Code = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,79}$', description: 'Stable lowercase code' });
+
+export const LIFECYCLE_STATUSES = ['draft', 'active', 'retired'] as const;
+export type LifecycleStatus = (typeof LIFECYCLE_STATUSES)[number];
+
+// ------------------------------------------------------------------ characteristics
+
+export const CHARACTERISTIC_VALUE_TYPES = ['string', 'integer', 'decimal', 'boolean', 'enum'] as const;
+
+export const Characteristic = Type.Object({
+  name: Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]{0,63}$' }),
+  description: Type.Optional(Type.String({ maxLength: 500 })),
+  valueType: Type.Union(CHARACTERISTIC_VALUE_TYPES.map((t) => Type.Literal(t))),
+  /** For enum: the allowed values (strings). */
+  values: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 120 }), { minItems: 1, maxItems: 200 })),
+  /** For integer/decimal: bounds (decimal strings). */
+  min: Type.Optional(Type.String({ pattern: '^-?[0-9]+(\\.[0-9]+)?$' })),
+  max: Type.Optional(Type.String({ pattern: '^-?[0-9]+(\\.[0-9]+)?$' })),
+  /** For string: maximum length. */
+  maxLength: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
+  unit: Type.Optional(Type.String({ maxLength: 40 })),
+  /** A fixed characteristic always has its default; the buyer cannot choose it. */
+  configurable: Type.Boolean({ default: true }),
+  default: Type.Optional(Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+  /** How many values: min 0 = optional, max > 1 = the value is an array. */
+  minCardinality: Type.Integer({ minimum: 0, maximum: 100, default: 0 }),
+  maxCardinality: Type.Integer({ minimum: 1, maximum: 100, default: 1 }),
+}, { additionalProperties: false });
+export type Characteristic = Static<typeof Characteristic>;
+
+// ------------------------------------------------------------------ specifications
+
+export const SpecRef = Type.Object({ id: Type.String({ format: 'uuid' }), version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
+export type SpecRef = Static<typeof SpecRef>;
+
+/** Resource specification: what is consumed or locked (port, VLAN, IP block, ONT). */
+export const ResourceSpecificationBody = Type.Object({
+  code: Code,
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  resourceType: Type.String({ minLength: 1, maxLength: 80 }),
+  characteristics: Type.Array(Characteristic, { maxItems: 100, default: [] }),
+}, { additionalProperties: false });
+export type ResourceSpecificationBody = Static<typeof ResourceSpecificationBody>;
+
+/** Service specification: the technical service that realises a product (used by fulfillment). */
+export const ServiceSpecificationBody = Type.Object({
+  code: Code,
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  characteristics: Type.Array(Characteristic, { maxItems: 100, default: [] }),
+  resourceSpecifications: Type.Array(SpecRef, { maxItems: 50, default: [] }),
+}, { additionalProperties: false });
+export type ServiceSpecificationBody = Static<typeof ServiceSpecificationBody>;
+
+/** Product specification: the commercial product's characteristics and how it is realised. */
+export const ProductSpecificationBody = Type.Object({
+  code: Code,
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  characteristics: Type.Array(Characteristic, { maxItems: 100, default: [] }),
+  serviceSpecifications: Type.Array(SpecRef, { maxItems: 50, default: [] }),
+}, { additionalProperties: false });
+export type ProductSpecificationBody = Static<typeof ProductSpecificationBody>;
+
+// ------------------------------------------------------------------ charges
+
+export const RECURRING_PERIODS = ['month', 'year', 'days'] as const;
+
+const ChargeCommon = {
+  code: Code,
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  /** Charged only when a characteristic has this value (e.g. a price per bandwidth option). */
+  condition: Type.Optional(Type.Object({ characteristic: Type.String(), equals: Type.Union([Type.String(), Type.Number(), Type.Boolean()]) }, { additionalProperties: false })),
+  /** Multiply by the numeric value of this characteristic (e.g. per extra IP address). */
+  perUnitOf: Type.Optional(Type.String()),
+};
+
+export const PriceTier = Type.Object({
+  /** Units from (inclusive, 0-based count of units already used) up to `upTo` (exclusive); null = no upper bound. */
+  upTo: Type.Union([DecimalString, Type.Null()]),
+  unitPrice: DecimalString,
+}, { additionalProperties: false });
+export type PriceTier = Static<typeof PriceTier>;
+
+export const Charge = Type.Union([
+  Type.Object({ kind: Type.Literal('recurring'), ...ChargeCommon, amountMinor: MinorUnits, period: Type.Union(RECURRING_PERIODS.map((p) => Type.Literal(p))), periodDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3660 })) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('prepaid'), ...ChargeCommon, amountMinor: MinorUnits, days: Type.Integer({ minimum: 1, maximum: 3660 }) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('one_time'), ...ChargeCommon, amountMinor: MinorUnits }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('rental'), ...ChargeCommon, amountMinor: MinorUnits, period: Type.Union(RECURRING_PERIODS.map((p) => Type.Literal(p))), periodDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3660 })) }, { additionalProperties: false }),
+  Type.Object({
+    kind: Type.Literal('usage'),
+    ...ChargeCommon,
+    unit: Type.String({ minLength: 1, maxLength: 40 }),
+    /** graduated: each tier's units at that tier's price; volume: all units at the tier the total falls in. */
+    tierMode: Type.Union([Type.Literal('graduated'), Type.Literal('volume')]),
+    tiers: Type.Array(PriceTier, { minItems: 1, maxItems: 20 }),
+  }, { additionalProperties: false }),
+]);
+export type Charge = Static<typeof Charge>;
+export type ChargeKind = Charge['kind'];
+export const CHARGE_KINDS: readonly ChargeKind[] = ['recurring', 'prepaid', 'one_time', 'rental', 'usage'];
+
+/** A price list of one currency. An offering may have several (one per currency). */
+export const PriceList = Type.Object({
+  currency: Currency,
+  charges: Type.Array(Charge, { minItems: 0, maxItems: 50 }),
+}, { additionalProperties: false });
+export type PriceList = Static<typeof PriceList>;
+
+// ------------------------------------------------------------------ offerings and bundles
+
+export const AddOnRule = Type.Object({
+  offeringId: Type.String({ format: 'uuid' }),
+  minCount: Type.Integer({ minimum: 0, maximum: 100, default: 0 }),
+  maxCount: Type.Integer({ minimum: 1, maximum: 100, default: 1 }),
+}, { additionalProperties: false });
+export type AddOnRule = Static<typeof AddOnRule>;
+
+export const BundleMember = Type.Object({
+  offeringId: Type.String({ format: 'uuid' }),
+  /** Included members come with the bundle; optional ones may be added up to maxCount. */
+  included: Type.Boolean(),
+  minCount: Type.Integer({ minimum: 0, maximum: 100, default: 0 }),
+  maxCount: Type.Integer({ minimum: 1, maximum: 100, default: 1 }),
+}, { additionalProperties: false });
+export type BundleMember = Static<typeof BundleMember>;
+
+export const ProductOfferingBody = Type.Object({
+  code: Code,
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  category: Type.String({ minLength: 1, maxLength: 80 }),
+  segment: Type.Union([Type.Literal('residential'), Type.Literal('business'), Type.Literal('enterprise'), Type.Literal('any')]),
+  /** Zones where it can be sold; empty = everywhere. */
+  availabilityZones: Type.Array(Type.String({ minLength: 1, maxLength: 40 }), { maxItems: 500, default: [] }),
+  sellable: Type.Boolean({ default: true }),
+  validFrom: Type.Optional(Type.String({ format: 'date-time' })),
+  validTo: Type.Optional(Type.String({ format: 'date-time' })),
+  /** The product it sells; a bundle has none of its own. */
+  productSpecification: Type.Optional(SpecRef),
+  priceLists: Type.Array(PriceList, { maxItems: 20, default: [] }),
+  /** Offerings that may be added to an instance of this one (as its children). */
+  addOns: Type.Array(AddOnRule, { maxItems: 100, default: [] }),
+  /** Present on a bundle: the offerings it groups and the discount they share. */
+  bundle: Type.Optional(Type.Object({
+    members: Type.Array(BundleMember, { minItems: 1, maxItems: 50 }),
+    discountPercent: Percent,
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
+export type ProductOfferingBody = Static<typeof ProductOfferingBody>;
+
+/** A catalog entity version as stored and served. */
+export interface Versioned<B> {
+  id: string;
+  version: number;
+  status: LifecycleStatus;
+  body: B;
+  createdAt: string;
+  publishedAt: string | null;
+  retiredAt: string | null;
+}
+
+// ------------------------------------------------------------------ price rules
+
+export const RULE_TYPES = ['percentage', 'fixed_amount', 'promo', 'loyalty', 'volume', 'account_term', 'bundle'] as const;
+export type RuleType = (typeof RULE_TYPES)[number];
+
+/**
+ * How rules combine: rules run in ascending `priority` (ties broken by rule id, never by the
+ * order they were given). A `stack` rule applies to the amount left by earlier rules. An
+ * `exclusive` rule applies only to a line no rule has discounted yet, and stops later rules
+ * on that line. Whatever the rules, a line's total discount never exceeds
+ * `maxTotalDiscountPercent` of its list amount (default 100) and an amount never goes below 0.
+ */
+export const Stacking = Type.Union([Type.Literal('stack'), Type.Literal('exclusive')]);
+
+export const RuleTarget = Type.Object({
+  offeringIds: Type.Optional(Type.Array(Type.String({ format: 'uuid' }), { maxItems: 200 })),
+  chargeKinds: Type.Optional(Type.Array(Type.Union(CHARGE_KINDS.map((k) => Type.Literal(k))), { maxItems: 5 })),
+  chargeCodes: Type.Optional(Type.Array(Code, { maxItems: 50 })),
+}, { additionalProperties: false });
+export type RuleTarget = Static<typeof RuleTarget>;
+
+/** percent or a fixed amount off (per line, in the line's currency). */
+export const Discount = Type.Union([
+  Type.Object({ percent: Percent }, { additionalProperties: false }),
+  Type.Object({ amountMinor: MinorUnits, currency: Currency }, { additionalProperties: false }),
+]);
+export type Discount = Static<typeof Discount>;
+
+export const PriceRuleBody = Type.Object({
+  code: Code,
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  type: Type.Union(RULE_TYPES.filter((t) => t !== 'account_term' && t !== 'bundle').map((t) => Type.Literal(t))),
+  priority: Type.Integer({ minimum: 0, maximum: 10000 }),
+  stacking: Stacking,
+  appliesTo: RuleTarget,
+  validFrom: Type.Optional(Type.String({ format: 'date-time' })),
+  validTo: Type.Optional(Type.String({ format: 'date-time' })),
+  /** percentage / fixed_amount / promo */
+  discount: Type.Optional(Discount),
+  /** promo: the code the buyer presents, and how often it may be redeemed in total. */
+  promoCode: Type.Optional(Type.String({ pattern: '^[A-Z0-9][A-Z0-9_-]{2,39}$' })),
+  maxRedemptions: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** loyalty: discount by months since the customer's first activation. */
+  loyaltyTiers: Type.Optional(Type.Array(Type.Object({ minMonths: Type.Integer({ minimum: 0 }), percent: Percent }, { additionalProperties: false }), { minItems: 1, maxItems: 20 })),
+  /** volume: discount by the line's quantity. */
+  volumeTiers: Type.Optional(Type.Array(Type.Object({ minQuantity: Type.Integer({ minimum: 1 }), percent: Percent }, { additionalProperties: false }), { minItems: 1, maxItems: 20 })),
+}, { additionalProperties: false });
+export type PriceRuleBody = Static<typeof PriceRuleBody>;
+
+/** Individual terms of one account: an override of a charge's list amount, or a discount. */
+export const AccountTermBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  priority: Type.Integer({ minimum: 0, maximum: 10000, default: 0 }),
+  stacking: Stacking,
+  appliesTo: RuleTarget,
+  validFrom: Type.String({ format: 'date-time' }),
+  validTo: Type.Optional(Type.String({ format: 'date-time' })),
+  /** Replaces the list amount (per period/unit) of the targeted charges. */
+  overrideAmountMinor: Type.Optional(MinorUnits),
+  discount: Type.Optional(Discount),
+}, { additionalProperties: false });
+export type AccountTermBody = Static<typeof AccountTermBody>;
+
+export const ROUNDING_MODES = ['HALF_UP', 'HALF_EVEN', 'DOWN'] as const;
+export type RoundingMode = (typeof ROUNDING_MODES)[number];
