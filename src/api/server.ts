@@ -6,9 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
 import type { Services } from '../app.ts';
 import { registerAccessRoutes } from '../access/routes.ts';
+import { registerCatalogRoutes } from '../catalog/routes.ts';
 import { registerCustomerRoutes } from '../customers/routes.ts';
 import { registerInventoryRoutes } from '../inventory/routes.ts';
 import { PROBLEM_TYPES, ValidationError } from '../platform/errors.ts';
+import { registerPriceRuleRoutes } from '../pricing/rule-routes.ts';
 import { installAuth } from './auth.ts';
 import { findNulCharacter, isInstant } from './http.ts';
 import { installIdempotency } from './idempotency.ts';
@@ -78,6 +80,10 @@ export async function buildServer(services: Services, options: { logger?: boolea
   registerCustomerRoutes(app, services.customers);
   registerInventoryRoutes(app, services);
   registerAccessRoutes(app, services);
+  registerCatalogRoutes(app, services.catalog);
+  registerPriceRuleRoutes(app, services.priceRules);
+  // The catalog cache's Redis connection (if any) closes with the server.
+  app.addHook('onClose', async () => services.catalog.cache.close());
   await app.ready();
   return app;
 }

@@ -1,12 +1,15 @@
 /**
- * Demo data for `npm start` (seed 000 §2): PT Contoh Digital owns an active Business Fiber
- * 1Gbps with Static IP /29, Managed Router and SLA Gold, on a 24-month subscription. Built
- * through the same commands the API uses, so its history and outbox are real.
+ * Demo data for `npm start` (seed 000 §2): an ISP catalog (demo/catalog.ts), and PT Contoh
+ * Digital owning an active Business Fiber 1Gbps with Static IP /29, Managed Router and SLA Gold,
+ * on a 24-month subscription, sold from that catalog. Built through the same commands the API
+ * uses, so its history and outbox are real.
  */
 import { createHash } from 'node:crypto';
 import type { Services } from '../app.ts';
+import { catalogSnapshotOf } from '../catalog/service.ts';
 import { queryOne } from '../platform/db.ts';
 import type { CommandContext, JsonObject } from '../inventory/types.ts';
+import { loadDemoCatalog, type DemoCatalog } from './catalog.ts';
 
 export const DEMO_TENANT_NAME = 'Tenure Demo';
 
@@ -31,12 +34,16 @@ export async function ensureDemo(services: Services, apiKey: string): Promise<De
   }
   const tenant = await services.access.createTenant({ name: DEMO_TENANT_NAME, mode: 'test', adminKey: apiKey });
   const ctx: CommandContext = { tenantId: tenant.tenantId, actor: { apiKeyId: tenant.apiKeyId, role: 'admin' }, correlationId: 'demo-seed' };
-  const accountId = await seedInstalledBase(services, ctx);
+  // Catalog ids include the tenant: a second demo tenant in the same database gets its own.
+  const catalog = await loadDemoCatalog(services, ctx, (name) => demoId(`${tenant.tenantId}:${name}`));
+  const accountId = await seedInstalledBase(services, ctx, catalog);
   return { tenantId: tenant.tenantId, apiKey, accountId, created: true };
 }
 
 interface DemoProduct {
   name: string;
+  /** The code of the catalog offering it was sold from. */
+  offering: string;
   configuration: JsonObject;
   monthly: number;
   service: { name: string; parameters: JsonObject; resources: { type: string; id: string; attributes?: JsonObject }[] };
@@ -44,26 +51,35 @@ interface DemoProduct {
 
 const JAKARTA_HQ = { name: 'Jakarta HQ', street: 'Jl. Jend. Sudirman Kav. 52-53', city: 'Jakarta Selatan', country: 'ID' };
 
-export async function seedInstalledBase(services: Services, ctx: CommandContext): Promise<string> {
+export async function seedInstalledBase(services: Services, ctx: CommandContext, catalog: DemoCatalog): Promise<string> {
   const { customers, inventory } = services;
   const customer = await customers.createCustomer(ctx, { name: 'PT Contoh Digital', externalReference: 'CRM-000123' });
   const account = await customers.createAccount(ctx, { customerId: customer.customerId, name: 'PT Contoh Digital — Jakarta', currency: 'IDR', timeZone: 'Asia/Jakarta' });
   const orderId = demoId('order:initial-sale');
 
-  const snapshot = (name: string, configuration: JsonObject, monthly: number) => ({
-    productOfferingId: demoId('offering:' + name),
-    productOfferingVersion: '1',
-    productSpecificationId: demoId('spec:' + name),
-    productSpecificationVersion: '1',
-    name,
-    catalogSnapshot: { offeringName: name, category: 'enterprise', lifecycleStatus: 'active' },
-    configuration,
-    price: { currency: 'IDR', recurring: { period: 'month', amountMinor: String(monthly * 100) } },
-  });
+  // Each instance keeps the offering version and specification it was sold from, and a
+  // snapshot of them (seed 000 §4): a later catalog change does not change what it owns.
+  const snapshot = (product: DemoProduct) => {
+    const offering = catalog.offerings[product.offering];
+    const specRef = offering.body.productSpecification!;
+    const specification = Object.values(catalog.productSpecifications).find((s) => s.id === specRef.id)!;
+    return {
+      productOfferingId: offering.id,
+      productOfferingVersion: String(offering.version),
+      productSpecificationId: specification.id,
+      productSpecificationVersion: String(specification.version),
+      name: product.name,
+      catalogSnapshot: catalogSnapshotOf(offering, specification),
+      configuration: product.configuration,
+      price: { currency: 'IDR', recurring: { period: 'month', amountMinor: String(product.monthly * 100) } },
+    };
+  };
+  const serviceSpecification = (name: string) => Object.values(catalog.serviceSpecifications).find((s) => s.body.name === name)!;
 
   const fiber: DemoProduct = {
     name: 'Business Fiber 1Gbps',
-    configuration: { bandwidthMbps: 1000, accessType: 'FTTx' },
+    offering: 'business-fiber',
+    configuration: { bandwidthMbps: '1000', accessType: 'FTTx' },
     monthly: 15_000_000,
     service: {
       name: 'Internet Access Service',
@@ -76,16 +92,16 @@ export async function seedInstalledBase(services: Services, ctx: CommandContext)
     },
   };
   const children: (DemoProduct & { link: 'PARENT_OF' | 'ADDON_OF' })[] = [
-    { name: 'Static IP /29', link: 'PARENT_OF', configuration: { prefixLength: 29 }, monthly: 750_000, service: { name: 'IP Allocation Service', parameters: {}, resources: [{ type: 'IP_BLOCK', id: '203.0.113.8/29' }] } },
-    { name: 'Managed Router', link: 'PARENT_OF', configuration: { model: 'MikroTik CCR2004' }, monthly: 1_200_000, service: { name: 'Managed CPE Service', parameters: { monitoring: true }, resources: [{ type: 'ROUTER', id: 'HEX-7F3A99D0', attributes: { serialNumber: 'HEX-7F3A99D0' } }] } },
-    { name: 'SLA Gold', link: 'ADDON_OF', configuration: { availabilityPercent: '99.9', responseTimeHours: 4 }, monthly: 2_500_000, service: { name: 'SLA Monitoring Service', parameters: { tier: 'gold' }, resources: [] } },
+    { name: 'Static IP /29', offering: 'static-ip-29', link: 'PARENT_OF', configuration: { prefixLength: 29 }, monthly: 750_000, service: { name: 'IP Allocation Service', parameters: {}, resources: [{ type: 'IP_BLOCK', id: '203.0.113.8/29' }] } },
+    { name: 'Managed Router', offering: 'managed-router', link: 'PARENT_OF', configuration: { model: 'MikroTik CCR2004' }, monthly: 1_200_000, service: { name: 'Managed CPE Service', parameters: { monitoring: true }, resources: [{ type: 'ROUTER', id: 'HEX-7F3A99D0', attributes: { serialNumber: 'HEX-7F3A99D0' } }] } },
+    { name: 'SLA Gold', offering: 'sla-gold', link: 'ADDON_OF', configuration: { availabilityPercent: '99.9', responseTimeHours: 4 }, monthly: 2_500_000, service: { name: 'SLA Monitoring Service', parameters: { tier: 'gold' }, resources: [] } },
   ];
 
   const activate = async (product: DemoProduct, itemNumber: number, extra: { subscriptionId?: string; parentId?: string; link?: 'PARENT_OF' | 'ADDON_OF' }) => {
     const orderItemId = demoId(`order-item:${itemNumber}`);
     const created = await inventory.createProductInstance(ctx, {
       accountId: account.accountId,
-      ...snapshot(product.name, product.configuration, product.monthly),
+      ...snapshot(product),
       place: JAKARTA_HQ,
       orderId,
       orderItemId,
@@ -98,10 +114,11 @@ export async function seedInstalledBase(services: Services, ctx: CommandContext)
     const id = created.productInstance.productInstanceId;
     const cause = { orderId, orderItemId };
     await inventory.startActivation(ctx, id, { ...cause, expectedVersion: 1 });
+    const spec = serviceSpecification(product.service.name);
     const service = await inventory.attachServiceInstance(ctx, id, {
       ...cause,
-      serviceSpecificationId: demoId('service-spec:' + product.service.name),
-      serviceSpecificationVersion: '1',
+      serviceSpecificationId: spec.id,
+      serviceSpecificationVersion: String(spec.version),
       name: product.service.name,
       technicalParameters: product.service.parameters,
     });

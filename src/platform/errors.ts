@@ -122,6 +122,24 @@ export class IdempotencyInProgressError extends ProblemError {
   readonly title = 'A request with this Idempotency-Key is still being processed';
 }
 
+export class DuplicateCodeError extends ProblemError {
+  readonly type = 'duplicate-code';
+  readonly status = 409;
+  readonly title = 'The code is already used';
+}
+
+export class DraftExistsError extends ProblemError {
+  readonly type = 'draft-exists';
+  readonly status = 409;
+  readonly title = 'A draft version already exists';
+}
+
+export class PromoExhaustedError extends ProblemError {
+  readonly type = 'promo-exhausted';
+  readonly status = 422;
+  readonly title = 'The promotion has no redemptions left';
+}
+
 /** The documentation of every problem type, served at /problems/{type}. */
 export const PROBLEM_TYPES: Record<string, { status: number; title: string; description: string }> = {
   'validation-error': { status: 400, title: 'Request is not valid', description: 'A field of the body, path or query is missing or malformed. `errors[]` names each field (JSON pointer style) and what is wrong. Nothing was changed.' },
@@ -134,9 +152,14 @@ export const PROBLEM_TYPES: Record<string, { status: number; title: string; desc
   'invalid-relationship': { status: 422, title: 'The relationship breaks a relationship rule', description: 'Self links, links across accounts, a second parent, and cycles of PARENT_OF/ADDON_OF are refused.' },
   'duplicate-relationship': { status: 409, title: 'The relationship already exists', description: 'A current relationship with the same source, target and type exists.' },
   'business-rule-violation': { status: 422, title: 'The request breaks a business rule', description: 'The request is well formed but a rule of the domain refuses it; `detail` says which.' },
+  'duplicate-code': { status: 409, title: 'The code is already used', description: 'Catalog entities and price rules have a stable `code`, unique in your tenant; a new version keeps the code of its id. Pick another code, or create a new version of the entity that has it.' },
+  'draft-exists': { status: 409, title: 'A draft version already exists', description: 'A catalog entity has at most one draft at a time (`draftVersion`). Edit it with PUT …/versions/{version}, or publish it, then create the next version.' },
+  'promo-exhausted': { status: 422, title: 'The promotion has no redemptions left', description: 'The promo rule reached its `maxRedemptions`. Nothing was recorded; price without the promo code.' },
   'idempotency-key-reuse': { status: 422, title: 'Idempotency-Key was already used with a different request', description: 'Each Idempotency-Key belongs to one request body and path. Use a new key for a new request.' },
   'idempotency-in-progress': { status: 409, title: 'A request with this Idempotency-Key is still being processed', description: 'Retry after the first request has finished; you will then get its response.' },
   'payload-too-large': { status: 413, title: 'Request body too large', description: 'Request bodies are limited to 1 MiB.' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type', description: 'Send JSON bodies with `Content-Type: application/json`.' },
+  'stale-quote': { status: 409, title: 'The installed base changed since the quote was made', description: '`changedInstances` lists each product instance whose version moved since the quote\'s snapshot (quoted and current version). Make a new quote.' },
+  'quote-expired': { status: 409, title: 'The quote has expired', description: 'Quotes are valid until `expiresAt` (configurable: TENURE_QUOTE_VALIDITY_HOURS, or less per quote with `validForHours`). Make a new quote.' },
   'internal-error': { status: 500, title: 'Internal error', description: 'A bug in Tenure. The transaction was rolled back. Please report it with the `instance` id.' },
 };

@@ -1,0 +1,477 @@
+/**
+ * Catalog commands and reads (seed 001 ProductService: CreateProduct, GetProduct,
+ * ListProducts). Specifications and offerings share one lifecycle, one version per row:
+ *
+ *   create (v1 draft) → publish (active; the active version it supersedes is retired)
+ *   new version (next number, draft; one draft per id) → edit the draft → publish …
+ *   retire (every version retired: nothing of it is sold any more; every version still reads)
+ *
+ * "Current" is the newest published version; only an active version is sold. Older versions
+ * stay readable by id and version forever, because product instances and quotes point at them.
+ * Each public method is one use case in one transaction; every change bumps the tenant's catalog
+ * cache revision after it commits (see cache.ts), so the next read sees it.
+ */
+import type { TSchema } from '@sinclair/typebox';
+import { recordAudit } from '../access/audit.ts';
+import type { Clock } from '../platform/clock.ts';
+import { inTenantTransaction, isUniqueViolation, type Pool, type Tx } from '../platform/db.ts';
+import {
+  BusinessRuleError,
+  DraftExistsError,
+  DuplicateCodeError,
+  IllegalTransitionError,
+  NotFoundError,
+  ValidationError,
+  type FieldError,
+} from '../platform/errors.ts';
+import { newId } from '../platform/ids.ts';
+import type { CommandContext, JsonObject } from '../inventory/types.ts';
+import type { CatalogCache } from './cache.ts';
+import {
+  ProductOfferingBody,
+  ProductSpecificationBody,
+  ResourceSpecificationBody,
+  ServiceSpecificationBody,
+  type LifecycleStatus,
+  type Versioned,
+} from './model.ts';
+import * as store from './store.ts';
+import { TABLES, type CatalogKind, type CodeCursor, type VersionRow } from './store.ts';
+import {
+  canonicalValidity,
+  checkChargeCharacteristics,
+  checkCharacteristics,
+  checkDistinctRefs,
+  checkOfferingDocument,
+  checkOfferingRef,
+  checkSpecRef,
+  groupReferenced,
+  normalizeDocument,
+} from './validation.ts';
+
+export { CATALOG_KINDS, type CatalogKind } from './store.ts';
+
+export const BODY_SCHEMAS: Record<CatalogKind, TSchema> = {
+  product_offering: ProductOfferingBody,
+  product_specification: ProductSpecificationBody,
+  service_specification: ServiceSpecificationBody,
+  resource_specification: ResourceSpecificationBody,
+};
+
+export interface BodyOf {
+  product_offering: ProductOfferingBody;
+  product_specification: ProductSpecificationBody;
+  service_specification: ServiceSpecificationBody;
+  resource_specification: ResourceSpecificationBody;
+}
+
+/** A version as served: the stored document plus its lifecycle. */
+export interface CatalogVersion<B = unknown> extends Versioned<B> {
+  code: string;
+  /** Offerings only: can be sold now (this version is active and its body says sellable). */
+  sellable?: boolean;
+  /** On the current view of an id (GET by id, lists): the number of its draft, or null. */
+  draftVersion?: number | null;
+}
+
+export type OfferingVersion = CatalogVersion<ProductOfferingBody> & { sellable: boolean };
+export type ProductSpecificationVersion = CatalogVersion<ProductSpecificationBody>;
+
+export interface OfferingListQuery {
+  category?: string;
+  segment?: string;
+  status?: LifecycleStatus;
+  sellable?: boolean;
+  limit: number;
+  after: CodeCursor | null;
+}
+
+export interface CatalogPage<B> {
+  items: CatalogVersion<B>[];
+  nextCursor: string | null;
+}
+
+/** The commands allowed on a version in each state, for illegal-transition answers. */
+const VERSION_COMMANDS: Record<LifecycleStatus, string[]> = {
+  draft: ['draft:replace', 'publication:apply', 'retirement:apply'],
+  active: ['retirement:apply'],
+  retired: [],
+};
+
+function view<B>(kind: CatalogKind, row: VersionRow): CatalogVersion<B> {
+  const served: CatalogVersion<B> = {
+    id: row.id,
+    version: row.version,
+    code: row.code,
+    status: row.status,
+    createdAt: row.createdAt,
+    publishedAt: row.publishedAt,
+    retiredAt: row.retiredAt,
+    body: row.body as B,
+  };
+  if (kind === 'product_offering') served.sellable = row.status === 'active' && row.sellableFlag === true;
+  if (row.draftVersion !== undefined) served.draftVersion = row.draftVersion;
+  return served;
+}
+
+export function encodeCodeCursor(cursor: CodeCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function codePage<B>(kind: CatalogKind, rows: VersionRow[], limit: number): CatalogPage<B> {
+  const items = rows.slice(0, limit).map((r) => view<B>(kind, r));
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > limit && last ? encodeCodeCursor({ code: last.code, id: last.id }) : null };
+}
+
+function validationError(errors: FieldError[]): ValidationError {
+  return new ValidationError(errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+}
+
+// =================================================================== reads for other parts
+
+/**
+ * For other parts (quotes, orders), inside their own tenant transaction: a version of an
+ * offering, or its current version (the newest published one, active or retired) when
+ * `version` is omitted. Null when there is none. Check `sellable` / offeringSellableAt before
+ * selling it.
+ */
+export async function findOfferingVersion(tx: Tx, id: string, version?: number): Promise<OfferingVersion | null> {
+  const row = version === undefined ? await store.findNewestPublished(tx, 'product_offering', id) : await store.findVersion(tx, 'product_offering', id, version);
+  return row ? (view<ProductOfferingBody>('product_offering', row) as OfferingVersion) : null;
+}
+
+export async function findProductSpecificationVersion(tx: Tx, id: string, version: number): Promise<ProductSpecificationVersion | null> {
+  const row = await store.findVersion(tx, 'product_specification', id, version);
+  return row ? view<ProductSpecificationBody>('product_specification', row) : null;
+}
+
+/** Any catalog entity's version, for parts that need service or resource specifications. */
+export async function findCatalogVersion<K extends CatalogKind>(tx: Tx, kind: K, id: string, version: number): Promise<CatalogVersion<BodyOf[K]> | null> {
+  const row = await store.findVersion(tx, kind, id, version);
+  return row ? view<BodyOf[K]>(kind, row) : null;
+}
+
+/** Which of these offering ids exist (any version, any state): for rules that target offerings. */
+export async function findExistingOfferingIds(tx: Tx, ids: string[]): Promise<Set<string>> {
+  return store.existingOfferingIds(tx, ids);
+}
+
+/** Can this offering version be sold at `at`: active, marked sellable, inside its validity window. */
+export function offeringSellableAt(offering: OfferingVersion, at: string): boolean {
+  const t = Date.parse(at);
+  const { validFrom, validTo } = offering.body;
+  return offering.sellable && (!validFrom || Date.parse(validFrom) <= t) && (!validTo || t < Date.parse(validTo));
+}
+
+/**
+ * The catalog snapshot a product instance keeps (seed 000 §4): enough to rebuild what was sold
+ * without the catalog, which may have moved on by then.
+ */
+export function catalogSnapshotOf(offering: OfferingVersion, specification: ProductSpecificationVersion | null): JsonObject {
+  const snapshot = {
+    productOfferingId: offering.id,
+    productOfferingVersion: offering.version,
+    code: offering.code,
+    offeringName: offering.body.name,
+    category: offering.body.category,
+    segment: offering.body.segment,
+    lifecycleStatus: offering.status,
+    publishedAt: offering.publishedAt,
+    productSpecification: specification
+      ? { id: specification.id, version: specification.version, code: specification.code, name: specification.body.name, characteristics: specification.body.characteristics }
+      : null,
+    priceLists: offering.body.priceLists,
+  };
+  return JSON.parse(JSON.stringify(snapshot)) as JsonObject;
+}
+
+// =================================================================== document checks
+
+/** Defaults, schema, and the rules a document obeys on its own. Throws a ValidationError. */
+function prepareDocument<K extends CatalogKind>(kind: K, input: unknown, selfId: string): BodyOf[K] {
+  const { document, errors } = normalizeDocument<BodyOf[K]>(BODY_SCHEMAS[kind], input);
+  if (errors.length) throw validationError(errors);
+  const body = (kind === 'product_offering' ? canonicalValidity(document as ProductOfferingBody) : document) as BodyOf[K];
+  checkDocument(kind, body, selfId);
+  return body;
+}
+
+function checkDocument(kind: CatalogKind, body: any, selfId: string): void {
+  const errors: FieldError[] = [];
+  if (kind === 'product_offering') {
+    checkOfferingDocument(body as ProductOfferingBody, selfId, errors);
+  } else {
+    checkCharacteristics(body.characteristics, '/characteristics', errors);
+    if (kind === 'product_specification') checkDistinctRefs(body.serviceSpecifications, '/serviceSpecifications', errors);
+    if (kind === 'service_specification') checkDistinctRefs(body.resourceSpecifications, '/resourceSpecifications', errors);
+  }
+  if (errors.length) throw validationError(errors);
+}
+
+/**
+ * The documents a document names must exist; when publishing they must be published (and not
+ * retired), and they are locked FOR SHARE until the publication commits.
+ */
+async function checkReferences(tx: Tx, kind: CatalogKind, body: any, selfId: string, publishing: boolean): Promise<void> {
+  const load = publishing ? store.lockReferenced : store.findAllVersionsOf;
+  const errors: FieldError[] = [];
+  switch (kind) {
+    case 'product_offering': {
+      const offering = body as ProductOfferingBody;
+      const ref = offering.productSpecification;
+      if (ref) {
+        const specs = groupReferenced(await load(tx, 'product_specification', [ref.id]));
+        checkSpecRef('/productSpecification', ref, specs, 'product specification', publishing, errors);
+        const spec = specs.get(ref.id)?.versions.get(ref.version);
+        if (spec) checkChargeCharacteristics(offering, spec.body.characteristics ?? [], errors);
+      }
+      const memberIds = offering.bundle?.members.map((m) => m.offeringId) ?? [];
+      const ids = [...new Set([...offering.addOns.map((a) => a.offeringId), ...memberIds])].filter((id) => id !== selfId);
+      const offerings = groupReferenced(await load(tx, 'product_offering', ids));
+      offering.addOns.forEach((a, i) => {
+        if (a.offeringId !== selfId) checkOfferingRef(`/addOns/${i}/offeringId`, a.offeringId, offerings, 'add-on', publishing, errors);
+      });
+      offering.bundle?.members.forEach((m, i) => {
+        if (m.offeringId !== selfId) checkOfferingRef(`/bundle/members/${i}/offeringId`, m.offeringId, offerings, 'bundle member', publishing, errors);
+      });
+      break;
+    }
+    case 'product_specification': {
+      const refs = (body as ProductSpecificationBody).serviceSpecifications;
+      const found = groupReferenced(await load(tx, 'service_specification', refs.map((r) => r.id)));
+      refs.forEach((r, i) => checkSpecRef(`/serviceSpecifications/${i}`, r, found, 'service specification', publishing, errors));
+      break;
+    }
+    case 'service_specification': {
+      const refs = (body as ServiceSpecificationBody).resourceSpecifications;
+      const found = groupReferenced(await load(tx, 'resource_specification', refs.map((r) => r.id)));
+      refs.forEach((r, i) => checkSpecRef(`/resourceSpecifications/${i}`, r, found, 'resource specification', publishing, errors));
+      break;
+    }
+    case 'resource_specification':
+      break;
+  }
+  if (errors.length) throw validationError(errors);
+}
+
+/** A deadlock between two publications that reference each other is retried, not a 500. */
+function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === '40P01' || code === '40001';
+}
+
+// =================================================================== the service
+
+export class CatalogService {
+  constructor(private readonly deps: { pool: Pool; clock: Clock; cache: CatalogCache }) {}
+
+  get cache(): CatalogCache {
+    return this.deps.cache;
+  }
+
+  /** One catalog change: a tenant transaction, then the cache revision bump. */
+  private async change<T>(ctx: CommandContext, work: (tx: Tx, now: string) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const now = this.deps.clock.now().toISOString();
+      try {
+        const result = await inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, now));
+        await this.deps.cache.invalidate(ctx.tenantId);
+        return result;
+      } catch (error) {
+        if (attempt >= 3 || !isRetryable(error)) throw error;
+      }
+    }
+  }
+
+  private read<T>(ctx: CommandContext, work: (tx: Tx) => Promise<T>): Promise<T> {
+    return inTenantTransaction(this.deps.pool, ctx.tenantId, work);
+  }
+
+  private async audit(tx: Tx, ctx: CommandContext, now: string, kind: CatalogKind, action: string, id: string, details: Record<string, unknown>): Promise<void> {
+    await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, {
+      action: `${kind.replace(/_/g, '-')}.${action}`,
+      targetType: kind,
+      targetId: id,
+      subjectAccountId: null,
+      details,
+    });
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  /** CreateProduct: version 1 of a new id, as a draft. `options.id` fixes the id (demo data, imports). */
+  async create<K extends CatalogKind>(ctx: CommandContext, kind: K, input: unknown, options: { id?: string } = {}): Promise<CatalogVersion<BodyOf[K]>> {
+    const id = options.id ?? newId();
+    const body = prepareDocument(kind, input, id);
+    const { label, table } = TABLES[kind];
+    return this.change(ctx, async (tx, now) => {
+      await checkReferences(tx, kind, body, id, false);
+      let row: VersionRow;
+      try {
+        row = await store.insertDraft(tx, kind, { tenantId: ctx.tenantId, id, version: 1, code: body.code, body, createdAt: now });
+      } catch (error) {
+        if (isUniqueViolation(error, `${table}_tenant_id_code_version_key`) || isUniqueViolation(error, `${table}_code_stable`)) {
+          throw new DuplicateCodeError(`a ${label} with code "${body.code}" exists already; create a new version of it instead`, { code: body.code });
+        }
+        if (isUniqueViolation(error, `${table}_pkey`)) throw new BusinessRuleError(`${label} ${id} exists already`);
+        throw error;
+      }
+      await this.audit(tx, ctx, now, kind, 'create', id, { version: 1, code: body.code });
+      return view<BodyOf[K]>(kind, { ...row, draftVersion: 1 });
+    });
+  }
+
+  /** A new draft version of an existing id, with a full document (the code stays the id's). */
+  async createVersion<K extends CatalogKind>(ctx: CommandContext, kind: K, id: string, input: unknown): Promise<CatalogVersion<BodyOf[K]>> {
+    const body = prepareDocument(kind, input, id);
+    const { label, table } = TABLES[kind];
+    return this.change(ctx, async (tx, now) => {
+      const versions = await store.lockVersions(tx, kind, id);
+      if (versions.length === 0) throw NotFoundError.of(label, id);
+      const code = versions[0].code;
+      if (body.code !== code) throw ValidationError.field('/code', `must stay "${code}": the code of ${label} ${id} never changes between versions`);
+      if (versions.every((v) => v.status === 'retired')) throw new IllegalTransitionError(label, id, 'retired', 'versions:create', []);
+      const draft = versions.find((v) => v.status === 'draft');
+      if (draft) {
+        throw new DraftExistsError(`${label} ${id} already has draft version ${draft.version}; edit it (PUT …/versions/${draft.version}) or publish it first`, { id, draftVersion: draft.version });
+      }
+      await checkReferences(tx, kind, body, id, false);
+      const version = versions[versions.length - 1].version + 1;
+      let row: VersionRow;
+      try {
+        row = await store.insertDraft(tx, kind, { tenantId: ctx.tenantId, id, version, code, body, createdAt: now });
+      } catch (error) {
+        // Both only when another transaction added a version since our lock was taken.
+        if (isUniqueViolation(error, `${table}_pkey`) || isUniqueViolation(error, `${table}_one_draft`)) {
+          throw new DraftExistsError(`another request just created a new version of ${label} ${id}; read it and retry`, { id });
+        }
+        throw error;
+      }
+      await this.audit(tx, ctx, now, kind, 'version.create', id, { version, code });
+      return view<BodyOf[K]>(kind, { ...row, draftVersion: version });
+    });
+  }
+
+  /** Replaces the document of a draft (a published version never changes). */
+  async replaceDraft<K extends CatalogKind>(ctx: CommandContext, kind: K, id: string, version: number, input: unknown): Promise<CatalogVersion<BodyOf[K]>> {
+    const body = prepareDocument(kind, input, id);
+    const { label } = TABLES[kind];
+    return this.change(ctx, async (tx, now) => {
+      const versions = await store.lockVersions(tx, kind, id);
+      if (versions.length === 0) throw NotFoundError.of(label, id);
+      const target = versions.find((v) => v.version === version);
+      if (!target) throw NotFoundError.of(`${label} version`, `${id} v${version}`);
+      if (target.status !== 'draft') {
+        throw new IllegalTransitionError(`${label} version`, `${id} v${version}`, target.status, 'draft:replace', VERSION_COMMANDS[target.status]);
+      }
+      if (body.code !== target.code) throw ValidationError.field('/code', `must stay "${target.code}": the code of ${label} ${id} never changes`);
+      await checkReferences(tx, kind, body, id, false);
+      const row = await store.replaceDraftBody(tx, kind, id, version, body);
+      await this.audit(tx, ctx, now, kind, 'draft.replace', id, { version });
+      return view<BodyOf[K]>(kind, { ...row!, draftVersion: version });
+    });
+  }
+
+  /**
+   * Publishes a draft: checks the document and every document it names (which must be
+   * published), retires the version it supersedes and makes it the one that is sold.
+   */
+  async publish<K extends CatalogKind>(ctx: CommandContext, kind: K, id: string, version: number): Promise<CatalogVersion<BodyOf[K]>> {
+    const { label } = TABLES[kind];
+    return this.change(ctx, async (tx, now) => {
+      const versions = await store.lockVersions(tx, kind, id);
+      if (versions.length === 0) throw NotFoundError.of(label, id);
+      const target = versions.find((v) => v.version === version);
+      if (!target) throw NotFoundError.of(`${label} version`, `${id} v${version}`);
+      if (target.status !== 'draft') {
+        throw new IllegalTransitionError(`${label} version`, `${id} v${version}`, target.status, 'publication:apply', VERSION_COMMANDS[target.status]);
+      }
+      checkDocument(kind, target.body, id);
+      await checkReferences(tx, kind, target.body, id, true);
+      const { published, superseded } = await store.publishDraft(tx, kind, id, version, now);
+      await this.audit(tx, ctx, now, kind, 'publish', id, { version, code: target.code, supersededVersions: superseded });
+      return view<BodyOf[K]>(kind, { ...published!, draftVersion: null });
+    });
+  }
+
+  /**
+   * Retires an id: every version (a pending draft too) becomes retired, so nothing of it is sold
+   * any more; each version still reads. Refused while an active document still uses it.
+   */
+  async retire<K extends CatalogKind>(ctx: CommandContext, kind: K, id: string): Promise<CatalogVersion<BodyOf[K]>> {
+    const { label } = TABLES[kind];
+    return this.change(ctx, async (tx, now) => {
+      const versions = await store.lockVersions(tx, kind, id);
+      if (versions.length === 0) throw NotFoundError.of(label, id);
+      if (versions.every((v) => v.status === 'retired')) throw new IllegalTransitionError(label, id, 'retired', 'retirement:apply', []);
+      const users = await store.findActiveReferrers(tx, kind, id);
+      if (users.length > 0) {
+        const names = users.map((u) => `${TABLES[u.kind].label} ${u.code} (${u.id} v${u.version})`).join(', ');
+        throw new BusinessRuleError(`${label} ${id} is used by active ${names}; retire those, or publish versions of them without it, first`, { usedBy: users });
+      }
+      const retired = await store.retireAll(tx, kind, id, now);
+      await this.audit(tx, ctx, now, kind, 'retire', id, { retiredVersions: retired });
+      return view<BodyOf[K]>(kind, (await store.findHead(tx, kind, id))!);
+    });
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** GetProduct: the current version (newest published; the draft if never published), with draftVersion. */
+  async get<K extends CatalogKind>(ctx: CommandContext, kind: K, id: string): Promise<CatalogVersion<BodyOf[K]>> {
+    return this.read(ctx, async (tx) => {
+      const row = await store.findHead(tx, kind, id);
+      if (!row) throw NotFoundError.of(TABLES[kind].label, id);
+      return view<BodyOf[K]>(kind, row);
+    });
+  }
+
+  async getVersion<K extends CatalogKind>(ctx: CommandContext, kind: K, id: string, version: number): Promise<CatalogVersion<BodyOf[K]>> {
+    return this.read(ctx, async (tx) => {
+      const row = await store.findVersion(tx, kind, id, version);
+      if (!row) {
+        const head = await store.findHead(tx, kind, id);
+        throw head ? NotFoundError.of(`${TABLES[kind].label} version`, `${id} v${version}`) : NotFoundError.of(TABLES[kind].label, id);
+      }
+      return view<BodyOf[K]>(kind, row);
+    });
+  }
+
+  /** Every version of an id, oldest first. */
+  async listVersions<K extends CatalogKind>(ctx: CommandContext, kind: K, id: string, page: { afterVersion: number; limit: number }): Promise<CatalogVersion<BodyOf[K]>[]> {
+    return this.read(ctx, async (tx) => {
+      const rows = await store.listVersions(tx, kind, id, page.afterVersion, page.limit);
+      if (rows.length === 0 && !(await store.findHead(tx, kind, id))) throw NotFoundError.of(TABLES[kind].label, id);
+      return rows.map((r) => view<BodyOf[K]>(kind, r));
+    });
+  }
+
+  async listSpecifications<K extends Exclude<CatalogKind, 'product_offering'>>(
+    ctx: CommandContext,
+    kind: K,
+    query: { status?: LifecycleStatus; limit: number; after: CodeCursor | null },
+  ): Promise<CatalogPage<BodyOf[K]>> {
+    return this.read(ctx, async (tx) => {
+      const rows = await store.listSpecificationHeads(tx, kind, { status: query.status }, query.after, query.limit + 1);
+      return codePage<BodyOf[K]>(kind, rows, query.limit);
+    });
+  }
+
+  /**
+   * ListProducts: the current version of every offering, filtered, keyset-paged. Answers come
+   * from the catalog cache unless `options.cache` is false (the benchmark compares the two).
+   */
+  async listOfferings(ctx: CommandContext, query: OfferingListQuery, options: { cache?: boolean } = {}): Promise<CatalogPage<ProductOfferingBody>> {
+    const load = () =>
+      this.read(ctx, async (tx) => {
+        const rows = await store.listOfferingHeads(tx, query, query.after, query.limit + 1);
+        return codePage<ProductOfferingBody>('product_offering', rows, query.limit);
+      });
+    if (options.cache === false) return load();
+    // Every field of the query, in a fixed order: equal queries get equal keys.
+    const key = JSON.stringify(['product_offering:list', query.category ?? null, query.segment ?? null, query.status ?? null,
+      query.sellable ?? null, query.limit, query.after?.code ?? null, query.after?.id ?? null]);
+    return this.deps.cache.read(ctx.tenantId, key, load);
+  }
+}

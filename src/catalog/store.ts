@@ -1,0 +1,323 @@
+/**
+ * SQL of the catalog: one function per statement. The four catalog tables share one shape
+ * (one row per id and version, see migrations/0002_catalog.sql), so the statements take the
+ * kind and fill in its table and id column from the fixed TABLES map below; nothing else is
+ * ever interpolated. product_offering has extra columns copied from the body (category …
+ * is_bundle) and its own insert, update and list statements.
+ */
+import { queryOne, queryRows, type Tx } from '../platform/db.ts';
+import type { LifecycleStatus, ProductOfferingBody } from './model.ts';
+
+export const CATALOG_KINDS = ['product_offering', 'product_specification', 'service_specification', 'resource_specification'] as const;
+export type CatalogKind = (typeof CATALOG_KINDS)[number];
+
+export const TABLES: Record<CatalogKind, { table: string; id: string; label: string }> = {
+  product_offering: { table: 'product_offering', id: 'product_offering_id', label: 'product offering' },
+  product_specification: { table: 'product_specification', id: 'product_specification_id', label: 'product specification' },
+  service_specification: { table: 'service_specification', id: 'service_specification_id', label: 'service specification' },
+  resource_specification: { table: 'resource_specification', id: 'resource_specification_id', label: 'resource specification' },
+};
+
+/** A stored version, as read from any of the four tables. */
+export interface VersionRow {
+  id: string;
+  version: number;
+  code: string;
+  status: LifecycleStatus;
+  body: any;
+  createdAt: string;
+  publishedAt: string | null;
+  retiredAt: string | null;
+  /** Offerings only: the body's `sellable` flag (not the lifecycle). */
+  sellableFlag: boolean | null;
+  /** Only when the query asked for it: the id's draft version, if it has one. */
+  draftVersion?: number | null;
+}
+
+const fromRow = (kind: CatalogKind, r: any): VersionRow => ({
+  id: r[TABLES[kind].id],
+  version: r.version,
+  code: r.code,
+  status: r.status,
+  body: r.body,
+  createdAt: r.created_at.toISOString(),
+  publishedAt: r.published_at ? r.published_at.toISOString() : null,
+  retiredAt: r.retired_at ? r.retired_at.toISOString() : null,
+  sellableFlag: kind === 'product_offering' ? r.sellable : null,
+  ...(r.draft_version !== undefined ? { draftVersion: r.draft_version } : {}),
+});
+
+// ------------------------------------------------------------------ reads
+
+export async function findVersion(tx: Tx, kind: CatalogKind, id: string, version: number): Promise<VersionRow | undefined> {
+  const { table, id: idColumn } = TABLES[kind];
+  const row = await queryOne(tx, `select * from ${table} where ${idColumn} = $1 and version = $2`, [id, version]);
+  return row ? fromRow(kind, row) : undefined;
+}
+
+/**
+ * The head of an id: its newest published version (active, or retired), or, when it was never
+ * published, its newest version (its draft, or that draft retired); with the number of its
+ * pending draft, if any.
+ */
+export async function findHead(tx: Tx, kind: CatalogKind, id: string): Promise<VersionRow | undefined> {
+  const { table, id: idColumn } = TABLES[kind];
+  const row = await queryOne(
+    tx,
+    `select v.*, (select d.version from ${table} d where d.${idColumn} = v.${idColumn} and d.status = 'draft') as draft_version
+       from ${table} v
+      where v.${idColumn} = $1
+      order by (v.published_at is null), v.version desc
+      limit 1`,
+    [id],
+  );
+  return row ? fromRow(kind, row) : undefined;
+}
+
+/** The newest published version (active or retired); drafts are never "current". */
+export async function findNewestPublished(tx: Tx, kind: CatalogKind, id: string): Promise<VersionRow | undefined> {
+  const { table, id: idColumn } = TABLES[kind];
+  const row = await queryOne(
+    tx,
+    `select * from ${table} where ${idColumn} = $1 and published_at is not null order by version desc limit 1`,
+    [id],
+  );
+  return row ? fromRow(kind, row) : undefined;
+}
+
+/** Every version of an id, oldest first, from `afterVersion` on. */
+export async function listVersions(tx: Tx, kind: CatalogKind, id: string, afterVersion: number, limit: number): Promise<VersionRow[]> {
+  const { table, id: idColumn } = TABLES[kind];
+  const rows = await queryRows(
+    tx,
+    `select * from ${table} where ${idColumn} = $1 and version > $2 order by version limit $3`,
+    [id, afterVersion, limit],
+  );
+  return rows.map((r) => fromRow(kind, r));
+}
+
+/**
+ * Locks every version of an id (oldest first) for the command that is about to change it, so
+ * that two commands on one id run one after the other.
+ */
+export async function lockVersions(tx: Tx, kind: CatalogKind, id: string): Promise<VersionRow[]> {
+  const { table, id: idColumn } = TABLES[kind];
+  const rows = await queryRows(tx, `select * from ${table} where ${idColumn} = $1 order by version for update`, [id]);
+  return rows.map((r) => fromRow(kind, r));
+}
+
+/**
+ * Every version of the given ids, locked FOR SHARE: a publication that references them holds
+ * them until it commits, so a concurrent retirement of one of them (which updates the rows)
+ * waits, and then sees the new reference and refuses.
+ */
+export async function lockReferenced(tx: Tx, kind: CatalogKind, ids: string[]): Promise<VersionRow[]> {
+  if (ids.length === 0) return [];
+  const { table, id: idColumn } = TABLES[kind];
+  const rows = await queryRows(tx, `select * from ${table} where ${idColumn} = any($1::uuid[]) order by ${idColumn}, version for share`, [ids]);
+  return rows.map((r) => fromRow(kind, r));
+}
+
+/** Every version of the given ids (no lock): for checks on a draft, which publication repeats. */
+export async function findAllVersionsOf(tx: Tx, kind: CatalogKind, ids: string[]): Promise<VersionRow[]> {
+  if (ids.length === 0) return [];
+  const { table, id: idColumn } = TABLES[kind];
+  const rows = await queryRows(tx, `select * from ${table} where ${idColumn} = any($1::uuid[]) order by ${idColumn}, version`, [ids]);
+  return rows.map((r) => fromRow(kind, r));
+}
+
+/** The active versions that reference `id` (a retirement of `id` would strand them). */
+export async function findActiveReferrers(tx: Tx, kind: CatalogKind, id: string): Promise<{ kind: CatalogKind; id: string; version: number; code: string }[]> {
+  const ref = JSON.stringify([{ id }]);
+  let rows: any[];
+  switch (kind) {
+    case 'product_offering':
+      rows = (await queryRows<any>(
+        tx,
+        `select 'product_offering' as kind, product_offering_id as id, version, code from product_offering
+          where status = 'active' and product_offering_id <> $1
+            and (body -> 'addOns' @> $2::jsonb or body -> 'bundle' -> 'members' @> $2::jsonb)`,
+        [id, JSON.stringify([{ offeringId: id }])],
+      ));
+      break;
+    case 'product_specification':
+      rows = await queryRows<any>(
+        tx,
+        `select 'product_offering' as kind, product_offering_id as id, version, code from product_offering
+          where status = 'active' and body -> 'productSpecification' ->> 'id' = $1::text`,
+        [id],
+      );
+      break;
+    case 'service_specification':
+      rows = await queryRows<any>(
+        tx,
+        `select 'product_specification' as kind, product_specification_id as id, version, code from product_specification
+          where status = 'active' and body -> 'serviceSpecifications' @> $1::jsonb`,
+        [ref],
+      );
+      break;
+    case 'resource_specification':
+      rows = await queryRows<any>(
+        tx,
+        `select 'service_specification' as kind, service_specification_id as id, version, code from service_specification
+          where status = 'active' and body -> 'resourceSpecifications' @> $1::jsonb`,
+        [ref],
+      );
+      break;
+  }
+  return rows.map((r) => ({ kind: r.kind, id: r.id, version: r.version, code: r.code }));
+}
+
+/** Which of these offering ids exist (in any version or state). */
+export async function existingOfferingIds(tx: Tx, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await queryRows<{ id: string }>(
+    tx,
+    'select distinct product_offering_id as id from product_offering where product_offering_id = any($1::uuid[])',
+    [ids],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+export interface OfferingFilter {
+  category?: string;
+  segment?: string;
+  status?: LifecycleStatus;
+  sellable?: boolean;
+}
+
+export interface CodeCursor {
+  code: string;
+  id: string;
+}
+
+/**
+ * ListProducts (seed 001): the head of every offering (see findHead), filtered on the columns
+ * copied from the body, in code order, keyset-paged on (code, id). `sellable` means "can be
+ * sold now": the head is active and its body says sellable.
+ */
+export async function listOfferingHeads(tx: Tx, filter: OfferingFilter, after: CodeCursor | null, limit: number): Promise<VersionRow[]> {
+  const rows = await queryRows(
+    tx,
+    `with head as (
+       select distinct on (product_offering_id) *
+         from product_offering
+        order by product_offering_id, (published_at is null), version desc
+     )
+     select head.*,
+            (select d.version from product_offering d
+              where d.product_offering_id = head.product_offering_id and d.status = 'draft') as draft_version
+       from head
+      where ($1::text is null or category = $1)
+        and ($2::text is null or segment = $2)
+        and ($3::text is null or status = $3)
+        and ($4::boolean is null or (status = 'active' and sellable) = $4)
+        and ($5::text is null or (code, product_offering_id) > ($5::text, $6::uuid))
+      order by code, product_offering_id
+      limit $7`,
+    [filter.category ?? null, filter.segment ?? null, filter.status ?? null, filter.sellable ?? null, after?.code ?? null, after?.id ?? null, limit],
+  );
+  return rows.map((r) => fromRow('product_offering', r));
+}
+
+/** The specifications' list: the head of every id, optionally of one status, in code order. */
+export async function listSpecificationHeads(tx: Tx, kind: Exclude<CatalogKind, 'product_offering'>, filter: { status?: LifecycleStatus }, after: CodeCursor | null, limit: number): Promise<VersionRow[]> {
+  const { table, id: idColumn } = TABLES[kind];
+  const rows = await queryRows(
+    tx,
+    `with head as (
+       select distinct on (${idColumn}) *
+         from ${table}
+        order by ${idColumn}, (published_at is null), version desc
+     )
+     select head.*,
+            (select d.version from ${table} d where d.${idColumn} = head.${idColumn} and d.status = 'draft') as draft_version
+       from head
+      where ($1::text is null or status = $1)
+        and ($2::text is null or (code, ${idColumn}) > ($2::text, $3::uuid))
+      order by code, ${idColumn}
+      limit $4`,
+    [filter.status ?? null, after?.code ?? null, after?.id ?? null, limit],
+  );
+  return rows.map((r) => fromRow(kind, r));
+}
+
+// ------------------------------------------------------------------ writes
+
+/** The product_offering columns that copy body fields, so the list can filter on them. */
+function offeringColumns(body: ProductOfferingBody) {
+  return [body.category, body.segment, body.sellable, body.validFrom ?? null, body.validTo ?? null, body.bundle !== undefined];
+}
+
+export async function insertDraft(tx: Tx, kind: CatalogKind, row: { tenantId: string; id: string; version: number; code: string; body: unknown; createdAt: string }): Promise<VersionRow> {
+  if (kind === 'product_offering') {
+    const inserted = await queryOne(
+      tx,
+      `insert into product_offering (tenant_id, product_offering_id, version, code, status, body,
+         category, segment, sellable, valid_from, valid_to, is_bundle, created_at)
+       values ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $11, $12) returning *`,
+      [row.tenantId, row.id, row.version, row.code, row.body, ...offeringColumns(row.body as ProductOfferingBody), row.createdAt],
+    );
+    return fromRow(kind, inserted);
+  }
+  const { table, id: idColumn } = TABLES[kind];
+  const inserted = await queryOne(
+    tx,
+    `insert into ${table} (tenant_id, ${idColumn}, version, code, status, body, created_at)
+     values ($1, $2, $3, $4, 'draft', $5, $6) returning *`,
+    [row.tenantId, row.id, row.version, row.code, row.body, row.createdAt],
+  );
+  return fromRow(kind, inserted);
+}
+
+/** Replaces a draft's document (the trigger refuses it for any other status). */
+export async function replaceDraftBody(tx: Tx, kind: CatalogKind, id: string, version: number, body: unknown): Promise<VersionRow | undefined> {
+  if (kind === 'product_offering') {
+    const updated = await queryOne(
+      tx,
+      `update product_offering
+          set body = $3, category = $4, segment = $5, sellable = $6, valid_from = $7, valid_to = $8, is_bundle = $9
+        where product_offering_id = $1 and version = $2 and status = 'draft' returning *`,
+      [id, version, body, ...offeringColumns(body as ProductOfferingBody)],
+    );
+    return updated ? fromRow(kind, updated) : undefined;
+  }
+  const { table, id: idColumn } = TABLES[kind];
+  const updated = await queryOne(
+    tx,
+    `update ${table} set body = $3 where ${idColumn} = $1 and version = $2 and status = 'draft' returning *`,
+    [id, version, body],
+  );
+  return updated ? fromRow(kind, updated) : undefined;
+}
+
+/**
+ * Publishes a draft: first retires the version it supersedes (the partial unique index allows
+ * one active version per id), then activates the draft.
+ */
+export async function publishDraft(tx: Tx, kind: CatalogKind, id: string, version: number, at: string): Promise<{ published: VersionRow | undefined; superseded: number[] }> {
+  const { table, id: idColumn } = TABLES[kind];
+  const superseded = await queryRows<{ version: number }>(
+    tx,
+    `update ${table} set status = 'retired', retired_at = $2 where ${idColumn} = $1 and status = 'active' returning version`,
+    [id, at],
+  );
+  const published = await queryOne(
+    tx,
+    `update ${table} set status = 'active', published_at = $3
+      where ${idColumn} = $1 and version = $2 and status = 'draft' returning *`,
+    [id, version, at],
+  );
+  return { published: published ? fromRow(kind, published) : undefined, superseded: superseded.map((r) => r.version) };
+}
+
+/** Retires every version of an id that is not retired yet (its draft, if any, included). */
+export async function retireAll(tx: Tx, kind: CatalogKind, id: string, at: string): Promise<number[]> {
+  const { table, id: idColumn } = TABLES[kind];
+  const rows = await queryRows<{ version: number }>(
+    tx,
+    `update ${table} set status = 'retired', retired_at = $2 where ${idColumn} = $1 and status <> 'retired' returning version`,
+    [id, at],
+  );
+  return rows.map((r) => r.version);
+}
