@@ -9,6 +9,7 @@ import type { Clock } from './platform/clock.ts';
 import { readConfig } from './platform/config.ts';
 import type { Pool } from './platform/db.ts';
 import { PriceRuleService } from './pricing/rule-service.ts';
+import { QuoteService } from './quotes/service.ts';
 
 export interface Services {
   pool: Pool;
@@ -19,6 +20,7 @@ export interface Services {
   queries: InventoryQueries;
   catalog: CatalogService;
   priceRules: PriceRuleService;
+  quotes: QuoteService;
 }
 
 /** `redisUrl`: the catalog cache's Redis (default: REDIS_URL); null for the in-process cache. */
@@ -34,5 +36,6 @@ export function createServices(pool: Pool, clock: Clock, options: { redisUrl?: s
     queries: new InventoryQueries(deps),
     catalog: new CatalogService({ ...deps, cache: createCatalogCache({ redisUrl, clock }) }),
     priceRules: new PriceRuleService(deps),
+    quotes: new QuoteService(deps),
   };
 }

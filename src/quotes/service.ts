@@ -363,8 +363,11 @@ async function priceLines(tx: Tx, account: Account, lines: QuoteLine[], snapshot
       line.offeringVersion = offering.version;
       offeringOfLine.set(line.lineId, offering);
     } else if (line.action === 'MODIFY') {
+      // A change is priced with today's version of the instance's offering; when the offering
+      // is retired, with the version the instance was sold with.
       const asset = snapshot.assets.find((a) => a.productInstanceId === line.productInstanceId)!;
-      const offering = await loadOffering(asset.productOfferingId, Number(asset.productOfferingVersion) || undefined);
+      const today = await loadOffering(asset.productOfferingId);
+      const offering = today?.status === 'active' ? today : await loadOffering(asset.productOfferingId, Number(asset.productOfferingVersion) || undefined);
       if (!offering) {
         errors.push({ field: `${at_}/productInstanceId`, message: `the offering ${asset.productOfferingId} of product instance ${asset.productInstanceId} is not in the catalog; it cannot be repriced` });
         continue;
