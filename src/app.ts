@@ -10,6 +10,7 @@ import { readConfig } from './platform/config.ts';
 import type { Pool } from './platform/db.ts';
 import { PriceRuleService } from './pricing/rule-service.ts';
 import { QuoteService } from './quotes/service.ts';
+import { OrderService } from './orders/service.ts';
 
 export interface Services {
   pool: Pool;
@@ -21,6 +22,7 @@ export interface Services {
   catalog: CatalogService;
   priceRules: PriceRuleService;
   quotes: QuoteService;
+  orders: OrderService;
 }
 
 /** `redisUrl`: the catalog cache's Redis (default: REDIS_URL); null for the in-process cache. */
@@ -37,5 +39,6 @@ export function createServices(pool: Pool, clock: Clock, options: { redisUrl?: s
     catalog: new CatalogService({ ...deps, cache: createCatalogCache({ redisUrl, clock }) }),
     priceRules: new PriceRuleService(deps),
     quotes: new QuoteService(deps),
+    orders: new OrderService(deps),
   };
 }

@@ -1167,3 +1167,61 @@ export function addMonths(instant: string, months: number, timeZone: string): st
   const zoned = Temporal.Instant.from(new Date(instant).toISOString()).toZonedDateTimeISO(timeZone);
   return new Date(zoned.add({ months }).epochMilliseconds).toISOString();
 }
+
+// ======================================================================= for the order part
+
+export interface OrderTarget {
+  productInstanceId: string;
+  expectedVersion: number;
+  orderId: string;
+  orderItemId: string;
+  operationType: string;
+  /** The command whose state rule the target must satisfy now; null = only "not ended". */
+  command: ProductInstanceCommand | null;
+}
+
+/**
+ * Order submission, inside the order's transaction: checks every target (exists in the
+ * account, expected version, state) and then takes every target's operation guard for its
+ * order item. Any failure throws, and the caller's transaction rolls back every guard taken:
+ * the order holds all its targets or none. A target already held by `supplementalOf` (the
+ * order in flight that a supplemental order amends) is not taken again but reported.
+ * Targets are handled in id order, so two orders over the same assets cannot deadlock.
+ */
+export async function holdAssetsForOrderInTx(
+  tx: Tx,
+  ctx: CommandContext,
+  now: string,
+  accountId: string,
+  targets: readonly OrderTarget[],
+  options: { supplementalOf?: string | null } = {},
+): Promise<{ held: Guard[]; amended: { productInstanceId: string; orderId: string | null; orderItemId: string | null }[] }> {
+  const u: Unit = { tx, ctx, now };
+  const ordered = [...targets].sort((a, b) => a.productInstanceId.localeCompare(b.productInstanceId));
+  const checked: { target: OrderTarget; product: ProductInstance; holder: Guard | null }[] = [];
+  for (const target of ordered) {
+    const loaded = await store.findProductInstanceWithGuard(tx, target.productInstanceId);
+    if (!loaded || loaded.product.accountId !== accountId) throw NotFoundError.of('product instance', target.productInstanceId);
+    const product = loaded.product;
+    checkExpectedVersion('product instance', product.productInstanceId, product.version, target.expectedVersion);
+    if (target.command) {
+      const verdict = productInstanceTransition(product.status, target.command);
+      if (!verdict.ok) throw new IllegalTransitionError('product instance', product.productInstanceId, product.status, target.command, verdict.allowed);
+    } else if (PRODUCT_INSTANCE_FINAL_STATES.includes(product.status)) {
+      throw new IllegalTransitionError('product instance', product.productInstanceId, product.status, target.operationType, []);
+    }
+    checked.push({ target, product, holder: loaded.activeGuard });
+  }
+  const held: Guard[] = [];
+  const amended: { productInstanceId: string; orderId: string | null; orderItemId: string | null }[] = [];
+  for (const { target, product, holder } of checked) {
+    if (holder && options.supplementalOf && holder.orderId === options.supplementalOf) {
+      amended.push({ productInstanceId: product.productInstanceId, orderId: holder.orderId, orderItemId: holder.orderItemId });
+      continue;
+    }
+    if (holder) throw new OperationInProgressError(product.productInstanceId, holder);
+    const guard = await acquireGuard(u, product, { orderId: target.orderId, orderItemId: target.orderItemId }, target.operationType, null);
+    held.push(guard);
+  }
+  return { held, amended };
+}

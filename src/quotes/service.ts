@@ -552,3 +552,28 @@ async function quoteEvent(tx: Tx, ctx: CommandContext, quote: Quote, eventType: 
     },
   }));
 }
+
+/**
+ * For the order part, inside the order's transaction: converts an accepted quote (stale
+ * check included) and returns its order draft. Whatever fails rolls back with the order.
+ */
+export async function convertQuoteInTx(tx: Tx, ctx: CommandContext, now: string, quoteId: string, expectedVersion: number): Promise<{ quote: Quote; order: OrderDraft }> {
+  const current = await store.findQuote(tx, quoteId);
+  if (!current) throw NotFoundError.of('quote', quoteId);
+  if (current.version !== expectedVersion) throw new ConcurrentModificationError('quote', quoteId, expectedVersion, current.version);
+  if (EXPIRABLE_STATES.includes(current.status) && now >= current.expiresAt) {
+    throw new QuoteExpiredError(`quote ${quoteId} expired at ${current.expiresAt}; make a new quote`, { quoteId, expiresAt: current.expiresAt });
+  }
+  const transition = QUOTE_TRANSITIONS['conversion:apply'];
+  if (!(transition.from as readonly string[]).includes(current.status)) {
+    throw new IllegalTransitionError('quote', quoteId, current.status, 'conversion:apply', allowedQuoteCommands(current.status));
+  }
+  const live = await assetVersionsInTx(tx, current.accountId);
+  const stale = staleInstances(current.lines, current.snapshot.assetVersions, live.products);
+  if (stale.length > 0) throw new StaleQuoteError(quoteId, stale);
+  const next: Quote = { ...current, status: transition.to, convertedAt: now, version: current.version + 1, updatedAt: now };
+  if (!(await store.updateQuote(tx, next, expectedVersion))) throw new ConcurrentModificationError('quote', quoteId, expectedVersion, null);
+  await quoteEvent(tx, ctx, next, 'QuoteConverted', now);
+  await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'quote.conversion', targetType: 'quote', targetId: quoteId, subjectAccountId: next.accountId });
+  return { quote: next, order: orderDraftOf(next) };
+}

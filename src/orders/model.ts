@@ -1,0 +1,120 @@
+/**
+ * Orders as pure data (seed 000 §11–13, TMF622 states): what each action needs and does to
+ * the installed base, the order and item lifecycles, and the order's own consistency rules.
+ */
+import type { ProductInstanceCommand, ProductInstanceState } from '../inventory/model.ts';
+import { productInstanceTransition } from '../inventory/model.ts';
+
+export const ORDER_ACTIONS = ['ADD', 'MODIFY', 'DISCONNECT', 'SUSPEND', 'RESUME', 'MOVE', 'REPLACE', 'RENEW'] as const;
+export type OrderAction = (typeof ORDER_ACTIONS)[number];
+
+/**
+ * The installed-base command each action starts on its target (the state check of order
+ * submission): ADD has no target; RENEW changes the target's subscription, not the product.
+ */
+export const TARGET_COMMAND: Record<Exclude<OrderAction, 'ADD' | 'RENEW'>, ProductInstanceCommand> = {
+  MODIFY: 'modification:start',
+  DISCONNECT: 'disconnect:start',
+  SUSPEND: 'suspension:apply',
+  RESUME: 'resumption:apply',
+  MOVE: 'move:apply',
+  REPLACE: 'replacement:apply',
+};
+
+/** Can a product instance in `state` be the target of `action`? Lists the allowed actions when not. */
+export function actionAllowedOn(action: OrderAction, state: ProductInstanceState): { ok: true } | { ok: false; allowedActions: OrderAction[] } {
+  const allowed = (ORDER_ACTIONS.filter((a) => a !== 'ADD') as Exclude<OrderAction, 'ADD'>[]).filter((a) =>
+    a === 'RENEW' ? !['DISCONNECTED', 'CANCELLED'].includes(state) : productInstanceTransition(state, TARGET_COMMAND[a]).ok,
+  );
+  return (allowed as OrderAction[]).includes(action) ? { ok: true } : { ok: false, allowedActions: allowed };
+}
+
+// ---------------------------------------------------------------------------- lifecycles
+
+/** TMF622 order states, plus pendingCancellation while an amendment unwinds work in flight. */
+export const ORDER_STATES = ['acknowledged', 'inProgress', 'held', 'pendingCancellation', 'cancelled', 'completed', 'failed', 'partial'] as const;
+export type OrderState = (typeof ORDER_STATES)[number];
+export const ORDER_FINAL_STATES: readonly OrderState[] = ['cancelled', 'completed', 'failed', 'partial'];
+
+export const ORDER_TRANSITIONS = {
+  start: { from: ['acknowledged', 'held'], to: 'inProgress' },
+  hold: { from: ['acknowledged', 'inProgress'], to: 'held' },
+  requestCancellation: { from: ['acknowledged', 'inProgress', 'held'], to: 'pendingCancellation' },
+  cancel: { from: ['acknowledged', 'held', 'pendingCancellation'], to: 'cancelled' },
+  complete: { from: ['inProgress'], to: 'completed' },
+  fail: { from: ['inProgress', 'pendingCancellation'], to: 'failed' },
+  completePartially: { from: ['inProgress', 'pendingCancellation'], to: 'partial' },
+  /** Manual re-run of failed work (seed 003 B2). */
+  rerun: { from: ['failed', 'partial'], to: 'inProgress' },
+} as const satisfies Record<string, { from: readonly OrderState[]; to: OrderState }>;
+export type OrderCommand = keyof typeof ORDER_TRANSITIONS;
+
+export const ITEM_STATES = ['acknowledged', 'inProgress', 'held', 'pendingCancellation', 'cancelled', 'completed', 'failed'] as const;
+export type ItemState = (typeof ITEM_STATES)[number];
+
+export const ITEM_TRANSITIONS = {
+  start: { from: ['acknowledged', 'held'], to: 'inProgress' },
+  hold: { from: ['acknowledged', 'inProgress'], to: 'held' },
+  requestCancellation: { from: ['acknowledged', 'inProgress', 'held'], to: 'pendingCancellation' },
+  cancel: { from: ['acknowledged', 'held', 'pendingCancellation'], to: 'cancelled' },
+  complete: { from: ['inProgress'], to: 'completed' },
+  fail: { from: ['inProgress', 'pendingCancellation'], to: 'failed' },
+  rerun: { from: ['failed'], to: 'inProgress' },
+} as const satisfies Record<string, { from: readonly ItemState[]; to: ItemState }>;
+export type ItemCommand = keyof typeof ITEM_TRANSITIONS;
+
+export function orderTransition(state: OrderState, command: OrderCommand): { ok: true; to: OrderState } | { ok: false; allowed: OrderCommand[] } {
+  const t = ORDER_TRANSITIONS[command];
+  if ((t.from as readonly string[]).includes(state)) return { ok: true, to: t.to };
+  return { ok: false, allowed: (Object.keys(ORDER_TRANSITIONS) as OrderCommand[]).filter((c) => (ORDER_TRANSITIONS[c].from as readonly string[]).includes(state)) };
+}
+
+export function itemTransition(state: ItemState, command: ItemCommand): { ok: true; to: ItemState } | { ok: false; allowed: ItemCommand[] } {
+  const t = ITEM_TRANSITIONS[command];
+  if ((t.from as readonly string[]).includes(state)) return { ok: true, to: t.to };
+  return { ok: false, allowed: (Object.keys(ITEM_TRANSITIONS) as ItemCommand[]).filter((c) => (ITEM_TRANSITIONS[c].from as readonly string[]).includes(state)) };
+}
+
+/** The order's state once every item has ended: all completed, none completed, or a mix. */
+export function settledOrderState(items: readonly ItemState[]): OrderState | null {
+  if (items.some((s) => !['completed', 'failed', 'cancelled'].includes(s))) return null;
+  if (items.every((s) => s === 'cancelled')) return 'cancelled';
+  if (items.every((s) => s === 'completed' || s === 'cancelled')) return 'completed';
+  if (items.some((s) => s === 'completed')) return 'partial';
+  return 'failed';
+}
+
+// ---------------------------------------------------------------------------- item dependencies
+
+export interface ItemDependencies {
+  itemNumber: number;
+  dependsOn: readonly number[];
+}
+
+/** Item dependencies must name other items of the order and form no cycle. Returns the problem, or null. */
+export function checkItemDependencies(items: readonly ItemDependencies[]): string | null {
+  const numbers = new Set(items.map((i) => i.itemNumber));
+  for (const item of items) {
+    for (const d of item.dependsOn) {
+      if (d === item.itemNumber) return `item ${item.itemNumber} depends on itself`;
+      if (!numbers.has(d)) return `item ${item.itemNumber} depends on item ${d}, which is not in the order`;
+    }
+  }
+  const state = new Map<number, 'visiting' | 'done'>();
+  const visit = (n: number, path: number[]): string | null => {
+    if (state.get(n) === 'done') return null;
+    if (state.get(n) === 'visiting') return `items depend on each other in a cycle: ${[...path, n].join(' → ')}`;
+    state.set(n, 'visiting');
+    for (const d of items.find((i) => i.itemNumber === n)!.dependsOn) {
+      const problem = visit(d, [...path, n]);
+      if (problem) return problem;
+    }
+    state.set(n, 'done');
+    return null;
+  };
+  for (const item of items) {
+    const problem = visit(item.itemNumber, []);
+    if (problem) return problem;
+  }
+  return null;
+}

@@ -1,0 +1,89 @@
+/** HTTP → orders. */
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { contextOf, DateTime, decodeCursor, IdParams, isKeysetCursor, keysetPage, JsonObjectSchema, Page, PageQuery, Uuid } from '../api/http.ts';
+import { ORDER_ACTIONS } from './model.ts';
+import type { OrderService } from './service.ts';
+
+const ItemInput = Type.Object({
+  action: Type.Union(ORDER_ACTIONS.map((a) => Type.Literal(a))),
+  productInstanceId: Type.Optional(Uuid),
+  expectedVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  offeringId: Type.Optional(Uuid),
+  offeringVersion: Type.Optional(Type.Integer({ minimum: 1 })),
+  configuration: Type.Optional(JsonObjectSchema),
+  quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
+  subscriptionId: Type.Optional(Uuid),
+  subscription: Type.Optional(Type.Object({
+    termMonths: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
+    billingCycle: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+    autoRenew: Type.Optional(Type.Boolean()),
+  }, { additionalProperties: false })),
+  parentItemNumber: Type.Optional(Type.Integer({ minimum: 1 })),
+  parentProductInstanceId: Type.Optional(Uuid),
+  dependsOn: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 100 })),
+  place: Type.Optional(JsonObjectSchema),
+  reason: Type.Optional(Type.String({ maxLength: 500 })),
+  requestedTerminationDate: Type.Optional(DateTime),
+  replacementOfferingId: Type.Optional(Uuid),
+  termMonths: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
+  newEndDate: Type.Optional(DateTime),
+}, { additionalProperties: false });
+
+const AnyObject = Type.Object({}, { additionalProperties: true });
+
+export function registerOrderRoutes(app: FastifyInstance, orders: OrderService): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['orders'];
+
+  r.post('/accounts/:accountId/orders', {
+    schema: {
+      tags,
+      summary: 'Submit an order: every item validated, then every target\'s operation guard taken — all or nothing',
+      description: 'A target held by another order in flight is 409 operation-in-progress naming that order, unless this order is a supplemental order of it (`supplementalOf`).',
+      params: Type.Object({ accountId: Uuid }),
+      body: Type.Object({
+        items: Type.Array(ItemInput, { minItems: 1, maxItems: 200 }),
+        supplementalOf: Type.Optional(Uuid),
+        externalReference: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+      }, { additionalProperties: false }),
+      response: { 201: AnyObject },
+    },
+  }, async (request, reply) => reply.status(201).send(await orders.submitOrder(contextOf(request), {
+    accountId: request.params.accountId,
+    ...request.body,
+    items: request.body.items.map((i) => ({
+      ...i,
+      configuration: i.configuration as Record<string, unknown> | undefined,
+      place: i.place as Record<string, unknown> | undefined,
+      requestedTerminationDate: i.requestedTerminationDate ? new Date(i.requestedTerminationDate).toISOString() : undefined,
+      newEndDate: i.newEndDate ? new Date(i.newEndDate).toISOString() : undefined,
+    })),
+  })));
+
+  r.post('/quotes/:id/order', {
+    schema: {
+      tags,
+      summary: 'Submit the order of an accepted quote (converts it, with the stale check, in the same transaction)',
+      params: IdParams,
+      body: Type.Object({ expectedQuoteVersion: Type.Integer({ minimum: 1 }), externalReference: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false }),
+      response: { 201: AnyObject },
+    },
+  }, async (request, reply) => reply.status(201).send(await orders.submitOrderFromQuote(contextOf(request), { quoteId: request.params.id, ...request.body })));
+
+  r.get('/accounts/:accountId/orders', {
+    schema: { tags, summary: 'Orders of an account', params: Type.Object({ accountId: Uuid }), querystring: Type.Object(PageQuery), response: { 200: Page(AnyObject) } },
+  }, async (request) => {
+    const limit = request.query.limit ?? 50;
+    const after = decodeCursor<{ createdAt: string; id: string }>(request.query.cursor, isKeysetCursor);
+    const rows = await orders.listOrders(contextOf(request), request.params.accountId, { after, limit: limit + 1 });
+    return keysetPage(rows, limit, (o) => ({ createdAt: o.createdAt, id: o.orderId }));
+  });
+
+  r.get('/orders/:id', { schema: { tags, summary: 'One order with its items', params: IdParams, response: { 200: AnyObject } } },
+    async (request) => orders.getOrder(contextOf(request), request.params.id));
+
+  r.get('/orders/:id/history', { schema: { tags, summary: 'Every state change of the order and its items', params: IdParams, response: { 200: AnyObject } } },
+    async (request) => ({ items: await orders.orderHistory(contextOf(request), request.params.id), nextCursor: null }));
+}

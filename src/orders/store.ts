@@ -1,0 +1,149 @@
+/** The SQL of orders. */
+import { queryOne, queryRows, type Tx } from '../platform/db.ts';
+import { newId } from '../platform/ids.ts';
+import type { ItemState, OrderAction, OrderState } from './model.ts';
+
+export interface OrderRecord {
+  orderId: string;
+  accountId: string;
+  status: OrderState;
+  quoteId: string | null;
+  supplementalOfOrderId: string | null;
+  externalReference: string | null;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  completedAt: string | null;
+}
+
+export interface OrderItemRecord {
+  itemId: string;
+  itemNumber: number;
+  action: OrderAction;
+  status: ItemState;
+  productInstanceId: string | null;
+  expectedVersion: number | null;
+  offeringId: string | null;
+  offeringVersion: number | null;
+  parentItemId: string | null;
+  parentProductInstanceId: string | null;
+  dependsOn: string[];
+  details: Record<string, unknown>;
+  error: Record<string, unknown> | null;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface StateChange {
+  changeId: string;
+  itemId: string | null;
+  fromStatus: string | null;
+  toStatus: string;
+  reason: string | null;
+  recordedAt: string;
+  actorApiKeyId: string | null;
+}
+
+const orderFromRow = (r: any): OrderRecord => ({
+  orderId: r.order_id,
+  accountId: r.account_id,
+  status: r.status,
+  quoteId: r.quote_id,
+  supplementalOfOrderId: r.supplemental_of_order_id,
+  externalReference: r.external_reference,
+  version: r.version,
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+  completedAt: r.completed_at ? r.completed_at.toISOString() : null,
+});
+
+const itemFromRow = (r: any): OrderItemRecord => ({
+  itemId: r.item_id,
+  itemNumber: r.item_number,
+  action: r.action,
+  status: r.status,
+  productInstanceId: r.product_instance_id,
+  expectedVersion: r.expected_version,
+  offeringId: r.offering_id,
+  offeringVersion: r.offering_version,
+  parentItemId: r.parent_item_id,
+  parentProductInstanceId: r.parent_product_instance_id,
+  dependsOn: r.depends_on,
+  details: r.details,
+  error: r.error,
+  version: r.version,
+  createdAt: r.created_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+});
+
+export async function insertOrder(tx: Tx, tenantId: string, o: OrderRecord): Promise<void> {
+  await tx.query(
+    `insert into product_order (tenant_id, account_id, order_id, status, quote_id, supplemental_of_order_id,
+       external_reference, version, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [tenantId, o.accountId, o.orderId, o.status, o.quoteId, o.supplementalOfOrderId, o.externalReference, o.version, o.createdAt, o.updatedAt],
+  );
+}
+
+export async function insertItem(tx: Tx, tenantId: string, accountId: string, orderId: string, i: OrderItemRecord): Promise<void> {
+  await tx.query(
+    `insert into order_item (tenant_id, account_id, order_id, item_id, item_number, action, status, product_instance_id,
+       expected_version, offering_id, offering_version, parent_item_id, parent_product_instance_id, depends_on, details,
+       error, version, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
+    [tenantId, accountId, orderId, i.itemId, i.itemNumber, i.action, i.status, i.productInstanceId, i.expectedVersion,
+     i.offeringId, i.offeringVersion, i.parentItemId, i.parentProductInstanceId, i.dependsOn, i.details, i.error,
+     i.version, i.createdAt, i.updatedAt],
+  );
+}
+
+export async function insertStateChange(
+  tx: Tx,
+  tenantId: string,
+  accountId: string,
+  orderId: string,
+  change: Omit<StateChange, 'changeId'>,
+): Promise<void> {
+  await tx.query(
+    `insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
+       recorded_at, actor_api_key_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+    [tenantId, accountId, orderId, newId(), change.itemId, change.fromStatus, change.toStatus, change.reason, change.recordedAt, change.actorApiKeyId],
+  );
+}
+
+export async function findOrder(tx: Tx, orderId: string): Promise<(OrderRecord & { items: OrderItemRecord[] }) | undefined> {
+  const row = await queryOne<any>(tx, 'select * from product_order where order_id = $1', [orderId]);
+  if (!row) return undefined;
+  const items = await queryRows(tx, 'select * from order_item where account_id = $1 and order_id = $2 order by item_number', [row.account_id, orderId]);
+  return { ...orderFromRow(row), items: items.map(itemFromRow) };
+}
+
+export async function listOrderIds(tx: Tx, accountId: string, after: { createdAt: string; id: string } | null, limit: number): Promise<string[]> {
+  const rows = await queryRows<{ order_id: string }>(
+    tx,
+    `select order_id from product_order
+      where account_id = $1 and ($2::timestamptz is null or (created_at, order_id) > ($2::timestamptz, $3::uuid))
+      order by created_at, order_id limit $4`,
+    [accountId, after?.createdAt ?? null, after?.id ?? null, limit],
+  );
+  return rows.map((r) => r.order_id);
+}
+
+export async function listStateChanges(tx: Tx, accountId: string, orderId: string): Promise<StateChange[]> {
+  const rows = await queryRows<any>(
+    tx,
+    'select * from order_state_change where account_id = $1 and order_id = $2 order by recorded_at, change_id',
+    [accountId, orderId],
+  );
+  return rows.map((r) => ({
+    changeId: r.change_id,
+    itemId: r.item_id,
+    fromStatus: r.from_status,
+    toStatus: r.to_status,
+    reason: r.reason,
+    recordedAt: r.recorded_at.toISOString(),
+    actorApiKeyId: r.actor_api_key_id,
+  }));
+}
