@@ -84,6 +84,9 @@ export function registerOrderRoutes(app: FastifyInstance, orders: OrderService):
   r.get('/orders/:id', { schema: { tags, summary: 'One order with its items', params: IdParams, response: { 200: AnyObject } } },
     async (request) => orders.getOrder(contextOf(request), request.params.id));
 
+  r.get('/orders/:id/tasks', { schema: { tags, summary: 'The order\'s fulfillment tasks with their dependencies, attempts, next run and last error', params: IdParams, response: { 200: AnyObject } } },
+    async (request) => ({ items: await orders.orderTasks(contextOf(request), request.params.id), nextCursor: null }));
+
   r.get('/orders/:id/history', { schema: { tags, summary: 'Every state change of the order and its items', params: IdParams, response: { 200: AnyObject } } },
     async (request) => ({ items: await orders.orderHistory(contextOf(request), request.params.id), nextCursor: null }));
 }

@@ -11,6 +11,7 @@ import { findAccountInTx, type Account } from '../customers/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { assetVersionsInTx } from '../inventory/queries.ts';
 import { holdAssetsForOrderInTx, type OrderTarget } from '../inventory/service.ts';
+import { listOrderTasksInTx, planAndEnqueueInTx, type TaskView } from '../fulfillment/plan.ts';
 import type { CommandContext } from '../inventory/types.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
@@ -101,6 +102,15 @@ export class OrderService {
       const orders: Order[] = [];
       for (const id of await store.listOrderIds(tx, accountId, page.after, page.limit)) orders.push((await store.findOrder(tx, id))!);
       return orders;
+    });
+  }
+
+  /** The order's fulfillment tasks: status, attempts, next run, last error. */
+  async orderTasks(ctx: CommandContext, orderId: string): Promise<TaskView[]> {
+    return this.run(ctx, async (tx) => {
+      const order = await store.findOrder(tx, orderId);
+      if (!order) throw NotFoundError.of('order', orderId);
+      return listOrderTasksInTx(tx, order.accountId, orderId);
     });
   }
 
@@ -325,6 +335,21 @@ async function submitInTx(
     await store.insertItem(tx, ctx.tenantId, account.accountId, orderId, item);
     await store.insertStateChange(tx, ctx.tenantId, account.accountId, orderId, { itemId: item.itemId, fromStatus: null, toStatus: 'acknowledged', reason: null, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
   }
+  // Decomposition: the items' fulfillment tasks are enqueued with the order, or not at all.
+  await planAndEnqueueInTx(tx, ctx, now, order, items.map((item) => {
+    const target = item.productInstanceId ? assets.products.find((p) => p.productInstanceId === item.productInstanceId) : undefined;
+    const targetOffering = target ? { offeringId: target.productOfferingId, offeringVersion: Number(target.productOfferingVersion) || null } : { offeringId: null, offeringVersion: null };
+    return {
+      itemId: item.itemId,
+      action: item.action,
+      ...(item.action === 'ADD'
+        ? { offeringId: item.offeringId, offeringVersion: item.offeringVersion }
+        : item.action === 'REPLACE'
+          ? { offeringId: (item.details.replacementOfferingId as string) ?? null, offeringVersion: (item.details.replacementOfferingVersion as number) ?? null, replacedOfferingId: targetOffering.offeringId, replacedOfferingVersion: targetOffering.offeringVersion }
+          : targetOffering),
+      dependsOnItemIds: item.dependsOn,
+    };
+  }));
   await appendToOutbox(tx, ctx.tenantId, buildEvent({
     eventType: 'ProductOrderAcknowledged',
     occurredAt: now,

@@ -1,0 +1,132 @@
+/**
+ * Turning a submitted order into fulfillment tasks, inside the order's transaction: the
+ * tasks are enqueued with the order or not at all.
+ */
+import { findCatalogVersion, findOfferingVersion } from '../catalog/service.ts';
+import type { CommandContext } from '../inventory/types.ts';
+import { queryRows, type Tx } from '../platform/db.ts';
+import { newId } from '../platform/ids.ts';
+import type { OrderAction } from '../orders/model.ts';
+import { DEFAULT_ROUTING, planOrder, type ItemToPlan, type PlannedTask, type Routing, type SpecTree } from './decompose.ts';
+
+export interface ItemForPlanning {
+  itemId: string;
+  action: OrderAction;
+  /** ADD / REPLACE: the offering sold; others: the target's offering. */
+  offeringId: string | null;
+  offeringVersion: number | null;
+  /** REPLACE: the offering of the instance being replaced. */
+  replacedOfferingId?: string | null;
+  replacedOfferingVersion?: number | null;
+  dependsOnItemIds: string[];
+}
+
+/** The routing in force: TENURE_FULFILLMENT_ROUTING (JSON) over the defaults. */
+export function routingFromEnv(env: NodeJS.ProcessEnv = process.env): Routing {
+  if (!env.TENURE_FULFILLMENT_ROUTING) return DEFAULT_ROUTING;
+  const parsed = JSON.parse(env.TENURE_FULFILLMENT_ROUTING) as Partial<Routing>;
+  return { ...DEFAULT_ROUTING, ...parsed, byStep: { ...DEFAULT_ROUTING.byStep, ...(parsed.byStep ?? {}) } };
+}
+
+/** The specification tree of an offering version; an empty tree when the catalog does not know it. */
+export async function specTreeOf(tx: Tx, offeringId: string | null, offeringVersion: number | null): Promise<SpecTree> {
+  if (!offeringId) return { product: null, services: [] };
+  const offering = await findOfferingVersion(tx, offeringId, offeringVersion ?? undefined);
+  const ref = offering?.body.productSpecification;
+  if (!ref) return { product: null, services: [] };
+  const product = await findCatalogVersion(tx, 'product_specification', ref.id, ref.version);
+  if (!product) return { product: null, services: [] };
+  const services: SpecTree['services'] = [];
+  for (const s of product.body.serviceSpecifications) {
+    const service = await findCatalogVersion(tx, 'service_specification', s.id, s.version);
+    if (!service) continue;
+    const resources = [];
+    for (const r of service.body.resourceSpecifications) {
+      const resource = await findCatalogVersion(tx, 'resource_specification', r.id, r.version);
+      if (resource) resources.push({ kind: 'resource' as const, id: resource.id, version: resource.version, code: resource.body.code });
+    }
+    services.push({ kind: 'service', id: service.id, version: service.version, code: service.body.code, resources });
+  }
+  return { product: { kind: 'product', id: product.id, version: product.version, code: product.body.code }, services };
+}
+
+export async function planAndEnqueueInTx(
+  tx: Tx,
+  ctx: CommandContext,
+  now: string,
+  order: { orderId: string; accountId: string },
+  items: readonly ItemForPlanning[],
+  routing: Routing = routingFromEnv(),
+): Promise<PlannedTask[]> {
+  const toPlan: ItemToPlan[] = [];
+  for (const item of items) {
+    toPlan.push({
+      itemId: item.itemId,
+      action: item.action,
+      tree: await specTreeOf(tx, item.offeringId, item.offeringVersion),
+      replacedTree: item.action === 'REPLACE' ? await specTreeOf(tx, item.replacedOfferingId ?? null, item.replacedOfferingVersion ?? null) : null,
+      dependsOnItemIds: item.dependsOnItemIds,
+    });
+  }
+  const planned = planOrder(toPlan, routing);
+  const ids = planned.map(() => newId());
+  for (const [i, task] of planned.entries()) {
+    await tx.query(
+      `insert into fulfillment_task (tenant_id, account_id, task_id, order_id, item_id, task_number, step, spec_kind, spec_id,
+         spec_version, spec_code, provisioner_code, status, depends_on, point_of_no_return, idempotency_key, correlation_id,
+         max_attempts, next_run_at, created_at, updated_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14, $15, $16, $17, $18, $18, $18)`,
+      [ctx.tenantId, order.accountId, ids[i], order.orderId, task.itemId, task.taskNumber, task.step, task.spec?.kind ?? null,
+       task.spec?.id ?? null, task.spec?.version ?? null, task.spec?.code ?? null, task.provisionerCode,
+       task.dependsOn.map((n) => ids[n - 1]), task.pointOfNoReturn, `tenure-task-${ids[i]}`,
+       ctx.correlationId ?? order.orderId, task.maxAttempts, now],
+    );
+  }
+  return planned;
+}
+
+export interface TaskView {
+  taskId: string;
+  taskNumber: number;
+  itemId: string;
+  step: string;
+  specification: { kind: string; id: string; version: number; code: string } | null;
+  provisionerCode: string;
+  status: string;
+  dependsOn: string[];
+  pointOfNoReturn: boolean;
+  idempotencyKey: string;
+  correlationId: string;
+  attempts: number;
+  maxAttempts: number;
+  nextRunAt: string;
+  lastError: unknown;
+  externalId: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** The tasks of an order with what makes each observable: attempts, next run, last error. */
+export async function listOrderTasksInTx(tx: Tx, accountId: string, orderId: string): Promise<TaskView[]> {
+  const rows = await queryRows<any>(tx, 'select * from fulfillment_task where account_id = $1 and order_id = $2 order by task_number', [accountId, orderId]);
+  return rows.map((r) => ({
+    taskId: r.task_id,
+    taskNumber: r.task_number,
+    itemId: r.item_id,
+    step: r.step,
+    specification: r.spec_id ? { kind: r.spec_kind, id: r.spec_id, version: r.spec_version, code: r.spec_code } : null,
+    provisionerCode: r.provisioner_code,
+    status: r.status,
+    dependsOn: r.depends_on,
+    pointOfNoReturn: r.point_of_no_return,
+    idempotencyKey: r.idempotency_key,
+    correlationId: r.correlation_id,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    nextRunAt: r.next_run_at.toISOString(),
+    lastError: r.last_error,
+    externalId: r.external_id,
+    startedAt: r.started_at ? r.started_at.toISOString() : null,
+    finishedAt: r.finished_at ? r.finished_at.toISOString() : null,
+  }));
+}

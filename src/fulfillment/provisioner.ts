@@ -1,0 +1,81 @@
+/**
+ * The provisioner contract (seed 003 B1): every external system is reached through a
+ * provisioner registered by code. The orchestrator calls `provision` for a task and gets a
+ * typed result back; it never calls an external system itself.
+ */
+
+/** What a provisioner is asked to do: one fulfillment task. */
+export interface ProvisioningTask {
+  taskId: string;
+  /**
+   * Stable across retries and replays of the same task: an external system that has seen it
+   * must not provision again (seed 002's already-provisioned guard).
+   */
+  idempotencyKey: string;
+  /** Carried on every external call. */
+  correlationId: string;
+  tenantId: string;
+  accountId: string;
+  orderId: string;
+  orderItemId: string;
+  action: string;
+  /** reserve | configure | activate | modify | suspend | resume | move | deactivate | release | renew */
+  step: string;
+  /** The service or resource specification the task is for (code and id), if any. */
+  specification: { kind: 'service' | 'resource' | 'product'; id: string; version: number; code: string } | null;
+  productInstanceId: string | null;
+  /** The item's configuration and everything else the action carries. */
+  parameters: Record<string, unknown>;
+  attempt: number;
+}
+
+export type ProvisioningResult =
+  | { outcome: 'done'; externalId?: string | null; data?: Record<string, unknown> }
+  | { outcome: 'failed'; code: string; message: string; retryable: boolean }
+  /** The external system will call back (the completion endpoint) when it is done. */
+  | { outcome: 'waiting'; externalId?: string | null; message?: string };
+
+export interface Provisioner {
+  /** Non-empty, unique among registered provisioners; the configuration names it. */
+  code(): string;
+  provision(task: ProvisioningTask): Promise<ProvisioningResult>;
+  /** Undo a done task that is not past the point of no return (amendment). Optional. */
+  compensate?(task: ProvisioningTask): Promise<ProvisioningResult>;
+}
+
+export class ProvisionerRegistryError extends Error {}
+
+/**
+ * The registry refuses, at start-up, anything that breaks the contract: not an object with
+ * `code()` and `provision()`, an empty code, or a code registered twice (seed 003 B1 guardrails).
+ */
+export class ProvisionerRegistry {
+  private readonly byCode = new Map<string, Provisioner>();
+
+  constructor(provisioners: readonly unknown[]) {
+    provisioners.forEach((candidate, index) => {
+      const p = candidate as Partial<Provisioner> | null;
+      if (!p || typeof p !== 'object' || typeof p.code !== 'function' || typeof p.provision !== 'function') {
+        throw new ProvisionerRegistryError(`provisioner #${index + 1} does not implement the Provisioner contract (code() and provision(task))`);
+      }
+      const code = p.code();
+      if (typeof code !== 'string' || code.trim() === '') throw new ProvisionerRegistryError(`provisioner #${index + 1} has an empty code()`);
+      if (this.byCode.has(code)) throw new ProvisionerRegistryError(`provisioner code "${code}" is registered twice`);
+      this.byCode.set(code, p as Provisioner);
+    });
+  }
+
+  get(code: string): Provisioner {
+    const provisioner = this.byCode.get(code);
+    if (!provisioner) throw new ProvisionerRegistryError(`no provisioner registered with code "${code}"`);
+    return provisioner;
+  }
+
+  has(code: string): boolean {
+    return this.byCode.has(code);
+  }
+
+  codes(): string[] {
+    return [...this.byCode.keys()];
+  }
+}
