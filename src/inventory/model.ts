@@ -218,3 +218,13 @@ function canonicalJson(value: unknown): string | undefined {
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
   );
 }
+
+/** Applies a configuration change: given characteristics replace, `null` removes one. */
+export function mergeConfiguration<T extends Record<string, unknown>>(current: T, delta: Record<string, unknown>): T {
+  const merged: Record<string, unknown> = { ...current };
+  for (const [key, value] of Object.entries(delta)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return merged as T;
+}

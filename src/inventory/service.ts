@@ -27,6 +27,7 @@ import {
   SUBSCRIPTION_TRANSITIONS,
   changedKeys,
   checkNewRelationship,
+  mergeConfiguration,
   containedChildren,
   productInstanceTransition,
   serviceStateFor,
@@ -1153,14 +1154,6 @@ async function audit(u: Unit, action: string, targetType: string, targetId: stri
   await recordAudit(u.tx, u.ctx.tenantId, u.ctx.actor, u.ctx.correlationId, u.now, { action, targetType, targetId, subjectAccountId: accountId, details });
 }
 
-function mergeConfiguration(current: JsonObject, delta: JsonObject): JsonObject {
-  const merged: JsonObject = { ...current };
-  for (const [key, value] of Object.entries(delta)) {
-    if (value === null) delete merged[key];
-    else merged[key] = value;
-  }
-  return merged;
-}
 
 /** Adds calendar months in the account's time zone (a month is not a fixed duration). */
 export function addMonths(instant: string, months: number, timeZone: string): string {

@@ -21,7 +21,7 @@ import { validateConfiguration } from '../pricing/configuration.ts';
 import { priceItems } from '../pricing/engine.ts';
 import { countPromoRedemptions, loadPricingRules } from '../pricing/rule-service.ts';
 import type { PricingItem } from '../pricing/types.ts';
-import { checkComposition, type QuoteLine } from '../quotes/model.ts';
+import { checkComposition, liveAddOnCounter, type QuoteLine } from '../quotes/model.ts';
 import { convertQuoteInTx } from '../quotes/service.ts';
 import { TARGET_COMMAND, actionAllowedOn, checkItemDependencies, type OrderAction } from './model.ts';
 import * as store from './store.ts';
@@ -229,13 +229,7 @@ async function submitInTx(
     const offering = await findOfferingVersion(tx, parent.productOfferingId, Number(parent.productOfferingVersion) || undefined);
     if (offering) ownedOfferings.set(parent.productInstanceId, offering.body);
   }
-  const addOnCount = (productInstanceId: string, offeringId: string) =>
-    assets.relationships.filter((r) => {
-      const child = r.type === 'PARENT_OF' && r.sourceProductInstanceId === productInstanceId ? r.targetProductInstanceId
-        : r.type === 'ADDON_OF' && r.targetProductInstanceId === productInstanceId ? r.sourceProductInstanceId : null;
-      const product = child ? assets.products.find((p) => p.productInstanceId === child) : undefined;
-      return product && product.productOfferingId === offeringId && !['DISCONNECTED', 'CANCELLED'].includes(product.status);
-    }).length;
+  const addOnCount = liveAddOnCounter(assets.products, assets.relationships);
   const composition = checkComposition(
     lines.filter((l) => l.action === 'ADD'),
     (l) => offeringOfItem.get(l.lineNumber - 1)?.body,

@@ -181,3 +181,21 @@ export function checkComposition(
   }
   return problems;
 }
+
+/**
+ * Counts the live add-ons of one offering that an owned product instance already has, along
+ * containment (its PARENT_OF targets and ADDON_OF sources): what an add-on rule's maxCount
+ * is checked against.
+ */
+export function liveAddOnCounter(
+  products: readonly { productInstanceId: string; productOfferingId: string; status: string }[],
+  relationships: readonly { type: string; sourceProductInstanceId: string; targetProductInstanceId: string }[],
+): (productInstanceId: string, offeringId: string) => number {
+  return (productInstanceId, offeringId) =>
+    relationships.filter((r) => {
+      const child = r.type === 'PARENT_OF' && r.sourceProductInstanceId === productInstanceId ? r.targetProductInstanceId
+        : r.type === 'ADDON_OF' && r.targetProductInstanceId === productInstanceId ? r.sourceProductInstanceId : null;
+      const product = child ? products.find((p) => p.productInstanceId === child) : undefined;
+      return product !== undefined && product.productOfferingId === offeringId && !['DISCONNECTED', 'CANCELLED'].includes(product.status);
+    }).length;
+}

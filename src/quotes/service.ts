@@ -8,6 +8,7 @@ import type { ProductOfferingBody, ProductSpecificationBody, Versioned } from '.
 import { findOfferingVersion, findProductSpecificationVersion } from '../catalog/service.ts';
 import { findAccountInTx, type Account } from '../customers/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
+import { mergeConfiguration } from '../inventory/model.ts';
 import { assetVersionsInTx } from '../inventory/queries.ts';
 import type { CommandContext } from '../inventory/types.ts';
 import { validateConfiguration } from '../pricing/configuration.ts';
@@ -31,6 +32,7 @@ import {
   allowedQuoteCommands,
   checkComposition,
   effectiveQuoteStatus,
+  liveAddOnCounter,
   staleInstances,
   EXPIRABLE_STATES,
   type AssetVersion,
@@ -279,13 +281,7 @@ async function loadAccount(tx: Tx, accountId: string): Promise<Account> {
 
 async function takeSnapshot(tx: Tx, accountId: string): Promise<Snapshot> {
   const current = await assetVersionsInTx(tx, accountId);
-  const addOnCount = (productInstanceId: string, offeringId: string) =>
-    current.relationships.filter((r) => {
-      const child = r.type === 'PARENT_OF' && r.sourceProductInstanceId === productInstanceId ? r.targetProductInstanceId
-        : r.type === 'ADDON_OF' && r.targetProductInstanceId === productInstanceId ? r.sourceProductInstanceId : null;
-      const product = child ? current.products.find((p) => p.productInstanceId === child) : undefined;
-      return product && product.productOfferingId === offeringId && !['DISCONNECTED', 'CANCELLED'].includes(product.status);
-    }).length;
+  const addOnCount = liveAddOnCounter(current.products, current.relationships);
   return { assets: current.products, subscriptions: current.subscriptions, addOnCount };
 }
 
@@ -502,14 +498,6 @@ function addIncludedBundleMembers(lines: QuoteLine[], offeringOfLine: Map<string
   }
 }
 
-function mergeConfiguration(current: Record<string, unknown>, delta: Record<string, unknown>): Record<string, unknown> {
-  const merged = { ...current };
-  for (const [key, value] of Object.entries(delta)) {
-    if (value === null) delete merged[key];
-    else merged[key] = value;
-  }
-  return merged;
-}
 
 function orderDraftOf(quote: Quote): OrderDraft {
   return {
