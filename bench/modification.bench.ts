@@ -21,7 +21,7 @@ import { systemClock } from '../src/platform/clock.ts';
 import type { Pool } from '../src/platform/db.ts';
 import type { CommandContext } from '../src/inventory/types.ts';
 import { rawCommand, type Instance } from './raw-sql.ts';
-import { countRoundTrips, envNumber, openBenchDatabase, runPhase, type PhaseResult, type Step } from './support.ts';
+import { addPhase, countRoundTrips, emptyTotal, envNumber, openBenchDatabase, runPhase, type PhaseResult, type Step } from './support.ts';
 
 const VARIANTS = ['rawSql', 'service', 'http'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -175,11 +175,7 @@ async function main(): Promise<void> {
         // previous phase's updates would otherwise slow down whichever variant comes next.
         await db.pool.query('vacuum');
         const r = await runPhase(steps[v], limit);
-        totals[v].commands += r.commands;
-        totals[v].seconds += r.seconds;
-        totals[v].roundTrips += r.roundTrips;
-        totals[v].nodeCpuSeconds += r.nodeCpuSeconds;
-        totals[v].machineCpuSeconds += r.machineCpuSeconds;
+        addPhase(totals[v], r);
         rates[v] = r.commands / r.seconds;
       }
       perRound.push(rates);
@@ -249,7 +245,6 @@ async function main(): Promise<void> {
   }
 }
 
-const emptyTotal = (): PhaseResult => ({ commands: 0, seconds: 0, roundTrips: 0, nodeCpuSeconds: 0, machineCpuSeconds: 0 });
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

@@ -34,7 +34,7 @@ import { priceItems } from '../src/pricing/engine.ts';
 import { countPromoRedemptions, loadPricingRules } from '../src/pricing/rule-service.ts';
 import type { PriceResult, PricingContext, PricingItem } from '../src/pricing/types.ts';
 import { DEFAULT_QUOTE_SETTINGS, type QuoteLineInput } from '../src/quotes/service.ts';
-import { countRoundTrips, envNumber, openBenchDatabase, runPhase, type PhaseResult, type Step } from './support.ts';
+import { addPhase, countRoundTrips, emptyTotal, envNumber, openBenchDatabase, runPhase, type PhaseResult, type Step } from './support.ts';
 
 const ALL_VARIANTS = ['engine', 'service', 'uncached', 'memory', 'redis'] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
@@ -241,11 +241,7 @@ async function main(): Promise<void> {
       const rates: Partial<Record<Variant, number>> = {};
       for (const v of order) {
         const r = await runPhase(steps[v], { seconds: BENCH_SECONDS / ROUNDS });
-        totals[v].commands += r.commands;
-        totals[v].seconds += r.seconds;
-        totals[v].roundTrips += r.roundTrips;
-        totals[v].nodeCpuSeconds += r.nodeCpuSeconds;
-        totals[v].machineCpuSeconds += r.machineCpuSeconds;
+        addPhase(totals[v], r);
         rates[v] = r.commands / r.seconds;
       }
       perRound.push(rates);
@@ -333,7 +329,6 @@ async function main(): Promise<void> {
   }
 }
 
-const emptyTotal = (): PhaseResult => ({ commands: 0, seconds: 0, roundTrips: 0, nodeCpuSeconds: 0, machineCpuSeconds: 0 });
 const diffStats = (now: { hits: number; misses: number; errors: number }, before: { hits: number; misses: number; errors: number }) =>
   ({ hits: now.hits - before.hits, misses: now.misses - before.misses, errors: now.errors - before.errors });
 function median(values: number[]): number {

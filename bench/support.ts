@@ -143,3 +143,14 @@ export function envNumber(name: string, fallback: number | undefined): number | 
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
   return value;
 }
+
+export const emptyTotal = (): PhaseResult => ({ commands: 0, seconds: 0, roundTrips: 0, nodeCpuSeconds: 0, machineCpuSeconds: 0 });
+
+/** Adds one phase's measurements to a variant's running total. */
+export function addPhase(total: PhaseResult, phase: PhaseResult): void {
+  total.commands += phase.commands;
+  total.seconds += phase.seconds;
+  total.roundTrips += phase.roundTrips;
+  total.nodeCpuSeconds += phase.nodeCpuSeconds;
+  total.machineCpuSeconds += phase.machineCpuSeconds;
+}
