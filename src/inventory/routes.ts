@@ -9,7 +9,6 @@ import type { InventoryService } from './service.ts';
 import type { EntityKind, JsonObject } from './types.ts';
 import { keysetPage, isKeysetCursor } from '../api/http.ts';
 
-const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 
 const CauseFields = {
   orderId: Type.Optional(Uuid),

@@ -322,15 +322,11 @@ export interface HistoryInsert extends HistoryEntry {
   entityId: string;
 }
 
-export async function insertHistory(tx: Tx, tenantId: string, kind: EntityKind, h: HistoryInsert): Promise<void> {
-  const { table, idColumn } = HISTORY_TABLE[kind];
-  await tx.query(
-    `insert into ${table} (tenant_id, account_id, ${idColumn}, version, history_id, change_type, changed_by_order_id,
-       changed_by_order_item_id, before_state, after_state, recorded_at, effective_at, actor_api_key_id, correlation_id)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-    [tenantId, h.accountId, h.entityId, h.version, h.historyId, h.changeType, h.orderId, h.orderItemId, h.beforeState,
-     h.afterState, h.recordedAt, h.effectiveAt, h.actorApiKeyId, h.correlationId],
-  );
+export interface VersionSideEffects {
+  /** The guard of the operation this version ends; null releases nothing. */
+  releaseGuardId: string | null;
+  /** The audit-log entry of the command, when this version is what the command did. */
+  audit: { action: string; targetType: string; actorRole: string | null; details: Record<string, unknown> } | null;
 }
 
 /**
@@ -339,13 +335,6 @@ export async function insertHistory(tx: Tx, tenantId: string, kind: EntityKind, 
  * releases the guard of the operation the version ends, and writes the command's audit-log
  * row (the audit log and the outbox are cross-cutting records of the change, written with it).
  */
-export interface VersionSideEffects {
-  /** The guard of the operation this version ends; null releases nothing. */
-  releaseGuardId: string | null;
-  /** The audit-log entry of the command, when this version is what the command did. */
-  audit: { action: string; targetType: string; actorRole: string | null; details: Record<string, unknown> } | null;
-}
-
 export async function insertHistoryWithEvent(tx: Tx, tenantId: string, kind: EntityKind, h: HistoryInsert, e: OutboxEvent, side: VersionSideEffects): Promise<void> {
   const { table, idColumn } = HISTORY_TABLE[kind];
   await tx.query(

@@ -15,7 +15,7 @@ import { listOrderTasksInTx, planAndEnqueueInTx, type TaskView } from '../fulfil
 import type { CommandContext } from '../inventory/types.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
-import { BusinessRuleError, IllegalTransitionError, NotFoundError, ValidationError, type FieldError } from '../platform/errors.ts';
+import { IllegalTransitionError, NotFoundError, ValidationError, type FieldError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { validateConfiguration } from '../pricing/configuration.ts';
 import { priceItems } from '../pricing/engine.ts';
@@ -276,7 +276,6 @@ async function submitInTx(
     command: item.action === 'RENEW' ? null : TARGET_COMMAND[item.action],
   }]);
   const { amended } = await holdAssetsForOrderInTx(tx, ctx, now, account.accountId, targets, { supplementalOf: input.supplementalOf ?? null });
-  if (amended.length > 0 && !input.supplementalOf) throw new BusinessRuleError('internal: amended targets without a supplemental order');
 
   // ---------------------------------------------------------------- 5. write the order
   const order: OrderRecord = {

@@ -5,11 +5,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { buildEvent } from '../../src/events/outbox.ts';
 import * as store from '../../src/inventory/store.ts';
 import type { Guard, JsonObject, ProductInstance, Relationship } from '../../src/inventory/types.ts';
 import { inTenantTransaction, queryOne, queryRows, type Tx } from '../../src/platform/db.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
 import { createAccount, productSnapshot } from '../helpers/fixtures.ts';
+
+/** A history row with its outbox event, the way the command pipeline writes a version. */
+function insertHistory(tx: Tx, tenantId: string, h: store.HistoryInsert) {
+  const event = buildEvent({ eventType: 'Test', occurredAt: h.recordedAt, correlationId: h.correlationId, causationId: null, accountId: h.accountId,
+    aggregateType: 'product_instance', aggregateId: h.entityId, aggregateVersion: h.version, body: {} });
+  return store.insertHistoryWithEvent(tx, tenantId, 'product_instance', h, event, { releaseGuardId: null, audit: null });
+}
 
 const NOW = '2026-07-02T10:30:00.000Z';
 const LATER = '2026-07-02T11:00:00.000Z';
@@ -193,19 +201,19 @@ describe('inventory store on PostgreSQL', () => {
       actorApiKeyId: null,
       correlationId: 'corr-1',
     };
-    await inTenant((tx) => store.insertHistory(tx, app.tenantId, 'product_instance', entry));
+    await inTenant((tx) => insertHistory(tx, app.tenantId, entry));
     const history = await inTenant((tx) => store.listHistory(tx, 'product_instance', accountId, p.productInstanceId, 0, 10));
     assert.equal(history.length, 1);
     const { historyId: _h, accountId: _a, entityId: _e, ...expected } = entry;
     assert.deepEqual(history[0], expected);
 
-    const duplicate = await pgErrorOf(app, (tx) => store.insertHistory(tx, app.tenantId, 'product_instance', { ...entry, historyId: randomUUID() }));
+    const duplicate = await pgErrorOf(app, (tx) => insertHistory(tx, app.tenantId, { ...entry, historyId: randomUUID() }));
     assert.equal(duplicate.code, '23505');
   });
 
   test('history tables are append-only for the application role: UPDATE and DELETE are refused', async () => {
     const p = await insertedProduct();
-    await inTenant((tx) => store.insertHistory(tx, app.tenantId, 'product_instance', {
+    await inTenant((tx) => insertHistory(tx, app.tenantId, {
       historyId: randomUUID(), accountId, entityId: p.productInstanceId, version: 1, changeType: 'CREATED', orderId: null, orderItemId: null,
       beforeState: null, afterState: { status: 'ACTIVE' }, recordedAt: NOW, effectiveAt: NOW, actorApiKeyId: null, correlationId: null,
     }));
