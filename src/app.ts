@@ -11,6 +11,10 @@ import type { Pool } from './platform/db.ts';
 import { PriceRuleService } from './pricing/rule-service.ts';
 import { QuoteService } from './quotes/service.ts';
 import { OrderService } from './orders/service.ts';
+import { Orchestrator, type FulfillmentSettings } from './fulfillment/orchestrator.ts';
+import { InternalProvisioner, ManualProvisioner, type CallbackSecrets } from './fulfillment/provisioners.ts';
+import { ProvisionerRegistry } from './fulfillment/provisioner.ts';
+import { fulfillmentSettingsFromEnv } from './fulfillment/worker.ts';
 
 export interface Services {
   pool: Pool;
@@ -23,12 +27,26 @@ export interface Services {
   priceRules: PriceRuleService;
   quotes: QuoteService;
   orders: OrderService;
+  orchestrator: Orchestrator;
+  fulfillment: FulfillmentSettings;
+  /** Shared secrets of the HTTP provisioners, by code: their callbacks are verified with them. */
+  callbackSecrets: CallbackSecrets;
 }
 
-/** `redisUrl`: the catalog cache's Redis (default: REDIS_URL); null for the in-process cache. */
-export function createServices(pool: Pool, clock: Clock, options: { redisUrl?: string | null } = {}): Services {
+export interface ServiceOptions {
+  /** The catalog cache's Redis (default: REDIS_URL); null for the in-process cache. */
+  redisUrl?: string | null;
+  /** The provisioners (default: the built-in manual and internal ones), as loadProvisioners builds them. */
+  provisioners?: { registry: ProvisionerRegistry; callbackSecrets: CallbackSecrets };
+  /** Default: from the environment. */
+  fulfillment?: FulfillmentSettings;
+}
+
+export function createServices(pool: Pool, clock: Clock, options: ServiceOptions = {}): Services {
   const deps = { pool, clock };
   const redisUrl = options.redisUrl === undefined ? readConfig().redisUrl : options.redisUrl;
+  const provisioners = options.provisioners ?? { registry: new ProvisionerRegistry([new ManualProvisioner(), new InternalProvisioner()]), callbackSecrets: new Map() };
+  const fulfillment = options.fulfillment ?? fulfillmentSettingsFromEnv();
   return {
     pool,
     clock,
@@ -39,6 +57,9 @@ export function createServices(pool: Pool, clock: Clock, options: { redisUrl?: s
     catalog: new CatalogService({ ...deps, cache: createCatalogCache({ redisUrl, clock }) }),
     priceRules: new PriceRuleService(deps),
     quotes: new QuoteService(deps),
-    orders: new OrderService(deps),
+    orders: new OrderService({ ...deps, routing: fulfillment.routing }),
+    orchestrator: new Orchestrator({ pool, clock, registry: provisioners.registry, settings: fulfillment }),
+    fulfillment,
+    callbackSecrets: provisioners.callbackSecrets,
   };
 }

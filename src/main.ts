@@ -7,16 +7,24 @@ import { systemClock } from './platform/clock.ts';
 import { readConfig } from './platform/config.ts';
 import { openDatabase } from './platform/database.ts';
 import { createLogger } from './platform/logger.ts';
+import { loadProvisioners } from './fulfillment/provisioners.ts';
+import { ProvisionerRegistryError } from './fulfillment/provisioner.ts';
+import { fulfillmentSettingsFromEnv, startWorker } from './fulfillment/worker.ts';
 
 export async function startServer(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
+  // The provisioner registry refuses a broken configuration before anything starts.
+  const fulfillment = fulfillmentSettingsFromEnv();
+  const provisioners = await loadProvisioners(process.env, fulfillment.routing);
   const db = await openDatabase(config);
   logger.info({ embedded: db.embedded, applied: db.migrations.applied }, db.embedded ? `embedded PostgreSQL at ${db.url}` : 'using DATABASE_URL');
-  const services = createServices(db.pool, systemClock);
+  const services = createServices(db.pool, systemClock, { provisioners, fulfillment });
   const demo = await ensureDemo(services, await demoKey(config.demoKey));
   const server = await buildServer(services, { logger: { level: config.logLevel } });
   await server.listen({ port: config.port, host: config.host });
+  // One fulfillment worker in the API process (never inside a request); more run as `tenure worker`.
+  const worker = process.env.TENURE_IN_PROCESS_WORKER === '0' ? null : startWorker(services.orchestrator, fulfillment, { logger });
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
@@ -35,6 +43,7 @@ export async function startServer(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    await worker?.stop();
     await server.close();
     await db.close();
     process.exit(0);
@@ -45,7 +54,9 @@ export async function startServer(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   startServer().catch((error) => {
-    process.stderr.write(`tenure failed to start: ${error instanceof Error ? error.stack : error}\n`);
+    // A refused configuration is the user's to fix: say what, without a stack trace.
+    const refused = error instanceof ProvisionerRegistryError;
+    process.stderr.write(`tenure failed to start: ${refused ? `provisioner configuration refused: ${error.message}` : error instanceof Error ? error.stack : error}\n`);
     process.exit(1);
   });
 }

@@ -13,6 +13,7 @@ import { PROBLEM_TYPES, ValidationError } from '../platform/errors.ts';
 import { registerPriceRuleRoutes } from '../pricing/rule-routes.ts';
 import { registerQuoteRoutes } from '../quotes/routes.ts';
 import { registerOrderRoutes } from '../orders/routes.ts';
+import { registerFulfillmentRoutes } from '../fulfillment/routes.ts';
 import { installAuth } from './auth.ts';
 import { findNulCharacter, isInstant } from './http.ts';
 import { installIdempotency } from './idempotency.ts';
@@ -86,6 +87,7 @@ export async function buildServer(services: Services, options: { logger?: boolea
   registerPriceRuleRoutes(app, services.priceRules);
   registerQuoteRoutes(app, services.quotes);
   registerOrderRoutes(app, services.orders);
+  registerFulfillmentRoutes(app, services);
   // The catalog cache's Redis connection (if any) closes with the server.
   app.addHook('onClose', async () => services.catalog.cache.close());
   await app.ready();

@@ -6,6 +6,9 @@ import { systemClock } from '../platform/clock.ts';
 import { readConfig } from '../platform/config.ts';
 import { openDatabase } from '../platform/database.ts';
 import { ProblemError } from '../platform/errors.ts';
+import { createLogger } from '../platform/logger.ts';
+import { loadProvisioners } from '../fulfillment/provisioners.ts';
+import { fulfillmentSettingsFromEnv, startWorker } from '../fulfillment/worker.ts';
 
 const program = new Command();
 program
@@ -48,6 +51,49 @@ tenant
       const created = await createServices(db.pool, systemClock).access.createTenant({ name: options.name, mode: options.mode });
       if (options.json) console.log(JSON.stringify(created, null, 2));
       else console.log(`tenant ${created.tenantId} (${created.name}, ${created.mode})\nadmin API key: ${created.apiKey}\nkeep it safe: it is stored hashed and cannot be shown again`);
+    } finally {
+      await db.close();
+    }
+  });
+
+program
+  .command('worker')
+  .description('run fulfillment workers until stopped (SIGINT/SIGTERM); the provisioners and routing come from TENURE_PROVISIONERS and TENURE_FULFILLMENT_*')
+  .option('--concurrency <n>', 'worker loops in this process', '1')
+  .action(async (options: { concurrency: string }) => {
+    const concurrency = Number(options.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new Error('--concurrency must be an integer from 1 to 64');
+    const fulfillment = fulfillmentSettingsFromEnv();
+    const provisioners = await loadProvisioners(process.env, fulfillment.routing);
+    const db = await openDatabase(readConfig());
+    const logger = createLogger(readConfig().logLevel);
+    const services = createServices(db.pool, systemClock, { provisioners, fulfillment, redisUrl: null });
+    const workers = Array.from({ length: concurrency }, () => startWorker(services.orchestrator, fulfillment, { logger }));
+    logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes() }, 'fulfillment workers started');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await Promise.all(workers.map((w) => w.stop()));
+    await db.close();
+  });
+
+const fulfillmentCommand = program.command('fulfillment').description('operate fulfillment');
+fulfillmentCommand
+  .command('rerun')
+  .description('re-run the failed work of an order (seed 003 B2): failed items take their assets again and their failed tasks run again; audited; a second run with nothing failed changes nothing')
+  .requiredOption('--order <id>', 'the order id')
+  .option('--json', 'print JSON')
+  .action(async (options: { order: string; json?: boolean }) => {
+    const db = await openDatabase(readConfig());
+    try {
+      const services = createServices(db.pool, systemClock, { redisUrl: null });
+      const tenantId = await services.orchestrator.tenantOfOrder(options.order);
+      if (!tenantId) throw new Error(`order ${options.order} does not exist`);
+      const result = await services.orchestrator.rerunOrder({ tenantId, actor: null, correlationId: `cli-rerun-${Date.now()}` }, options.order);
+      if (options.json) console.log(JSON.stringify(result, null, 2));
+      else if (result.rerunItemIds.length === 0) console.log(`order ${options.order}: nothing failed, nothing to re-run`);
+      else console.log(`order ${options.order}: re-running ${result.rerunItemIds.length} item(s); tasks due: ${result.tasks.filter((t) => t.status === 'pending').map((t) => t.taskNumber).join(', ')}`);
     } finally {
       await db.close();
     }

@@ -115,8 +115,10 @@ export function planItemSteps(action: OrderAction, tree: SpecTree, replacedTree:
   }
 }
 
+/** By specification code, then by step, then the default; a task with no specification has nothing to provision outside, unless routed by step. */
 function provisionerFor(step: string, spec: SpecRef | null, routing: Routing): string {
-  return (spec && routing.bySpecCode?.[spec.code]) ?? routing.byStep?.[step] ?? routing.defaultProvisioner;
+  if (!spec) return routing.byStep?.[step] ?? 'internal';
+  return routing.bySpecCode?.[spec.code] ?? routing.byStep?.[step] ?? routing.defaultProvisioner;
 }
 
 /**

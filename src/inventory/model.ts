@@ -42,6 +42,8 @@ export const PRODUCT_INSTANCE_TRANSITIONS = {
   'modification:start': { from: ['ACTIVE'], to: 'PENDING_MODIFICATION', guard: 'hold', event: 'ProductInstanceModificationStarted', changeType: 'MODIFICATION_STARTED' },
   'modification:complete': { from: ['PENDING_MODIFICATION'], to: 'ACTIVE', guard: 'release', event: 'ProductInstanceModified', changeType: 'MODIFIED' },
   'modification:cancel': { from: ['PENDING_MODIFICATION'], to: 'ACTIVE', guard: 'release', event: 'ProductInstanceModificationCancelled', changeType: 'MODIFICATION_CANCELLED' },
+  // Fulfillment could not apply the change: the instance keeps what it had, with the error recorded.
+  'modification:fail': { from: ['PENDING_MODIFICATION'], to: 'ACTIVE', guard: 'release', event: 'ProductInstanceModificationFailed', changeType: 'MODIFICATION_FAILED' },
   'disconnect:start': { from: ['ACTIVE', 'SUSPENDED', 'ERROR'], to: 'PENDING_DISCONNECT', guard: 'hold', event: 'ProductInstanceDisconnectStarted', changeType: 'DISCONNECT_STARTED' },
   'disconnect:complete': { from: ['PENDING_DISCONNECT'], to: 'DISCONNECTED', guard: 'release', event: 'ProductInstanceDisconnected', changeType: 'DISCONNECTED' },
   'suspension:apply': { from: ['ACTIVE'], to: 'SUSPENDED', guard: 'release', event: 'ProductInstanceSuspended', changeType: 'SUSPENDED' },

@@ -226,3 +226,13 @@ export async function assetVersionsInTx(tx: Tx, accountId: string) {
     relationships: await store.listCurrentRelationships(tx, accountId),
   };
 }
+
+/** One product instance as it is now, read inside the caller's transaction (orders, fulfillment). */
+export async function productInstanceInTx(tx: Tx, productInstanceId: string): Promise<ProductInstance | undefined> {
+  return store.findProductInstance(tx, productInstanceId);
+}
+
+/** One subscription as it is now, read inside the caller's transaction. */
+export async function subscriptionInTx(tx: Tx, subscriptionId: string): Promise<Subscription | undefined> {
+  return store.findSubscription(tx, subscriptionId);
+}

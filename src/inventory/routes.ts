@@ -229,6 +229,8 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
   productCommand('modification:complete', 'Complete a modification: same id, new version, change applied', body({ ...Versioned, ...OrderedFields, ...OperationType, change: Type.Optional(ModificationChange) }),
     (c, id, b) => inventory.completeModification(c, id, b as any));
   productCommand('modification:cancel', 'Cancel a modification: back to ACTIVE, unchanged', Ordered, (c, id, b) => inventory.cancelModification(c, id, b));
+  productCommand('modification:fail', 'Fail a modification: back to ACTIVE, unchanged, with the error recorded', body({ ...Versioned, ...OrderedFields, ...OperationType, error: body({ code: Type.String({ minLength: 1, maxLength: 80 }), message: Type.String({ minLength: 1, maxLength: 2000 }) }) }),
+    (c, id, b) => inventory.failModification(c, id, b));
   productCommand('disconnect:start', 'Start a disconnect; ADDON_OF / PARENT_OF children follow in the same transaction', body({ ...Versioned, ...OrderedFields, ...OperationType, reason: Type.Optional(Type.String({ maxLength: 500 })), requestedTerminationDate: Type.Optional(DateTime) }),
     (c, id, b) => inventory.startDisconnect(c, id, b));
   productCommand('disconnect:complete', 'Complete a disconnect: DISCONNECTED, services terminated, resources released', Ordered, (c, id, b) => inventory.completeDisconnect(c, id, b));

@@ -122,10 +122,21 @@ export interface ModificationChange {
 }
 
 export class InventoryService {
-  constructor(private readonly deps: { pool: Pool; clock: Clock }) {}
+  constructor(private readonly deps: { pool: Pool; clock: Clock } | { tx: Tx; now: string }) {}
+
+  /**
+   * The same commands inside a transaction the caller owns: orders and fulfillment change
+   * the installed base through these commands (seed 000 §18), together with their own rows,
+   * so that an order item and its assets change in one transaction or not at all.
+   */
+  static within(tx: Tx, now: string): InventoryService {
+    return new InventoryService({ tx, now });
+  }
 
   private run<T>(ctx: CommandContext, work: (u: Unit) => Promise<T>): Promise<T> {
-    return inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work({ tx, ctx, now: this.deps.clock.now().toISOString() }));
+    if ('tx' in this.deps) return work({ tx: this.deps.tx, ctx, now: this.deps.now });
+    const { pool, clock } = this.deps;
+    return inTenantTransaction(pool, ctx.tenantId, (tx) => work({ tx, ctx, now: clock.now().toISOString() }));
   }
 
   // =================================================================== product instance commands
@@ -314,6 +325,30 @@ export class InventoryService {
         p.pendingChange = null;
       });
       return result;
+    });
+  }
+
+  /** Fulfillment could not apply the change: back to ACTIVE unchanged, the error recorded, the guard released. */
+  async failModification(ctx: CommandContext, id: string, input: TransitionInput & { error: { code: string; message: string } }): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      return transitionProduct(u, id, 'modification:fail', input, (p) => {
+        p.pendingChange = null;
+        p.lastError = { code: input.error.code, message: input.error.message, at: u.now };
+      }, { error: input.error });
+    });
+  }
+
+  /**
+   * Ends the operations an order item holds without changing the assets: the item failed or
+   * was cancelled before its change was applied. Returns the released guards.
+   */
+  async releaseOrderItemHolds(ctx: CommandContext, accountId: string, orderItemId: string, reason: string): Promise<Guard[]> {
+    return this.run(ctx, async (u) => {
+      const released = await store.releaseGuardsOfOrderItem(u.tx, accountId, orderItemId, u.now);
+      for (const guard of released) {
+        await audit(u, 'product-instance.operation.release', 'product_instance', guard.productInstanceId, accountId, { orderId: guard.orderId, orderItemId, operationType: guard.operationType, reason });
+      }
+      return released;
     });
   }
 
@@ -1177,9 +1212,8 @@ export interface OrderTarget {
  * Order submission, inside the order's transaction: checks every target (exists in the
  * account, expected version, state) and then takes every target's operation guard for its
  * order item. Any failure throws, and the caller's transaction rolls back every guard taken:
- * the order holds all its targets or none. A target already held by `supplementalOf` (the
- * order in flight that a supplemental order amends) is not taken again but reported.
- * Targets are handled in id order, so two orders over the same assets cannot deadlock.
+ * the order holds all its targets or none. Targets are handled in id order, so two orders
+ * over the same assets cannot deadlock.
  */
 export async function holdAssetsForOrderInTx(
   tx: Tx,
@@ -1187,8 +1221,7 @@ export async function holdAssetsForOrderInTx(
   now: string,
   accountId: string,
   targets: readonly OrderTarget[],
-  options: { supplementalOf?: string | null } = {},
-): Promise<{ held: Guard[]; amended: { productInstanceId: string; orderId: string | null; orderItemId: string | null }[] }> {
+): Promise<Guard[]> {
   const u: Unit = { tx, ctx, now };
   const ordered = [...targets].sort((a, b) => a.productInstanceId.localeCompare(b.productInstanceId));
   const checked: { target: OrderTarget; product: ProductInstance; holder: Guard | null }[] = [];
@@ -1206,15 +1239,9 @@ export async function holdAssetsForOrderInTx(
     checked.push({ target, product, holder: loaded.activeGuard });
   }
   const held: Guard[] = [];
-  const amended: { productInstanceId: string; orderId: string | null; orderItemId: string | null }[] = [];
   for (const { target, product, holder } of checked) {
-    if (holder && options.supplementalOf && holder.orderId === options.supplementalOf) {
-      amended.push({ productInstanceId: product.productInstanceId, orderId: holder.orderId, orderItemId: holder.orderItemId });
-      continue;
-    }
     if (holder) throw new OperationInProgressError(product.productInstanceId, holder);
-    const guard = await acquireGuard(u, product, { orderId: target.orderId, orderItemId: target.orderItemId }, target.operationType, null);
-    held.push(guard);
+    held.push(await acquireGuard(u, product, { orderId: target.orderId, orderItemId: target.orderItemId }, target.operationType, null));
   }
-  return { held, amended };
+  return held;
 }

@@ -62,6 +62,37 @@ export async function findProductInstance(tx: Tx, productInstanceId: string): Pr
  * needs both (seed 000 §16 steps 1 and 4).
  */
 export async function findProductInstanceWithGuard(tx: Tx, productInstanceId: string): Promise<{ product: ProductInstance; activeGuard: Guard | null } | undefined> {
+  if (!__exp.joinLoad) return findProductInstanceWithGuardOld(tx, productInstanceId);
+  const row = await queryOne<any>(
+    tx,
+    `select p.*, g.guard_id as g_guard_id, g.order_id as g_order_id, g.order_item_id as g_order_item_id,
+            g.operation_type as g_operation_type, g.status as g_status, g.acquired_at as g_acquired_at,
+            g.released_at as g_released_at
+       from product_instance p
+       left join asset_operation_guard g
+         on g.account_id = p.account_id and g.product_instance_id = p.product_instance_id
+        and g.status in ('ACTIVE', 'PENDING_RELEASE')
+      where p.product_instance_id = $1`,
+    [productInstanceId],
+  );
+  if (!row) return undefined;
+  return {
+    product: productInstanceFromRow(row),
+    activeGuard: row.g_guard_id === null ? null : {
+      guardId: row.g_guard_id,
+      accountId: row.account_id,
+      productInstanceId: row.product_instance_id,
+      orderId: row.g_order_id,
+      orderItemId: row.g_order_item_id,
+      operationType: row.g_operation_type,
+      status: row.g_status,
+      acquiredAt: isoRequired(row.g_acquired_at),
+      releasedAt: iso(row.g_released_at),
+    },
+  };
+}
+export const __exp = { joinLoad: false, noReturning: false };
+async function findProductInstanceWithGuardOld(tx: Tx, productInstanceId: string): Promise<{ product: ProductInstance; activeGuard: Guard | null } | undefined> {
   const row = await queryOne<any>(
     tx,
     `select p.*,
@@ -523,4 +554,16 @@ export async function releaseGuard(tx: Tx, accountId: string, guardId: string, a
       where account_id = $1 and guard_id = $2 and status <> 'RELEASED'`,
     [accountId, guardId, at],
   );
+}
+
+/** Releases every active guard an order item holds; returns them. */
+export async function releaseGuardsOfOrderItem(tx: Tx, accountId: string, orderItemId: string, at: string): Promise<Guard[]> {
+  const rows = await queryRows(
+    tx,
+    `update asset_operation_guard set status = 'RELEASED', released_at = $3
+      where account_id = $1 and order_item_id = $2 and status in ('ACTIVE', 'PENDING_RELEASE')
+      returning *`,
+    [accountId, orderItemId, at],
+  );
+  return rows.map(guardFromRow);
 }

@@ -41,11 +41,12 @@ export function registerOrderRoutes(app: FastifyInstance, orders: OrderService):
     schema: {
       tags,
       summary: 'Submit an order: every item validated, then every target\'s operation guard taken — all or nothing',
-      description: 'A target held by another order in flight is 409 operation-in-progress naming that order, unless this order is a supplemental order of it (`supplementalOf`).',
+      description: 'A target held by another order in flight is 409 operation-in-progress naming that order, unless this order is a supplemental order of it (`supplementalOf`): then the items of that order holding this order\'s targets, and those in `cancelItems`, are withdrawn first (409 point-of-no-return when started work cannot be undone). DISCONNECT and SUSPEND of a base product add items for its add-ons (RESUME too, for suspended ones).',
       params: Type.Object({ accountId: Uuid }),
       body: Type.Object({
-        items: Type.Array(ItemInput, { minItems: 1, maxItems: 200 }),
+        items: Type.Array(ItemInput, { maxItems: 200 }),
         supplementalOf: Type.Optional(Uuid),
+        cancelItems: Type.Optional(Type.Array(Uuid, { maxItems: 200, description: 'A supplemental order: items of the amended order to cancel' })),
         externalReference: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
       }, { additionalProperties: false }),
       response: { 201: AnyObject },

@@ -6,16 +6,22 @@
  */
 import { recordAudit } from '../access/audit.ts';
 import type { ProductOfferingBody } from '../catalog/model.ts';
-import { findOfferingVersion, findProductSpecificationVersion, offeringSellableAt, type OfferingVersion } from '../catalog/service.ts';
+import { catalogSnapshotOf, findOfferingVersion, findProductSpecificationVersion, offeringSellableAt, type OfferingVersion, type ProductSpecificationVersion } from '../catalog/service.ts';
 import { findAccountInTx, type Account } from '../customers/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { assetVersionsInTx } from '../inventory/queries.ts';
 import { holdAssetsForOrderInTx, type OrderTarget } from '../inventory/service.ts';
+import type { Routing } from '../fulfillment/decompose.ts';
+import { withdrawItemsInTx } from '../fulfillment/orchestrator.ts';
 import { listOrderTasksInTx, planAndEnqueueInTx, type TaskView } from '../fulfillment/plan.ts';
+import { containedChildren, mergeConfiguration } from '../inventory/model.ts';
+import { productInstanceInTx } from '../inventory/queries.ts';
+import { InventoryService } from '../inventory/service.ts';
+import type { JsonObject } from '../inventory/types.ts';
 import type { CommandContext } from '../inventory/types.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
-import { IllegalTransitionError, NotFoundError, ValidationError, type FieldError } from '../platform/errors.ts';
+import { ConcurrentModificationError, IllegalTransitionError, NotFoundError, ValidationError, type FieldError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { validateConfiguration } from '../pricing/configuration.ts';
 import { priceItems } from '../pricing/engine.ts';
@@ -55,17 +61,28 @@ export interface OrderItemInput {
   newEndDate?: string;
 }
 
+/** Actions that a base product's add-ons follow, and the add-on states they apply to. */
+const CASCADING_ACTIONS: Partial<Record<OrderAction, (status: string) => boolean>> = {
+  DISCONNECT: (status) => status !== 'DISCONNECTED' && status !== 'CANCELLED',
+  SUSPEND: (status) => status === 'ACTIVE',
+  RESUME: (status) => status === 'SUSPENDED',
+};
+
 export type Order = OrderRecord & { items: OrderItemRecord[] };
 
 export class OrderService {
-  constructor(private readonly deps: { pool: Pool; clock: Clock }) {}
+  constructor(private readonly deps: { pool: Pool; clock: Clock; routing: Routing }) {}
 
   private run<T>(ctx: CommandContext, work: (tx: Tx, now: string) => Promise<T>): Promise<T> {
     return inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, this.deps.clock.now().toISOString()));
   }
 
-  async submitOrder(ctx: CommandContext, input: { accountId: string; items: OrderItemInput[]; supplementalOf?: string; externalReference?: string }): Promise<Order> {
-    return this.run(ctx, (tx, now) => submitInTx(tx, ctx, now, { ...input, quoteId: null }));
+  /**
+   * Submits an order. With `supplementalOf`, it amends that order in flight: the items of
+   * that order holding its targets, and those named in `cancelItems`, are withdrawn first.
+   */
+  async submitOrder(ctx: CommandContext, input: { accountId: string; items: OrderItemInput[]; supplementalOf?: string; cancelItems?: string[]; externalReference?: string }): Promise<Order> {
+    return this.run(ctx, (tx, now) => submitInTx(tx, ctx, now, { ...input, quoteId: null }, this.deps.routing));
   }
 
   /** Converts an accepted quote (with its stale check) and submits its order, in one transaction. */
@@ -84,7 +101,7 @@ export class OrderService {
         parentItemNumber: i.parentLineId ? numberOf.get(i.parentLineId) : undefined,
         parentProductInstanceId: i.parentProductInstanceId ?? undefined,
       }));
-      return submitInTx(tx, ctx, now, { accountId: draft.accountId, items, quoteId: input.quoteId, externalReference: input.externalReference });
+      return submitInTx(tx, ctx, now, { accountId: draft.accountId, items, quoteId: input.quoteId, externalReference: input.externalReference }, this.deps.routing);
     });
   }
 
@@ -127,25 +144,30 @@ async function submitInTx(
   tx: Tx,
   ctx: CommandContext,
   now: string,
-  input: { accountId: string; items: OrderItemInput[]; supplementalOf?: string; externalReference?: string; quoteId: string | null },
+  input: { accountId: string; items: OrderItemInput[]; supplementalOf?: string; cancelItems?: string[]; externalReference?: string; quoteId: string | null },
+  routing: Routing,
 ): Promise<Order> {
+  // A working copy: cascaded items are appended, amended targets get their new versions.
+  const items: (OrderItemInput & { cascadedFrom?: number })[] = input.items.map((item) => ({ ...item }));
   const account = await findAccountInTx(tx, input.accountId);
   if (!account) throw NotFoundError.of('account', input.accountId);
+  const original = input.supplementalOf ? await store.findOrder(tx, input.supplementalOf) : undefined;
   if (input.supplementalOf) {
-    const original = await store.findOrder(tx, input.supplementalOf);
     if (!original || original.accountId !== account.accountId) throw NotFoundError.of('order', input.supplementalOf);
     if (['completed', 'failed', 'partial', 'cancelled'].includes(original.status)) {
       throw new IllegalTransitionError('order', original.orderId, original.status, 'amend (supplemental order)', []);
     }
+  } else if (input.cancelItems?.length) {
+    throw ValidationError.field('/cancelItems', 'only a supplemental order (supplementalOf) cancels items of another order');
   }
+  if (items.length === 0 && !input.cancelItems?.length) throw ValidationError.field('/items', 'an order has at least one item (a supplemental order may instead only cancel items)');
   const orderId = newId();
-  const itemIds = input.items.map(() => newId());
 
   // ---------------------------------------------------------------- 1. shape of every item
   const errors: FieldError[] = [];
-  const assets = await assetVersionsInTx(tx, account.accountId);
+  let assets = await assetVersionsInTx(tx, account.accountId);
   const seenTargets = new Map<string, number>();
-  input.items.forEach((item, i) => {
+  items.forEach((item, i) => {
     const at = `/items/${i}`;
     if (item.action === 'ADD') {
       if (!item.offeringId) errors.push({ field: `${at}/offeringId`, message: 'an ADD item names the offering to add' });
@@ -167,8 +189,8 @@ async function submitInTx(
     if (item.action === 'RENEW' && item.termMonths === undefined && item.newEndDate === undefined) {
       errors.push({ field: `${at}/termMonths`, message: 'a RENEW item gives termMonths or newEndDate' });
     }
-    if (item.parentItemNumber !== undefined && (item.parentItemNumber < 1 || item.parentItemNumber > input.items.length || item.parentItemNumber === i + 1)) {
-      errors.push({ field: `${at}/parentItemNumber`, message: `must be the number (1-${input.items.length}) of another item` });
+    if (item.parentItemNumber !== undefined && (item.parentItemNumber < 1 || item.parentItemNumber > items.length || item.parentItemNumber === i + 1)) {
+      errors.push({ field: `${at}/parentItemNumber`, message: `must be the number (1-${items.length}) of another item` });
     }
     if (item.parentProductInstanceId && !assets.products.some((p) => p.productInstanceId === item.parentProductInstanceId)) {
       errors.push({ field: `${at}/parentProductInstanceId`, message: `product instance ${item.parentProductInstanceId} is not owned by account ${account.accountId}` });
@@ -176,7 +198,52 @@ async function submitInTx(
   });
   if (errors.length) throw validation(errors);
 
-  const dependencyProblem = checkItemDependencies(input.items.map((item, i) => ({
+  // ---------------------------------------------------------------- 1b. a supplemental order withdraws what it amends
+  const amends = new Map<string, { orderId: string; itemId: string }>();
+  if (original) {
+    const open = (status: string) => ['acknowledged', 'inProgress', 'held'].includes(status);
+    const targeted = new Set(items.map((i) => i.productInstanceId).filter(Boolean));
+    const held = original.items.filter((i) => i.productInstanceId && targeted.has(i.productInstanceId) && open(i.status));
+    (input.cancelItems ?? []).forEach((id, k) => {
+      const item = original.items.find((i) => i.itemId === id);
+      if (!item) errors.push({ field: `/cancelItems/${k}`, message: `order ${original.orderId} has no item ${id}` });
+      else if (!open(item.status)) errors.push({ field: `/cancelItems/${k}`, message: `item ${item.itemNumber} of order ${original.orderId} is ${item.status}; only items not ended can be cancelled` });
+    });
+    if (errors.length) throw validation(errors);
+    // The versions the client read are checked before the withdrawal moves them.
+    for (const item of items) {
+      const amended = held.find((h) => h.productInstanceId === item.productInstanceId);
+      if (!amended) continue;
+      const current = assets.products.find((p) => p.productInstanceId === item.productInstanceId)!;
+      if (current.version !== item.expectedVersion) throw new ConcurrentModificationError('product instance', current.productInstanceId, item.expectedVersion!, current.version);
+      amends.set(current.productInstanceId, { orderId: original.orderId, itemId: amended.itemId });
+    }
+    await withdrawItemsInTx(tx, ctx, now, account.accountId, original.orderId, [...held.map((h) => h.itemId), ...(input.cancelItems ?? [])], `amended by supplemental order ${orderId}`);
+    assets = await assetVersionsInTx(tx, account.accountId);
+    for (const item of items) {
+      if (amends.has(item.productInstanceId!)) item.expectedVersion = assets.products.find((p) => p.productInstanceId === item.productInstanceId)!.version;
+    }
+  }
+
+  // ---------------------------------------------------------------- 1c. cascade: a base product's add-ons follow it (seed 001 bundling)
+  const edges = assets.relationships.map((r) => ({ source: r.sourceProductInstanceId, target: r.targetProductInstanceId, type: r.type }));
+  // items grows while we walk it: the add-ons of an add-on follow too.
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const follows = CASCADING_ACTIONS[item.action];
+    if (!follows || !item.productInstanceId) continue;
+    for (const childId of containedChildren(edges, item.productInstanceId)) {
+      const child = assets.products.find((p) => p.productInstanceId === childId);
+      if (!child || !follows(child.status) || items.some((other) => other.productInstanceId === childId)) continue;
+      items.push({ action: item.action, productInstanceId: childId, expectedVersion: child.version, reason: item.reason, requestedTerminationDate: item.requestedTerminationDate, cascadedFrom: i + 1 });
+      // Add-ons go before their base (disconnect, suspend) and come back after it (resume).
+      if (item.action === 'RESUME') items[items.length - 1].dependsOn = [i + 1];
+      else item.dependsOn = [...(item.dependsOn ?? []), items.length];
+    }
+  }
+  const itemIds = items.map(() => newId());
+
+  const dependencyProblem = checkItemDependencies(items.map((item, i) => ({
     itemNumber: i + 1,
     // An add-on waits for its parent item.
     dependsOn: [...(item.dependsOn ?? []), ...(item.parentItemNumber ? [item.parentItemNumber] : [])],
@@ -184,7 +251,7 @@ async function submitInTx(
   if (dependencyProblem) throw validation([{ field: '/items', message: dependencyProblem }]);
 
   // ---------------------------------------------------------------- 2. states of the targets
-  input.items.forEach((item, i) => {
+  items.forEach((item, i) => {
     if (item.action === 'ADD') return;
     const target = assets.products.find((p) => p.productInstanceId === item.productInstanceId)!;
     const verdict = actionAllowedOn(item.action, target.status as never);
@@ -196,7 +263,7 @@ async function submitInTx(
 
   // ---------------------------------------------------------------- 3. catalog: sellable, add-on rules, configuration, price
   const offeringOfItem = new Map<number, OfferingVersion>();
-  for (const [i, item] of input.items.entries()) {
+  for (const [i, item] of items.entries()) {
     const offeringId = item.action === 'ADD' ? item.offeringId : item.action === 'REPLACE' ? item.replacementOfferingId : undefined;
     if (!offeringId) continue;
     const offering = await findOfferingVersion(tx, offeringId, item.action === 'ADD' ? item.offeringVersion : undefined);
@@ -207,7 +274,7 @@ async function submitInTx(
   }
   if (errors.length) throw validation(errors);
 
-  const lines: QuoteLine[] = input.items.map((item, i) => ({
+  const lines: QuoteLine[] = items.map((item, i) => ({
     lineId: itemIds[i],
     lineNumber: i + 1,
     action: item.action === 'ADD' ? 'ADD' : 'MODIFY',
@@ -223,7 +290,7 @@ async function submitInTx(
     zone: null,
   }));
   const ownedOfferings = new Map<string, ProductOfferingBody>();
-  for (const item of input.items) {
+  for (const item of items) {
     if (!item.parentProductInstanceId) continue;
     const parent = assets.products.find((p) => p.productInstanceId === item.parentProductInstanceId)!;
     const offering = await findOfferingVersion(tx, parent.productOfferingId, Number(parent.productOfferingVersion) || undefined);
@@ -238,13 +305,27 @@ async function submitInTx(
   if (composition.length) throw validation(composition.map((p) => ({ field: `/items/${lines.findIndex((l) => l.lineId === p.lineId)}`, message: p.message })));
 
   const configurations = new Map<number, Record<string, unknown>>();
+  const specOfItem = new Map<number, ProductSpecificationVersion>();
   const pricingItems: PricingItem[] = [];
-  for (const [i, item] of input.items.entries()) {
+  for (const [i, item] of items.entries()) {
+    if (item.action === 'MODIFY' && item.configuration) {
+      // The change is checked as the whole configuration it leaves, against the target's specification.
+      const target = (await productInstanceInTx(tx, item.productInstanceId!))!;
+      const spec = await findProductSpecificationVersion(tx, target.productSpecificationId, Number(target.productSpecificationVersion));
+      try {
+        validateConfiguration(spec?.body ?? null, mergeConfiguration(target.configuration, item.configuration));
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        errors.push(...error.errors.map((e) => ({ field: `/items/${i}${e.field}`, message: e.message })));
+      }
+      continue;
+    }
     const offering = offeringOfItem.get(i);
     if (!offering || item.action !== 'ADD') continue;
     const spec = offering.body.productSpecification
       ? await findProductSpecificationVersion(tx, offering.body.productSpecification.id, offering.body.productSpecification.version)
       : null;
+    if (spec) specOfItem.set(i, spec);
     try {
       configurations.set(i, validateConfiguration(spec?.body ?? null, item.configuration ?? {}));
     } catch (error) {
@@ -267,7 +348,7 @@ async function submitInTx(
     : null;
 
   // ---------------------------------------------------------------- 4. take every target's guard, or none
-  const targets: OrderTarget[] = input.items.flatMap((item, i) => item.action === 'ADD' ? [] : [{
+  const targets: OrderTarget[] = items.flatMap((item, i) => item.action === 'ADD' ? [] : [{
     productInstanceId: item.productInstanceId!,
     expectedVersion: item.expectedVersion!,
     orderId,
@@ -275,7 +356,56 @@ async function submitInTx(
     operationType: item.action,
     command: item.action === 'RENEW' ? null : TARGET_COMMAND[item.action],
   }]);
-  const { amended } = await holdAssetsForOrderInTx(tx, ctx, now, account.accountId, targets, { supplementalOf: input.supplementalOf ?? null });
+  await holdAssetsForOrderInTx(tx, ctx, now, account.accountId, targets);
+
+  // ---------------------------------------------------------------- 4b. begin: new instances pending activation, modifications pending
+  const inventory = InventoryService.within(tx, now);
+  const createdInstance = new Map<number, string>();
+  const subscriptionOfItem = new Map<number, string | null>();
+  const priceOf = (i: number): JsonObject => (price ? { currency: price.currency, lines: price.lines.filter((l) => l.itemId === itemIds[i]) } : {}) as unknown as JsonObject;
+  for (const i of parentsFirst(items)) {
+    const item = items[i];
+    if (item.action === 'MODIFY') {
+      await inventory.startModification(ctx, item.productInstanceId!, { orderId, orderItemId: itemIds[i], expectedVersion: item.expectedVersion!, requestedChange: { configuration: (item.configuration ?? {}) as JsonObject } });
+      continue;
+    }
+    if (item.action !== 'ADD') continue;
+    const offering = offeringOfItem.get(i)!;
+    const spec = specOfItem.get(i);
+    const parentIndex = item.parentItemNumber ? item.parentItemNumber - 1 : null;
+    const parentInstanceId = parentIndex !== null ? createdInstance.get(parentIndex) ?? null : item.parentProductInstanceId ?? null;
+    // An add-on joins its parent's subscription unless told otherwise; members of a bundle share one.
+    const parentSubscription = parentIndex !== null
+      ? subscriptionOfItem.get(parentIndex) ?? null
+      : parentInstanceId ? (await productInstanceInTx(tx, parentInstanceId))?.subscriptionId ?? null : null;
+    const joins = item.subscriptionId ?? parentSubscription;
+    if (offering.body.bundle || !spec) {
+      // A bundle is commercial: its members are the products. The first member's subscription becomes the bundle's.
+      subscriptionOfItem.set(i, joins);
+      continue;
+    }
+    const { productInstance, subscription } = await inventory.createProductInstance(ctx, {
+      accountId: account.accountId,
+      orderId,
+      orderItemId: itemIds[i],
+      productOfferingId: offering.id,
+      productOfferingVersion: String(offering.version),
+      productSpecificationId: spec.id,
+      productSpecificationVersion: String(spec.version),
+      name: offering.body.name,
+      catalogSnapshot: catalogSnapshotOf(offering, spec),
+      configuration: configurations.get(i) as JsonObject,
+      price: priceOf(i),
+      place: (item.place ?? null) as JsonObject | null,
+      subscriptionId: joins,
+      subscription: joins ? null : { termMonths: item.subscription?.termMonths ?? null, billingCycle: item.subscription?.billingCycle ?? 'monthly', autoRenew: item.subscription?.autoRenew ?? false },
+      relationships: parentInstanceId ? [{ type: 'ADDON_OF', targetProductInstanceId: parentInstanceId }] : [],
+    });
+    await inventory.startActivation(ctx, productInstance.productInstanceId, { orderId, orderItemId: itemIds[i], expectedVersion: productInstance.version });
+    createdInstance.set(i, productInstance.productInstanceId);
+    subscriptionOfItem.set(i, subscription?.subscriptionId ?? joins);
+    if (parentIndex !== null && subscriptionOfItem.get(parentIndex) === null) subscriptionOfItem.set(parentIndex, subscription?.subscriptionId ?? null);
+  }
 
   // ---------------------------------------------------------------- 5. write the order
   const order: OrderRecord = {
@@ -292,12 +422,12 @@ async function submitInTx(
   };
   await store.insertOrder(tx, ctx.tenantId, order);
   await store.insertStateChange(tx, ctx.tenantId, account.accountId, orderId, { itemId: null, fromStatus: null, toStatus: 'acknowledged', reason: input.quoteId ? `from quote ${input.quoteId}` : 'submitted', recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
-  const items: OrderItemRecord[] = input.items.map((item, i) => ({
+  const records: OrderItemRecord[] = items.map((item, i) => ({
     itemId: itemIds[i],
     itemNumber: i + 1,
     action: item.action,
     status: 'acknowledged',
-    productInstanceId: item.productInstanceId ?? null,
+    productInstanceId: item.action === 'ADD' ? createdInstance.get(i) ?? null : item.productInstanceId ?? null,
     expectedVersion: item.expectedVersion ?? null,
     offeringId: item.action === 'ADD' ? item.offeringId! : null,
     offeringVersion: item.action === 'ADD' ? offeringOfItem.get(i)!.version : null,
@@ -316,20 +446,21 @@ async function submitInTx(
       replacementOfferingVersion: item.action === 'REPLACE' ? offeringOfItem.get(i)?.version : undefined,
       termMonths: item.termMonths,
       newEndDate: item.newEndDate,
-      amends: amended.find((a) => a.productInstanceId === item.productInstanceId),
-      price: price ? { currency: price.currency, lines: price.lines.filter((l) => l.itemId === itemIds[i]) } : undefined,
+      amends: item.productInstanceId ? amends.get(item.productInstanceId) : undefined,
+      cascadedFrom: item.cascadedFrom,
+      price: price ? priceOf(i) : undefined,
     }),
     error: null,
     version: 1,
     createdAt: now,
     updatedAt: now,
   }));
-  for (const item of items) {
+  for (const item of records) {
     await store.insertItem(tx, ctx.tenantId, account.accountId, orderId, item);
     await store.insertStateChange(tx, ctx.tenantId, account.accountId, orderId, { itemId: item.itemId, fromStatus: null, toStatus: 'acknowledged', reason: null, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
   }
   // Decomposition: the items' fulfillment tasks are enqueued with the order, or not at all.
-  await planAndEnqueueInTx(tx, ctx, now, order, items.map((item) => {
+  await planAndEnqueueInTx(tx, ctx, now, order, records.map((item) => {
     const target = item.productInstanceId ? assets.products.find((p) => p.productInstanceId === item.productInstanceId) : undefined;
     const targetOffering = target ? { offeringId: target.productOfferingId, offeringVersion: Number(target.productOfferingVersion) || null } : { offeringId: null, offeringVersion: null };
     return {
@@ -352,10 +483,10 @@ async function submitInTx(
     aggregateType: 'product_order',
     aggregateId: orderId,
     aggregateVersion: 1,
-    body: { orderId, status: 'acknowledged', quoteId: input.quoteId, supplementalOfOrderId: order.supplementalOfOrderId, items: items.map((i) => ({ itemId: i.itemId, action: i.action, productInstanceId: i.productInstanceId })) },
+    body: { orderId, status: 'acknowledged', quoteId: input.quoteId, supplementalOfOrderId: order.supplementalOfOrderId, items: records.map((i) => ({ itemId: i.itemId, action: i.action, productInstanceId: i.productInstanceId })) },
   }));
-  await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.submit', targetType: 'order', targetId: orderId, subjectAccountId: account.accountId, details: { items: items.length, quoteId: input.quoteId } });
-  return { ...order, items };
+  await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.submit', targetType: 'order', targetId: orderId, subjectAccountId: account.accountId, details: { items: records.length, quoteId: input.quoteId } });
+  return { ...order, items: records };
 }
 
 async function priceOrder(tx: Tx, account: Account, items: PricingItem[], at: string, customerSince: string | null) {
@@ -366,6 +497,19 @@ async function priceOrder(tx: Tx, account: Account, items: PricingItem[], at: st
 
 function validation(errors: FieldError[]): ValidationError {
   return new ValidationError(errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
+}
+
+/** Item indexes with every ADD item after the item it is an add-on of. */
+function parentsFirst(items: readonly { parentItemNumber?: number }[]): number[] {
+  const placed: number[] = [];
+  const place = (i: number) => {
+    if (placed.includes(i)) return;
+    const parent = items[i].parentItemNumber;
+    if (parent) place(parent - 1);
+    placed.push(i);
+  };
+  items.forEach((_, i) => place(i));
+  return placed;
 }
 
 function stripUndefined(value: Record<string, unknown>): Record<string, unknown> {

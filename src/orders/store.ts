@@ -147,3 +147,48 @@ export async function listStateChanges(tx: Tx, accountId: string, orderId: strin
     actorApiKeyId: r.actor_api_key_id,
   }));
 }
+
+/** The order row, locked: every change to an order's or its items' states takes this lock first. */
+export async function lockOrder(tx: Tx, accountId: string, orderId: string): Promise<OrderRecord | undefined> {
+  const row = await queryOne<any>(tx, 'select * from product_order where account_id = $1 and order_id = $2 for update', [accountId, orderId]);
+  return row ? orderFromRow(row) : undefined;
+}
+
+export async function listItems(tx: Tx, accountId: string, orderId: string): Promise<OrderItemRecord[]> {
+  const rows = await queryRows(tx, 'select * from order_item where account_id = $1 and order_id = $2 order by item_number', [accountId, orderId]);
+  return rows.map(itemFromRow);
+}
+
+export async function updateOrderStatus(tx: Tx, accountId: string, order: OrderRecord, status: OrderState, at: string): Promise<OrderRecord> {
+  const row = await queryOne<any>(
+    tx,
+    `update product_order set status = $4, version = version + 1, updated_at = $5,
+       completed_at = case when $4 in ('completed', 'failed', 'partial', 'cancelled') then $5::timestamptz else null end
+      where account_id = $1 and order_id = $2 and version = $3
+      returning *`,
+    [accountId, order.orderId, order.version, status, at],
+  );
+  if (!row) throw new Error(`order ${order.orderId} changed under its lock`);
+  return orderFromRow(row);
+}
+
+export async function updateItem(
+  tx: Tx,
+  accountId: string,
+  item: OrderItemRecord,
+  change: { status: ItemState; productInstanceId?: string | null; error?: Record<string, unknown> | null; details?: Record<string, unknown> },
+  at: string,
+): Promise<OrderItemRecord> {
+  const row = await queryOne<any>(
+    tx,
+    `update order_item set status = $4, product_instance_id = $5, error = $6, details = $7, version = version + 1, updated_at = $8
+      where account_id = $1 and item_id = $2 and version = $3
+      returning *`,
+    [accountId, item.itemId, item.version, change.status,
+     change.productInstanceId === undefined ? item.productInstanceId : change.productInstanceId,
+     change.error === undefined ? item.error : change.error,
+     change.details ?? item.details, at],
+  );
+  if (!row) throw new Error(`order item ${item.itemId} changed under its order's lock`);
+  return itemFromRow(row);
+}

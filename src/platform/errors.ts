@@ -140,6 +140,24 @@ export class PromoExhaustedError extends ProblemError {
   readonly title = 'The promotion has no redemptions left';
 }
 
+export class PointOfNoReturnError extends ProblemError {
+  readonly type = 'point-of-no-return';
+  readonly status = 409;
+  readonly title = 'Work past its point of no return would be affected';
+  constructor(task: { taskId: string; taskNumber: number; step: string; status: string; orderId: string; itemId: string }) {
+    super(
+      `task ${task.taskNumber} (${task.step}, ${task.status}) of order ${task.orderId} is past its point of no return; the amendment would affect it`,
+      { task: { taskId: task.taskId, taskNumber: task.taskNumber, step: task.step, status: task.status, orderId: task.orderId, itemId: task.itemId } },
+    );
+  }
+}
+
+export class BadSignatureError extends ProblemError {
+  readonly type = 'bad-signature';
+  readonly status = 401;
+  readonly title = 'The callback signature does not verify';
+}
+
 /** The documentation of every problem type, served at /problems/{type}. */
 export const PROBLEM_TYPES: Record<string, { status: number; title: string; description: string }> = {
   'validation-error': { status: 400, title: 'Request is not valid', description: 'A field of the body, path or query is missing or malformed. `errors[]` names each field (JSON pointer style) and what is wrong. Nothing was changed.' },
@@ -161,5 +179,7 @@ export const PROBLEM_TYPES: Record<string, { status: number; title: string; desc
   'unsupported-media-type': { status: 415, title: 'Unsupported media type', description: 'Send JSON bodies with `Content-Type: application/json`.' },
   'stale-quote': { status: 409, title: 'The installed base changed since the quote was made', description: '`changedInstances` lists each product instance whose version moved since the quote\'s snapshot (quoted and current version). Make a new quote.' },
   'quote-expired': { status: 409, title: 'The quote has expired', description: 'Quotes are valid until `expiresAt` (configurable: TENURE_QUOTE_VALIDITY_HOURS, or less per quote with `validForHours`). Make a new quote.' },
+  'point-of-no-return': { status: 409, title: 'Work past its point of no return would be affected', description: 'An amendment or cancellation of an order in flight would affect a fulfillment task (`task`) that has started and cannot be undone (activate, deactivate, release, move). Nothing was changed. Let the order finish, then place a new order.' },
+  'bad-signature': { status: 401, title: 'The callback signature does not verify', description: 'Callbacks from external systems carry `X-Tenure-Timestamp` and `X-Tenure-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>` made with the provisioner\'s shared secret, within 300 s of our clock. Nothing was changed.' },
   'internal-error': { status: 500, title: 'Internal error', description: 'A bug in Tenure. The transaction was rolled back. Please report it with the `instance` id.' },
 };

@@ -51,6 +51,7 @@ const EXPECTED_PRODUCT: Record<ProductInstanceState, Partial<Record<ProductInsta
   PENDING_MODIFICATION: {
     'modification:complete': 'ACTIVE',
     'modification:cancel': 'ACTIVE',
+    'modification:fail': 'ACTIVE',
   },
   SUSPENDED: {
     'disconnect:start': 'PENDING_DISCONNECT',
@@ -71,7 +72,7 @@ const EXPECTED_PRODUCT: Record<ProductInstanceState, Partial<Record<ProductInsta
 
 const EXPECTED_PRODUCT_COMMANDS: ProductInstanceCommand[] = [
   'activation:start', 'activation:complete', 'activation:fail', 'activation:cancel',
-  'modification:start', 'modification:complete', 'modification:cancel',
+  'modification:start', 'modification:complete', 'modification:cancel', 'modification:fail',
   'disconnect:start', 'disconnect:complete',
   'suspension:apply', 'resumption:apply', 'move:apply', 'replacement:apply',
 ];
@@ -165,7 +166,7 @@ describe('seed 000 §22.1 examples', () => {
   test('PENDING_MODIFICATION cannot start DISCONNECT', () => {
     const result = productInstanceTransition('PENDING_MODIFICATION', 'disconnect:start');
     assert.ok(!result.ok);
-    assert.deepEqual(sorted(result.allowed), ['modification:cancel', 'modification:complete']);
+    assert.deepEqual(sorted(result.allowed), ['modification:cancel', 'modification:complete', 'modification:fail']);
   });
   test('DISCONNECTED cannot start MODIFY', () => {
     const result = productInstanceTransition('DISCONNECTED', 'modification:start');

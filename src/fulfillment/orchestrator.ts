@@ -1,0 +1,377 @@
+/**
+ * The orchestrator (seed 003 B): the one entry point that runs fulfillment tasks through
+ * their provisioners and turns outcomes into order progress. It never runs inside an HTTP
+ * request: workers call `runOnce` in a loop (worker.ts); the HTTP API only records results
+ * posted by operators and external systems, re-runs and cancels.
+ *
+ * A task's life:  pending ──claim──▶ running ──done──▶ done
+ *                                       │  └──waiting──▶ waiting ──result posted──▶ done | failed
+ *                                       ├──failed, retryable, attempts left──▶ pending (next run after a backoff)
+ *                                       └──failed otherwise──▶ failed (the item fails; items that depend on it fail)
+ * An item whose provisioning tasks are all done is completed through the inventory commands
+ * in the same transaction as its last task's outcome (orders/lifecycle.ts).
+ */
+import { recordAudit } from '../access/audit.ts';
+import type { CommandContext } from '../inventory/types.ts';
+import type { Clock } from '../platform/clock.ts';
+import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
+import { IllegalTransitionError, NotFoundError, PointOfNoReturnError, ProblemError } from '../platform/errors.ts';
+import { newId } from '../platform/ids.ts';
+import type { Logger } from '../platform/logger.ts';
+import {
+  completeItemInTx,
+  failItemInTx,
+  finishWithdrawalInTx,
+  lockOrderInTx,
+  markItemStartedInTx,
+  requestOrderCancellationInTx,
+  rerunFailedItemsInTx,
+  withdrawItemInTx,
+  type TaskOutcome,
+} from '../orders/lifecycle.ts';
+import type { OrderItemRecord } from '../orders/store.ts';
+import { DEFAULT_ROUTING, type Routing } from './decompose.ts';
+import type { ProvisionerRegistry, ProvisioningResult, ProvisioningTask } from './provisioner.ts';
+import * as queue from './queue.ts';
+import type { TaskRow } from './queue.ts';
+
+export interface RetryPolicy {
+  /** Delay before the second attempt; each later one is `multiplier` times longer, up to `maxDelayMs`. */
+  initialDelayMs: number;
+  multiplier: number;
+  maxDelayMs: number;
+  /** Up to this fraction of the delay is added at random, so that retries of many tasks spread out. */
+  jitter: number;
+}
+
+export interface FulfillmentSettings {
+  routing: Routing;
+  retry: RetryPolicy;
+  /** How long a claimed task is a worker's before another may take it over. */
+  leaseMs: number;
+  /** How long an idle worker waits before looking for work again. */
+  pollIntervalMs: number;
+  /** Tasks claimed per round. */
+  batchSize: number;
+}
+
+export const DEFAULT_SETTINGS: FulfillmentSettings = {
+  routing: DEFAULT_ROUTING,
+  retry: { initialDelayMs: 1_000, multiplier: 2, maxDelayMs: 5 * 60_000, jitter: 0.1 },
+  leaseMs: 5 * 60_000,
+  pollIntervalMs: 500,
+  batchSize: 10,
+};
+
+/** The delay before attempt `attempts + 1`, with its jitter (`random` in [0, 1)). */
+export function retryDelayMs(policy: RetryPolicy, attempts: number, random = Math.random()): number {
+  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.multiplier ** Math.max(0, attempts - 1));
+  return Math.round(base * (1 + policy.jitter * random));
+}
+
+/** What an operator or an external system reports for a waiting task. */
+export type PostedResult =
+  | { outcome: 'done'; externalId?: string | null; data?: Record<string, unknown> | null }
+  | { outcome: 'failed'; code: string; message: string };
+
+const systemContext = (task: TaskRow): CommandContext => ({ tenantId: task.tenantId, actor: null, correlationId: task.correlationId });
+
+export class Orchestrator {
+  constructor(private readonly deps: { pool: Pool; clock: Clock; registry: ProvisionerRegistry; settings: FulfillmentSettings; logger?: Logger }) {}
+
+  private now(): string {
+    return this.deps.clock.now().toISOString();
+  }
+
+  /**
+   * One round of a worker: claims ready tasks and runs each to an outcome. Returns how many
+   * it ran (0: nothing was ready).
+   */
+  async runOnce(workerId: string): Promise<number> {
+    const claimToken = `${workerId}:${newId()}`;
+    const claimed = await queue.claimReadyTasks(this.deps.pool, claimToken, this.now(), this.deps.settings.leaseMs, this.deps.settings.batchSize);
+    for (const task of claimed) await this.runTask(task, claimToken);
+    return claimed.length;
+  }
+
+  private async runTask(task: TaskRow, claimToken: string): Promise<void> {
+    const ctx = systemContext(task);
+    let item: OrderItemRecord;
+    let original: TaskRow | undefined;
+    try {
+      ({ item, original } = await inTenantTransaction(this.deps.pool, task.tenantId, async (tx) => {
+        const started = task.kind === 'provision'
+          ? await markItemStartedInTx(tx, ctx, this.now(), task.accountId, task.orderId, task.itemId)
+          : (await lockOrderInTx(tx, task.accountId, task.orderId)).items.find((i) => i.itemId === task.itemId)!;
+        return { item: started, original: task.compensatesTaskId ? await queue.findTask(tx, task.compensatesTaskId) : undefined };
+      }));
+    } catch (error) {
+      this.deps.logger?.error({ err: error, taskId: task.taskId }, 'fulfillment: could not start the task; it will be retried');
+      await this.record(task, { outcome: 'failed', code: 'start-failed', message: messageOf(error), retryable: true }, claimToken);
+      return;
+    }
+    const request = provisioningTaskOf(original ?? task, item, task.attempts);
+    let result: ProvisioningResult;
+    try {
+      const provisioner = this.deps.registry.get(task.provisionerCode);
+      if (task.kind === 'compensation') {
+        result = provisioner.compensate
+          ? await provisioner.compensate(request)
+          : { outcome: 'failed', code: 'not-compensable', message: `provisioner ${task.provisionerCode} cannot undo ${task.step}`, retryable: false };
+      } else {
+        result = await provisioner.provision(request);
+      }
+    } catch (error) {
+      // A provisioner must return failures, not throw them; a throw is treated as a retryable failure.
+      result = { outcome: 'failed', code: 'provisioner-error', message: messageOf(error), retryable: true };
+    }
+    await this.record(task, result, claimToken);
+  }
+
+  /** Records a worker's outcome, if its lease still holds the task. */
+  private async record(task: TaskRow, result: ProvisioningResult, claimToken: string): Promise<void> {
+    const ctx = systemContext(task);
+    try {
+      await inTenantTransaction(this.deps.pool, task.tenantId, (tx) => this.applyOutcomeInTx(tx, ctx, task, result, { claimToken }));
+    } catch (error) {
+      if (result.outcome !== 'done') throw error;
+      // The work is done outside, but the installed base refused the change: the task is
+      // done and the item fails with the reason, for an operator to look at and re-run.
+      this.deps.logger?.warn({ err: error, taskId: task.taskId }, 'fulfillment: completing the item failed');
+      await inTenantTransaction(this.deps.pool, task.tenantId, async (tx) => {
+        const now = this.now();
+        await lockOrderInTx(tx, task.accountId, task.orderId);
+        const updated = await queue.updateTask(tx, task, { status: 'done', externalId: result.externalId ?? null, result: result.data ?? null }, now, { claimToken });
+        if (!updated) return;
+        await this.failItemAndDependents(tx, ctx, now, updated, { code: 'completion-failed', message: messageOf(error) });
+      });
+    }
+  }
+
+  /**
+   * Applies one outcome inside the caller's transaction: the task's new state, and what it
+   * means for its item and order. Returns the updated task, or undefined when the task was
+   * no longer in a state to take the outcome (lease lost, cancelled by an amendment, already
+   * answered).
+   */
+  private async applyOutcomeInTx(
+    tx: Tx,
+    ctx: CommandContext,
+    task: TaskRow,
+    result: ProvisioningResult,
+    guard: { claimToken: string } | { fromStatuses: queue.TaskStatus[] },
+  ): Promise<TaskRow | undefined> {
+    const now = this.now();
+    // The order lock first, always: outcomes of one order are applied one at a time.
+    await lockOrderInTx(tx, task.accountId, task.orderId);
+    switch (result.outcome) {
+      case 'waiting':
+        return queue.updateTask(tx, task, { status: 'waiting', externalId: result.externalId ?? null }, now, guard);
+      case 'done': {
+        const done = await queue.updateTask(tx, task, { status: 'done', externalId: result.externalId ?? null, result: result.data ?? null }, now, guard);
+        if (done) await this.afterDone(tx, ctx, now, done);
+        return done;
+      }
+      case 'failed': {
+        const lastError = { code: result.code, message: result.message, retryable: result.retryable, at: now };
+        if (result.retryable && task.attempts < task.maxAttempts) {
+          const nextRunAt = new Date(Date.parse(now) + retryDelayMs(this.deps.settings.retry, task.attempts)).toISOString();
+          return queue.updateTask(tx, task, { status: 'pending', nextRunAt, lastError }, now, guard);
+        }
+        const failed = await queue.updateTask(tx, task, { status: 'failed', lastError }, now, guard);
+        if (failed) {
+          const exhausted = result.retryable ? ` (after ${task.attempts} attempts)` : '';
+          await this.failItemAndDependents(tx, ctx, now, failed, { code: result.code, message: `${task.step} failed: ${result.message}${exhausted}` });
+        }
+        return failed;
+      }
+    }
+  }
+
+  private async afterDone(tx: Tx, ctx: CommandContext, now: string, task: TaskRow): Promise<void> {
+    const tasks = (await queue.listOrderTasks(tx, task.accountId, task.orderId)).filter((t) => t.itemId === task.itemId && t.kind === task.kind);
+    if (task.kind === 'compensation') {
+      await queue.markCompensated(tx, task.accountId, task.compensatesTaskId!, now);
+      if (tasks.every((t) => t.status === 'done')) await finishWithdrawalInTx(tx, ctx, now, task.accountId, task.orderId, task.itemId);
+      return;
+    }
+    if (tasks.every((t) => t.status === 'done')) {
+      await completeItemInTx(tx, ctx, now, task.accountId, task.orderId, task.itemId, tasks.map(outcomeOf));
+    }
+  }
+
+  /** The item fails; its tasks not yet run are cancelled; so are the items that wait for it. */
+  private async failItemAndDependents(tx: Tx, ctx: CommandContext, now: string, task: TaskRow, error: { code: string; message: string }): Promise<void> {
+    const { items } = await lockOrderInTx(tx, task.accountId, task.orderId);
+    await queue.cancelTasks(tx, task.accountId, [task.itemId], ['pending'], now);
+    await failItemInTx(tx, ctx, now, task.accountId, task.orderId, task.itemId, { ...error, taskId: task.taskId });
+    const failedItem = items.find((i) => i.itemId === task.itemId)!;
+    for (const dependent of dependentsOf(items, [task.itemId])) {
+      await queue.cancelTasks(tx, task.accountId, [dependent.itemId], ['pending'], now);
+      await failItemInTx(tx, ctx, now, task.accountId, task.orderId, dependent.itemId, { code: 'dependency-failed', message: `item ${failedItem.itemNumber} (${failedItem.action}), which this item waits for, failed` });
+    }
+  }
+
+  /**
+   * A result posted for a task that waits for it (the manual provisioner's operator, or an
+   * external system's callback). Posting the same result again is a no-op; a different one
+   * for a task that has ended is refused.
+   */
+  async postResult(ctx: CommandContext, taskId: string, posted: PostedResult): Promise<TaskRow> {
+    return inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
+      const task = await queue.findTask(tx, taskId);
+      if (!task) throw NotFoundError.of('fulfillment task', taskId);
+      const result: ProvisioningResult = posted.outcome === 'done'
+        ? { outcome: 'done', externalId: posted.externalId ?? null, data: posted.data ?? undefined }
+        : { outcome: 'failed', code: posted.code, message: posted.message, retryable: false };
+      const applied = await this.applyOutcomeInTx(tx, ctx, task, result, { fromStatuses: ['waiting', 'running'] });
+      if (applied) {
+        await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, this.now(), { action: 'fulfillment.task.result', targetType: 'fulfillment_task', targetId: taskId, subjectAccountId: task.accountId, details: { outcome: posted.outcome } });
+        return applied;
+      }
+      const current = (await queue.findTask(tx, taskId))!;
+      const same = (posted.outcome === 'done' && (current.status === 'done' || current.status === 'compensated')) || (posted.outcome === 'failed' && current.status === 'failed');
+      if (same) return current;
+      throw new IllegalTransitionError('fulfillment task', taskId, current.status, `result:${posted.outcome}`, current.status === 'waiting' || current.status === 'running' ? ['result:done', 'result:failed'] : []);
+    });
+  }
+
+  /** The tenant of an order, for operator tools that name only the order. */
+  async tenantOfOrder(orderId: string): Promise<string | undefined> {
+    const result = await this.deps.pool.query('select tenant_id from product_order where order_id = $1', [orderId]);
+    return result.rows[0]?.tenant_id;
+  }
+
+  /** Looks a task up across tenants by id, for a callback that names only the task. */
+  async tenantOfTask(taskId: string): Promise<string | undefined> {
+    const result = await this.deps.pool.query('select tenant_id from fulfillment_task where task_id = $1', [taskId]);
+    return result.rows[0]?.tenant_id;
+  }
+
+  /**
+   * Manual re-run (seed 003 B2): the failed items of the order take their assets again and
+   * their failed and cancelled tasks are due again with fresh attempts. Audited. Re-running an
+   * order with nothing failed changes nothing.
+   */
+  async rerunOrder(ctx: CommandContext, orderId: string): Promise<{ rerunItemIds: string[]; tasks: TaskRow[] }> {
+    return inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
+      const now = this.now();
+      const accountId = await accountOfOrder(tx, orderId);
+      const rerunItemIds = await rerunFailedItemsInTx(tx, ctx, now, accountId, orderId);
+      if (rerunItemIds.length) {
+        const tasks = await queue.resetTasksForRerun(tx, accountId, rerunItemIds, now);
+        // An item whose tasks were all done failed while completing: complete it now.
+        for (const itemId of rerunItemIds) {
+          const itemTasks = (await queue.listOrderTasks(tx, accountId, orderId)).filter((t) => t.itemId === itemId && t.kind === 'provision');
+          if (itemTasks.every((t) => t.status === 'done')) await completeItemInTx(tx, ctx, now, accountId, orderId, itemId, itemTasks.map(outcomeOf));
+        }
+        await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.rerun', targetType: 'order', targetId: orderId, subjectAccountId: accountId, details: { items: rerunItemIds, tasks: tasks.map((t) => t.taskId) } });
+      }
+      return { rerunItemIds, tasks: await queue.listOrderTasks(tx, accountId, orderId) };
+    });
+  }
+
+  /** Cancels an order in flight: every item not ended is withdrawn (see withdrawItemsInTx). */
+  async cancelOrder(ctx: CommandContext, orderId: string, reason: string): Promise<void> {
+    await inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
+      const now = this.now();
+      const accountId = await accountOfOrder(tx, orderId);
+      const { order, items } = await lockOrderInTx(tx, accountId, orderId);
+      if (['completed', 'failed', 'partial', 'cancelled'].includes(order.status)) {
+        throw new IllegalTransitionError('order', orderId, order.status, 'cancel', []);
+      }
+      const open = items.filter((i) => ['acknowledged', 'inProgress', 'held'].includes(i.status)).map((i) => i.itemId);
+      await withdrawItemsInTx(tx, ctx, now, accountId, orderId, open, reason, { wholeOrder: true });
+      await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.cancel', targetType: 'order', targetId: orderId, subjectAccountId: accountId, details: { reason, items: open } });
+    });
+  }
+}
+
+async function accountOfOrder(tx: Tx, orderId: string): Promise<string> {
+  const result = await tx.query('select account_id from product_order where order_id = $1', [orderId]);
+  if (!result.rows[0]) throw NotFoundError.of('order', orderId);
+  return result.rows[0].account_id;
+}
+
+/**
+ * Withdraws items of an order in flight (an amendment by a supplemental order, or a
+ * cancellation), with the items that depend on them. Refused with `point-of-no-return`,
+ * changing nothing, when a task past its point of no return has started. Otherwise tasks not
+ * started are cancelled, done (or started) work is compensated by new tasks that run in the
+ * reverse order, and the items' assets return to where they were.
+ */
+export async function withdrawItemsInTx(
+  tx: Tx,
+  ctx: CommandContext,
+  now: string,
+  accountId: string,
+  orderId: string,
+  itemIds: readonly string[],
+  reason: string,
+  options: { wholeOrder?: boolean } = {},
+): Promise<{ withdrawn: string[]; compensations: number }> {
+  const { items } = await lockOrderInTx(tx, accountId, orderId);
+  const affected = [...new Set([...itemIds, ...dependentsOf(items, itemIds).map((i) => i.itemId)])]
+    .filter((id) => ['acknowledged', 'inProgress', 'held'].includes(items.find((i) => i.itemId === id)?.status ?? ''));
+  const tasks = (await queue.lockItemTasks(tx, accountId, affected)).filter((t) => t.kind === 'provision');
+  const started = (t: TaskRow) => t.status === 'running' || t.status === 'waiting' || t.status === 'done';
+  const pastReturn = tasks.find((t) => t.pointOfNoReturn && started(t));
+  if (pastReturn) throw new PointOfNoReturnError(pastReturn);
+  const toUndo = tasks.filter(started);
+  await queue.cancelTasks(tx, accountId, affected, ['pending', 'running', 'waiting'], now);
+  const maxNumber = Math.max(0, ...(await queue.listOrderTasks(tx, accountId, orderId)).map((t) => t.taskNumber));
+  const compensations = toUndo.map((t, i) => ({ taskId: newId(), compensates: t, taskNumber: maxNumber + i + 1, dependsOn: [] as string[] }));
+  // Undo in reverse: a task's compensation waits for the compensations of the tasks that built on it.
+  for (const c of compensations) {
+    c.dependsOn = compensations.filter((other) => other.compensates.dependsOn.includes(c.compensates.taskId)).map((other) => other.taskId);
+  }
+  await queue.insertCompensations(tx, compensations, now);
+  if (options.wholeOrder) await requestOrderCancellationInTx(tx, ctx, now, accountId, orderId, reason);
+  // Dependents first, so that an add-on is withdrawn before its parent.
+  for (const itemId of [...affected].reverse()) {
+    await withdrawItemInTx(tx, ctx, now, accountId, orderId, itemId, { reason, compensating: compensations.some((c) => c.compensates.itemId === itemId) });
+  }
+  return { withdrawn: affected, compensations: compensations.length };
+}
+
+/** Items that wait, directly or through others, for any of `itemIds`. */
+function dependentsOf(items: readonly OrderItemRecord[], itemIds: readonly string[]): OrderItemRecord[] {
+  const found = new Set<string>();
+  const visit = (id: string) => {
+    for (const item of items) {
+      if (item.dependsOn.includes(id) && !found.has(item.itemId)) {
+        found.add(item.itemId);
+        visit(item.itemId);
+      }
+    }
+  };
+  itemIds.forEach(visit);
+  return items.filter((i) => found.has(i.itemId));
+}
+
+function outcomeOf(t: TaskRow): TaskOutcome {
+  return { taskId: t.taskId, step: t.step, specification: t.specification, dependsOn: t.dependsOn, externalId: t.externalId, result: t.result };
+}
+
+function provisioningTaskOf(task: TaskRow, item: OrderItemRecord, attempt: number): ProvisioningTask {
+  return {
+    taskId: task.taskId,
+    idempotencyKey: task.idempotencyKey,
+    correlationId: task.correlationId,
+    tenantId: task.tenantId,
+    accountId: task.accountId,
+    orderId: task.orderId,
+    orderItemId: task.itemId,
+    action: item.action,
+    step: task.step,
+    specification: task.specification,
+    productInstanceId: item.productInstanceId,
+    parameters: item.details,
+    attempt,
+  };
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof ProblemError) return `${error.type}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}

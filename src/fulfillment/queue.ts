@@ -1,0 +1,227 @@
+/**
+ * The SQL of the fulfillment queue. The task table is the queue (decision 0009): a worker
+ * claims ready tasks with FOR UPDATE SKIP LOCKED, so any number of workers on any number of
+ * machines share the work, and marks each claimed task `running` under a lease (a claim
+ * token and an expiry). Only the holder of the lease may record the task's outcome: a worker
+ * that stalls past its lease loses the task to another worker, and its late answer is
+ * dropped (the external system saw the same idempotency key twice and did the work once).
+ * "Now" is always a parameter: tests and tenants' test clocks control it, not the database.
+ */
+import { queryOne, queryRows, type Pool, type Tx } from '../platform/db.ts';
+
+export type TaskStatus = 'pending' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled' | 'compensated';
+
+export interface TaskRow {
+  tenantId: string;
+  accountId: string;
+  taskId: string;
+  orderId: string;
+  itemId: string;
+  taskNumber: number;
+  kind: 'provision' | 'compensation';
+  compensatesTaskId: string | null;
+  step: string;
+  specification: { kind: 'product' | 'service' | 'resource'; id: string; version: number; code: string } | null;
+  provisionerCode: string;
+  status: TaskStatus;
+  dependsOn: string[];
+  pointOfNoReturn: boolean;
+  idempotencyKey: string;
+  correlationId: string;
+  attempts: number;
+  maxAttempts: number;
+  nextRunAt: string;
+  lastError: { code: string; message: string; retryable?: boolean; at: string } | null;
+  externalId: string | null;
+  result: Record<string, unknown> | null;
+  lockedBy: string | null;
+  lockedUntil: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function taskFromRow(r: any): TaskRow {
+  return {
+    tenantId: r.tenant_id,
+    accountId: r.account_id,
+    taskId: r.task_id,
+    orderId: r.order_id,
+    itemId: r.item_id,
+    taskNumber: r.task_number,
+    kind: r.kind,
+    compensatesTaskId: r.compensates_task_id,
+    step: r.step,
+    specification: r.spec_id ? { kind: r.spec_kind, id: r.spec_id, version: r.spec_version, code: r.spec_code } : null,
+    provisionerCode: r.provisioner_code,
+    status: r.status,
+    dependsOn: r.depends_on,
+    pointOfNoReturn: r.point_of_no_return,
+    idempotencyKey: r.idempotency_key,
+    correlationId: r.correlation_id,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    nextRunAt: r.next_run_at.toISOString(),
+    lastError: r.last_error,
+    externalId: r.external_id,
+    result: r.result,
+    lockedBy: r.locked_by,
+    lockedUntil: iso(r.locked_until),
+    startedAt: iso(r.started_at),
+    finishedAt: iso(r.finished_at),
+  };
+}
+
+/**
+ * Claims up to `limit` ready tasks of any tenant: pending and due with every task they
+ * depend on done, or running with an expired lease (their worker died). SKIP LOCKED lets
+ * concurrent claimers pass each other's rows instead of waiting; the claim and the lease are
+ * one statement. Tasks of a held order wait.
+ */
+export async function claimReadyTasks(pool: Pool, claimToken: string, now: string, leaseMs: number, limit: number): Promise<TaskRow[]> {
+  const rows = await queryRows(
+    pool,
+    `with ready as (
+       select t.account_id, t.task_id
+         from fulfillment_task t
+        where ((t.status = 'pending' and t.next_run_at <= $1) or (t.status = 'running' and t.locked_until < $1))
+          and not exists (
+                select 1 from fulfillment_task d
+                 where d.account_id = t.account_id and d.task_id = any (t.depends_on) and d.status <> 'done')
+          and not exists (
+                select 1 from product_order o
+                 where o.account_id = t.account_id and o.order_id = t.order_id and o.status = 'held')
+        order by t.next_run_at, t.task_number
+        limit $4
+        for update of t skip locked
+     )
+     update fulfillment_task t
+        set status = 'running', attempts = t.attempts + 1, locked_by = $2,
+            locked_until = $1::timestamptz + make_interval(secs => $3::double precision / 1000),
+            started_at = coalesce(t.started_at, $1), updated_at = $1
+       from ready
+      where t.account_id = ready.account_id and t.task_id = ready.task_id
+     returning t.*`,
+    [now, claimToken, leaseMs, limit],
+  );
+  return rows.map(taskFromRow);
+}
+
+export type TaskUpdate =
+  | { status: 'done'; externalId: string | null; result: Record<string, unknown> | null }
+  | { status: 'waiting'; externalId: string | null }
+  | { status: 'pending'; nextRunAt: string; lastError: TaskRow['lastError'] }
+  | { status: 'failed'; lastError: TaskRow['lastError'] };
+
+/**
+ * Records a task's outcome. With a claim token, only while that lease still holds the task
+ * (running, same token); without one (a callback or an operator), only from `fromStatuses`.
+ * Returns the updated task, or undefined when the task was not in a state to take it.
+ */
+export async function updateTask(
+  tx: Tx,
+  task: { accountId: string; taskId: string },
+  update: TaskUpdate,
+  now: string,
+  guard: { claimToken: string } | { fromStatuses: TaskStatus[] },
+): Promise<TaskRow | undefined> {
+  const ended = update.status === 'done' || update.status === 'failed';
+  const row = await queryOne(
+    tx,
+    `update fulfillment_task
+        set status = $3,
+            external_id = coalesce($4, external_id),
+            result = coalesce($5, result),
+            last_error = case when $3 in ('pending', 'failed') then $6::jsonb else last_error end,
+            next_run_at = coalesce($7, next_run_at),
+            finished_at = case when $8 then $9::timestamptz else finished_at end,
+            locked_by = null, locked_until = null, updated_at = $9
+      where account_id = $1 and task_id = $2
+        and (case when $10::text is not null then status = 'running' and locked_by = $10 else status = any ($11::text[]) end)
+      returning *`,
+    [task.accountId, task.taskId, update.status,
+     'externalId' in update ? update.externalId : null,
+     update.status === 'done' ? update.result : null,
+     'lastError' in update ? update.lastError : null,
+     update.status === 'pending' ? update.nextRunAt : null,
+     ended, now,
+     'claimToken' in guard ? guard.claimToken : null,
+     'fromStatuses' in guard ? guard.fromStatuses : []],
+  );
+  return row ? taskFromRow(row) : undefined;
+}
+
+export async function findTask(tx: Tx, taskId: string): Promise<TaskRow | undefined> {
+  const row = await queryOne(tx, 'select * from fulfillment_task where task_id = $1', [taskId]);
+  return row ? taskFromRow(row) : undefined;
+}
+
+export async function listOrderTasks(tx: Tx, accountId: string, orderId: string): Promise<TaskRow[]> {
+  const rows = await queryRows(tx, 'select * from fulfillment_task where account_id = $1 and order_id = $2 order by task_number', [accountId, orderId]);
+  return rows.map(taskFromRow);
+}
+
+/** Cancels an item's tasks that have not started (or waiting ones, for an amendment); returns them. */
+export async function cancelTasks(tx: Tx, accountId: string, itemIds: string[], statuses: TaskStatus[], now: string): Promise<TaskRow[]> {
+  const rows = await queryRows(
+    tx,
+    `update fulfillment_task set status = 'cancelled', finished_at = $4, locked_by = null, locked_until = null, updated_at = $4
+      where account_id = $1 and item_id = any ($2::uuid[]) and status = any ($3::text[])
+      returning *`,
+    [accountId, itemIds, statuses, now],
+  );
+  return rows.map(taskFromRow);
+}
+
+export async function markCompensated(tx: Tx, accountId: string, taskId: string, now: string): Promise<void> {
+  await tx.query(`update fulfillment_task set status = 'compensated', updated_at = $3 where account_id = $1 and task_id = $2`, [accountId, taskId, now]);
+}
+
+/** A manual re-run: failed and cancelled provisioning tasks of the items are due again with fresh attempts. */
+export async function resetTasksForRerun(tx: Tx, accountId: string, itemIds: string[], now: string): Promise<TaskRow[]> {
+  const rows = await queryRows(
+    tx,
+    `update fulfillment_task set status = 'pending', attempts = 0, next_run_at = $3, finished_at = null, updated_at = $3
+      where account_id = $1 and item_id = any ($2::uuid[]) and kind = 'provision' and status in ('failed', 'cancelled')
+      returning *`,
+    [accountId, itemIds, now],
+  );
+  return rows.map(taskFromRow);
+}
+
+export interface NewCompensation {
+  taskId: string;
+  compensates: TaskRow;
+  taskNumber: number;
+  dependsOn: string[];
+}
+
+export async function insertCompensations(tx: Tx, compensations: NewCompensation[], now: string): Promise<void> {
+  for (const c of compensations) {
+    const t = c.compensates;
+    await tx.query(
+      `insert into fulfillment_task (tenant_id, account_id, task_id, order_id, item_id, task_number, kind, compensates_task_id,
+         step, spec_kind, spec_id, spec_version, spec_code, provisioner_code, status, depends_on, point_of_no_return,
+         idempotency_key, correlation_id, max_attempts, next_run_at, created_at, updated_at)
+       values ($1, $2, $3, $4, $5, $6, 'compensation', $7, $8, $9, $10, $11, $12, $13, 'pending', $14, false, $15, $16, $17, $18, $18, $18)`,
+      [t.tenantId, t.accountId, c.taskId, t.orderId, t.itemId, c.taskNumber, t.taskId, t.step, t.specification?.kind ?? null,
+       t.specification?.id ?? null, t.specification?.version ?? null, t.specification?.code ?? null, t.provisionerCode,
+       c.dependsOn, `${t.idempotencyKey}:compensate`, t.correlationId, t.maxAttempts, now],
+    );
+  }
+}
+
+/**
+ * Locks the tasks of some items of an order before an amendment reads them: a worker's claim
+ * skips locked rows, and a claim already under way finishes first, so the amendment sees
+ * every task's real status.
+ */
+export async function lockItemTasks(tx: Tx, accountId: string, itemIds: string[]): Promise<TaskRow[]> {
+  const rows = await queryRows(
+    tx,
+    'select * from fulfillment_task where account_id = $1 and item_id = any ($2::uuid[]) order by task_number for update',
+    [accountId, itemIds],
+  );
+  return rows.map(taskFromRow);
+}

@@ -1,0 +1,131 @@
+/** HTTP → fulfillment: results of waiting tasks, signed callbacks, re-runs and cancellations. */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Services } from '../app.ts';
+import { contextOf, IdParams, JsonObjectSchema, Uuid } from '../api/http.ts';
+import { BadSignatureError, NotFoundError, ValidationError } from '../platform/errors.ts';
+import { Value } from '@sinclair/typebox/value';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyCallbackSignature } from './http-provisioner.ts';
+import type { PostedResult } from './orchestrator.ts';
+
+const AnyObject = Type.Object({}, { additionalProperties: true });
+
+const ResultBody = Type.Union([
+  Type.Object({
+    outcome: Type.Literal('done'),
+    externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    data: Type.Optional(JsonObjectSchema),
+  }, { additionalProperties: false }),
+  Type.Object({
+    outcome: Type.Literal('failed'),
+    code: Type.String({ minLength: 1, maxLength: 80 }),
+    message: Type.String({ minLength: 1, maxLength: 2000 }),
+  }, { additionalProperties: false }),
+]);
+
+/** What an external system posts back: the task it answers, and the same result shape. */
+const CallbackBody = Type.Object({
+  taskId: Uuid,
+  status: Type.Union([Type.Literal('done'), Type.Literal('failed')]),
+  externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  data: Type.Optional(JsonObjectSchema),
+  code: Type.Optional(Type.String({ minLength: 1, maxLength: 80 })),
+  message: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+}, { additionalProperties: true });
+
+function postedOf(body: Static<typeof ResultBody>): PostedResult {
+  return body.outcome === 'done'
+    ? { outcome: 'done', externalId: body.externalId ?? null, data: (body.data ?? null) as Record<string, unknown> | null }
+    : { outcome: 'failed', code: body.code, message: body.message };
+}
+
+export function registerFulfillmentRoutes(app: FastifyInstance, services: Services): void {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['fulfillment'];
+  const { orchestrator, orders } = services;
+
+  r.post('/fulfillment/tasks/:id/result', {
+    schema: {
+      tags,
+      summary: 'Post the result of a waiting task (the manual provisioner\'s operator, or an external system with an API key)',
+      description: 'The task must be waiting (or running). Posting the same outcome again returns the task unchanged; a different outcome for an ended task is 409 illegal-transition. A done result may complete the item and the order; a failed one fails the item.',
+      params: IdParams,
+      body: ResultBody,
+      response: { 200: AnyObject },
+    },
+  }, async (request) => orchestrator.postResult(contextOf(request), request.params.id, postedOf(request.body)));
+
+  // Callbacks are authenticated by their signature over the exact bytes received, so this
+  // route keeps the raw body and parses it only after the signature holds.
+  app.register(async (child) => {
+    child.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    child.withTypeProvider<TypeBoxTypeProvider>().post('/fulfillment/callbacks/:provisionerCode', {
+      config: { public: true },
+      schema: {
+        tags,
+        summary: 'Signed callback of an HTTP provisioner\'s external system',
+        description: `Authenticated by ${TIMESTAMP_HEADER} and ${SIGNATURE_HEADER} (v1 HMAC-SHA256 over "<timestamp>.<raw body>" with the provisioner's secret). Body: { taskId, status: done|failed, externalId?, data?, code?, message? }. A repeated callback is answered like the first.`,
+        security: [],
+        params: Type.Object({ provisionerCode: Type.String({ minLength: 1, maxLength: 100 }) }),
+        response: { 200: AnyObject },
+      },
+    }, async (request) => {
+      const secret = services.callbackSecrets.get(request.params.provisionerCode);
+      if (!secret) throw new NotFoundError(`no HTTP provisioner "${request.params.provisionerCode}" is configured`);
+      const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const check = verifyCallbackSignature({
+        secret,
+        timestampHeader: request.headers[TIMESTAMP_HEADER.toLowerCase()],
+        signatureHeader: request.headers[SIGNATURE_HEADER.toLowerCase()],
+        rawBody: raw,
+        // Signatures carry wall-clock time (see http-provisioner.ts), never a test clock.
+        now: new Date(),
+      });
+      if (!check.ok) throw new BadSignatureError(check.reason);
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw ValidationError.field('/', 'the body is not valid JSON');
+      }
+      if (!Value.Check(CallbackBody, body)) throw ValidationError.field('/', 'expected { taskId, status: "done" | "failed", externalId?, data?, code?, message? }');
+      const tenantId = await orchestrator.tenantOfTask(body.taskId);
+      if (!tenantId) throw NotFoundError.of('fulfillment task', body.taskId);
+      const posted: PostedResult = body.status === 'done'
+        ? { outcome: 'done', externalId: body.externalId ?? null, data: (body.data ?? null) as Record<string, unknown> | null }
+        : { outcome: 'failed', code: body.code ?? 'external-failure', message: body.message ?? 'the external system reported a failure' };
+      return orchestrator.postResult({ tenantId, actor: null, correlationId: request.headers['x-correlation-id']?.toString() ?? null }, body.taskId, posted);
+    });
+  });
+
+  r.post('/orders/:id/rerun', {
+    config: { adminOnly: true },
+    schema: {
+      tags,
+      summary: 'Re-run the failed work of an order (seed 003 B2): failed items take their assets again, their failed tasks run again with fresh attempts',
+      description: 'Admin only, audited. Re-running an order with nothing failed changes nothing and returns the same view.',
+      params: IdParams,
+      response: { 200: AnyObject },
+    },
+  }, async (request) => {
+    const ctx = contextOf(request);
+    const { rerunItemIds, tasks } = await orchestrator.rerunOrder(ctx, request.params.id);
+    return { order: await orders.getOrder(ctx, request.params.id), rerunItemIds, tasks };
+  });
+
+  r.post('/orders/:id/cancel', {
+    schema: {
+      tags,
+      summary: 'Cancel an order in flight: tasks not started are cancelled, done work that can be undone is compensated',
+      description: 'Refused with 409 point-of-no-return, changing nothing, when a started task is past its point of no return. The order is pendingCancellation while compensations run, then cancelled (or partial when some items had completed).',
+      params: IdParams,
+      body: Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }, { additionalProperties: false }),
+      response: { 200: AnyObject },
+    },
+  }, async (request) => {
+    const ctx = contextOf(request);
+    await orchestrator.cancelOrder(ctx, request.params.id, request.body.reason ?? 'cancelled by request');
+    return orders.getOrder(ctx, request.params.id);
+  });
+}

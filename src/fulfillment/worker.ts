@@ -1,0 +1,88 @@
+/**
+ * A fulfillment worker: a loop that asks the orchestrator for a round of work, and waits a
+ * poll interval when there was none. Stateless: run as many as you like, in `npm start`
+ * (one, in the API process) or as `tenure worker` processes; a killed worker's tasks come
+ * back to the others when their lease runs out.
+ */
+import { hostname } from 'node:os';
+import type { Logger } from '../platform/logger.ts';
+import { DEFAULT_SETTINGS, type FulfillmentSettings, type Orchestrator } from './orchestrator.ts';
+import { routingFromEnv } from './plan.ts';
+
+export interface Worker {
+  readonly id: string;
+  /** Resolves when the loop has finished its current round and stopped. */
+  stop(): Promise<void>;
+}
+
+export function startWorker(orchestrator: Orchestrator, settings: FulfillmentSettings, options: { id?: string; logger?: Logger } = {}): Worker {
+  const id = options.id ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  let stopping = false;
+  let wake: (() => void) | null = null;
+  const loop = (async () => {
+    while (!stopping) {
+      let ran = 0;
+      try {
+        ran = await orchestrator.runOnce(id);
+      } catch (error) {
+        // The database went away or a bug: log, wait, and try again; leases protect the tasks.
+        options.logger?.error({ err: error, worker: id }, 'fulfillment worker round failed');
+      }
+      if (ran === 0 && !stopping) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, settings.pollIntervalMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
+      }
+    }
+  })();
+  return {
+    id,
+    async stop() {
+      stopping = true;
+      wake?.();
+      await loop;
+    },
+  };
+}
+
+/**
+ * The fulfillment settings from the environment, each documented in the README:
+ * TENURE_FULFILLMENT_ROUTING (JSON), TENURE_FULFILLMENT_RETRY (JSON: initialDelayMs,
+ * multiplier, maxDelayMs, jitter), TENURE_FULFILLMENT_LEASE_MS, TENURE_FULFILLMENT_POLL_MS,
+ * TENURE_FULFILLMENT_BATCH.
+ */
+export function fulfillmentSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FulfillmentSettings {
+  const retry = env.TENURE_FULFILLMENT_RETRY?.trim() ? { ...DEFAULT_SETTINGS.retry, ...parseJson(env.TENURE_FULFILLMENT_RETRY, 'TENURE_FULFILLMENT_RETRY') } : DEFAULT_SETTINGS.retry;
+  for (const [key, value] of Object.entries(retry)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error(`TENURE_FULFILLMENT_RETRY.${key} must be a non-negative number`);
+  }
+  return {
+    routing: routingFromEnv(env),
+    retry,
+    leaseMs: positiveInt(env.TENURE_FULFILLMENT_LEASE_MS, DEFAULT_SETTINGS.leaseMs, 'TENURE_FULFILLMENT_LEASE_MS'),
+    pollIntervalMs: positiveInt(env.TENURE_FULFILLMENT_POLL_MS, DEFAULT_SETTINGS.pollIntervalMs, 'TENURE_FULFILLMENT_POLL_MS'),
+    batchSize: positiveInt(env.TENURE_FULFILLMENT_BATCH, DEFAULT_SETTINGS.batchSize, 'TENURE_FULFILLMENT_BATCH'),
+  };
+}
+
+function parseJson(text: string, name: string): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(text);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed;
+  } catch {
+    // reported below
+  }
+  throw new Error(`${name} must be a JSON object`);
+}
+
+function positiveInt(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${value}"`);
+  return n;
+}

@@ -1,0 +1,337 @@
+/**
+ * What happens to an order and its items while they are fulfilled: each function runs inside
+ * the caller's transaction (the orchestrator's, or an amendment's) and changes the installed
+ * base only through the inventory commands (seed 000 §18), so that an item's state and its
+ * assets change together or not at all. Every function first locks the order row: item
+ * changes of one order are serialised, and the order is settled exactly once.
+ *
+ * What an item does to its assets, by action:
+ *
+ *   action      at submission              when its tasks are done                 when it fails
+ *   ADD         instance PENDING_ACTIVATION services, resources attached; ACTIVE  ERROR, error recorded
+ *   MODIFY      PENDING_MODIFICATION        change applied, new version, ACTIVE     ACTIVE unchanged, error recorded
+ *   DISCONNECT  guard held                  DISCONNECTED (start + complete)          previous state, guard released
+ *   SUSPEND     guard held                  SUSPENDED                                previous state, guard released
+ *   RESUME      guard held                  ACTIVE                                   previous state, guard released
+ *   MOVE        guard held                  moved (new service instances)            previous state, guard released
+ *   REPLACE     guard held                  new instance ACTIVE, old DISCONNECTED    previous state, guard released
+ *   RENEW       guard held                  subscription end date moved              previous state, guard released
+ */
+import { catalogSnapshotOf, findOfferingVersion, findProductSpecificationVersion } from '../catalog/service.ts';
+import { appendToOutbox, buildEvent } from '../events/outbox.ts';
+import { productInstanceInTx, subscriptionInTx } from '../inventory/queries.ts';
+import { InventoryService, holdAssetsForOrderInTx } from '../inventory/service.ts';
+import type { CommandContext, JsonObject, ProductInstance } from '../inventory/types.ts';
+import type { Tx } from '../platform/db.ts';
+import { BusinessRuleError, IllegalTransitionError, NotFoundError } from '../platform/errors.ts';
+import { ORDER_FINAL_STATES, TARGET_COMMAND, itemTransition, orderTransition, settledOrderState, type ItemCommand, type OrderCommand } from './model.ts';
+import * as store from './store.ts';
+import type { OrderItemRecord, OrderRecord } from './store.ts';
+
+/** A finished task of the item, as fulfillment reports it. */
+export interface TaskOutcome {
+  taskId: string;
+  step: string;
+  specification: { kind: string; id: string; version: number; code: string } | null;
+  dependsOn: string[];
+  externalId: string | null;
+  result: Record<string, unknown> | null;
+}
+
+export interface ItemError {
+  code: string;
+  message: string;
+  taskId?: string | null;
+}
+
+/** The order, locked, with its items. */
+async function lockedOrder(tx: Tx, accountId: string, orderId: string): Promise<{ order: OrderRecord; items: OrderItemRecord[] }> {
+  const order = await store.lockOrder(tx, accountId, orderId);
+  if (!order) throw NotFoundError.of('order', orderId);
+  return { order, items: await store.listItems(tx, accountId, orderId) };
+}
+
+function itemOf(items: OrderItemRecord[], itemId: string): OrderItemRecord {
+  const item = items.find((i) => i.itemId === itemId);
+  if (!item) throw NotFoundError.of('order item', itemId);
+  return item;
+}
+
+async function moveItem(
+  tx: Tx,
+  ctx: CommandContext,
+  now: string,
+  order: OrderRecord,
+  item: OrderItemRecord,
+  command: ItemCommand,
+  reason: string | null,
+  change: { productInstanceId?: string | null; error?: Record<string, unknown> | null; details?: Record<string, unknown> } = {},
+): Promise<OrderItemRecord> {
+  const verdict = itemTransition(item.status, command);
+  if (!verdict.ok) throw new IllegalTransitionError('order item', item.itemId, item.status, command, verdict.allowed);
+  const updated = await store.updateItem(tx, order.accountId, item, { status: verdict.to, ...change }, now);
+  await store.insertStateChange(tx, ctx.tenantId, order.accountId, order.orderId, { itemId: item.itemId, fromStatus: item.status, toStatus: verdict.to, reason, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
+  return updated;
+}
+
+async function moveOrder(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, command: OrderCommand, reason: string | null): Promise<OrderRecord> {
+  const verdict = orderTransition(order.status, command);
+  if (!verdict.ok) throw new IllegalTransitionError('order', order.orderId, order.status, command, verdict.allowed);
+  const updated = await store.updateOrderStatus(tx, order.accountId, order, verdict.to, now);
+  await store.insertStateChange(tx, ctx.tenantId, order.accountId, order.orderId, { itemId: null, fromStatus: order.status, toStatus: verdict.to, reason, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
+  await appendToOutbox(tx, ctx.tenantId, buildEvent({
+    eventType: 'ProductOrderStateChanged',
+    occurredAt: now,
+    correlationId: ctx.correlationId,
+    causationId: null,
+    accountId: order.accountId,
+    aggregateType: 'product_order',
+    aggregateId: order.orderId,
+    aggregateVersion: updated.version,
+    body: { orderId: order.orderId, status: verdict.to, previousStatus: order.status, reason },
+  }));
+  return updated;
+}
+
+/** Once every item has ended, the order ends: completed, failed, partial or cancelled. */
+async function settle(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord): Promise<OrderRecord> {
+  if (ORDER_FINAL_STATES.includes(order.status)) return order;
+  const items = await store.listItems(tx, order.accountId, order.orderId);
+  let settled = settledOrderState(items.map((i) => i.status));
+  if (!settled) return order;
+  // A cancellation requested after some items completed ends the order partially done.
+  if (settled === 'completed' && order.status === 'pendingCancellation') settled = 'partial';
+  if (order.status === 'acknowledged' && settled !== 'cancelled') order = await moveOrder(tx, ctx, now, order, 'start', null);
+  const command: OrderCommand = { completed: 'complete', failed: 'fail', partial: 'completePartially', cancelled: 'cancel' }[settled as 'completed' | 'failed' | 'partial' | 'cancelled'] as OrderCommand;
+  if (settled === 'cancelled' && order.status === 'inProgress') order = await moveOrder(tx, ctx, now, order, 'requestCancellation', null);
+  return moveOrder(tx, ctx, now, order, command, null);
+}
+
+/** Locks the order and returns it with its items: fulfillment takes this lock before it changes an order's tasks. */
+export async function lockOrderInTx(tx: Tx, accountId: string, orderId: string): Promise<{ order: OrderRecord; items: OrderItemRecord[] }> {
+  return lockedOrder(tx, accountId, orderId);
+}
+
+/** The first task of an item started: the item, and the order with it, are in progress. Returns the item. */
+export async function markItemStartedInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, itemId: string): Promise<OrderItemRecord> {
+  let { order, items } = await lockedOrder(tx, accountId, orderId);
+  const item = itemOf(items, itemId);
+  if (order.status === 'acknowledged') order = await moveOrder(tx, ctx, now, order, 'start', null);
+  return item.status === 'acknowledged' ? moveItem(tx, ctx, now, order, item, 'start', null) : item;
+}
+
+/**
+ * Every task of the item is done: apply the change to the installed base and complete the
+ * item. Idempotent: an item that already ended is left as it is.
+ */
+export async function completeItemInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, itemId: string, tasks: readonly TaskOutcome[]): Promise<void> {
+  let { order, items } = await lockedOrder(tx, accountId, orderId);
+  let item = itemOf(items, itemId);
+  if (item.status !== 'acknowledged' && item.status !== 'inProgress') return;
+  if (order.status === 'acknowledged') order = await moveOrder(tx, ctx, now, order, 'start', null);
+  if (item.status === 'acknowledged') item = await moveItem(tx, ctx, now, order, item, 'start', null);
+  const productInstanceId = await applyItem(tx, ctx, now, order, item, tasks);
+  await moveItem(tx, ctx, now, order, item, 'complete', null, { productInstanceId });
+  await settle(tx, ctx, now, order);
+}
+
+/** A task failed for good: the item fails, its assets go to their documented state. */
+export async function failItemInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, itemId: string, error: ItemError): Promise<void> {
+  let { order, items } = await lockedOrder(tx, accountId, orderId);
+  let item = itemOf(items, itemId);
+  if (!['acknowledged', 'inProgress', 'pendingCancellation'].includes(item.status)) return;
+  if (order.status === 'acknowledged') order = await moveOrder(tx, ctx, now, order, 'start', null);
+  if (item.status === 'acknowledged') item = await moveItem(tx, ctx, now, order, item, 'start', null);
+  // An item being cancelled whose compensation failed has nothing left to undo on its assets.
+  if (item.status !== 'pendingCancellation') await failAssets(tx, ctx, now, order, item, error);
+  await moveItem(tx, ctx, now, order, item, 'fail', error.message, { error: { ...error } });
+  await settle(tx, ctx, now, order);
+}
+
+/**
+ * An amendment or cancellation takes the item back: its assets return to where they were
+ * (a new instance is CANCELLED, a modification is cancelled, a held asset is released).
+ * With done work still to undo in external systems the item waits in pendingCancellation
+ * until its compensations are done; otherwise it is cancelled now.
+ */
+export async function withdrawItemInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, itemId: string, options: { reason: string; compensating: boolean }): Promise<void> {
+  const { order, items } = await lockedOrder(tx, accountId, orderId);
+  const item = itemOf(items, itemId);
+  if (!['acknowledged', 'inProgress', 'held'].includes(item.status)) return;
+  await withdrawAssets(tx, ctx, now, order, item);
+  const pending = await moveItem(tx, ctx, now, order, item, 'requestCancellation', options.reason);
+  if (!options.compensating) await moveItem(tx, ctx, now, order, pending, 'cancel', options.reason);
+  await settle(tx, ctx, now, order);
+}
+
+/** The whole order is to be cancelled: pendingCancellation while its items are withdrawn. */
+export async function requestOrderCancellationInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, reason: string): Promise<OrderRecord> {
+  const { order } = await lockedOrder(tx, accountId, orderId);
+  return order.status === 'pendingCancellation' ? order : moveOrder(tx, ctx, now, order, 'requestCancellation', reason);
+}
+
+/** The compensations of a withdrawn item are done: it is cancelled. */
+export async function finishWithdrawalInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, itemId: string): Promise<void> {
+  const { order, items } = await lockedOrder(tx, accountId, orderId);
+  const item = itemOf(items, itemId);
+  if (item.status !== 'pendingCancellation') return;
+  await moveItem(tx, ctx, now, order, item, 'cancel', 'compensation done');
+  await settle(tx, ctx, now, order);
+}
+
+/**
+ * Manual re-run (seed 003 B2): the failed items take their assets' guards again (a conflict
+ * refuses the whole re-run) and are in progress again, and so is the order. Returns the
+ * re-run item ids; none when nothing had failed.
+ */
+export async function rerunFailedItemsInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string): Promise<string[]> {
+  let { order, items } = await lockedOrder(tx, accountId, orderId);
+  const failed = items.filter((i) => i.status === 'failed');
+  if (failed.length === 0) return [];
+  if (order.status === 'failed' || order.status === 'partial') order = await moveOrder(tx, ctx, now, order, 'rerun', 'manual re-run');
+  for (const item of failed) {
+    await retakeAssets(tx, ctx, now, order, item);
+    await moveItem(tx, ctx, now, order, item, 'rerun', 'manual re-run', { error: null });
+  }
+  return failed.map((i) => i.itemId);
+}
+
+// ------------------------------------------------------------------------- per action
+
+const causeOf = (item: OrderItemRecord, orderId: string, ctx: CommandContext) => ({ orderId, orderItemId: item.itemId, correlationId: ctx.correlationId });
+
+async function currentProduct(tx: Tx, id: string): Promise<ProductInstance> {
+  const product = await productInstanceInTx(tx, id);
+  if (!product) throw NotFoundError.of('product instance', id);
+  return product;
+}
+
+/** Applies a done item to the installed base; returns the product instance it leaves (the new one for REPLACE). */
+async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord, tasks: readonly TaskOutcome[]): Promise<string | null> {
+  const inventory = InventoryService.within(tx, now);
+  const cause = causeOf(item, order.orderId, ctx);
+  const details = item.details as Record<string, any>;
+  if (!item.productInstanceId) return null; // an ADD of a bundle: commercial only, its members are the products
+  const target = await currentProduct(tx, item.productInstanceId);
+  switch (item.action) {
+    case 'ADD': {
+      // Each configured service becomes a service instance; the resources reserved for it are attached to it.
+      for (const configured of tasks.filter((t) => t.step === 'configure' && t.specification)) {
+        const service = await inventory.attachServiceInstance(ctx, target.productInstanceId, {
+          ...cause,
+          serviceSpecificationId: configured.specification!.id,
+          serviceSpecificationVersion: String(configured.specification!.version),
+          name: configured.specification!.code,
+          externalServiceId: configured.externalId,
+          technicalParameters: (configured.result ?? {}) as JsonObject,
+        });
+        for (const reserved of tasks.filter((t) => t.step === 'reserve' && t.specification && configured.dependsOn.includes(t.taskId))) {
+          await inventory.attachResourceInstance(ctx, service.serviceInstanceId, {
+            ...cause,
+            resourceType: reserved.specification!.code,
+            resourceId: reserved.externalId,
+            externalResourceId: reserved.externalId,
+            attributes: (reserved.result ?? {}) as JsonObject,
+          });
+        }
+      }
+      await inventory.completeActivation(ctx, target.productInstanceId, { ...cause, expectedVersion: (await currentProduct(tx, target.productInstanceId)).version });
+      return target.productInstanceId;
+    }
+    case 'MODIFY':
+      await inventory.completeModification(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version });
+      return target.productInstanceId;
+    case 'DISCONNECT': {
+      const started = await inventory.startDisconnect(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version, reason: details.reason ?? null, requestedTerminationDate: details.requestedTerminationDate ?? null });
+      await inventory.completeDisconnect(ctx, target.productInstanceId, { ...cause, expectedVersion: started.productInstance.version });
+      return target.productInstanceId;
+    }
+    case 'SUSPEND':
+      await inventory.suspend(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version, reason: details.reason ?? null });
+      return target.productInstanceId;
+    case 'RESUME':
+      await inventory.resume(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version });
+      return target.productInstanceId;
+    case 'MOVE':
+      await inventory.move(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version, place: details.place as JsonObject });
+      return target.productInstanceId;
+    case 'REPLACE': {
+      const offering = await findOfferingVersion(tx, details.replacementOfferingId, details.replacementOfferingVersion);
+      if (!offering) throw NotFoundError.of('product offering', details.replacementOfferingId);
+      const specRef = offering.body.productSpecification;
+      const specification = specRef ? await findProductSpecificationVersion(tx, specRef.id, specRef.version) : null;
+      if (!specification) throw new BusinessRuleError(`offering ${offering.body.code} has no product specification: it cannot replace a product`);
+      const replaced = await inventory.replace(ctx, target.productInstanceId, {
+        ...cause,
+        expectedVersion: target.version,
+        place: (details.place ?? null) as JsonObject | null,
+        replacement: {
+          productOfferingId: offering.id,
+          productOfferingVersion: String(offering.version),
+          productSpecificationId: specification.id,
+          productSpecificationVersion: String(specification.version),
+          name: offering.body.name,
+          catalogSnapshot: catalogSnapshotOf(offering, specification),
+          configuration: (details.configuration ?? target.configuration) as JsonObject,
+          price: (details.price ?? target.price) as JsonObject,
+        },
+      });
+      return replaced.productInstance.productInstanceId;
+    }
+    case 'RENEW': {
+      if (!target.subscriptionId) throw new BusinessRuleError(`product instance ${target.productInstanceId} has no subscription to renew`);
+      const subscription = await subscriptionInTx(tx, target.subscriptionId);
+      if (!subscription) throw NotFoundError.of('subscription', target.subscriptionId);
+      await inventory.renewSubscription(ctx, subscription.subscriptionId, { ...cause, expectedVersion: subscription.version, termMonths: details.termMonths ?? null, newEndDate: details.newEndDate ?? null });
+      await inventory.releaseOrderItemHolds(ctx, order.accountId, item.itemId, 'renewed');
+      return target.productInstanceId;
+    }
+  }
+}
+
+async function failAssets(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord, error: ItemError): Promise<void> {
+  const inventory = InventoryService.within(tx, now);
+  const cause = causeOf(item, order.orderId, ctx);
+  const product = item.productInstanceId ? await productInstanceInTx(tx, item.productInstanceId) : undefined;
+  const problem = { code: error.code, message: error.message };
+  if (item.action === 'ADD' && product?.status === 'PENDING_ACTIVATION') {
+    await inventory.failActivation(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version, error: problem });
+  } else if (item.action === 'MODIFY' && product?.status === 'PENDING_MODIFICATION') {
+    await inventory.failModification(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version, error: problem });
+  }
+  if (product) await inventory.releaseOrderItemHolds(ctx, product.accountId, item.itemId, `order item failed: ${error.code}`);
+}
+
+async function withdrawAssets(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord): Promise<void> {
+  const inventory = InventoryService.within(tx, now);
+  const product = item.productInstanceId ? await productInstanceInTx(tx, item.productInstanceId) : undefined;
+  if (!product) return;
+  const cause = causeOf(item, order.orderId, ctx);
+  if (item.action === 'ADD' && (product.status === 'PENDING_ACTIVATION' || product.status === 'ERROR')) {
+    await inventory.cancelActivation(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
+  } else if (item.action === 'MODIFY' && product.status === 'PENDING_MODIFICATION') {
+    await inventory.cancelModification(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
+  }
+  await inventory.releaseOrderItemHolds(ctx, product.accountId, item.itemId, 'order item withdrawn');
+}
+
+async function retakeAssets(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord): Promise<void> {
+  const inventory = InventoryService.within(tx, now);
+  if (!item.productInstanceId) return;
+  const product = await currentProduct(tx, item.productInstanceId);
+  const cause = causeOf(item, order.orderId, ctx);
+  if (item.action === 'ADD') {
+    await inventory.startActivation(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
+  } else if (item.action === 'MODIFY') {
+    await inventory.startModification(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version, requestedChange: { configuration: (item.details.configuration ?? {}) as JsonObject } });
+  } else {
+    await holdAssetsForOrderInTx(tx, ctx, now, product.accountId, [{
+      productInstanceId: product.productInstanceId,
+      expectedVersion: product.version,
+      orderId: order.orderId,
+      orderItemId: item.itemId,
+      operationType: item.action,
+      command: item.action === 'RENEW' ? null : TARGET_COMMAND[item.action],
+    }]);
+  }
+}
