@@ -14,3 +14,6 @@ create index fulfillment_task_item on fulfillment_task (account_id, item_id);
 
 -- Ending an order item's operations (failure, cancellation) finds its guards by item.
 create index asset_operation_guard_item on asset_operation_guard (account_id, order_item_id) where status in ('ACTIVE', 'PENDING_RELEASE');
+
+-- The lifecycle history in the order it was written, also when several changes share an instant.
+alter table order_state_change add column seq bigint generated always as identity;

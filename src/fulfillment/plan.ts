@@ -56,7 +56,7 @@ export async function planAndEnqueueInTx(
   now: string,
   order: { orderId: string; accountId: string },
   items: readonly ItemForPlanning[],
-  routing: Routing = routingFromEnv(),
+  routing: Routing,
 ): Promise<PlannedTask[]> {
   const toPlan: ItemToPlan[] = [];
   for (const item of items) {

@@ -236,3 +236,8 @@ export async function productInstanceInTx(tx: Tx, productInstanceId: string): Pr
 export async function subscriptionInTx(tx: Tx, subscriptionId: string): Promise<Subscription | undefined> {
   return store.findSubscription(tx, subscriptionId);
 }
+
+/** The operation holding a product instance now (its active guard), if any. */
+export async function activeOperationInTx(tx: Tx, accountId: string, productInstanceId: string) {
+  return store.findActiveGuard(tx, accountId, productInstanceId);
+}

@@ -91,7 +91,7 @@ export async function findProductInstanceWithGuard(tx: Tx, productInstanceId: st
     },
   };
 }
-export const __exp = { joinLoad: false, noReturning: false };
+export const __exp = { joinLoad: false, noReturning: false, splitCte: false };
 async function findProductInstanceWithGuardOld(tx: Tx, productInstanceId: string): Promise<{ product: ProductInstance; activeGuard: Guard | null } | undefined> {
   const row = await queryOne<any>(
     tx,
@@ -367,6 +367,59 @@ export interface VersionSideEffects {
  * row (the audit log and the outbox are cross-cutting records of the change, written with it).
  */
 export async function insertHistoryWithEvent(tx: Tx, tenantId: string, kind: EntityKind, h: HistoryInsert, e: OutboxEvent, side: VersionSideEffects): Promise<void> {
+  if (!__exp.splitCte) return insertHistoryWithEventOld(tx, tenantId, kind, h, e, side);
+  const params: unknown[] = [tenantId, h.accountId, h.entityId, h.version, h.historyId, h.changeType, h.orderId, h.orderItemId,
+    h.beforeState, h.afterState, h.recordedAt, h.effectiveAt, h.actorApiKeyId, h.correlationId,
+    e.eventId, e.eventType, e.eventVersion, e.aggregateType, e.aggregateId, e.aggregateVersion, eventPayload(e), e.occurredAt];
+  if (side.releaseGuardId !== null) params.push(side.releaseGuardId);
+  if (side.audit !== null) params.push(newId(), side.audit.actorRole, side.audit.action, side.audit.targetType, side.audit.details);
+  await tx.query(versionStatement(kind, side.releaseGuardId !== null, side.audit !== null), params);
+}
+
+const versionStatements = new Map<string, string>();
+
+/**
+ * The statement of insertHistoryWithEvent for one entity kind, with only the parts the
+ * version needs: a guard release or an audit row that is not written is not in the text, so
+ * PostgreSQL neither parses nor plans it. $1–$22 are the history row and the event; the
+ * guard id, then the audit row's values, follow when present.
+ */
+function versionStatement(kind: EntityKind, release: boolean, audit: boolean): string {
+  const key = `${kind}:${release}:${audit}`;
+  let text = versionStatements.get(key);
+  if (text === undefined) {
+    const { table, idColumn } = HISTORY_TABLE[kind];
+    const parts = [`history as (
+       insert into ${table} (tenant_id, account_id, ${idColumn}, version, history_id, change_type, changed_by_order_id,
+         changed_by_order_item_id, before_state, after_state, recorded_at, effective_at, actor_api_key_id, correlation_id)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     )`];
+    let next = 23;
+    if (release) {
+      parts.push(`released_guard as (
+       update asset_operation_guard set status = 'RELEASED', released_at = $11
+        where account_id = $2 and guard_id = $${next} and status <> 'RELEASED'
+     )`);
+      next += 1;
+    }
+    if (audit) {
+      const [id, role, action, targetType, details] = [next, next + 1, next + 2, next + 3, next + 4];
+      parts.push(`audit as (
+       insert into audit_log (audit_id, tenant_id, actor_api_key_id, actor_role, action, target_type, target_id,
+         subject_account_id, correlation_id, details, recorded_at)
+       values ($${id}, $1, $13, $${role}, $${action}, $${targetType}, $3, $2, $14, $${details}, $11)
+     )`);
+    }
+    text = `with ${parts.join(', ')}
+     insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
+       aggregate_version, payload, occurred_at)
+     values ($1, $2, $15, $16, $17, $18, $19, $20, $21, $22)`;
+    versionStatements.set(key, text);
+  }
+  return text;
+}
+
+async function insertHistoryWithEventOld(tx: Tx, tenantId: string, kind: EntityKind, h: HistoryInsert, e: OutboxEvent, side: VersionSideEffects): Promise<void> {
   const { table, idColumn } = HISTORY_TABLE[kind];
   await tx.query(
     `with history as (

@@ -15,13 +15,13 @@ import type { Routing } from '../fulfillment/decompose.ts';
 import { withdrawItemsInTx } from '../fulfillment/orchestrator.ts';
 import { listOrderTasksInTx, planAndEnqueueInTx, type TaskView } from '../fulfillment/plan.ts';
 import { containedChildren, mergeConfiguration } from '../inventory/model.ts';
-import { productInstanceInTx } from '../inventory/queries.ts';
+import { activeOperationInTx, productInstanceInTx } from '../inventory/queries.ts';
 import { InventoryService } from '../inventory/service.ts';
 import type { JsonObject } from '../inventory/types.ts';
 import type { CommandContext } from '../inventory/types.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
-import { ConcurrentModificationError, IllegalTransitionError, NotFoundError, ValidationError, type FieldError } from '../platform/errors.ts';
+import { ConcurrentModificationError, IllegalTransitionError, NotFoundError, OperationInProgressError, ValidationError, type FieldError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { validateConfiguration } from '../pricing/configuration.ts';
 import { priceItems } from '../pricing/engine.ts';
@@ -251,14 +251,17 @@ async function submitInTx(
   if (dependencyProblem) throw validation([{ field: '/items', message: dependencyProblem }]);
 
   // ---------------------------------------------------------------- 2. states of the targets
-  items.forEach((item, i) => {
-    if (item.action === 'ADD') return;
+  for (const [i, item] of items.entries()) {
+    if (item.action === 'ADD') continue;
     const target = assets.products.find((p) => p.productInstanceId === item.productInstanceId)!;
     const verdict = actionAllowedOn(item.action, target.status as never);
     if (!verdict.ok) {
+      // An asset in the middle of another order's change is reported as such (seed 000 §13.2), naming that order.
+      const holder = await activeOperationInTx(tx, account.accountId, target.productInstanceId);
+      if (holder) throw new OperationInProgressError(target.productInstanceId, holder);
       errors.push({ field: `/items/${i}/action`, message: `product instance ${target.productInstanceId} is ${target.status}: ${item.action} is not allowed; allowed: ${verdict.allowedActions.join(', ') || 'none'}` });
     }
-  });
+  }
   if (errors.length) throw validation(errors);
 
   // ---------------------------------------------------------------- 3. catalog: sellable, add-on rules, configuration, price
@@ -473,7 +476,7 @@ async function submitInTx(
           : targetOffering),
       dependsOnItemIds: item.dependsOn,
     };
-  }));
+  }), routing);
   await appendToOutbox(tx, ctx.tenantId, buildEvent({
     eventType: 'ProductOrderAcknowledged',
     occurredAt: now,

@@ -134,7 +134,7 @@ export async function listOrderIds(tx: Tx, accountId: string, after: { createdAt
 export async function listStateChanges(tx: Tx, accountId: string, orderId: string): Promise<StateChange[]> {
   const rows = await queryRows<any>(
     tx,
-    'select * from order_state_change where account_id = $1 and order_id = $2 order by recorded_at, change_id',
+    'select * from order_state_change where account_id = $1 and order_id = $2 order by seq',
     [accountId, orderId],
   );
   return rows.map((r) => ({

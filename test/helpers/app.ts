@@ -2,6 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
 import { createServices, type Services } from '../../src/app.ts';
+import { DEFAULT_SETTINGS, type FulfillmentSettings } from '../../src/fulfillment/orchestrator.ts';
+import { ProvisionerRegistry } from '../../src/fulfillment/provisioner.ts';
+import { InternalProvisioner, ManualProvisioner } from '../../src/fulfillment/provisioners.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
 import type { CommandContext } from '../../src/inventory/types.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
@@ -17,10 +20,25 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(options: { poolSize?: number } = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  poolSize?: number;
+  /** Registered besides the built-in manual and internal provisioners. */
+  provisioners?: unknown[];
+  /** HTTP provisioners' callback secrets by code. */
+  callbackSecrets?: Map<string, string>;
+  fulfillment?: Partial<FulfillmentSettings>;
+}
+
+export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const db = await createTestDatabase(options.poolSize ?? 10);
   const clock = new ManualClock('2026-07-02T10:30:00Z');
-  const services = createServices(db.pool, clock);
+  const services = createServices(db.pool, clock, {
+    provisioners: {
+      registry: new ProvisionerRegistry([new ManualProvisioner(), new InternalProvisioner(), ...(options.provisioners ?? [])]),
+      callbackSecrets: options.callbackSecrets ?? new Map(),
+    },
+    fulfillment: { ...DEFAULT_SETTINGS, ...options.fulfillment },
+  });
   const tenant = await services.access.createTenant({ name: 'Test tenant' });
   const server = await buildServer(services);
   return {

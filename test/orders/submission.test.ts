@@ -73,9 +73,12 @@ describe('order submission', () => {
     assert.deepEqual(await activeGuards(router.id), [], 'nothing is held when the order is refused');
     assert.equal(await orderCount(), before);
 
+    // The amending client reads the asset as it is now: PENDING_MODIFICATION, one version on.
+    const pending = await api('GET', `/product-instances/${fiber.id}`);
+    assert.equal(pending.body.status, 'PENDING_MODIFICATION');
     const supplemental = await api('POST', `/accounts/${accountId}/orders`, {
       supplementalOf: first.body.orderId,
-      items: [{ action: 'MODIFY', productInstanceId: fiber.id, expectedVersion: fiber.version, configuration: { bandwidthMbps: '1000' } }],
+      items: [{ action: 'MODIFY', productInstanceId: fiber.id, expectedVersion: pending.body.version, configuration: { bandwidthMbps: '1000' } }],
     });
     assert.equal(supplemental.status, 201, JSON.stringify(supplemental.body));
     assert.equal(supplemental.body.supplementalOfOrderId, first.body.orderId);
