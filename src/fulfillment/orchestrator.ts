@@ -51,7 +51,7 @@ export interface FulfillmentSettings {
   leaseMs: number;
   /** How long an idle worker waits before looking for work again. */
   pollIntervalMs: number;
-  /** Tasks claimed per round. */
+  /** Tasks claimed per round, and run at once: a worker's concurrency. */
   batchSize: number;
 }
 
@@ -90,12 +90,21 @@ export class Orchestrator {
   async runOnce(workerId: string): Promise<number> {
     const claimToken = `${workerId}:${newId()}`;
     const claimed = await queue.claimReadyTasks(this.deps.pool, claimToken, this.now(), this.deps.settings.leaseMs, this.deps.settings.batchSize);
-    for (const task of claimed) await this.runTask(task, claimToken);
+    // The batch runs at once, under the one lease: no claimed task waits behind another.
+    await Promise.all(claimed.map((task) => this.runTask(task, claimToken).catch((error) => {
+      // The outcome could not be recorded (database gone?): the lease runs out and another worker takes the task.
+      this.deps.logger?.error({ err: error, taskId: task.taskId }, 'fulfillment: recording the outcome failed');
+    })));
     return claimed.length;
   }
 
   private async runTask(task: TaskRow, claimToken: string): Promise<void> {
     const ctx = systemContext(task);
+    if (task.attempts > task.maxAttempts) {
+      // Taken over after its worker was lost on the last attempt: do not call out again.
+      await this.record(task, { outcome: 'failed', code: 'attempts-exhausted', message: `the worker running attempt ${task.maxAttempts} was lost; no attempts left`, retryable: false }, claimToken);
+      return;
+    }
     let item: OrderItemRecord;
     let original: TaskRow | undefined;
     try {
