@@ -4,6 +4,12 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { queryRows } from '../../src/platform/db.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createServices } from '../../src/app.ts';
+import { ensureDemo } from '../../src/demo/seed.ts';
+import { DEFAULT_SETTINGS } from '../../src/fulfillment/orchestrator.ts';
+import { ProvisionerRegistry } from '../../src/fulfillment/provisioner.ts';
+import { ManualProvisioner, InternalProvisioner } from '../../src/fulfillment/provisioners.ts';
+import { ManualClock } from '../../src/platform/clock.ts';
 
 const run = promisify(execFile);
 
@@ -28,7 +34,7 @@ describe('tenure CLI', () => {
   test('--help lists the commands', async () => {
     const result = await tenure(db, '--help');
     assert.equal(result.code, 0);
-    for (const command of ['start', 'migrate', 'tenant', 'check']) assert.match(result.stdout, new RegExp(`\\b${command}\\b`));
+    for (const command of ['start', 'migrate', 'tenant', 'check', 'worker', 'fulfillment']) assert.match(result.stdout, new RegExp(`\\b${command}\\b`));
   });
 
   test('migrate is a no-op on a migrated database', async () => {
@@ -63,6 +69,36 @@ describe('tenure CLI', () => {
     const report = JSON.parse(broken.stdout);
     assert.equal(report.healthy, false);
     assert.ok(report.findings.some((f: any) => f.kind === 'missing-history' && f.entity === 'subscription'));
+  });
+
+  test('fulfillment rerun --order re-drives the failed work of an order, audited; a second run changes nothing', async () => {
+    // An order whose only task fails for good.
+    const failing = { code: () => 'failing', provision: async () => ({ outcome: 'failed' as const, code: 'noc-down', message: 'NOC unreachable', retryable: false }) };
+    const services = createServices(db.pool, new ManualClock('2026-07-02T10:30:00Z'), {
+      redisUrl: null,
+      provisioners: { registry: new ProvisionerRegistry([new ManualProvisioner(), new InternalProvisioner(), failing]), callbackSecrets: new Map() },
+      fulfillment: { ...DEFAULT_SETTINGS, routing: { defaultProvisioner: 'failing', maxAttempts: 1 } },
+    });
+    const demo = await ensureDemo(services, 'tnr_cli-rerun-demo-key-0123456789');
+    const tenantId = (await queryRows<{ tenant_id: string }>(db.pool, 'select tenant_id from account where account_id = $1', [demo.accountId]))[0].tenant_id;
+    const ctx = { tenantId, actor: null, correlationId: 'cli-test' };
+    const [offering] = await queryRows<{ id: string }>(db.pool, `select product_offering_id as id from product_offering where tenant_id = $1 and code = 'managed-router'`, [tenantId]);
+    const order = await services.orders.submitOrder(ctx, { accountId: demo.accountId, items: [{ action: 'ADD', offeringId: offering.id }] });
+    while ((await services.orchestrator.runOnce('cli-test')) > 0);
+    assert.equal((await services.orders.getOrder(ctx, order.orderId)).status, 'failed');
+
+    const rerun = await tenure(db, 'fulfillment', 'rerun', '--order', order.orderId);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stdout, /re-running 1 item/);
+    assert.equal((await services.orders.getOrder(ctx, order.orderId)).status, 'inProgress');
+    const again = await tenure(db, 'fulfillment', 'rerun', '--order', order.orderId);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /nothing failed/);
+    const audits = await queryRows(db.pool, `select * from audit_log where action = 'order.rerun' and target_id = $1`, [order.orderId]);
+    assert.equal(audits.length, 1);
+    const unknown = await tenure(db, 'fulfillment', 'rerun', '--order', '00000000-0000-4000-8000-0000000000ff');
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /does not exist/);
   });
 
   test('a bad option fails clearly', async () => {
