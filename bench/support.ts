@@ -15,6 +15,8 @@ import { migrate } from '../src/platform/migrate.ts';
 
 export interface BenchDatabase {
   pool: Pool;
+  /** The fresh database's connection string, for other processes (the orders benchmark's workers). */
+  url: string;
   /** 'DATABASE_URL' or 'embedded'. */
   source: string;
   postgresVersion: string;
@@ -56,10 +58,11 @@ export async function openBenchDatabase(poolSize: number): Promise<BenchDatabase
   };
   try {
     await admin.query(`create database ${name}`);
-    pool = createPool(withDatabase(serverUrl, name), poolSize);
+    const url = withDatabase(serverUrl, name);
+    pool = createPool(url, poolSize);
     await migrate(pool);
     const version = (await pool.query('show server_version')).rows[0].server_version as string;
-    return { pool, source, postgresVersion: version, close: cleanup };
+    return { pool, url, source, postgresVersion: version, close: cleanup };
   } catch (error) {
     await cleanup();
     throw error;

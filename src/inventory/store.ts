@@ -91,7 +91,10 @@ export async function findProductInstanceWithGuard(tx: Tx, productInstanceId: st
     },
   };
 }
-export const __exp = { joinLoad: false, noReturning: false, splitCte: false };
+import { AsyncLocalStorage } from 'node:async_hooks';
+export const __als = new AsyncLocalStorage<Set<string>>();
+const __flags = { joinLoad: false, noReturning: false, splitCte: false };
+export const __exp = new Proxy(__flags, { get: (t, k: string) => { const s = __als.getStore(); return s ? s.has(k) : (t as any)[k]; }, set: (t, k: string, v) => { (t as any)[k] = v; return true; } });
 async function findProductInstanceWithGuardOld(tx: Tx, productInstanceId: string): Promise<{ product: ProductInstance; activeGuard: Guard | null } | undefined> {
   const row = await queryOne<any>(
     tx,

@@ -36,7 +36,10 @@ export const TENANT_SETUP_SQL = `select set_config('role', 'tenure_app', true), 
  * Runs `work` in one transaction as the application role with the tenant's setting, so that
  * Row-Level Security hides every other tenant's rows even if a query forgets its filter.
  */
-export const __expDb = { mergeBegin: false };
+import { AsyncLocalStorage } from 'node:async_hooks';
+export const __alsDb = new AsyncLocalStorage<Set<string>>();
+const __flagsDb = { mergeBegin: false };
+export const __expDb = new Proxy(__flagsDb, { get: (t, k: string) => { const s = __alsDb.getStore(); return s ? s.has(k) : (t as any)[k]; }, set: (t, k: string, v) => { (t as any)[k] = v; return true; } });
 export async function inTenantTransaction<T>(pool: Pool, tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
   if (__expDb.mergeBegin) return inTransaction(pool, work, `begin; select set_config('role', 'tenure_app', true), set_config('tenure.tenant_id', ${pg.Client.prototype.escapeLiteral(tenantId)}, true)`);
   return inTransaction(pool, async (tx) => {
