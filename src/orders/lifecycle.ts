@@ -101,7 +101,8 @@ async function settle(tx: Tx, ctx: CommandContext, now: string, order: OrderReco
   if (!settled) return order;
   // A cancellation requested after some items completed ends the order partially done.
   if (settled === 'completed' && order.status === 'pendingCancellation') settled = 'partial';
-  if (order.status === 'acknowledged' && settled !== 'cancelled') order = await moveOrder(tx, ctx, now, order, 'start', null);
+  // Work already running when the order was held may still end it.
+  if ((order.status === 'acknowledged' || order.status === 'held') && settled !== 'cancelled') order = await moveOrder(tx, ctx, now, order, 'start', null);
   const command: OrderCommand = { completed: 'complete', failed: 'fail', partial: 'completePartially', cancelled: 'cancel' }[settled as 'completed' | 'failed' | 'partial' | 'cancelled'] as OrderCommand;
   if (settled === 'cancelled' && order.status === 'inProgress') order = await moveOrder(tx, ctx, now, order, 'requestCancellation', null);
   return moveOrder(tx, ctx, now, order, command, null);
@@ -162,6 +163,16 @@ export async function withdrawItemInTx(tx: Tx, ctx: CommandContext, now: string,
   const pending = await moveItem(tx, ctx, now, order, item, 'requestCancellation', options.reason);
   if (!options.compensating) await moveItem(tx, ctx, now, order, pending, 'cancel', options.reason);
   await settle(tx, ctx, now, order);
+}
+
+/**
+ * Holds an order (its tasks not yet claimed wait; running ones finish) or releases the hold.
+ * Holding a held order, or releasing one that is not held, changes nothing.
+ */
+export async function setOrderHeldInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, held: boolean, reason: string | null): Promise<OrderRecord> {
+  const { order } = await lockedOrder(tx, accountId, orderId);
+  if (held === (order.status === 'held')) return order;
+  return moveOrder(tx, ctx, now, order, held ? 'hold' : 'start', reason);
 }
 
 /** The whole order is to be cancelled: pendingCancellation while its items are withdrawn. */

@@ -88,6 +88,14 @@ export function registerOrderRoutes(app: FastifyInstance, orders: OrderService):
   r.get('/orders/:id/tasks', { schema: { tags, summary: 'The order\'s fulfillment tasks with their dependencies, attempts, next run and last error', params: IdParams, response: { 200: AnyObject } } },
     async (request) => ({ items: await orders.orderTasks(contextOf(request), request.params.id), nextCursor: null }));
 
+  const Reason = Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }, { additionalProperties: false });
+  r.post('/orders/:id/hold', {
+    schema: { tags, summary: 'Hold an order: tasks not yet started wait until the hold is released (TMF622 held)', params: IdParams, body: Reason, response: { 200: AnyObject } },
+  }, async (request) => orders.setHeld(contextOf(request), request.params.id, true, request.body.reason ?? null));
+  r.post('/orders/:id/release-hold', {
+    schema: { tags, summary: 'Release the hold of an order: its tasks run again', params: IdParams, body: Reason, response: { 200: AnyObject } },
+  }, async (request) => orders.setHeld(contextOf(request), request.params.id, false, request.body.reason ?? null));
+
   r.get('/orders/:id/history', { schema: { tags, summary: 'Every state change of the order and its items', params: IdParams, response: { 200: AnyObject } } },
     async (request) => ({ items: await orders.orderHistory(contextOf(request), request.params.id), nextCursor: null }));
 }

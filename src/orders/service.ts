@@ -29,6 +29,7 @@ import { countPromoRedemptions, loadPricingRules } from '../pricing/rule-service
 import type { PricingItem } from '../pricing/types.ts';
 import { checkComposition, liveAddOnCounter, type QuoteLine } from '../quotes/model.ts';
 import { convertQuoteInTx } from '../quotes/service.ts';
+import { setOrderHeldInTx } from './lifecycle.ts';
 import { TARGET_COMMAND, actionAllowedOn, checkItemDependencies, type OrderAction } from './model.ts';
 import * as store from './store.ts';
 import type { OrderItemRecord, OrderRecord, StateChange } from './store.ts';
@@ -119,6 +120,17 @@ export class OrderService {
       const orders: Order[] = [];
       for (const id of await store.listOrderIds(tx, accountId, page.after, page.limit)) orders.push((await store.findOrder(tx, id))!);
       return orders;
+    });
+  }
+
+  /** Holds the order (no new task starts) or releases the hold; audited. */
+  async setHeld(ctx: CommandContext, orderId: string, held: boolean, reason: string | null): Promise<Order> {
+    return this.run(ctx, async (tx, now) => {
+      const order = await store.findOrder(tx, orderId);
+      if (!order) throw NotFoundError.of('order', orderId);
+      await setOrderHeldInTx(tx, ctx, now, order.accountId, orderId, held, reason);
+      await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: held ? 'order.hold' : 'order.release-hold', targetType: 'order', targetId: orderId, subjectAccountId: order.accountId, details: { reason } });
+      return (await store.findOrder(tx, orderId))!;
     });
   }
 

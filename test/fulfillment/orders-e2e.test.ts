@@ -372,4 +372,18 @@ describe('orders fulfilled end to end', () => {
     assert.equal(subscription.status, 'TERMINATED');
     await assertConsistent();
   });
+
+  test('a held order starts no task until the hold is released', async () => {
+    const submitted = await submit([{ action: 'ADD', offeringId: offering['managed-router'] }]);
+    const held = await api('POST', `/orders/${submitted.orderId}/hold`, { reason: 'waiting for site access' });
+    assert.equal(held.status, 200, JSON.stringify(held.body));
+    assert.equal(held.body.status, 'held');
+    assert.equal(await app.services.orchestrator.runOnce('test-worker'), 0, 'nothing is claimed while held');
+    const released = await api('POST', `/orders/${submitted.orderId}/release-hold`, {});
+    assert.equal(released.body.status, 'inProgress');
+    await drain();
+    assert.equal((await order(submitted.orderId)).status, 'completed');
+    const again = await api('POST', `/orders/${submitted.orderId}/hold`, {});
+    assert.equal(again.status, 409, 'a completed order cannot be held');
+  });
 });
