@@ -4,9 +4,10 @@
  */
 import { findCatalogVersion, findOfferingVersion } from '../catalog/service.ts';
 import type { CommandContext } from '../inventory/types.ts';
-import { queryRows, type Tx } from '../platform/db.ts';
+import type { Tx } from '../platform/db.ts';
 import { newId } from '../platform/ids.ts';
 import type { OrderAction } from '../orders/model.ts';
+import { listOrderTasks, type TaskRow } from './queue.ts';
 import { DEFAULT_ROUTING, planOrder, type ItemToPlan, type PlannedTask, type Routing, type SpecTree } from './decompose.ts';
 
 export interface ItemForPlanning {
@@ -85,48 +86,10 @@ export async function planAndEnqueueInTx(
   return planned;
 }
 
-export interface TaskView {
-  taskId: string;
-  taskNumber: number;
-  itemId: string;
-  step: string;
-  specification: { kind: string; id: string; version: number; code: string } | null;
-  provisionerCode: string;
-  status: string;
-  dependsOn: string[];
-  pointOfNoReturn: boolean;
-  idempotencyKey: string;
-  correlationId: string;
-  attempts: number;
-  maxAttempts: number;
-  nextRunAt: string;
-  lastError: unknown;
-  externalId: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
+/** A task as the API shows it: everything but the worker's lease and the raw provisioner data. */
+export type TaskView = Omit<TaskRow, 'tenantId' | 'accountId' | 'orderId' | 'lockedBy' | 'lockedUntil' | 'result'>;
 
 /** The tasks of an order with what makes each observable: attempts, next run, last error. */
 export async function listOrderTasksInTx(tx: Tx, accountId: string, orderId: string): Promise<TaskView[]> {
-  const rows = await queryRows<any>(tx, 'select * from fulfillment_task where account_id = $1 and order_id = $2 order by task_number', [accountId, orderId]);
-  return rows.map((r) => ({
-    taskId: r.task_id,
-    taskNumber: r.task_number,
-    itemId: r.item_id,
-    step: r.step,
-    specification: r.spec_id ? { kind: r.spec_kind, id: r.spec_id, version: r.spec_version, code: r.spec_code } : null,
-    provisionerCode: r.provisioner_code,
-    status: r.status,
-    dependsOn: r.depends_on,
-    pointOfNoReturn: r.point_of_no_return,
-    idempotencyKey: r.idempotency_key,
-    correlationId: r.correlation_id,
-    attempts: r.attempts,
-    maxAttempts: r.max_attempts,
-    nextRunAt: r.next_run_at.toISOString(),
-    lastError: r.last_error,
-    externalId: r.external_id,
-    startedAt: r.started_at ? r.started_at.toISOString() : null,
-    finishedAt: r.finished_at ? r.finished_at.toISOString() : null,
-  }));
+  return (await listOrderTasks(tx, accountId, orderId)).map(({ tenantId, accountId: _account, orderId: _order, lockedBy, lockedUntil, result, ...view }) => view);
 }
