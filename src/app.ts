@@ -8,6 +8,7 @@ import { InventoryService } from './inventory/service.ts';
 import type { Clock } from './platform/clock.ts';
 import { readConfig } from './platform/config.ts';
 import type { Pool } from './platform/db.ts';
+import type { Logger } from './platform/logger.ts';
 import { PriceRuleService } from './pricing/rule-service.ts';
 import { QuoteService } from './quotes/service.ts';
 import { OrderService } from './orders/service.ts';
@@ -40,6 +41,8 @@ export interface ServiceOptions {
   provisioners?: { registry: ProvisionerRegistry; callbackSecrets: CallbackSecrets };
   /** Default: from the environment. */
   fulfillment?: FulfillmentSettings;
+  /** Where the orchestrator reports what it cannot tell a caller (a task that could not start…). */
+  logger?: Logger;
 }
 
 export function createServices(pool: Pool, clock: Clock, options: ServiceOptions = {}): Services {
@@ -58,7 +61,7 @@ export function createServices(pool: Pool, clock: Clock, options: ServiceOptions
     priceRules: new PriceRuleService(deps),
     quotes: new QuoteService(deps),
     orders: new OrderService({ ...deps, routing: fulfillment.routing }),
-    orchestrator: new Orchestrator({ pool, clock, registry: provisioners.registry, settings: fulfillment }),
+    orchestrator: new Orchestrator({ pool, clock, registry: provisioners.registry, settings: fulfillment, logger: options.logger }),
     fulfillment,
     callbackSecrets: provisioners.callbackSecrets,
   };

@@ -19,7 +19,7 @@ export async function startServer(): Promise<void> {
   const provisioners = await loadProvisioners(process.env, fulfillment.routing);
   const db = await openDatabase(config);
   logger.info({ embedded: db.embedded, applied: db.migrations.applied }, db.embedded ? `embedded PostgreSQL at ${db.url}` : 'using DATABASE_URL');
-  const services = createServices(db.pool, systemClock, { provisioners, fulfillment });
+  const services = createServices(db.pool, systemClock, { provisioners, fulfillment, logger });
   const demo = await ensureDemo(services, await demoKey(config.demoKey));
   const server = await buildServer(services, { logger: { level: config.logLevel } });
   await server.listen({ port: config.port, host: config.host });

@@ -67,7 +67,7 @@ program
     const provisioners = await loadProvisioners(process.env, fulfillment.routing);
     const db = await openDatabase(readConfig());
     const logger = createLogger(readConfig().logLevel);
-    const services = createServices(db.pool, systemClock, { provisioners, fulfillment, redisUrl: null });
+    const services = createServices(db.pool, systemClock, { provisioners, fulfillment, redisUrl: null, logger });
     const workers = Array.from({ length: concurrency }, () => startWorker(services.orchestrator, fulfillment, { logger }));
     logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes() }, 'fulfillment workers started');
     await new Promise<void>((resolve) => {

@@ -74,21 +74,28 @@ export function taskFromRow(r: any): TaskRow {
 }
 
 /**
- * Claims up to `limit` ready tasks of any tenant: pending and due with every task they
- * depend on done, or running with an expired lease (their worker died). SKIP LOCKED lets
+ * Claims up to `limit` ready tasks of any tenant: pending, due, and every task they depend on
+ * done. Running tasks whose lease ran out (their worker died) are first put back to pending,
+ * so that the claim itself walks only the pending index in due order. SKIP LOCKED lets
  * concurrent claimers pass each other's rows instead of waiting; the claim and the lease are
  * one statement. Tasks of a held order wait.
  */
 export async function claimReadyTasks(pool: Pool, claimToken: string, now: string, leaseMs: number, limit: number): Promise<TaskRow[]> {
+  await pool.query(
+    `update fulfillment_task set status = 'pending', locked_by = null, locked_until = null, updated_at = $1
+      where status = 'running' and locked_until < $1`,
+    [now],
+  );
   const rows = await queryRows(
     pool,
     `with ready as (
        select t.account_id, t.task_id
          from fulfillment_task t
-        where ((t.status = 'pending' and t.next_run_at <= $1) or (t.status = 'running' and t.locked_until < $1))
+        where t.status = 'pending' and t.next_run_at <= $1
           and not exists (
-                select 1 from fulfillment_task d
-                 where d.account_id = t.account_id and d.task_id = any (t.depends_on) and d.status <> 'done')
+                select 1 from unnest(t.depends_on) as dependency (task_id)
+                  join fulfillment_task d on d.account_id = t.account_id and d.task_id = dependency.task_id
+                 where d.status <> 'done')
           and not exists (
                 select 1 from product_order o
                  where o.account_id = t.account_id and o.order_id = t.order_id and o.status = 'held')
