@@ -29,6 +29,7 @@ import {
   withdrawItemInTx,
   type TaskOutcome,
 } from '../orders/lifecycle.ts';
+import { ORDER_FINAL_STATES } from '../orders/model.ts';
 import type { OrderItemRecord } from '../orders/store.ts';
 import { DEFAULT_ROUTING, type Routing } from './decompose.ts';
 import type { ProvisionerRegistry, ProvisioningResult, ProvisioningTask } from './provisioner.ts';
@@ -286,7 +287,7 @@ export class Orchestrator {
       const now = this.now();
       const accountId = await accountOfOrder(tx, orderId);
       const { order, items } = await lockOrderInTx(tx, accountId, orderId);
-      if (['completed', 'failed', 'partial', 'cancelled'].includes(order.status)) {
+      if (ORDER_FINAL_STATES.includes(order.status)) {
         throw new IllegalTransitionError('order', orderId, order.status, 'cancel', []);
       }
       const open = items.filter((i) => ['acknowledged', 'inProgress', 'held'].includes(i.status)).map((i) => i.itemId);
