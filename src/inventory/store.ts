@@ -62,40 +62,6 @@ export async function findProductInstance(tx: Tx, productInstanceId: string): Pr
  * needs both (seed 000 §16 steps 1 and 4).
  */
 export async function findProductInstanceWithGuard(tx: Tx, productInstanceId: string): Promise<{ product: ProductInstance; activeGuard: Guard | null } | undefined> {
-  if (!__exp.joinLoad) return findProductInstanceWithGuardOld(tx, productInstanceId);
-  const row = await queryOne<any>(
-    tx,
-    `select p.*, g.guard_id as g_guard_id, g.order_id as g_order_id, g.order_item_id as g_order_item_id,
-            g.operation_type as g_operation_type, g.status as g_status, g.acquired_at as g_acquired_at,
-            g.released_at as g_released_at
-       from product_instance p
-       left join asset_operation_guard g
-         on g.account_id = p.account_id and g.product_instance_id = p.product_instance_id
-        and g.status in ('ACTIVE', 'PENDING_RELEASE')
-      where p.product_instance_id = $1`,
-    [productInstanceId],
-  );
-  if (!row) return undefined;
-  return {
-    product: productInstanceFromRow(row),
-    activeGuard: row.g_guard_id === null ? null : {
-      guardId: row.g_guard_id,
-      accountId: row.account_id,
-      productInstanceId: row.product_instance_id,
-      orderId: row.g_order_id,
-      orderItemId: row.g_order_item_id,
-      operationType: row.g_operation_type,
-      status: row.g_status,
-      acquiredAt: isoRequired(row.g_acquired_at),
-      releasedAt: iso(row.g_released_at),
-    },
-  };
-}
-import { AsyncLocalStorage } from 'node:async_hooks';
-export const __als = new AsyncLocalStorage<Set<string>>();
-const __flags = { joinLoad: false, noReturning: false, splitCte: false };
-export const __exp = new Proxy(__flags, { get: (t, k: string) => { const s = __als.getStore(); return s ? s.has(k) : (t as any)[k]; }, set: (t, k: string, v) => { (t as any)[k] = v; return true; } });
-async function findProductInstanceWithGuardOld(tx: Tx, productInstanceId: string): Promise<{ product: ProductInstance; activeGuard: Guard | null } | undefined> {
   const row = await queryOne<any>(
     tx,
     `select p.*,
@@ -141,30 +107,55 @@ export async function insertProductInstance(tx: Tx, tenantId: string, p: Product
 }
 
 /**
+ * The columns a command can change, each with how to read it from a ProductInstance. The
+ * status, version and updated_at are written by every command; the others only when
+ * changed.
+ */
+const PRODUCT_UPDATABLE: ReadonlyArray<readonly [column: string, value: (p: ProductInstance) => unknown]> = [
+  ['subscription_id', (p) => p.subscriptionId],
+  ['name', (p) => p.name],
+  ['product_offering_id', (p) => p.productOfferingId],
+  ['product_offering_version', (p) => p.productOfferingVersion],
+  ['product_specification_id', (p) => p.productSpecificationId],
+  ['product_specification_version', (p) => p.productSpecificationVersion],
+  ['activation_date', (p) => p.activationDate],
+  ['termination_date', (p) => p.terminationDate],
+  ['effective_from', (p) => p.effectiveFrom],
+  ['effective_to', (p) => p.effectiveTo],
+  ['place', (p) => p.place],
+  ['catalog_snapshot', (p) => p.catalogSnapshot],
+  ['configuration_snapshot', (p) => p.configuration],
+  ['price_snapshot', (p) => p.price],
+  ['pending_change', (p) => p.pendingChange],
+  ['last_error', (p) => p.lastError],
+];
+
+/**
  * The optimistic write (seed 000 §15.2): succeeds only if the row is still at
  * `expectedVersion`. Returns false when another transaction got there first; the caller
  * must fail, never reload and overwrite.
+ *
+ * Given the row as read at `expectedVersion` (`before`), only the columns whose value
+ * differs from it are sent (with status, version and updated_at): every write bumps the
+ * version, so a row still at that version still holds `before`, and a column left out keeps
+ * exactly the value it would have been set to. Commands replace an object (a snapshot, the
+ * place, the pending change, the last error) to change it, never edit it in place, so an
+ * object that is still the same one is unchanged. Most commands change the status and the
+ * pending change only, and the statement is then as small as that.
  */
 export async function updateProductInstance(tx: Tx, p: ProductInstance, expectedVersion: number, before?: ProductInstance): Promise<boolean> {
-  // The three snapshots are the big values of the row and most commands leave them alone:
-  // given the row as read, a snapshot that is still the same object is sent as null and kept
-  // (coalesce). Commands replace a snapshot to change it, never edit it in place.
-  const changed = (next: JsonObject, previous: JsonObject | undefined) => (next === previous ? null : next);
+  const params: unknown[] = [p.accountId, p.productInstanceId, expectedVersion, p.status, p.version, p.updatedAt];
+  const sets = ['status = $4', 'version = $5', 'updated_at = $6'];
+  for (const [column, value] of PRODUCT_UPDATABLE) {
+    const next = value(p);
+    if (before !== undefined && next === value(before)) continue;
+    params.push(next);
+    sets.push(`${column} = $${params.length}`);
+  }
   const result = await tx.query(
-    `update product_instance set
-       status = $3, subscription_id = $4, name = $5, product_offering_id = $6, product_offering_version = $7,
-       product_specification_id = $8, product_specification_version = $9, activation_date = $10,
-       termination_date = $11, effective_from = $12, effective_to = $13, place = $14,
-       catalog_snapshot = coalesce($15, catalog_snapshot),
-       configuration_snapshot = coalesce($16, configuration_snapshot),
-       price_snapshot = coalesce($17, price_snapshot),
-       pending_change = $18, last_error = $19, version = $20, updated_at = $21
-     where account_id = $1 and product_instance_id = $2 and version = $22`,
-    [p.accountId, p.productInstanceId, p.status, p.subscriptionId, p.name, p.productOfferingId,
-     p.productOfferingVersion, p.productSpecificationId, p.productSpecificationVersion, p.activationDate,
-     p.terminationDate, p.effectiveFrom, p.effectiveTo, p.place, changed(p.catalogSnapshot, before?.catalogSnapshot),
-     changed(p.configuration, before?.configuration), changed(p.price, before?.price),
-     p.pendingChange, p.lastError, p.version, p.updatedAt, expectedVersion],
+    `update product_instance set ${sets.join(', ')}
+      where account_id = $1 and product_instance_id = $2 and version = $3`,
+    params,
   );
   return result.rowCount === 1;
 }
@@ -370,7 +361,6 @@ export interface VersionSideEffects {
  * row (the audit log and the outbox are cross-cutting records of the change, written with it).
  */
 export async function insertHistoryWithEvent(tx: Tx, tenantId: string, kind: EntityKind, h: HistoryInsert, e: OutboxEvent, side: VersionSideEffects): Promise<void> {
-  if (!__exp.splitCte) return insertHistoryWithEventOld(tx, tenantId, kind, h, e, side);
   const params: unknown[] = [tenantId, h.accountId, h.entityId, h.version, h.historyId, h.changeType, h.orderId, h.orderItemId,
     h.beforeState, h.afterState, h.recordedAt, h.effectiveAt, h.actorApiKeyId, h.correlationId,
     e.eventId, e.eventType, e.eventVersion, e.aggregateType, e.aggregateId, e.aggregateVersion, eventPayload(e), e.occurredAt];
@@ -420,33 +410,6 @@ function versionStatement(kind: EntityKind, release: boolean, audit: boolean): s
     versionStatements.set(key, text);
   }
   return text;
-}
-
-async function insertHistoryWithEventOld(tx: Tx, tenantId: string, kind: EntityKind, h: HistoryInsert, e: OutboxEvent, side: VersionSideEffects): Promise<void> {
-  const { table, idColumn } = HISTORY_TABLE[kind];
-  await tx.query(
-    `with history as (
-       insert into ${table} (tenant_id, account_id, ${idColumn}, version, history_id, change_type, changed_by_order_id,
-         changed_by_order_item_id, before_state, after_state, recorded_at, effective_at, actor_api_key_id, correlation_id)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-     ), released_guard as (
-       update asset_operation_guard set status = 'RELEASED', released_at = $11
-        where account_id = $2 and guard_id = $23 and status <> 'RELEASED'
-     ), audit as (
-       insert into audit_log (audit_id, tenant_id, actor_api_key_id, actor_role, action, target_type, target_id,
-         subject_account_id, correlation_id, details, recorded_at)
-       select $24, $1, $13, $25, $26, $27, $3, $2, $14, $28, $11
-        where $26::text is not null
-     )
-     insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
-       aggregate_version, payload, occurred_at)
-     values ($1, $2, $15, $16, $17, $18, $19, $20, $21, $22)`,
-    [tenantId, h.accountId, h.entityId, h.version, h.historyId, h.changeType, h.orderId, h.orderItemId, h.beforeState,
-     h.afterState, h.recordedAt, h.effectiveAt, h.actorApiKeyId, h.correlationId,
-     e.eventId, e.eventType, e.eventVersion, e.aggregateType, e.aggregateId, e.aggregateVersion, eventPayload(e), e.occurredAt,
-     side.releaseGuardId, newId(), side.audit?.actorRole ?? null, side.audit?.action ?? null, side.audit?.targetType ?? null,
-     side.audit?.details ?? {}],
-  );
 }
 
 function historyFromRow(r: any): HistoryEntry {
@@ -579,19 +542,18 @@ function guardFromRow(r: any): Guard {
 /**
  * Inserts an ACTIVE guard unless one is active for the asset. The partial unique index
  * decides: a concurrent inserter waits for the first one's transaction and then sees the
- * conflict. Returns the new guard, or undefined when another is active.
+ * conflict. Returns the new guard (as written: nothing in the table changes a value on
+ * insert), or undefined when another is active.
  */
 export async function tryInsertGuard(tx: Tx, tenantId: string, g: Guard, correlationId: string | null): Promise<Guard | undefined> {
-  const row = await queryOne(
-    tx,
+  const result = await tx.query(
     `insert into asset_operation_guard (tenant_id, account_id, guard_id, product_instance_id, order_id, order_item_id,
        operation_type, status, correlation_id, acquired_at)
      values ($1, $2, $3, $4, $5, $6, $7, 'ACTIVE', $8, $9)
-     on conflict (account_id, product_instance_id) where status in ('ACTIVE', 'PENDING_RELEASE') do nothing
-     returning *`,
+     on conflict (account_id, product_instance_id) where status in ('ACTIVE', 'PENDING_RELEASE') do nothing`,
     [tenantId, g.accountId, g.guardId, g.productInstanceId, g.orderId, g.orderItemId, g.operationType, correlationId, g.acquiredAt],
   );
-  return row ? guardFromRow(row) : undefined;
+  return result.rowCount === 1 ? { ...g, status: 'ACTIVE', acquiredAt: new Date(g.acquiredAt).toISOString(), releasedAt: null } : undefined;
 }
 
 export async function findActiveGuard(tx: Tx, accountId: string, productInstanceId: string): Promise<Guard | undefined> {

@@ -36,12 +36,7 @@ export const TENANT_SETUP_SQL = `select set_config('role', 'tenure_app', true), 
  * Runs `work` in one transaction as the application role with the tenant's setting, so that
  * Row-Level Security hides every other tenant's rows even if a query forgets its filter.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-export const __alsDb = new AsyncLocalStorage<Set<string>>();
-const __flagsDb = { mergeBegin: false };
-export const __expDb = new Proxy(__flagsDb, { get: (t, k: string) => { const s = __alsDb.getStore(); return s ? s.has(k) : (t as any)[k]; }, set: (t, k: string, v) => { (t as any)[k] = v; return true; } });
 export async function inTenantTransaction<T>(pool: Pool, tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
-  if (__expDb.mergeBegin) return inTransaction(pool, work, `begin; select set_config('role', 'tenure_app', true), set_config('tenure.tenant_id', ${pg.Client.prototype.escapeLiteral(tenantId)}, true)`);
   return inTransaction(pool, async (tx) => {
     await tx.query(TENANT_SETUP_SQL, [tenantId]);
     return work(tx);
@@ -56,11 +51,11 @@ export async function inSystemTransaction<T>(pool: Pool, work: (tx: Tx) => Promi
   return inTransaction(pool, work);
 }
 
-async function inTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>, begin = 'begin'): Promise<T> {
+async function inTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken = false;
   try {
-    await client.query(begin);
+    await client.query('begin');
     const result = await work(client);
     await client.query('commit');
     return result;
