@@ -18,9 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { buildServer } from '../src/api/server.ts';
 import { createServices, type Services } from '../src/app.ts';
 import { systemClock } from '../src/platform/clock.ts';
-import type { Pool } from '../src/platform/db.ts';
 import type { CommandContext } from '../src/inventory/types.ts';
-import { rawCommand, type Instance } from './raw-sql.ts';
+import { createActiveProducts, rawStep, type Instance } from './raw-sql.ts';
 import { addPhase, countRoundTrips, emptyTotal, envNumber, openBenchDatabase, runPhase, type PhaseResult, type Step } from './support.ts';
 
 const VARIANTS = ['rawSql', 'service', 'http'] as const;
@@ -39,43 +38,8 @@ const RESULTS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 're
 
 // ------------------------------------------------------------------------- setup
 
-async function createActiveProducts(services: Services, ctx: CommandContext, count: number): Promise<Instance[]> {
-  const customer = await services.customers.createCustomer(ctx, { name: 'Bench customer' });
-  const account = await services.customers.createAccount(ctx, { customerId: customer.customerId, name: 'Bench account', currency: 'IDR', timeZone: 'Asia/Jakarta' });
-  const instances: Instance[] = [];
-  for (let i = 0; i < count; i++) {
-    const cause = { orderId: randomUUID(), orderItemId: randomUUID() };
-    const name = 'Business Fiber 1Gbps';
-    const { productInstance } = await services.inventory.createProductInstance(ctx, {
-      accountId: account.accountId,
-      productOfferingId: randomUUID(),
-      productOfferingVersion: '1',
-      productSpecificationId: randomUUID(),
-      productSpecificationVersion: '1',
-      name,
-      catalogSnapshot: { offeringName: name },
-      configuration: { bandwidthMbps: 1000 },
-      price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
-      subscription: { termMonths: 24, billingCycle: 'monthly' },
-      ...cause,
-    });
-    const id = productInstance.productInstanceId;
-    await services.inventory.startActivation(ctx, id, { ...cause, expectedVersion: 1 });
-    const active = await services.inventory.completeActivation(ctx, id, { ...cause, expectedVersion: 2 });
-    instances.push({ accountId: active.accountId, customerId: active.customerId, productInstanceId: id, version: active.version });
-  }
-  return instances;
-}
-
 // ------------------------------------------------------------------------- (a) raw SQL floor
 
-function rawStep(pool: Pool, tenantId: string, p: Instance): Step {
-  return async () => {
-    await rawCommand(pool, tenantId, p, { toStatus: 'PENDING_MODIFICATION', pendingChange: { configuration: { bandwidthMbps: 2000 } }, changeType: 'MODIFICATION_STARTED', eventType: 'ProductInstanceModificationStarted' });
-    await rawCommand(pool, tenantId, p, { toStatus: 'ACTIVE', pendingChange: null, changeType: 'MODIFICATION_CANCELLED', eventType: 'ProductInstanceModificationCancelled' });
-    return 2;
-  };
-}
 
 // ------------------------------------------------------------------------- (b) service layer
 

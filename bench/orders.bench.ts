@@ -18,7 +18,6 @@
  * exits on its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -32,7 +31,7 @@ import type { CommandContext } from '../src/inventory/types.ts';
 import type { OrderItemInput } from '../src/orders/service.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import type { Pool } from '../src/platform/db.ts';
-import { rawCommand, type Instance } from './raw-sql.ts';
+import { createActiveProducts, rawStep } from './raw-sql.ts';
 import { addPhase, emptyTotal, envNumber, openBenchDatabase, runPhase, type PhaseResult, type Step } from './support.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -405,43 +404,6 @@ async function runOrderPhase(services: Services, ctx: CommandContext, databaseUr
 
 // ------------------------------------------------------------------------- the floor
 
-/** Active product instances for the floor to drive, one per floor worker (as the modification benchmark). */
-async function createFloorProducts(services: Services, ctx: CommandContext, count: number): Promise<Instance[]> {
-  const customer = await services.customers.createCustomer(ctx, { name: 'Floor customer' });
-  const account = await services.customers.createAccount(ctx, { customerId: customer.customerId, name: 'Floor account', currency: 'IDR', timeZone: 'Asia/Jakarta' });
-  const instances: Instance[] = [];
-  for (let i = 0; i < count; i++) {
-    const cause = { orderId: randomUUID(), orderItemId: randomUUID() };
-    const name = 'Business Fiber 1Gbps';
-    const { productInstance } = await services.inventory.createProductInstance(ctx, {
-      accountId: account.accountId,
-      productOfferingId: randomUUID(),
-      productOfferingVersion: '1',
-      productSpecificationId: randomUUID(),
-      productSpecificationVersion: '1',
-      name,
-      catalogSnapshot: { offeringName: name },
-      configuration: { bandwidthMbps: 1000 },
-      price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
-      subscription: { termMonths: 24, billingCycle: 'monthly' },
-      ...cause,
-    });
-    const id = productInstance.productInstanceId;
-    await services.inventory.startActivation(ctx, id, { ...cause, expectedVersion: 1 });
-    const active = await services.inventory.completeActivation(ctx, id, { ...cause, expectedVersion: 2 });
-    instances.push({ accountId: active.accountId, customerId: active.customerId, productInstanceId: id, version: active.version });
-  }
-  return instances;
-}
-
-/** The floor's step, exactly as in the modification benchmark: two raw commands (start, cancel). */
-function floorStep(pool: Pool, tenantId: string, p: Instance): Step {
-  return async () => {
-    await rawCommand(pool, tenantId, p, { toStatus: 'PENDING_MODIFICATION', pendingChange: { configuration: { bandwidthMbps: 2000 } }, changeType: 'MODIFICATION_STARTED', eventType: 'ProductInstanceModificationStarted' });
-    await rawCommand(pool, tenantId, p, { toStatus: 'ACTIVE', pendingChange: null, changeType: 'MODIFICATION_CANCELLED', eventType: 'ProductInstanceModificationCancelled' });
-    return 2;
-  };
-}
 
 // ------------------------------------------------------------------------- main
 
@@ -478,7 +440,7 @@ async function main(): Promise<void> {
     const take = (n: number) => allAccounts.slice(nextAccount, (nextAccount += n));
     const accountsFor = (workers: number) => ({ warmup: take(workers * WARMUP_ORDERS), measured: take(ORDERS) });
     console.log(`  set-up: demo catalog, ${allAccounts.length} accounts (one per order) in ${fmt((Date.now() - runStarted) / 1000, 1)} s since start`);
-    const floorSteps = (await createFloorProducts(services, ctx, FLOOR_CONCURRENCY)).map((p) => floorStep(db.pool, tenant.tenantId, p));
+    const floorSteps = (await createActiveProducts(services, ctx, FLOOR_CONCURRENCY)).map((p) => rawStep(db.pool, tenant.tenantId, p));
     const warm = await runPhase(floorSteps, { seconds: FLOOR_WARMUP_SECONDS });
     console.log(`  warm-up floor ${fmt(warm.commands / warm.seconds)} commands/s`);
 

@@ -3,7 +3,10 @@
  * with plain SQL through pg, no engine in between.
  */
 import { randomUUID } from 'node:crypto';
+import type { Services } from '../src/app.ts';
+import type { CommandContext } from '../src/inventory/types.ts';
 import { TENANT_SETUP_SQL, type Pool } from '../src/platform/db.ts';
+import type { Step } from './support.ts';
 
 /** A product instance a worker drives, with the version it was left at. */
 export interface Instance {
@@ -73,4 +76,42 @@ export async function rawCommand(pool: Pool, tenantId: string, p: Instance, chan
   } finally {
     client.release(broken);
   }
+}
+
+/** Active product instances for the floor (and the engine) to drive: one per concurrent worker. */
+export async function createActiveProducts(services: Services, ctx: CommandContext, count: number): Promise<Instance[]> {
+  const customer = await services.customers.createCustomer(ctx, { name: 'Bench customer' });
+  const account = await services.customers.createAccount(ctx, { customerId: customer.customerId, name: 'Bench account', currency: 'IDR', timeZone: 'Asia/Jakarta' });
+  const instances: Instance[] = [];
+  for (let i = 0; i < count; i++) {
+    const cause = { orderId: randomUUID(), orderItemId: randomUUID() };
+    const name = 'Business Fiber 1Gbps';
+    const { productInstance } = await services.inventory.createProductInstance(ctx, {
+      accountId: account.accountId,
+      productOfferingId: randomUUID(),
+      productOfferingVersion: '1',
+      productSpecificationId: randomUUID(),
+      productSpecificationVersion: '1',
+      name,
+      catalogSnapshot: { offeringName: name },
+      configuration: { bandwidthMbps: 1000 },
+      price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+      subscription: { termMonths: 24, billingCycle: 'monthly' },
+      ...cause,
+    });
+    const id = productInstance.productInstanceId;
+    await services.inventory.startActivation(ctx, id, { ...cause, expectedVersion: 1 });
+    const active = await services.inventory.completeActivation(ctx, id, { ...cause, expectedVersion: 2 });
+    instances.push({ accountId: active.accountId, customerId: active.customerId, productInstanceId: id, version: active.version });
+  }
+  return instances;
+}
+
+/** The floor's step, the same in every benchmark: two raw commands (modification start, cancel). */
+export function rawStep(pool: Pool, tenantId: string, p: Instance): Step {
+  return async () => {
+    await rawCommand(pool, tenantId, p, { toStatus: 'PENDING_MODIFICATION', pendingChange: { configuration: { bandwidthMbps: 2000 } }, changeType: 'MODIFICATION_STARTED', eventType: 'ProductInstanceModificationStarted' });
+    await rawCommand(pool, tenantId, p, { toStatus: 'ACTIVE', pendingChange: null, changeType: 'MODIFICATION_CANCELLED', eventType: 'ProductInstanceModificationCancelled' });
+    return 2;
+  };
 }
