@@ -386,4 +386,21 @@ describe('orders fulfilled end to end', () => {
     const again = await api('POST', `/orders/${submitted.orderId}/hold`, {});
     assert.equal(again.status, 409, 'a completed order cannot be held');
   });
+
+  test('ADD of a bundle: the members are the products, in one subscription; the bundle itself is commercial', async () => {
+    const submitted = await submit([
+      { action: 'ADD', offeringId: offering['triple-play'] },
+      { action: 'ADD', offeringId: offering['internet-100'], parentItemNumber: 1 },
+      { action: 'ADD', offeringId: offering['iptv'], parentItemNumber: 1, configuration: { channelPackage: 'basic' } },
+      { action: 'ADD', offeringId: offering['voip'], parentItemNumber: 1 },
+    ]);
+    assert.equal(submitted.items[0].productInstanceId, null, 'a bundle has no product instance of its own');
+    await drain();
+    const done = await order(submitted.orderId);
+    assert.equal(done.status, 'completed', JSON.stringify(done.items.map((i: any) => [i.status, i.error])));
+    const members = await Promise.all(done.items.slice(1).map((i: any) => productById(i.productInstanceId)));
+    assert.ok(members.every((m) => m.status === 'ACTIVE'));
+    assert.equal(new Set(members.map((m) => m.subscriptionId)).size, 1, 'the members share one subscription');
+    await assertConsistent();
+  });
 });
