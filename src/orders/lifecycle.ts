@@ -143,9 +143,11 @@ export async function failItemInTx(tx: Tx, ctx: CommandContext, now: string, acc
   if (!['acknowledged', 'inProgress', 'pendingCancellation'].includes(item.status)) return;
   if (order.status === 'acknowledged') order = await moveOrder(tx, ctx, now, order, 'start', null);
   if (item.status === 'acknowledged') item = await moveItem(tx, ctx, now, order, item, 'start', null);
-  // An item being cancelled whose compensation failed has nothing left to undo on its assets.
-  if (item.status !== 'pendingCancellation') await failAssets(tx, ctx, now, order, item, error);
-  await moveItem(tx, ctx, now, order, item, 'fail', error.message, { error: { ...error } });
+  // An item being withdrawn whose compensation failed has nothing left to undo on its assets;
+  // its error says so, and a re-run leaves it alone (its work was withdrawn, not failed).
+  const withdrawn = item.status === 'pendingCancellation';
+  if (!withdrawn) await failAssets(tx, ctx, now, order, item, error);
+  await moveItem(tx, ctx, now, order, item, 'fail', error.message, { error: { ...error, ...(withdrawn ? { duringWithdrawal: true } : {}) } });
   await settle(tx, ctx, now, order);
 }
 
@@ -197,7 +199,7 @@ export async function finishWithdrawalInTx(tx: Tx, ctx: CommandContext, now: str
  */
 export async function rerunFailedItemsInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string): Promise<string[]> {
   let { order, items } = await lockedOrder(tx, accountId, orderId);
-  const failed = items.filter((i) => i.status === 'failed');
+  const failed = items.filter((i) => i.status === 'failed' && !i.error?.duringWithdrawal);
   if (failed.length === 0) return [];
   if (order.status === 'failed' || order.status === 'partial') order = await moveOrder(tx, ctx, now, order, 'rerun', 'manual re-run');
   for (const item of failed) {
