@@ -20,7 +20,7 @@ import { createServices, type Services } from '../src/app.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import type { CommandContext } from '../src/inventory/types.ts';
 import { createActiveProducts, rawStep, type Instance } from './raw-sql.ts';
-import { addPhase, countRoundTrips, emptyTotal, envNumber, openBenchDatabase, runPhase, type PhaseResult, type Step } from './support.ts';
+import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step } from './support.ts';
 
 const VARIANTS = ['rawSql', 'service', 'http'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -39,7 +39,6 @@ const RESULTS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 're
 // ------------------------------------------------------------------------- setup
 
 // ------------------------------------------------------------------------- (a) raw SQL floor
-
 
 // ------------------------------------------------------------------------- (b) service layer
 
@@ -85,8 +84,6 @@ function httpStep(baseUrl: string, apiKey: string, p: Instance): Step {
 }
 
 // ------------------------------------------------------------------------- main
-
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 async function main(): Promise<void> {
   const limitText = BENCH_COMMANDS ? `${BENCH_COMMANDS} commands per variant` : `${BENCH_SECONDS} s per variant`;
@@ -208,15 +205,6 @@ async function main(): Promise<void> {
     await db.close();
   }
 }
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-const round1 = (n: number) => Math.round(n * 10) / 10;
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 main().then(
   () => process.exit(0),

@@ -32,7 +32,7 @@ import type { OrderItemInput } from '../src/orders/service.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import type { Pool } from '../src/platform/db.ts';
 import { createActiveProducts, rawStep } from './raw-sql.ts';
-import { addPhase, emptyTotal, envNumber, openBenchDatabase, runPhase, type PhaseResult, type Step } from './support.ts';
+import { addPhase, emptyTotal, envNumber, fmt, machineCpuSeconds, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step } from './support.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'orders-latest.json');
@@ -197,12 +197,6 @@ function backendsCpuDelta(before: Map<number, number>, after: Map<number, number
   let sum = 0;
   for (const [pid, seconds] of after) sum += seconds - (before.get(pid) ?? 0);
   return sum;
-}
-
-function machineCpuSeconds(): number {
-  let ms = 0;
-  for (const cpu of os.cpus()) ms += cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;
-  return ms / 1000;
 }
 
 // ------------------------------------------------------------------------- orders
@@ -404,18 +398,7 @@ async function runOrderPhase(services: Services, ctx: CommandContext, databaseUr
 
 // ------------------------------------------------------------------------- the floor
 
-
 // ------------------------------------------------------------------------- main
-
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const round1 = (n: number) => Math.round(n * 10) / 10;
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 async function main(): Promise<void> {
   const runStarted = Date.now();

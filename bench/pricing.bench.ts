@@ -34,7 +34,7 @@ import { priceItems } from '../src/pricing/engine.ts';
 import { countPromoRedemptions, loadPricingRules } from '../src/pricing/rule-service.ts';
 import type { PriceResult, PricingContext, PricingItem } from '../src/pricing/types.ts';
 import { DEFAULT_QUOTE_SETTINGS, type QuoteLineInput } from '../src/quotes/service.ts';
-import { addPhase, countRoundTrips, emptyTotal, envNumber, openBenchDatabase, runPhase, type PhaseResult, type Step } from './support.ts';
+import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step } from './support.ts';
 
 const ALL_VARIANTS = ['engine', 'service', 'uncached', 'memory', 'redis'] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
@@ -177,8 +177,6 @@ async function dropTenantKeys(client: Redis, tenantId: string): Promise<void> {
 }
 
 // ------------------------------------------------------------------------- main
-
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 async function main(): Promise<void> {
   console.log(`bench: pricing and ListProducts, ${CONCURRENCY} concurrent workers (engine: 1), ${BENCH_SECONDS} s per variant in ${ROUNDS} interleaved rounds, ${WARMUP_SECONDS} s warm-up each`);
@@ -331,15 +329,8 @@ async function main(): Promise<void> {
 
 const diffStats = (now: { hits: number; misses: number; errors: number }, before: { hits: number; misses: number; errors: number }) =>
   ({ hits: now.hits - before.hits, misses: now.misses - before.misses, errors: now.errors - before.errors });
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 /** Ratios far below 1 (service/engine) need more digits than ratios near or above it. */
 const fmtRatio = (n: number) => (n < 0.1 ? fmt(n, 3) : fmt(n, 2));
-const round1 = (n: number) => Math.round(n * 10) / 10;
-const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 main().then(
   () => process.exit(0),

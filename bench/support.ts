@@ -106,7 +106,7 @@ export interface PhaseResult {
   machineCpuSeconds: number;
 }
 
-function machineCpuSeconds(): number {
+export function machineCpuSeconds(): number {
   let ms = 0;
   for (const cpu of os.cpus()) ms += cpu.times.user + cpu.times.nice + cpu.times.sys + cpu.times.irq;
   return ms / 1000;
@@ -157,3 +157,16 @@ export function addPhase(total: PhaseResult, phase: PhaseResult): void {
   total.nodeCpuSeconds += phase.nodeCpuSeconds;
   total.machineCpuSeconds += phase.machineCpuSeconds;
 }
+
+// ------------------------------------------------------------------------- reporting
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** A number for the report, with thousands separators. */
+export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+export const round1 = (n: number) => Math.round(n * 10) / 10;
+export const round3 = (n: number) => Math.round(n * 1000) / 1000;
