@@ -199,7 +199,7 @@ export class Orchestrator {
   }
 
   private async afterDone(tx: Tx, ctx: CommandContext, now: string, task: TaskRow): Promise<void> {
-    const tasks = (await queue.listOrderTasks(tx, task.accountId, task.orderId)).filter((t) => t.itemId === task.itemId && t.kind === task.kind);
+    const tasks = await queue.listItemTasks(tx, task.accountId, task.itemId, task.kind);
     if (task.kind === 'compensation') {
       await queue.markCompensated(tx, task.accountId, task.compensatesTaskId!, now);
       if (tasks.every((t) => t.status === 'done')) await finishWithdrawalInTx(tx, ctx, now, task.accountId, task.orderId, task.itemId);
@@ -272,7 +272,7 @@ export class Orchestrator {
         const tasks = await queue.resetTasksForRerun(tx, accountId, rerunItemIds, now);
         // An item whose tasks were all done failed while completing: complete it now.
         for (const itemId of rerunItemIds) {
-          const itemTasks = (await queue.listOrderTasks(tx, accountId, orderId)).filter((t) => t.itemId === itemId && t.kind === 'provision');
+          const itemTasks = await queue.listItemTasks(tx, accountId, itemId, 'provision');
           if (itemTasks.every((t) => t.status === 'done')) await completeItemInTx(tx, ctx, now, accountId, orderId, itemId, itemTasks.map(outcomeOf));
         }
         await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.rerun', targetType: 'order', targetId: orderId, subjectAccountId: accountId, details: { items: rerunItemIds, tasks: tasks.map((t) => t.taskId) } });

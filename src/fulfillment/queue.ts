@@ -169,6 +169,11 @@ export async function listOrderTasks(tx: Tx, accountId: string, orderId: string)
   return rows.map(taskFromRow);
 }
 
+export async function listItemTasks(tx: Tx, accountId: string, itemId: string, kind: TaskRow['kind']): Promise<TaskRow[]> {
+  const rows = await queryRows(tx, 'select * from fulfillment_task where account_id = $1 and item_id = $2 and kind = $3 order by task_number', [accountId, itemId, kind]);
+  return rows.map(taskFromRow);
+}
+
 /** Cancels an item's tasks that have not started (or waiting ones, for an amendment); returns them. */
 export async function cancelTasks(tx: Tx, accountId: string, itemIds: string[], statuses: TaskStatus[], now: string): Promise<TaskRow[]> {
   const rows = await queryRows(

@@ -115,6 +115,10 @@ export async function lockOrderInTx(tx: Tx, accountId: string, orderId: string):
 
 /** The first task of an item started: the item, and the order with it, are in progress. Returns the item. */
 export async function markItemStartedInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, itemId: string): Promise<OrderItemRecord> {
+  // Only an item's first task starts it (and maybe its order, which always starts first):
+  // every later task reads the one item row and takes no lock.
+  const seen = await store.findItem(tx, accountId, itemId);
+  if (seen && seen.status !== 'acknowledged') return seen;
   let { order, items } = await lockedOrder(tx, accountId, orderId);
   const item = itemOf(items, itemId);
   if (order.status === 'acknowledged') order = await moveOrder(tx, ctx, now, order, 'start', null);

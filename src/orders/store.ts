@@ -159,6 +159,11 @@ export async function listItems(tx: Tx, accountId: string, orderId: string): Pro
   return rows.map(itemFromRow);
 }
 
+export async function findItem(tx: Tx, accountId: string, itemId: string): Promise<OrderItemRecord | undefined> {
+  const row = await queryOne<any>(tx, 'select * from order_item where account_id = $1 and item_id = $2', [accountId, itemId]);
+  return row ? itemFromRow(row) : undefined;
+}
+
 export async function updateOrderStatus(tx: Tx, accountId: string, order: OrderRecord, status: OrderState, at: string): Promise<OrderRecord> {
   const row = await queryOne<any>(
     tx,
