@@ -17,7 +17,19 @@ export function sendProblem(reply: FastifyReply, body: ReturnType<typeof problem
 
 function fieldErrorsOf(error: FastifyError): FieldError[] {
   const where = (error as any).validationContext ?? 'body';
-  return (error.validation ?? []).map((v: any) => {
+  // A union of literals (an enumeration written with TypeBox) fails once per literal and once
+  // for the union: say it once, with the values allowed.
+  const literals = new Map<string, unknown[]>();
+  const unions = new Set(((error.validation ?? []) as any[]).filter((v) => v.keyword === 'anyOf').map((v) => v.instancePath));
+  for (const v of (error.validation ?? []) as any[]) {
+    if (v.keyword === 'const' && unions.has(v.instancePath)) literals.set(v.instancePath, [...(literals.get(v.instancePath) ?? []), v.params?.allowedValue]);
+  }
+  const errors = ((error.validation ?? []) as any[]).flatMap((v) => {
+    if (!literals.has(v.instancePath) || (v.keyword !== 'const' && v.keyword !== 'anyOf')) return [v];
+    if (v.keyword === 'anyOf') return [{ ...v, message: 'must be one of', params: { allowedValues: literals.get(v.instancePath) } }];
+    return [];
+  });
+  return errors.map((v: any) => {
     let field = `${where === 'body' ? '' : '/' + where}${v.instancePath ?? ''}`;
     if (v.params?.missingProperty) field += '/' + v.params.missingProperty;
     if (v.params?.additionalProperty) field += '/' + v.params.additionalProperty;

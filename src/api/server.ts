@@ -27,7 +27,7 @@ export async function buildServer(services: Services, options: { logger?: boolea
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
     // Ids are uuids; a longer path parameter is 414 uri-too-long (problem+json, see problems.ts).
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors,
     clientErrorHandler,
     // Bodies are validated without type coercion, queries and paths with it (validation.ts).
