@@ -13,7 +13,9 @@ export function installAuth(app: FastifyInstance, access: AccessService): void {
     const config = request.routeOptions.config ?? {};
     if (config.public || !request.routeOptions.url) return;
     const header = request.headers.authorization;
-    const key = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : request.headers['x-api-key'];
+    // The scheme is case-insensitive (RFC 9110 §11.1): "bearer" and "BEARER" are Bearer too.
+    const bearer = typeof header === 'string' ? /^bearer +(.*)$/i.exec(header) : null;
+    const key = bearer ? bearer[1].trim() : request.headers['x-api-key'];
     if (typeof key !== 'string' || key.length === 0) throw new UnauthorizedError('send your API key as "Authorization: Bearer <key>"');
     const principal = await access.authenticate(key);
     if (!principal) throw new UnauthorizedError('the API key is unknown or revoked');

@@ -99,24 +99,3 @@ export function canonicalInstant(value: string): string {
 /** Cursors are opaque but come back from clients: check every part before SQL sees it. */
 export const isKeysetCursor = (v: any) =>
   v && typeof v.createdAt === 'string' && isInstant(v.createdAt) && typeof v.id === 'string' && UUID_PATTERN.test(v.id);
-
-/** The JSON pointer of the first string (or key) in `value` holding U+0000, which PostgreSQL cannot store. */
-export function findNulCharacter(value: unknown, pointer = ''): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? pointer || '/' : null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findNulCharacter(value[i], `${pointer}/${i}`);
-      if (found !== null) return found;
-    }
-    return null;
-  }
-  if (value && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      const here = `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-      if (key.includes('\u0000')) return here;
-      const found = findNulCharacter(item, here);
-      if (found !== null) return found;
-    }
-  }
-  return null;
-}

@@ -2,6 +2,9 @@
  * Idempotency-Key on every POST: the same key with the same request replays the first
  * response; the same key with another request is refused (422). The first request's
  * response is stored when it is sent; a 5xx is not stored, so the client may retry.
+ * The key is taken before validation (preValidation), so a schema-validation 400 is stored
+ * like any other first 4xx; only what comes before it is not: refusals of authentication and
+ * of a body that cannot be read as JSON (docs/api.md, Idempotency).
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -21,7 +24,7 @@ function canonical(value: unknown): string {
 }
 
 export function installIdempotency(app: FastifyInstance, deps: { pool: Pool; clock: Clock }): void {
-  app.addHook('preHandler', async (request, reply) => {
+  app.addHook('preValidation', async (request, reply) => {
     if (request.method !== 'POST' || !request.principal) return;
     const header = request.headers['idempotency-key'];
     if (header === undefined) return;

@@ -9,21 +9,29 @@ import { registerAccessRoutes } from '../access/routes.ts';
 import { registerCatalogRoutes } from '../catalog/routes.ts';
 import { registerCustomerRoutes } from '../customers/routes.ts';
 import { registerInventoryRoutes } from '../inventory/routes.ts';
-import { PROBLEM_TYPES, ValidationError } from '../platform/errors.ts';
+import { PROBLEM_TYPES } from '../platform/errors.ts';
 import { registerPriceRuleRoutes } from '../pricing/rule-routes.ts';
 import { registerQuoteRoutes } from '../quotes/routes.ts';
 import { registerOrderRoutes } from '../orders/routes.ts';
 import { registerFulfillmentRoutes } from '../fulfillment/routes.ts';
 import { installAuth } from './auth.ts';
-import { findNulCharacter, isInstant } from './http.ts';
+import { isInstant } from './http.ts';
 import { installIdempotency } from './idempotency.ts';
-import { installProblemHandlers, problemBody, sendProblem } from './problems.ts';
+import { checkStorable, parseJsonBody } from './json-input.ts';
+import { clientErrorHandler, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, problemBody, sendProblem } from './problems.ts';
+import { buildValidator } from './validation.ts';
 
 export async function buildServer(services: Services, options: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
+    // Ids are uuids; a longer path parameter is 414 uri-too-long (problem+json, see problems.ts).
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
+    clientErrorHandler,
+    // Bodies are validated without type coercion, queries and paths with it (validation.ts).
+    schemaController: { compilersFactory: { buildValidator } },
     ajv: {
       customOptions: { removeAdditional: false, allErrors: true },
       // ajv-formats' date-time accepts leap seconds and year 0000, which become an Invalid
@@ -55,14 +63,26 @@ export async function buildServer(services: Services, options: { logger?: boolea
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  // JSON bodies: one parser with the depth and prototype-key limits (json-input.ts). The
+  // fulfillment callback route keeps its raw body and uses the same functions itself.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
   installAuth(app, services.access);
   installIdempotency(app, services);
-  // PostgreSQL text and jsonb cannot hold U+0000: refuse it as bad input, not a 500.
+  // After the Idempotency-Key is taken (its 400 is stored like a schema 400), before the
+  // schema: a string PostgreSQL cannot store exactly (lone surrogate, U+0000) or a number
+  // JSON cannot carry exactly, anywhere in the body, query or path, is a 400 naming it.
   app.addHook('preValidation', async (request) => {
-    for (const [part, value] of [['', request.body], ['/querystring', request.query]] as const) {
-      const field = findNulCharacter(value);
-      if (field !== null) throw ValidationError.field(part + (field === '/' && part ? '' : field), 'must not contain the NUL character (U+0000)');
-    }
+    checkStorable(request.body, '');
+    checkStorable(request.query, '/querystring');
+    checkStorable(request.params, '/params');
   });
 
   app.get('/health', { config: { public: true }, schema: { tags: ['meta'], summary: 'Liveness and database reachability', security: [] } }, async () => {

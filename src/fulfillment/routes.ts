@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../app.ts';
 import { contextOf, IdParams, JsonObjectSchema, Uuid } from '../api/http.ts';
+import { checkStorable, parseJsonBody } from '../api/json-input.ts';
 import { BadSignatureError, NotFoundError, ValidationError } from '../platform/errors.ts';
 import { Value } from '@sinclair/typebox/value';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyCallbackSignature } from './http-provisioner.ts';
@@ -59,6 +60,7 @@ export function registerFulfillmentRoutes(app: FastifyInstance, services: Servic
   // Callbacks are authenticated by their signature over the exact bytes received, so this
   // route keeps the raw body and parses it only after the signature holds.
   app.register(async (child) => {
+    child.removeContentTypeParser('application/json');
     child.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     child.withTypeProvider<TypeBoxTypeProvider>().post('/fulfillment/callbacks/:provisionerCode', {
       config: { public: true },
@@ -83,12 +85,9 @@ export function registerFulfillmentRoutes(app: FastifyInstance, services: Servic
         now: new Date(),
       });
       if (!check.ok) throw new BadSignatureError(check.reason);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        throw ValidationError.field('/', 'the body is not valid JSON');
-      }
+      // The same limits as every other JSON body (api/json-input.ts).
+      const body = parseJsonBody(raw.toString('utf8'));
+      checkStorable(body);
       if (!Value.Check(CallbackBody, body)) throw ValidationError.field('/', 'expected { taskId, status: "done" | "failed", externalId?, data?, code?, message? }');
       const tenantId = await orchestrator.tenantOfTask(body.taskId);
       if (!tenantId) throw NotFoundError.of('fulfillment task', body.taskId);

@@ -127,6 +127,15 @@ export function serviceStateFor(productState: ProductInstanceState, current: Ser
 
 // ------------------------------------------------------------------------- relationships
 
+/**
+ * What an operation guard is held for. A caller names one of the order actions (orders/model.ts
+ * ORDER_ACTIONS, the same list; the orders part builds on this one, not the other way round);
+ * the one-shot service and resource commands take a guard of their own kind. Migration 0008
+ * checks GUARD_OPERATION_TYPES in the database too.
+ */
+export const OPERATION_TYPES = ['ADD', 'MODIFY', 'DISCONNECT', 'SUSPEND', 'RESUME', 'MOVE', 'REPLACE', 'RENEW'] as const;
+export const GUARD_OPERATION_TYPES = [...OPERATION_TYPES, 'ATTACH_SERVICE', 'RELEASE_SERVICE', 'ATTACH_RESOURCE', 'RELEASE_RESOURCE'] as const;
+
 export const RELATIONSHIP_TYPES = ['BUNDLES', 'DEPENDS_ON', 'REQUIRES', 'ADDON_OF', 'REPLACES', 'MIGRATED_FROM', 'PARENT_OF'] as const;
 export type RelationshipType = (typeof RELATIONSHIP_TYPES)[number];
 

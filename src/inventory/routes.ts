@@ -3,7 +3,7 @@ import { Type, type Static, type TObject, type TProperties } from '@sinclair/typ
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { canonicalInstant, contextOf, DateTime, decodeCursor, IdParams, JsonObjectSchema, Page, PageQuery, Uuid } from '../api/http.ts';
-import { PRODUCT_INSTANCE_STATES, RELATIONSHIP_TYPES } from './model.ts';
+import { OPERATION_TYPES, PRODUCT_INSTANCE_STATES, RELATIONSHIP_TYPES } from './model.ts';
 import type { InventoryQueries } from './queries.ts';
 import type { InventoryService } from './service.ts';
 import type { EntityKind, JsonObject } from './types.ts';
@@ -24,7 +24,7 @@ const OrderedFields = {
   effectiveAt: Type.Optional(DateTime),
 };
 const Versioned = { expectedVersion: Type.Integer({ minimum: 1, description: 'The version you last read; a stale one is refused with 409 concurrent-modification.' }) };
-const OperationType = { operationType: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })) };
+const OperationType = { operationType: Type.Optional(Type.Union(OPERATION_TYPES.map((t) => Type.Literal(t)), { description: 'The order action the guard is held for; default: the command\'s own.' })) };
 
 const body = <P extends TProperties>(props: P) => Type.Object(props, { additionalProperties: false });
 

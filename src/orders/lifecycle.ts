@@ -177,6 +177,13 @@ export async function withdrawItemInTx(tx: Tx, ctx: CommandContext, now: string,
  */
 export async function setOrderHeldInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, held: boolean, reason: string | null): Promise<OrderRecord> {
   const { order } = await lockedOrder(tx, accountId, orderId);
+  // Releasing the hold of an order that has ended is refused like holding it: 409
+  // illegal-transition. Holding a held order, or releasing an open order that is not held,
+  // changes nothing.
+  if (!held && ORDER_FINAL_STATES.includes(order.status)) {
+    const verdict = orderTransition(order.status, 'start');
+    throw new IllegalTransitionError('order', order.orderId, order.status, 'release-hold', verdict.ok ? [] : verdict.allowed);
+  }
   if (held === (order.status === 'held')) return order;
   return moveOrder(tx, ctx, now, order, held ? 'hold' : 'start', reason);
 }
