@@ -83,6 +83,11 @@ export const PROBLEM_SCHEMA = {
       },
     },
     ruleId: { type: 'string', format: 'uuid', description: '`promo-exhausted`, some `business-rule-violation`s: the price rule.' },
+    usedBy: {
+      type: 'array',
+      description: '`business-rule-violation` of a catalog retirement: the active catalog entries that still use it.',
+      items: { type: 'object', properties: { kind: { type: 'string' }, id: { type: 'string', format: 'uuid' }, version: { type: 'integer' }, code: { type: 'string' } } },
+    },
     code: { type: 'string', description: '`duplicate-code`: the code that is taken; `promo-exhausted`: the code of the price rule.' },
     draftVersion: { type: 'integer', description: '`draft-exists`: the draft version that exists.' },
     promoCode: nullable({ type: 'string', description: '`promo-exhausted`: the promo code.' }),
@@ -165,12 +170,13 @@ const PER_ROUTE: { match: RegExp; problems: ProblemMap }[] = [
   { match: /^POST \/internal\/assets\//, problems: { 409: INVENTORY_COMMAND, 422: ['business-rule-violation'] } },
   // catalog (catalog/service.ts)
   { match: /^POST \/(product-offerings|product-specifications|service-specifications|resource-specifications)$/, problems: { 409: ['duplicate-code'] } },
-  { match: /^POST \/[a-z-]+\/\{id\}\/versions$/, problems: { 409: ['draft-exists'] } },
+  { match: /^POST \/[a-z-]+\/\{id\}\/versions$/, problems: { 409: ['draft-exists', 'illegal-transition'] } },
   { match: /^PUT \/[a-z-]+\/\{id\}\/versions\/\{version\}$/, problems: { 409: ['illegal-transition'] } },
   { match: /^POST \/[a-z-]+\/\{id\}\/versions\/\{version\}\/publication:apply$/, problems: { 409: ['illegal-transition'], 422: ['business-rule-violation'] } },
   // price rules and terms (pricing/rule-service.ts)
   { match: /^POST \/price-rules$/, problems: { 409: ['duplicate-code'] } },
-  { match: /^POST \/[a-z-]+\/\{id\}\/retirement:apply$/, problems: { 409: ['illegal-transition'] } },
+  { match: /^POST \/price-rules\/\{id\}\/retirement:apply$/, problems: { 409: ['illegal-transition'] } },
+  { match: /^POST \/[a-z-]+\/\{id\}\/retirement:apply$/, problems: { 409: ['illegal-transition'], 422: ['business-rule-violation'] } },
   { match: /^POST \/accounts\/\{accountId\}\/price-terms\/\{termId\}\/end:apply$/, problems: { 409: ['illegal-transition'] } },
   // quotes (quotes/service.ts, pricing/engine.ts)
   { match: /^POST \/(price-previews|accounts\/\{accountId\}\/quotes)$/, problems: { 422: ['business-rule-violation'] } },
