@@ -17,6 +17,7 @@ import { registerFulfillmentRoutes } from '../fulfillment/routes.ts';
 import { installAuth } from './auth.ts';
 import { isInstant } from './http.ts';
 import { installIdempotency } from './idempotency.ts';
+import { openApiDecorations } from './openapi.ts';
 import { checkStorable, parseJsonBody } from './json-input.ts';
 import { clientErrorHandler, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, problemBody, sendProblem } from './problems.ts';
 import { buildValidator } from './validation.ts';
@@ -42,7 +43,12 @@ export async function buildServer(services: Services, options: { logger?: boolea
     },
   });
 
+  // Error responses and examples are added to the document in one place (openapi.ts), from
+  // what each route is: its config (public, adminOnly), its schemas and its command.
+  const openApi = openApiDecorations();
+  app.addHook('onRoute', openApi.onRoute);
   await app.register(swagger, {
+    transformObject: openApi.transformObject,
     openapi: {
       openapi: '3.0.3',
       info: {
@@ -111,5 +117,7 @@ export async function buildServer(services: Services, options: { logger?: boolea
   // The catalog cache's Redis connection (if any) closes with the server.
   app.addHook('onClose', async () => services.catalog.cache.close());
   await app.ready();
+  // Build the document now: a mistake in its decorations (openapi.ts) fails the start, not the first GET /openapi.json.
+  app.swagger();
   return app;
 }

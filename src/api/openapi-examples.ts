@@ -1,0 +1,1019 @@
+/**
+ * Request and response examples of the OpenAPI document (added by openapi.ts), and one example
+ * per problem type. They were taken from a real run on the demo data of `npm start`
+ * (src/demo/): PT Contoh Digital's account with Business Fiber 1Gbps, Static IP /29, Managed
+ * Router and SLA Gold in Jakarta, a quote and an order for a second Business Fiber 2Gbps with a
+ * Static IP, a MODIFY order upgrading the Jakarta fiber to 2 Gbit/s, and the internal commands
+ * that activate, upgrade, suspend, resume, renew and disconnect a fiber at a Surabaya branch.
+ *
+ * The ids that examples share are named in EXAMPLE_IDS, so that one example's output is the
+ * next one's input; test/api/openapi.test.ts replays some of them against a real server (with
+ * the ids of its own demo data) and checks each answer has the example's shape, and checks every
+ * example against its operation's schema.
+ */
+import { PROBLEM_TYPES } from '../platform/errors.ts';
+
+export const EXAMPLE_IDS = {
+  account: '0a2fbb6d-07b8-49bd-b674-1aa642d6bc5b',
+  customer: 'fc357d06-78d8-4ad4-81f1-9740f5434567',
+  offering: {
+    businessFiber: '9c20601a-057b-5011-a627-9b4337bd7afd',
+    staticIp29: 'd6c9ba3c-50b0-5ac1-ad51-3c54542d4be3',
+    managedRouter: '80e47829-121c-5893-a222-f92675dd4670',
+    slaGold: 'e8406738-4ad6-5dcd-a0b0-ff679af073b8'
+  },
+  productSpecification: {
+    businessFiber: '3676c312-3d62-5145-a39d-1f487a33d9db'
+  },
+  serviceSpecification: {
+    internetAccess: 'aca7f5f4-e266-56bb-a263-29e354f0f94e'
+  },
+  demo: {
+    fiber: '5ac6ed89-5c0b-403e-b20d-cb5322efd84d',
+    staticIp: '238f0bed-1925-4272-b22f-d600026b2bc6',
+    managedRouter: '7e920205-36e6-4be1-b34b-afaaad9b6e6f',
+    slaGold: '9417ed32-f18a-4347-b712-7fe3cedf8a6f',
+    subscription: 'e1a952e1-92e7-478f-8b82-50b90947792f'
+  },
+  quote: 'cb310e4f-47f1-4eb8-9605-89907ceef7e0',
+  quoteOrder: '128985bf-dc0f-4624-a00f-dfcbfc5526ae',
+  modifyOrder: '1bd21e74-3216-4b5e-9b77-15b8b060e847',
+  branch: {
+    fiber: 'da4bd48b-4236-42cb-b375-dc7dffb7e8e6',
+    subscription: '9b9c4238-e36d-4a63-a0aa-68e209ace94c',
+    service: 'cc5d0bc5-83de-4869-adb1-ff2239730aae',
+    vlan: 'c798bc82-d061-4c8e-9983-948ae65a2521',
+    order: '0b6f3c1e-5d2a-4e8b-9a47-3c2d1e0f9a11',
+    addItem: '5e9d2b7a-1c4f-4a36-8e21-7f0c9b3d2a64',
+    modifyItem: '9c3a7e51-2b8d-4f60-a1c9-4d5e6f7a8b90',
+    disconnectItem: '2f4e6a8c-0b1d-4e3f-9a5b-7c9d1e3f5a7b'
+  }
+} as const;
+const ID = EXAMPLE_IDS;
+/** The demo clock's "now". */
+const AT = '2026-07-02T10:30:00.000Z';
+const JAKARTA_HQ = { name: 'Jakarta HQ', street: 'Jl. Jend. Sudirman Kav. 52-53', city: 'Jakarta Selatan', country: 'ID' };
+const SURABAYA_BRANCH = { name: 'Surabaya branch', street: 'Jl. Basuki Rahmat 8-12', city: 'Surabaya', country: 'ID' };
+const FIBER_1G_PRICE = { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } };
+const FIBER_2G_PRICE = { currency: 'IDR', recurring: { period: 'month', amountMinor: '2500000000' } };
+
+// ------------------------------------------------------------------ installed base, quotes, orders
+
+const installedBase = {
+  response: {
+    accountId: ID.account,
+    customerId: ID.customer,
+    snapshotTime: AT,
+    asOf: null,
+    products: [
+      {
+        productInstanceId: ID.demo.staticIp,
+        name: 'Static IP /29',
+        status: 'ACTIVE',
+        version: 3,
+        subscriptionId: ID.demo.subscription,
+        productOfferingId: ID.offering.staticIp29,
+        productOfferingVersion: '1',
+        configuration: { prefixLength: 29 },
+        price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '75000000' } },
+        place: JAKARTA_HQ,
+        activationDate: AT,
+        terminationDate: null,
+        relationships: [],
+        serviceInstances: [
+          {
+            serviceInstanceId: '5e5828e0-9f1e-4935-999c-76464316f897',
+            serviceSpecificationId: '02725715-5422-5dc1-a4b4-63ccc22ec190',
+            name: 'IP Allocation Service',
+            status: 'ACTIVE',
+            version: 2,
+            place: JAKARTA_HQ,
+            externalServiceId: null,
+            technicalParameters: {},
+            resourceInstances: [
+              {
+                resourceInstanceId: '4ae91779-d438-4cfa-bfee-49c7b8d4dbcf',
+                resourceType: 'IP_BLOCK',
+                resourceId: '203.0.113.8/29',
+                status: 'ALLOCATED',
+                version: 1,
+              },
+            ],
+          },
+        ],
+      },
+      {
+        productInstanceId: ID.demo.fiber,
+        name: 'Business Fiber 1Gbps',
+        status: 'ACTIVE',
+        version: 3,
+        subscriptionId: ID.demo.subscription,
+        productOfferingId: ID.offering.businessFiber,
+        productOfferingVersion: '1',
+        configuration: { accessType: 'FTTx', bandwidthMbps: '1000' },
+        price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+        place: JAKARTA_HQ,
+        activationDate: AT,
+        terminationDate: null,
+        relationships: [
+          {
+            relationshipId: '06611f3e-de2d-4b6e-8cf2-ebd968463ac6',
+            type: 'PARENT_OF',
+            targetProductInstanceId: ID.demo.managedRouter,
+          },
+          { relationshipId: 'e319aafd-d900-43e2-b057-bb2fc9cf538a', type: 'PARENT_OF', targetProductInstanceId: ID.demo.staticIp },
+        ],
+        serviceInstances: [
+          {
+            serviceInstanceId: '5d691e5f-56b4-4cfb-be4f-620ec739cf10',
+            serviceSpecificationId: ID.serviceSpecification.internetAccess,
+            name: 'Internet Access Service',
+            status: 'ACTIVE',
+            version: 2,
+            place: JAKARTA_HQ,
+            externalServiceId: null,
+            technicalParameters: { vlan: 2101, profile: 'BIZ-1G' },
+            resourceInstances: [
+              {
+                resourceInstanceId: '3922a230-9eec-43a9-b5de-7ecb09497096',
+                resourceType: 'ONT',
+                resourceId: 'ZTEG-C8A1F0E2',
+                status: 'ALLOCATED',
+                version: 1,
+              },
+              {
+                resourceInstanceId: '52701dbd-6a26-45c9-b8bf-9d946b2adf7d',
+                resourceType: 'PORT',
+                resourceId: 'JKT-OLT-07/1/3/12',
+                status: 'ALLOCATED',
+                version: 1,
+              },
+              {
+                resourceInstanceId: '6185473e-4e03-4e29-b86b-00ee3f7449f6',
+                resourceType: 'VLAN',
+                resourceId: '2101',
+                status: 'ALLOCATED',
+                version: 1,
+              },
+            ],
+          },
+        ],
+      },
+      {
+        productInstanceId: ID.demo.managedRouter,
+        name: 'Managed Router',
+        status: 'ACTIVE',
+        version: 3,
+        subscriptionId: ID.demo.subscription,
+        productOfferingId: ID.offering.managedRouter,
+        productOfferingVersion: '1',
+        configuration: { model: 'MikroTik CCR2004' },
+        price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '120000000' } },
+        place: JAKARTA_HQ,
+        activationDate: AT,
+        terminationDate: null,
+        relationships: [],
+        serviceInstances: [
+          {
+            serviceInstanceId: '4f1058a4-a6f4-4bb7-8f78-8c0a48d4a5d6',
+            serviceSpecificationId: '9a47d48b-6139-51be-abaf-bd9341a414a7',
+            name: 'Managed CPE Service',
+            status: 'ACTIVE',
+            version: 2,
+            place: JAKARTA_HQ,
+            externalServiceId: null,
+            technicalParameters: { monitoring: true },
+            resourceInstances: [
+              {
+                resourceInstanceId: '3db94780-bbac-419e-9a83-56730b491ff0',
+                resourceType: 'ROUTER',
+                resourceId: 'HEX-7F3A99D0',
+                status: 'ALLOCATED',
+                version: 1,
+              },
+            ],
+          },
+        ],
+      },
+      {
+        productInstanceId: ID.demo.slaGold,
+        name: 'SLA Gold',
+        status: 'ACTIVE',
+        version: 3,
+        subscriptionId: ID.demo.subscription,
+        productOfferingId: ID.offering.slaGold,
+        productOfferingVersion: '1',
+        configuration: { responseTimeHours: 4, availabilityPercent: '99.9' },
+        price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '250000000' } },
+        place: JAKARTA_HQ,
+        activationDate: AT,
+        terminationDate: null,
+        relationships: [ { relationshipId: 'fbf6164a-8b44-41f3-bcae-2b84dd387738', type: 'ADDON_OF', targetProductInstanceId: ID.demo.fiber } ],
+        serviceInstances: [
+          {
+            serviceInstanceId: '75180f9a-e758-486b-a0d1-a1025c187268',
+            serviceSpecificationId: 'eb6095e9-0625-5771-a041-747d2b411efd',
+            name: 'SLA Monitoring Service',
+            status: 'ACTIVE',
+            version: 2,
+            place: JAKARTA_HQ,
+            externalServiceId: null,
+            technicalParameters: { tier: 'gold' },
+            resourceInstances: [],
+          },
+        ],
+      },
+    ],
+    subscriptions: [
+      {
+        subscriptionId: ID.demo.subscription,
+        status: 'ACTIVE',
+        version: 2,
+        startDate: AT,
+        endDate: '2028-07-02T10:30:00.000Z',
+        termMonths: 24,
+        autoRenew: true,
+      },
+    ],
+  },
+};
+
+const preview = {
+  request: {
+    accountId: ID.account,
+    lines: [
+      { action: 'ADD', offeringId: ID.offering.businessFiber, configuration: { bandwidthMbps: '2000' } },
+      { action: 'ADD', offeringId: ID.offering.staticIp29, parentLineNumber: 1 },
+    ],
+  },
+  response: {
+    currency: 'IDR',
+    at: AT,
+    rounding: 'HALF_UP',
+    lines: [
+      {
+        lineId: '7f8a068f-d87e-468d-b0fa-4d9cb55d4a36:fiber-2g-monthly',
+        itemId: '7f8a068f-d87e-468d-b0fa-4d9cb55d4a36',
+        offeringId: ID.offering.businessFiber,
+        offeringVersion: 1,
+        chargeCode: 'fiber-2g-monthly',
+        chargeName: 'Business Fiber 2Gbps monthly',
+        kind: 'recurring',
+        period: 'month',
+        periodDays: null,
+        quantity: '1',
+        listAmountMinor: '2500000000',
+        adjustments: [],
+        finalAmountMinor: '2500000000',
+        usage: null,
+      },
+      {
+        lineId: '7f8a068f-d87e-468d-b0fa-4d9cb55d4a36:installation',
+        itemId: '7f8a068f-d87e-468d-b0fa-4d9cb55d4a36',
+        offeringId: ID.offering.businessFiber,
+        offeringVersion: 1,
+        chargeCode: 'installation',
+        chargeName: 'Installation',
+        kind: 'one_time',
+        period: null,
+        periodDays: null,
+        quantity: '1',
+        listAmountMinor: '500000000',
+        adjustments: [],
+        finalAmountMinor: '500000000',
+        usage: null,
+      },
+      {
+        lineId: 'e7cc0bbe-c4ac-4c94-a097-5400aa3ee058:static-ip-monthly',
+        itemId: 'e7cc0bbe-c4ac-4c94-a097-5400aa3ee058',
+        offeringId: ID.offering.staticIp29,
+        offeringVersion: 1,
+        chargeCode: 'static-ip-monthly',
+        chargeName: 'Static IP /29 monthly',
+        kind: 'recurring',
+        period: 'month',
+        periodDays: null,
+        quantity: '1',
+        listAmountMinor: '75000000',
+        adjustments: [],
+        finalAmountMinor: '75000000',
+        usage: null,
+      },
+    ],
+    totals: {
+      oneTimeMinor: '500000000',
+      prepaidMinor: '0',
+      recurring: [ { period: 'month', periodDays: null, amountMinor: '2575000000' } ],
+      usageEstimateMinor: '0',
+      grandTotalMinor: '3075000000',
+      listTotalMinor: '3075000000',
+      discountTotalMinor: '0',
+    },
+    rules: [
+      {
+        ruleId: 'cdf156fa-933c-4903-9fb0-3f1d40dfd168',
+        ruleCode: 'welcome10',
+        applied: false,
+        reason: 'promo code WELCOME10 was not presented',
+        lineIds: [],
+      },
+      {
+        ruleId: '2e7d2ebb-4a3d-4073-a1fc-15b35a33ea70',
+        ruleCode: 'loyalty',
+        applied: false,
+        reason: 'tenure of 0 months is below the first loyalty tier (12 months)',
+        lineIds: [],
+      },
+    ],
+  },
+};
+
+const quoteCreate = {
+  request: {
+    lines: [
+      { action: 'ADD', offeringId: ID.offering.businessFiber, configuration: { bandwidthMbps: '2000' } },
+      { action: 'ADD', offeringId: ID.offering.staticIp29, parentLineNumber: 1 },
+    ],
+    validForHours: 72,
+  },
+  response: {
+    quoteId: ID.quote,
+    accountId: ID.account,
+    status: 'PRICED',
+    currency: 'IDR',
+    snapshot: {
+      snapshotId: '57675e5d-1f91-44d8-90ec-0952bf7bb139',
+      snapshotTime: AT,
+      assetVersions: [
+        {
+          productInstanceId: ID.demo.staticIp,
+          version: 3,
+          status: 'ACTIVE',
+          productOfferingId: ID.offering.staticIp29,
+          productOfferingVersion: '1',
+          name: 'Static IP /29',
+          activationDate: AT,
+          configuration: { prefixLength: 29 },
+        },
+        {
+          productInstanceId: ID.demo.fiber,
+          version: 3,
+          status: 'ACTIVE',
+          productOfferingId: ID.offering.businessFiber,
+          productOfferingVersion: '1',
+          name: 'Business Fiber 1Gbps',
+          activationDate: AT,
+          configuration: { accessType: 'FTTx', bandwidthMbps: '1000' },
+        },
+        {
+          productInstanceId: ID.demo.managedRouter,
+          version: 3,
+          status: 'ACTIVE',
+          productOfferingId: ID.offering.managedRouter,
+          productOfferingVersion: '1',
+          name: 'Managed Router',
+          activationDate: AT,
+          configuration: { model: 'MikroTik CCR2004' },
+        },
+        {
+          productInstanceId: ID.demo.slaGold,
+          version: 3,
+          status: 'ACTIVE',
+          productOfferingId: ID.offering.slaGold,
+          productOfferingVersion: '1',
+          name: 'SLA Gold',
+          activationDate: AT,
+          configuration: { responseTimeHours: 4, availabilityPercent: '99.9' },
+        },
+      ],
+      subscriptionVersions: [ { subscriptionId: ID.demo.subscription, version: 2, status: 'ACTIVE' } ],
+    },
+    promoCodes: [],
+    lines: [
+      {
+        lineId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab',
+        lineNumber: 1,
+        action: 'ADD',
+        offeringId: ID.offering.businessFiber,
+        offeringVersion: 1,
+        productInstanceId: null,
+        parentLineId: null,
+        parentProductInstanceId: null,
+        bundleLineId: null,
+        configuration: { bandwidthMbps: '2000' },
+        quantity: 1,
+        usageEstimate: null,
+        zone: null,
+      },
+      {
+        lineId: 'c0fe95bd-ae5e-48ee-8ecc-3ed1afe51f06',
+        lineNumber: 2,
+        action: 'ADD',
+        offeringId: ID.offering.staticIp29,
+        offeringVersion: 1,
+        productInstanceId: null,
+        parentLineId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab',
+        parentProductInstanceId: null,
+        bundleLineId: null,
+        configuration: {},
+        quantity: 1,
+        usageEstimate: null,
+        zone: null,
+      },
+    ],
+    price: {
+      currency: 'IDR',
+      at: AT,
+      rounding: 'HALF_UP',
+      lines: [
+        {
+          lineId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab:fiber-2g-monthly',
+          itemId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab',
+          offeringId: ID.offering.businessFiber,
+          offeringVersion: 1,
+          chargeCode: 'fiber-2g-monthly',
+          chargeName: 'Business Fiber 2Gbps monthly',
+          kind: 'recurring',
+          period: 'month',
+          periodDays: null,
+          quantity: '1',
+          listAmountMinor: '2500000000',
+          adjustments: [],
+          finalAmountMinor: '2500000000',
+          usage: null,
+        },
+        {
+          lineId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab:installation',
+          itemId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab',
+          offeringId: ID.offering.businessFiber,
+          offeringVersion: 1,
+          chargeCode: 'installation',
+          chargeName: 'Installation',
+          kind: 'one_time',
+          period: null,
+          periodDays: null,
+          quantity: '1',
+          listAmountMinor: '500000000',
+          adjustments: [],
+          finalAmountMinor: '500000000',
+          usage: null,
+        },
+        {
+          lineId: 'c0fe95bd-ae5e-48ee-8ecc-3ed1afe51f06:static-ip-monthly',
+          itemId: 'c0fe95bd-ae5e-48ee-8ecc-3ed1afe51f06',
+          offeringId: ID.offering.staticIp29,
+          offeringVersion: 1,
+          chargeCode: 'static-ip-monthly',
+          chargeName: 'Static IP /29 monthly',
+          kind: 'recurring',
+          period: 'month',
+          periodDays: null,
+          quantity: '1',
+          listAmountMinor: '75000000',
+          adjustments: [],
+          finalAmountMinor: '75000000',
+          usage: null,
+        },
+      ],
+      totals: {
+        oneTimeMinor: '500000000',
+        prepaidMinor: '0',
+        recurring: [ { period: 'month', periodDays: null, amountMinor: '2575000000' } ],
+        usageEstimateMinor: '0',
+        grandTotalMinor: '3075000000',
+        listTotalMinor: '3075000000',
+        discountTotalMinor: '0',
+      },
+      rules: [
+        {
+          ruleId: 'cdf156fa-933c-4903-9fb0-3f1d40dfd168',
+          ruleCode: 'welcome10',
+          applied: false,
+          reason: 'promo code WELCOME10 was not presented',
+          lineIds: [],
+        },
+        {
+          ruleId: '2e7d2ebb-4a3d-4073-a1fc-15b35a33ea70',
+          ruleCode: 'loyalty',
+          applied: false,
+          reason: 'tenure of 0 months is below the first loyalty tier (12 months)',
+          lineIds: [],
+        },
+      ],
+    },
+    pricedAt: AT,
+    expiresAt: '2026-07-05T10:30:00.000Z',
+    acceptedAt: null,
+    convertedAt: null,
+    version: 1,
+    createdAt: AT,
+    updatedAt: AT,
+  },
+};
+
+const quoteOrder = {
+  request: { expectedQuoteVersion: 2, externalReference: 'CRM-OPP-4711' },
+  response: {
+    orderId: ID.quoteOrder,
+    accountId: ID.account,
+    status: 'acknowledged',
+    quoteId: ID.quote,
+    supplementalOfOrderId: null,
+    externalReference: 'CRM-OPP-4711',
+    version: 1,
+    createdAt: AT,
+    updatedAt: AT,
+    completedAt: null,
+    items: [
+      {
+        itemId: '60089d86-9027-43b8-bbb9-8ffeeb846669',
+        itemNumber: 1,
+        action: 'ADD',
+        status: 'acknowledged',
+        productInstanceId: '3dce3e5b-9944-4031-8394-c8a45a4213bc',
+        expectedVersion: null,
+        offeringId: ID.offering.businessFiber,
+        offeringVersion: 1,
+        parentItemId: null,
+        parentProductInstanceId: null,
+        dependsOn: [],
+        details: {
+          configuration: { bandwidthMbps: '2000', accessType: 'FTTx' },
+          quantity: 1,
+          price: {
+            currency: 'IDR',
+            lines: [
+              {
+                lineId: '60089d86-9027-43b8-bbb9-8ffeeb846669:fiber-2g-monthly',
+                itemId: '60089d86-9027-43b8-bbb9-8ffeeb846669',
+                offeringId: ID.offering.businessFiber,
+                offeringVersion: 1,
+                chargeCode: 'fiber-2g-monthly',
+                chargeName: 'Business Fiber 2Gbps monthly',
+                kind: 'recurring',
+                period: 'month',
+                periodDays: null,
+                quantity: '1',
+                listAmountMinor: '2500000000',
+                adjustments: [],
+                finalAmountMinor: '2500000000',
+                usage: null,
+              },
+              {
+                lineId: '60089d86-9027-43b8-bbb9-8ffeeb846669:installation',
+                itemId: '60089d86-9027-43b8-bbb9-8ffeeb846669',
+                offeringId: ID.offering.businessFiber,
+                offeringVersion: 1,
+                chargeCode: 'installation',
+                chargeName: 'Installation',
+                kind: 'one_time',
+                period: null,
+                periodDays: null,
+                quantity: '1',
+                listAmountMinor: '500000000',
+                adjustments: [],
+                finalAmountMinor: '500000000',
+                usage: null,
+              },
+            ],
+          },
+        },
+        error: null,
+        version: 1,
+        createdAt: AT,
+        updatedAt: AT,
+      },
+      {
+        itemId: '55ce3dac-fa56-4a20-a03e-486e75f92237',
+        itemNumber: 2,
+        action: 'ADD',
+        status: 'acknowledged',
+        productInstanceId: '99b7cafd-4421-4b2f-8524-b6bfaee9f0ff',
+        expectedVersion: null,
+        offeringId: ID.offering.staticIp29,
+        offeringVersion: 1,
+        parentItemId: '60089d86-9027-43b8-bbb9-8ffeeb846669',
+        parentProductInstanceId: null,
+        dependsOn: [ '60089d86-9027-43b8-bbb9-8ffeeb846669' ],
+        details: {
+          configuration: { prefixLength: 29 },
+          quantity: 1,
+          price: {
+            currency: 'IDR',
+            lines: [
+              {
+                lineId: '55ce3dac-fa56-4a20-a03e-486e75f92237:static-ip-monthly',
+                itemId: '55ce3dac-fa56-4a20-a03e-486e75f92237',
+                offeringId: ID.offering.staticIp29,
+                offeringVersion: 1,
+                chargeCode: 'static-ip-monthly',
+                chargeName: 'Static IP /29 monthly',
+                kind: 'recurring',
+                period: 'month',
+                periodDays: null,
+                quantity: '1',
+                listAmountMinor: '75000000',
+                adjustments: [],
+                finalAmountMinor: '75000000',
+                usage: null,
+              },
+            ],
+          },
+        },
+        error: null,
+        version: 1,
+        createdAt: AT,
+        updatedAt: AT,
+      },
+    ],
+  },
+};
+
+const orderSubmit = {
+  request: {
+    externalReference: 'CRM-CASE-0815',
+    items: [ { action: 'MODIFY', productInstanceId: ID.demo.fiber, expectedVersion: 3, configuration: { bandwidthMbps: '2000' } } ],
+  },
+  response: {
+    orderId: ID.modifyOrder,
+    accountId: ID.account,
+    status: 'acknowledged',
+    quoteId: null,
+    supplementalOfOrderId: null,
+    externalReference: 'CRM-CASE-0815',
+    version: 1,
+    createdAt: AT,
+    updatedAt: AT,
+    completedAt: null,
+    items: [
+      {
+        itemId: '40e6eac0-4c12-4ad5-a103-762c0d0a2873',
+        itemNumber: 1,
+        action: 'MODIFY',
+        status: 'acknowledged',
+        productInstanceId: ID.demo.fiber,
+        expectedVersion: 3,
+        offeringId: null,
+        offeringVersion: null,
+        parentItemId: null,
+        parentProductInstanceId: null,
+        dependsOn: [],
+        details: { configuration: { bandwidthMbps: '2000' } },
+        error: null,
+        version: 1,
+        createdAt: AT,
+        updatedAt: AT,
+      },
+    ],
+  },
+};
+
+const piCreate = {
+  request: {
+    accountId: ID.account,
+    productOfferingId: ID.offering.businessFiber,
+    productOfferingVersion: '1',
+    productSpecificationId: ID.productSpecification.businessFiber,
+    productSpecificationVersion: '1',
+    name: 'Business Fiber 1Gbps',
+    catalogSnapshot: { offeringCode: 'business-fiber', offeringName: 'Business Fiber' },
+    configuration: { bandwidthMbps: '1000', accessType: 'FTTx' },
+    price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+    place: SURABAYA_BRANCH,
+    subscription: { termMonths: 24, billingCycle: 'monthly', autoRenew: true },
+    orderId: ID.branch.order,
+    orderItemId: ID.branch.addItem,
+  },
+  response: {
+    productInstance: {
+      productInstanceId: ID.branch.fiber,
+      accountId: ID.account,
+      status: 'PENDING_ACTIVATION',
+      version: 1,
+      name: 'Business Fiber 1Gbps',
+      subscriptionId: ID.branch.subscription,
+      customerId: ID.customer,
+      productOfferingId: ID.offering.businessFiber,
+      productOfferingVersion: '1',
+      productSpecificationId: ID.productSpecification.businessFiber,
+      productSpecificationVersion: '1',
+      actionOriginOrderId: ID.branch.order,
+      actionOriginOrderItemId: ID.branch.addItem,
+      activationDate: null,
+      terminationDate: null,
+      effectiveFrom: AT,
+      effectiveTo: null,
+      place: SURABAYA_BRANCH,
+      catalogSnapshot: { offeringCode: 'business-fiber', offeringName: 'Business Fiber' },
+      configuration: { bandwidthMbps: '1000', accessType: 'FTTx' },
+      price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+      pendingChange: null,
+      lastError: null,
+      createdAt: AT,
+      updatedAt: AT,
+    },
+    subscription: {
+      subscriptionId: ID.branch.subscription,
+      accountId: ID.account,
+      status: 'PENDING',
+      version: 1,
+      endDate: null,
+      customerId: ID.customer,
+      agreementId: null,
+      billingAccountId: null,
+      startDate: null,
+      commitmentStartDate: null,
+      commitmentEndDate: null,
+      termMonths: 24,
+      billingCycle: 'monthly',
+      autoRenew: true,
+      renewalPolicy: {},
+      createdAt: AT,
+      updatedAt: AT,
+    },
+  },
+};
+
+const serviceAttach = {
+  request: {
+    orderId: ID.branch.order,
+    orderItemId: ID.branch.addItem,
+    serviceSpecificationId: ID.serviceSpecification.internetAccess,
+    serviceSpecificationVersion: '1',
+    name: 'Internet Access Service',
+    technicalParameters: { profile: 'BIZ-1G', vlan: 2202 },
+  },
+  response: {
+    serviceInstanceId: ID.branch.service,
+    accountId: ID.account,
+    productInstanceId: ID.branch.fiber,
+    serviceSpecificationId: ID.serviceSpecification.internetAccess,
+    serviceSpecificationVersion: '1',
+    name: 'Internet Access Service',
+    status: 'PENDING',
+    externalServiceId: null,
+    place: SURABAYA_BRANCH,
+    activationDate: null,
+    terminationDate: null,
+    technicalParameters: { profile: 'BIZ-1G', vlan: 2202 },
+    version: 1,
+    createdAt: AT,
+    updatedAt: AT,
+  },
+};
+
+const resourceAttach = {
+  request: {
+    orderId: ID.branch.order,
+    orderItemId: ID.branch.addItem,
+    resourceType: 'VLAN',
+    resourceId: '2202',
+    attributes: { vlanId: 2202 },
+  },
+  response: {
+    resourceInstanceId: ID.branch.vlan,
+    accountId: ID.account,
+    serviceInstanceId: ID.branch.service,
+    resourceType: 'VLAN',
+    resourceId: '2202',
+    externalResourceId: null,
+    status: 'ALLOCATED',
+    allocationDate: AT,
+    releaseDate: null,
+    attributes: { vlanId: 2202 },
+    version: 1,
+    createdAt: AT,
+    updatedAt: AT,
+  },
+};
+
+const renewal = {
+  request: { expectedVersion: 2, termMonths: 12 },
+  response: {
+    subscriptionId: ID.branch.subscription,
+    accountId: ID.account,
+    customerId: ID.customer,
+    agreementId: null,
+    billingAccountId: null,
+    status: 'ACTIVE',
+    startDate: AT,
+    endDate: '2029-07-02T10:30:00.000Z',
+    commitmentStartDate: '2028-07-02T10:30:00.000Z',
+    commitmentEndDate: '2029-07-02T10:30:00.000Z',
+    termMonths: 12,
+    billingCycle: 'monthly',
+    autoRenew: true,
+    renewalPolicy: {},
+    version: 3,
+    createdAt: AT,
+    updatedAt: AT,
+  },
+};
+
+const quoteAccept = {
+  request: { expectedVersion: 1 },
+  response: { ...quoteCreate.response, status: 'ACCEPTED', acceptedAt: AT, version: 2 },
+};
+
+// ------------------------------------------------------------------ internal asset commands (the Surabaya fiber)
+
+const ACTIVATION = { orderId: ID.branch.order, orderItemId: ID.branch.addItem };
+const MODIFICATION = { orderId: ID.branch.order, orderItemId: ID.branch.modifyItem };
+const DISCONNECT = { orderId: ID.branch.order, orderItemId: ID.branch.disconnectItem };
+
+/** The branch fiber as activation:start returns it; later commands return it changed. */
+const branchFiber = {
+  productInstanceId: ID.branch.fiber,
+  accountId: ID.account,
+  customerId: ID.customer,
+  subscriptionId: ID.branch.subscription,
+  productOfferingId: ID.offering.businessFiber,
+  productOfferingVersion: '1',
+  productSpecificationId: ID.productSpecification.businessFiber,
+  productSpecificationVersion: '1',
+  name: 'Business Fiber 1Gbps',
+  status: 'PENDING_ACTIVATION',
+  actionOriginOrderId: ID.branch.order,
+  actionOriginOrderItemId: ID.branch.addItem,
+  activationDate: null as string | null,
+  terminationDate: null as string | null,
+  effectiveFrom: AT,
+  effectiveTo: null as string | null,
+  place: SURABAYA_BRANCH,
+  catalogSnapshot: { offeringCode: 'business-fiber', offeringName: 'Business Fiber' },
+  configuration: { accessType: 'FTTx', bandwidthMbps: '1000' },
+  price: FIBER_1G_PRICE,
+  pendingChange: null as Record<string, unknown> | null,
+  lastError: null,
+  version: 2,
+  createdAt: AT,
+  updatedAt: AT,
+};
+const activeFiber = { ...branchFiber, status: 'ACTIVE', activationDate: AT, version: 3 };
+const upgrade = { configuration: { bandwidthMbps: '2000' }, name: 'Business Fiber 2Gbps', price: FIBER_2G_PRICE };
+const upgradedFiber = { ...activeFiber, name: 'Business Fiber 2Gbps', configuration: { accessType: 'FTTx', bandwidthMbps: '2000' }, price: FIBER_2G_PRICE, version: 5 };
+const error = { code: 'OLT-TIMEOUT', message: 'JKT-OLT-07 did not answer the provisioning request within 30 s' };
+
+const activationStart = { request: { expectedVersion: 1, ...ACTIVATION }, response: branchFiber };
+const activationComplete = { request: { expectedVersion: 2, ...ACTIVATION }, response: activeFiber };
+const modificationStart = {
+  request: { expectedVersion: 3, ...MODIFICATION, operationType: 'MODIFY', requestedChange: upgrade },
+  response: { ...activeFiber, status: 'PENDING_MODIFICATION', pendingChange: upgrade, version: 4 },
+};
+const modificationComplete = { request: { expectedVersion: 4, ...MODIFICATION }, response: upgradedFiber };
+const suspension = {
+  request: { expectedVersion: 5, reason: 'customer request: office closed for renovation' },
+  response: { ...upgradedFiber, status: 'SUSPENDED', version: 6 },
+};
+const resumption = { request: { expectedVersion: 6 }, response: { ...upgradedFiber, version: 7 } };
+const disconnectStart = {
+  request: { expectedVersion: 7, ...DISCONNECT, reason: 'branch closed' },
+  response: {
+    productInstance: { ...upgradedFiber, status: 'PENDING_DISCONNECT', pendingChange: { reason: 'branch closed', requestedTerminationDate: null }, version: 8 },
+    cascaded: [],
+  },
+};
+const disconnectComplete = {
+  request: { expectedVersion: 8, ...DISCONNECT },
+  response: { productInstance: { ...upgradedFiber, status: 'DISCONNECTED', terminationDate: AT, effectiveTo: AT, version: 9 }, cascaded: [] },
+};
+
+export interface OperationExample {
+  /** The JSON request body. */
+  request?: unknown;
+  /** The JSON body of the operation's success response. */
+  response?: unknown;
+}
+
+/** By operation, as `METHOD /openapi/path`. */
+export const OPERATION_EXAMPLES: Record<string, OperationExample> = {
+  'GET /accounts/{accountId}/installed-base': installedBase,
+  'GET /product-instances/{id}': { response: { ...upgradedFiber, version: 7, relationships: [], activeOperation: null } },
+  'POST /price-previews': preview,
+  'POST /accounts/{accountId}/quotes': quoteCreate,
+  'GET /quotes/{id}': { response: quoteCreate.response },
+  'POST /quotes/{id}/pricing:apply': { request: { expectedVersion: 1 } },
+  'POST /quotes/{id}/acceptance:apply': quoteAccept,
+  'POST /quotes/{id}/conversion:apply': { request: { expectedVersion: 2 } },
+  'POST /quotes/{id}/cancellation:apply': { request: { expectedVersion: 1 } },
+  'POST /quotes/{id}/order': quoteOrder,
+  'POST /accounts/{accountId}/orders': orderSubmit,
+  'GET /orders/{id}': { response: orderSubmit.response },
+  'POST /orders/{id}/hold': { request: { reason: 'customer asked to wait for the building permit' } },
+  'POST /orders/{id}/release-hold': { request: { reason: 'building permit granted' } },
+  'POST /orders/{id}/cancel': { request: { reason: 'customer withdrew the upgrade' } },
+  'POST /fulfillment/tasks/{id}/result': { request: { outcome: 'done', externalId: 'NMS-WO-88213', data: { vlan: 2202 } } },
+
+  'POST /internal/assets/product-instances': piCreate,
+  'POST /internal/assets/product-instances/{id}/activation:start': activationStart,
+  'POST /internal/assets/product-instances/{id}/activation:complete': activationComplete,
+  'POST /internal/assets/product-instances/{id}/activation:fail': { request: { expectedVersion: 2, ...ACTIVATION, error } },
+  'POST /internal/assets/product-instances/{id}/activation:cancel': { request: { expectedVersion: 2, ...ACTIVATION } },
+  'POST /internal/assets/product-instances/{id}/modification:start': modificationStart,
+  'POST /internal/assets/product-instances/{id}/modification:complete': modificationComplete,
+  'POST /internal/assets/product-instances/{id}/modification:cancel': { request: { expectedVersion: 4, ...MODIFICATION } },
+  'POST /internal/assets/product-instances/{id}/modification:fail': { request: { expectedVersion: 4, ...MODIFICATION, error } },
+  'POST /internal/assets/product-instances/{id}/disconnect:start': disconnectStart,
+  'POST /internal/assets/product-instances/{id}/disconnect:complete': disconnectComplete,
+  'POST /internal/assets/product-instances/{id}/suspension:apply': suspension,
+  'POST /internal/assets/product-instances/{id}/resumption:apply': resumption,
+  'POST /internal/assets/product-instances/{id}/move:apply': {
+    request: {
+      expectedVersion: 7,
+      orderId: ID.branch.order,
+      orderItemId: '7d1e3c5a-9b2f-4d6e-8a0c-1e3f5a7b9c2d',
+      place: { name: 'Surabaya branch (new office)', street: 'Jl. Pemuda 31-37', city: 'Surabaya', country: 'ID' },
+      technicalParameters: { profile: 'BIZ-2G', vlan: 2310 },
+    },
+  },
+  'POST /internal/assets/product-instances/{id}/replacement:apply': {
+    request: {
+      expectedVersion: 3,
+      orderId: ID.branch.order,
+      orderItemId: '3a5c7e9b-1d2f-4a6c-8e0b-2d4f6a8c0e1f',
+      replacement: {
+        productOfferingId: ID.offering.managedRouter,
+        productOfferingVersion: '1',
+        productSpecificationId: '6f2b9c41-7e3a-5d8c-a1b4-9e0f2c3d4a5b',
+        productSpecificationVersion: '1',
+        name: 'Managed Router',
+        catalogSnapshot: { offeringCode: 'managed-router', offeringName: 'Managed Router' },
+        configuration: { model: 'Cisco ISR 1100' },
+        price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '120000000' } },
+      },
+    },
+  },
+  'POST /internal/assets/product-instances/{id}/service-attachment:apply': serviceAttach,
+  'POST /internal/assets/service-instances/{id}/resource-attachment:apply': resourceAttach,
+  'POST /internal/assets/service-instances/{id}/release:apply': { request: { expectedVersion: 2, ...DISCONNECT } },
+  'POST /internal/assets/resource-instances/{id}/release:apply': { request: { expectedVersion: 1, ...DISCONNECT } },
+  'POST /internal/assets/subscriptions/{id}/renewal:apply': renewal,
+  'POST /internal/assets/subscriptions/{id}/suspension:apply': { request: { expectedVersion: 2, correlationId: 'dunning-run-2026-07' } },
+  'POST /internal/assets/subscriptions/{id}/resumption:apply': { request: { expectedVersion: 3, correlationId: 'payment-received-INV-2026-0612' } },
+  'POST /internal/assets/subscriptions/{id}/termination:apply': { request: { expectedVersion: 3, effectiveAt: '2028-07-02T10:30:00.000Z' } },
+  'POST /internal/assets/relationships': {
+    request: { sourceProductInstanceId: ID.demo.slaGold, targetProductInstanceId: ID.branch.fiber, type: 'ADDON_OF' },
+  },
+  'POST /internal/assets/relationships/{id}/end:apply': { request: { validTo: '2026-07-31T17:00:00.000Z' } },
+};
+
+// ------------------------------------------------------------------ problems
+
+const problem = (type: string, detail: string, extensions: Record<string, unknown> = {}) => ({
+  type: `/problems/${type}`,
+  title: PROBLEM_TYPES[type].title,
+  status: PROBLEM_TYPES[type].status,
+  detail,
+  instance: '532446e2-4e03-43ed-9251-0fddb2aa8cf3',
+  ...extensions,
+});
+const taskId = 'a4c6e8f0-2b4d-4f6a-8c0e-3b5d7f9a1c3e';
+
+/** One example per problem type, shown under each operation's problem responses. */
+export const PROBLEM_EXAMPLES: Record<string, unknown> = {
+  'validation-error': problem('validation-error', '/items/0/expectedVersion must be integer', {
+    errors: [{ field: '/items/0/expectedVersion', message: 'must be integer' }],
+  }),
+  unauthorized: problem('unauthorized', 'send your API key as "Authorization: Bearer <key>"'),
+  forbidden: problem('forbidden', 'viewer keys can only read'),
+  'not-found': problem('not-found', `product instance ${ID.branch.fiber} does not exist`, { resource: 'product instance', id: ID.branch.fiber }),
+  'concurrent-modification': problem('concurrent-modification', `product instance ${ID.branch.fiber} is at version 9, not the expected version 3`, {
+    resource: 'product instance', id: ID.branch.fiber, expectedVersion: 3, currentVersion: 9,
+  }),
+  'operation-in-progress': problem('operation-in-progress',
+    `product instance ${ID.demo.fiber} is held by MODIFY of order ${ID.modifyOrder} item 40e6eac0-4c12-4ad5-a103-762c0d0a2873`, {
+      productInstanceId: ID.demo.fiber,
+      heldBy: { orderId: ID.modifyOrder, orderItemId: '40e6eac0-4c12-4ad5-a103-762c0d0a2873', operationType: 'MODIFY' },
+    }),
+  'illegal-transition': problem('illegal-transition', `product instance ${ID.branch.fiber} is DISCONNECTED: suspension:apply is not allowed; allowed: none`, {
+    resource: 'product instance', id: ID.branch.fiber, state: 'DISCONNECTED', command: 'suspension:apply', allowedCommands: [],
+  }),
+  'invalid-relationship': problem('invalid-relationship', `product instance ${ID.demo.staticIp} already has parent ${ID.demo.fiber}`, {
+    rule: 'one-parent', existingParent: ID.demo.fiber,
+  }),
+  'duplicate-relationship': problem('duplicate-relationship', `${ID.demo.slaGold} ADDON_OF ${ID.demo.fiber} already exists`),
+  'business-rule-violation': problem('business-rule-violation', 'offering static-ip-29 is an add-on: name its parent (parentLineNumber or parentProductInstanceId)'),
+  'idempotency-key-reuse': problem('idempotency-key-reuse',
+    `Idempotency-Key "order-2026-07-02-0815" was used for a different request (/accounts/${ID.account}/orders); use a new key`),
+  'idempotency-in-progress': problem('idempotency-in-progress', 'the first request with Idempotency-Key "order-2026-07-02-0815" has not finished yet'),
+  'duplicate-code': problem('duplicate-code', 'a product offering with code "business-fiber" exists already; create a new version of it instead', { code: 'business-fiber' }),
+  'draft-exists': problem('draft-exists', `product offering ${ID.offering.businessFiber} already has draft version 2; edit it (PUT …/versions/2) or publish it first`, {
+    id: ID.offering.businessFiber, draftVersion: 2,
+  }),
+  'promo-exhausted': problem('promo-exhausted', 'promo WELCOME10 has used all of its 1000 redemptions', {
+    ruleId: 'cdf156fa-933c-4903-9fb0-3f1d40dfd168', code: 'welcome10', promoCode: 'WELCOME10', maxRedemptions: 1000,
+  }),
+  'payload-too-large': problem('payload-too-large', 'Request body is too large'),
+  'unsupported-media-type': problem('unsupported-media-type', 'Unsupported Media Type: text/plain'),
+  'stale-quote': problem('stale-quote', `quote ${ID.quote} was made against versions that changed: ${ID.demo.fiber} (quoted v3, now v5); make a new quote`, {
+    quoteId: ID.quote, changedInstances: [{ productInstanceId: ID.demo.fiber, quotedVersion: 3, currentVersion: 5, currentStatus: 'ACTIVE' }],
+  }),
+  'quote-expired': problem('quote-expired', `quote ${ID.quote} expired at 2026-07-05T10:30:00.000Z; make a new quote`, {
+    quoteId: ID.quote, expiresAt: '2026-07-05T10:30:00.000Z',
+  }),
+  'point-of-no-return': problem('point-of-no-return',
+    `task 3 (activate, running) of order ${ID.modifyOrder} is past its point of no return; the amendment would affect it`, {
+      task: { taskId, taskNumber: 3, step: 'activate', status: 'running', orderId: ID.modifyOrder, itemId: '40e6eac0-4c12-4ad5-a103-762c0d0a2873' },
+    }),
+  'bad-signature': problem('bad-signature', 'X-Tenure-Signature does not match the body and timestamp'),
+};
