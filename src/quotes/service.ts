@@ -304,10 +304,6 @@ function buildLines(inputs: QuoteLineInput[], snapshot: Snapshot): QuoteLine[] {
     if (input.parentProductInstanceId && !snapshot.assets.some((a) => a.productInstanceId === input.parentProductInstanceId)) {
       errors.push({ field: `${at}/parentProductInstanceId`, message: `product instance ${input.parentProductInstanceId} is not owned by this account` });
     }
-    const target = snapshot.assets.find((a) => a.productInstanceId === input.productInstanceId);
-    if (target && ['DISCONNECTED', 'CANCELLED'].includes(target.status)) {
-      errors.push({ field: `${at}/productInstanceId`, message: `product instance ${target.productInstanceId} is ${target.status}` });
-    }
     if (input.parentLineNumber !== undefined && (input.parentLineNumber < 1 || input.parentLineNumber > inputs.length || input.parentLineNumber === i + 1)) {
       errors.push({ field: `${at}/parentLineNumber`, message: `must be the number (1-${inputs.length}) of another line` });
     }
@@ -328,6 +324,13 @@ function buildLines(inputs: QuoteLineInput[], snapshot: Snapshot): QuoteLine[] {
     };
   });
   if (errors.length) throw new ValidationError(errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
+  // A well-formed line on an instance that has ended conflicts with its state: 409, as on orders.
+  for (const [i, line] of lines.entries()) {
+    const target = line.productInstanceId ? snapshot.assets.find((a) => a.productInstanceId === line.productInstanceId) : undefined;
+    if (target && ['DISCONNECTED', 'CANCELLED'].includes(target.status)) {
+      throw new IllegalTransitionError('product instance', target.productInstanceId, target.status, line.action, [], { field: `/lines/${i}/productInstanceId` });
+    }
+  }
   return lines;
 }
 

@@ -388,5 +388,32 @@ describe('order actions leave the whole installed base right', () => {
     assert.equal(internal.body.id, fiberId);
     assert.equal(internal.body.state, 'ACTIVE');
     assert.deepEqual(await inBase(fiberId), fiber, 'nothing changed');
+
+    // A quote line on an instance that has ended is the same conflict: 409, not a 400.
+    const ip = await inBase(staticIpId);
+    await completed((await submit([{ action: 'DISCONNECT', productInstanceId: staticIpId, expectedVersion: ip.version }])).orderId);
+    const quote = await api('POST', `/accounts/${accountId}/quotes`, { lines: [{ action: 'MODIFY', productInstanceId: staticIpId, configuration: {} }] });
+    assert.equal(quote.status, 409, JSON.stringify(quote.body));
+    assert.equal(quote.body.type, '/problems/illegal-transition');
+    assert.equal(quote.body.id, staticIpId);
+    assert.equal(quote.body.state, 'DISCONNECTED');
+    assert.equal(quote.body.field, '/lines/0/productInstanceId');
+  });
+
+  test('a nameTemplate may only name characteristics of the specification; a value label only an enum value', async () => {
+    const specs = (await api('GET', '/product-specifications?limit=200')).body.items as any[];
+    const fiberSpec = specs.find((x) => x.body.code === 'business-fiber');
+    const badTemplate = await api('POST', '/product-offerings', {
+      code: 'fiber-named-badly', name: 'Fiber', category: 'connectivity', segment: 'enterprise',
+      productSpecification: { id: fiberSpec.id, version: fiberSpec.version }, nameTemplate: 'Fiber {colour}',
+    });
+    assert.equal(badTemplate.status, 400, JSON.stringify(badTemplate.body));
+    assert.deepEqual(badTemplate.body.errors.map((e: any) => e.field), ['/nameTemplate']);
+    const badLabel = await api('POST', '/product-specifications', {
+      code: 'fiber-labelled-badly', name: 'Fiber',
+      characteristics: [{ name: 'bandwidthMbps', valueType: 'enum', values: ['1000'], valueLabels: { '5000': '5Gbps' } }],
+    });
+    assert.equal(badLabel.status, 400, JSON.stringify(badLabel.body));
+    assert.deepEqual(badLabel.body.errors.map((e: any) => e.field), ['/characteristics/0/valueLabels/5000']);
   });
 });
