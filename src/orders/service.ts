@@ -345,12 +345,14 @@ async function submitInTx(
       }
       // Repriced like a sale, with the offering version the instance was sold under (its price
       // list, not a newer one's) and today's rules; without the sale's one-time charges.
-      const offering = await findOfferingVersion(tx, target.productOfferingId, Number(target.productOfferingVersion));
+      const soldVersion = Number(target.productOfferingVersion);
+      const offering = Number.isSafeInteger(soldVersion) && soldVersion >= 1 ? await findOfferingVersion(tx, target.productOfferingId, soldVersion) : null;
       if (!offering) {
         errors.push({ field: `/items/${i}/productInstanceId`, message: `offering ${target.productOfferingId} version ${target.productOfferingVersion} of product instance ${target.productInstanceId} is not in the catalog; the change cannot be priced` });
         continue;
       }
-      const spec = (await findProductSpecificationVersion(tx, target.productSpecificationId, Number(target.productSpecificationVersion)))
+      const specVersion = Number(target.productSpecificationVersion);
+      const spec = (Number.isSafeInteger(specVersion) && specVersion >= 1 ? await findProductSpecificationVersion(tx, target.productSpecificationId, specVersion) : null)
         ?? (offering.body.productSpecification ? await findProductSpecificationVersion(tx, offering.body.productSpecification.id, offering.body.productSpecification.version) : null);
       modificationOf.set(i, {
         target,

@@ -365,7 +365,8 @@ async function priceLines(tx: Tx, account: Account, lines: QuoteLine[], snapshot
       // A change is priced with the offering version the instance was sold under — its own
       // price list, not a newer version's — and the rules of today (as the order does).
       const asset = snapshot.assets.find((a) => a.productInstanceId === line.productInstanceId)!;
-      const offering = await loadOffering(asset.productOfferingId, Number(asset.productOfferingVersion));
+      const soldVersion = Number(asset.productOfferingVersion);
+      const offering = Number.isSafeInteger(soldVersion) && soldVersion >= 1 ? await loadOffering(asset.productOfferingId, soldVersion) : undefined;
       if (!offering) {
         errors.push({ field: `${at_}/productInstanceId`, message: `offering ${asset.productOfferingId} version ${asset.productOfferingVersion} of product instance ${asset.productInstanceId} is not in the catalog; the change cannot be priced` });
         continue;
