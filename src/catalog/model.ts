@@ -40,6 +40,8 @@ export const Characteristic = Type.Object({
   /** How many values: min 0 = optional, max > 1 = the value is an array. */
   minCardinality: Type.Integer({ minimum: 0, maximum: 100, default: 0 }),
   maxCardinality: Type.Integer({ minimum: 1, maximum: 100, default: 1 }),
+  /** For enum: how a value reads in an instance's name (offering `nameTemplate`), e.g. {"1000": "1Gbps"}. */
+  valueLabels: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 120 }), Type.String({ minLength: 1, maxLength: 120 }))),
 }, { additionalProperties: false });
 export type Characteristic = Static<typeof Characteristic>;
 
@@ -148,6 +150,17 @@ export const ProductOfferingBody = Type.Object({
   /** Zones where it can be sold; empty = everywhere. */
   availabilityZones: Type.Array(Type.String({ minLength: 1, maxLength: 40 }), { maxItems: 500, default: [] }),
   sellable: Type.Boolean({ default: true }),
+  /**
+   * An add-on only: sold onto an instance (or an item) of an offering whose `addOns` allow it,
+   * never on its own. Absent = false.
+   */
+  requiresParent: Type.Optional(Type.Boolean()),
+  /**
+   * How its product instances are named: `{characteristic}` placeholders take the configured
+   * value (its `valueLabels` label when it has one), e.g. "Business Fiber {bandwidthMbps}" →
+   * "Business Fiber 1Gbps". The name follows the configuration: a MODIFY renames. Absent = `name`.
+   */
+  nameTemplate: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   validFrom: Type.Optional(Type.String({ format: 'date-time' })),
   validTo: Type.Optional(Type.String({ format: 'date-time' })),
   /** The product it sells; a bundle has none of its own. */

@@ -165,6 +165,31 @@ export function offeringSellableAt(offering: OfferingVersion, at: string): boole
 }
 
 /**
+ * The name of a product instance of this offering with this (validated) configuration: the
+ * offering's `nameTemplate` with each `{characteristic}` replaced by its value's label (or the
+ * value), else the offering's name. A placeholder without a value is left out.
+ */
+export function instanceNameOf(offering: ProductOfferingBody, specification: ProductSpecificationBody | null, configuration: Record<string, unknown>): string {
+  if (!offering.nameTemplate) return offering.name;
+  const characteristics = new Map((specification?.characteristics ?? []).map((c) => [c.name, c]));
+  const rendered = offering.nameTemplate.replace(/\{([A-Za-z][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
+    const value = configuration[name];
+    if (value === undefined || value === null) return '';
+    const text = Array.isArray(value) ? value.map(String).join(', ') : String(value);
+    return characteristics.get(name)?.valueLabels?.[text] ?? text;
+  });
+  return rendered.replace(/\s+/g, ' ').trim() || offering.name;
+}
+
+/**
+ * The active offerings whose add-on rules allow each of these offerings: where an offering
+ * that `requiresParent` may be sold.
+ */
+export async function findAddOnParents(tx: Tx, offeringIds: string[]): Promise<Map<string, string[]>> {
+  return store.findAddOnParents(tx, offeringIds);
+}
+
+/**
  * The catalog snapshot a product instance keeps (seed 000 §4): enough to rebuild what was sold
  * without the catalog, which may have moved on by then.
  */

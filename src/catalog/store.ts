@@ -168,6 +168,22 @@ export async function findActiveReferrers(tx: Tx, kind: CatalogKind, id: string)
   return rows.map((r) => ({ kind: r.kind, id: r.id, version: r.version, code: r.code }));
 }
 
+/** For each offering id, the codes of the active offerings that list it in their addOns. */
+export async function findAddOnParents(tx: Tx, ids: string[]): Promise<Map<string, string[]>> {
+  const result = new Map<string, string[]>(ids.map((id) => [id, []]));
+  if (ids.length === 0) return result;
+  const rows = await queryRows<{ child: string; code: string }>(
+    tx,
+    `select a.child, o.code from product_offering o
+       cross join lateral (select r ->> 'offeringId' as child from jsonb_array_elements(o.body -> 'addOns') r) a
+      where o.status = 'active' and a.child = any($1::text[])
+      order by o.code`,
+    [ids],
+  );
+  for (const row of rows) result.get(row.child)?.push(row.code);
+  return result;
+}
+
 /** Which of these offering ids exist (in any version or state). */
 export async function existingOfferingIds(tx: Tx, ids: string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();

@@ -95,6 +95,12 @@ export function checkCharacteristics(list: Characteristic[], base: string, error
     }
     if (c.maxLength !== undefined && c.valueType !== 'string') errors.push({ field: `${at}/maxLength`, message: 'only string characteristics have a maxLength' });
     if (c.minCardinality > c.maxCardinality) errors.push({ field: `${at}/minCardinality`, message: `must not exceed maxCardinality (${c.maxCardinality})` });
+    if (c.valueLabels !== undefined) {
+      if (c.valueType !== 'enum') errors.push({ field: `${at}/valueLabels`, message: 'only enum characteristics have value labels' });
+      else for (const value of Object.keys(c.valueLabels)) {
+        if (!(c.values ?? []).includes(value)) errors.push({ field: `${at}/valueLabels/${value}`, message: `is not one of the values ${(c.values ?? []).join(', ')}` });
+      }
+    }
     if (!c.configurable && c.default === undefined) errors.push({ field: `${at}/default`, message: 'a fixed (not configurable) characteristic needs its default' });
     if (c.default !== undefined) {
       const problem = valueProblem(c, c.default);
@@ -241,6 +247,9 @@ export function checkOfferingRef(field: string, offeringId: string, found: Map<s
 /** Charge conditions and per-unit multipliers name real characteristics of the specification. */
 export function checkChargeCharacteristics(body: ProductOfferingBody, characteristics: Characteristic[], errors: FieldError[]): void {
   const byName = new Map(characteristics.map((c) => [c.name, c]));
+  for (const name of nameTemplatePlaceholders(body.nameTemplate ?? '')) {
+    if (!byName.has(name)) errors.push({ field: '/nameTemplate', message: `{${name}} is not a characteristic of the product specification` });
+  }
   body.priceLists.forEach((list, i) => {
     list.charges.forEach((charge, j) => {
       const at = `/priceLists/${i}/charges/${j}`;
@@ -260,4 +269,9 @@ export function checkChargeCharacteristics(body: ProductOfferingBody, characteri
       }
     });
   });
+}
+
+/** The `{characteristic}` placeholders of an offering's nameTemplate. */
+export function nameTemplatePlaceholders(template: string): string[] {
+  return [...template.matchAll(/\{([A-Za-z][A-Za-z0-9_]*)\}/g)].map((m) => m[1]);
 }

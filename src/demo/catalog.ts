@@ -89,7 +89,7 @@ export async function loadDemoCatalog(services: Services, ctx: CommandContext, i
       code: 'business-fiber', name: 'Business Fiber', serviceSpecifications: [svc('internet-access')],
       description: 'Dedicated fiber access for businesses, 1 or 2 Gbit/s.',
       characteristics: [
-        { name: 'bandwidthMbps', valueType: 'enum', values: ['1000', '2000'], unit: 'Mbit/s', configurable: true, default: '1000', minCardinality: 1, maxCardinality: 1 },
+        { name: 'bandwidthMbps', valueType: 'enum', values: ['1000', '2000'], unit: 'Mbit/s', configurable: true, default: '1000', minCardinality: 1, maxCardinality: 1, valueLabels: { '1000': '1Gbps', '2000': '2Gbps' } },
         { name: 'accessType', valueType: 'enum', values: ['FTTx'], configurable: false, default: 'FTTx', minCardinality: 1, maxCardinality: 1 },
       ],
     },
@@ -122,7 +122,7 @@ export async function loadDemoCatalog(services: Services, ctx: CommandContext, i
   const connectionFee = { kind: 'one_time' as const, code: 'connection-fee', name: 'Connection fee', amountMinor: rupiah(250_000) };
 
   const routerRental = await offer({
-    code: 'router-rental', name: 'Wi-Fi Router Rental', category: 'equipment', segment: 'residential', productSpecification: product('home-router'),
+    code: 'router-rental', name: 'Wi-Fi Router Rental', category: 'equipment', segment: 'residential', requiresParent: true, productSpecification: product('home-router'),
     priceLists: idr([{ kind: 'rental', code: 'router-rental', name: 'Router rental', amountMinor: rupiah(70_000), period: 'month' }]),
   });
   const internet = await offer({
@@ -170,7 +170,7 @@ export async function loadDemoCatalog(services: Services, ctx: CommandContext, i
   });
 
   const staticIp = await offer({
-    code: 'static-ip-29', name: 'Static IP /29', category: 'ip-services', segment: 'enterprise', productSpecification: product('static-ip'),
+    code: 'static-ip-29', name: 'Static IP /29', category: 'ip-services', segment: 'enterprise', requiresParent: true, productSpecification: product('static-ip'),
     priceLists: idr([{ kind: 'recurring', code: 'static-ip-monthly', name: 'Static IP /29 monthly', amountMinor: rupiah(750_000), period: 'month' }]),
   });
   const managedRouter = await offer({
@@ -178,12 +178,14 @@ export async function loadDemoCatalog(services: Services, ctx: CommandContext, i
     priceLists: idr([{ kind: 'recurring', code: 'managed-router-monthly', name: 'Managed router monthly', amountMinor: rupiah(1_200_000), period: 'month' }]),
   });
   const slaGold = await offer({
-    code: 'sla-gold', name: 'SLA Gold', category: 'sla', segment: 'enterprise', productSpecification: product('sla'),
+    code: 'sla-gold', name: 'SLA Gold', category: 'sla', segment: 'enterprise', requiresParent: true, productSpecification: product('sla'),
     description: '99.9% availability, 4-hour response.',
     priceLists: idr([{ kind: 'recurring', code: 'sla-gold-monthly', name: 'SLA Gold monthly', amountMinor: rupiah(2_500_000), period: 'month' }]),
   });
   await offer({
     code: 'business-fiber', name: 'Business Fiber', category: 'connectivity', segment: 'enterprise', productSpecification: product('business-fiber'),
+    // Its instances are named by bandwidth: "Business Fiber 1Gbps", and "Business Fiber 2Gbps" after an upgrade.
+    nameTemplate: 'Business Fiber {bandwidthMbps}',
     description: 'Business Fiber 1Gbps or 2Gbps; upgrade in place by changing bandwidthMbps.',
     priceLists: idr([
       { kind: 'recurring', code: 'fiber-1g-monthly', name: 'Business Fiber 1Gbps monthly', amountMinor: rupiah(15_000_000), period: 'month', condition: { characteristic: 'bandwidthMbps', equals: '1000' } },

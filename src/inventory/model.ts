@@ -223,6 +223,25 @@ export function changedKeys(before: Record<string, unknown> | null | undefined, 
   return [...keys].filter((k) => canonicalJson((before ?? {})[k]) !== canonicalJson((after ?? {})[k])).sort();
 }
 
+/**
+ * The prices a change moved, for changeSummary.changedPrices. A price snapshot's `lines` (the
+ * pricing engine's itemized lines) compare one by one under their charge code — a line that
+ * only moved to another order item is not a change; every other member compares by its key.
+ */
+export function changedPriceKeys(before: Record<string, unknown> | null | undefined, after: Record<string, unknown> | null | undefined): string[] {
+  const flat = (price: Record<string, unknown> | null | undefined): Record<string, unknown> => {
+    const { lines, ...rest } = price ?? {};
+    if (!Array.isArray(lines)) return price ?? {};
+    const byCharge: Record<string, unknown> = { ...rest };
+    for (const line of lines as Record<string, unknown>[]) {
+      const { lineId, itemId, ...terms } = line ?? {};
+      byCharge[String(line?.chargeCode ?? lineId)] = terms;
+    }
+    return byCharge;
+  };
+  return changedKeys(flat(before), flat(after));
+}
+
 /** JSON with object keys sorted, so that equal values compare equal whatever their key order (jsonb reorders keys). */
 function canonicalJson(value: unknown): string | undefined {
   return JSON.stringify(value, (_key, v) =>

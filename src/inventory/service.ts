@@ -6,6 +6,7 @@
  */
 import { Temporal } from 'temporal-polyfill';
 import { recordAudit } from '../access/audit.ts';
+import { findProductSpecificationVersion } from '../catalog/service.ts';
 import { findAccountInTx } from '../customers/service.ts';
 import { appendToOutbox, buildEvent, type OutboxEvent } from '../events/outbox.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -21,11 +22,13 @@ import {
   ValidationError,
 } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
+import { validateConfiguration } from '../pricing/configuration.ts';
 import {
   PRODUCT_INSTANCE_FINAL_STATES,
   PRODUCT_INSTANCE_TRANSITIONS,
   SUBSCRIPTION_TRANSITIONS,
   changedKeys,
+  changedPriceKeys,
   checkNewRelationship,
   mergeConfiguration,
   containedChildren,
@@ -290,10 +293,18 @@ export class InventoryService {
     });
   }
 
+  /**
+   * Puts the instance in PENDING_MODIFICATION with the requested change. A configuration change
+   * is checked here, as the whole configuration it leaves, against the instance's specification
+   * (400 naming `/requestedChange/configuration/<name>`), and kept normalized: whatever road it
+   * comes by (an order, the internal route), an instance never holds a configuration its
+   * specification refuses.
+   */
   async startModification(ctx: CommandContext, id: string, input: TransitionInput & { requestedChange?: ModificationChange }): Promise<ProductInstance> {
     return this.run(ctx, async (u) => {
+      const requested = await checkedChange(u, id, input.requestedChange, '/requestedChange');
       const result = await transitionProduct(u, id, 'modification:start', input, (p) => {
-        p.pendingChange = (input.requestedChange ?? {}) as JsonObject;
+        p.pendingChange = (requested ?? {}) as JsonObject;
       });
       return result;
     });
@@ -305,8 +316,10 @@ export class InventoryService {
    */
   async completeModification(ctx: CommandContext, id: string, input: TransitionInput & { change?: ModificationChange }): Promise<ProductInstance> {
     return this.run(ctx, async (u) => {
+      // A change given here is checked like one given at start (`/change/configuration/<name>`).
+      const given = await checkedChange(u, id, input.change, '/change');
       const result = await transitionProduct(u, id, 'modification:complete', input, (p) => {
-        const change = (input.change ?? p.pendingChange ?? {}) as ModificationChange;
+        const change = (given ?? p.pendingChange ?? {}) as ModificationChange;
         if (change.configuration) p.configuration = mergeConfiguration(p.configuration, change.configuration);
         if (change.price) p.price = change.price;
         if (change.name) p.name = change.name;
@@ -765,6 +778,46 @@ export class InventoryService {
   }
 }
 
+// ======================================================================= configuration changes
+
+/**
+ * Checks a configuration change of a product instance as the whole configuration it leaves,
+ * against the instance's own specification version: the one check, used by the modification
+ * commands and by order submission (which names its fields `/items/<n>/configuration/…`).
+ * Returns the normalized configuration and the change that leads to it from the current one
+ * (a removed characteristic as null). Field errors are `/configuration/<name>`.
+ *
+ * An instance whose specification version is not in the tenant's catalog (recorded through the
+ * internal route before references were checked) has nothing to check against: its change is
+ * taken as given.
+ */
+export async function checkConfigurationChange(tx: Tx, product: ProductInstance, delta: Record<string, unknown>): Promise<{ configuration: JsonObject; change: JsonObject }> {
+  const merged = mergeConfiguration(product.configuration, delta);
+  const version = Number(product.productSpecificationVersion);
+  const spec = Number.isSafeInteger(version) && version >= 1 ? await findProductSpecificationVersion(tx, product.productSpecificationId, version) : null;
+  if (!spec) return { configuration: merged, change: delta as JsonObject };
+  const configuration = validateConfiguration(spec.body, merged) as JsonObject;
+  const change: JsonObject = {};
+  for (const key of new Set([...Object.keys(product.configuration), ...Object.keys(configuration)])) {
+    if (!(key in configuration)) change[key] = null;
+    else if (changedKeys({ [key]: product.configuration[key] }, { [key]: configuration[key] }).length) change[key] = configuration[key];
+  }
+  return { configuration, change };
+}
+
+/** A requested modification with its configuration checked and normalized; fields prefixed with `at`. */
+async function checkedChange(u: Unit, id: string, change: ModificationChange | undefined, at: string): Promise<ModificationChange | undefined> {
+  if (!change?.configuration) return change;
+  const product = await loadProduct(u, id);
+  try {
+    return { ...change, configuration: (await checkConfigurationChange(u.tx, product, change.configuration)).change };
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const errors = error.errors.map((e) => ({ field: `${at}${e.field}`, message: e.message }));
+    throw new ValidationError(errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
+  }
+}
+
 // ======================================================================= the command pipeline
 
 async function loadProduct(u: Unit, id: string): Promise<ProductInstance> {
@@ -1114,7 +1167,7 @@ function productEvent(u: Unit, eventType: string, before: ProductInstance | null
       changeSummary: {
         ...summary,
         changedCharacteristics: changedKeys(before?.configuration, after.configuration),
-        changedPrices: changedKeys(before?.price, after.price),
+        changedPrices: changedPriceKeys(before?.price, after.price),
       },
     },
   });

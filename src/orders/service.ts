@@ -6,18 +6,18 @@
  */
 import { recordAudit } from '../access/audit.ts';
 import type { ProductOfferingBody } from '../catalog/model.ts';
-import { catalogSnapshotOf, findOfferingVersion, findProductSpecificationVersion, offeringSellableAt, type OfferingVersion, type ProductSpecificationVersion } from '../catalog/service.ts';
+import { catalogSnapshotOf, findAddOnParents, findOfferingVersion, findProductSpecificationVersion, instanceNameOf, offeringSellableAt, type OfferingVersion, type ProductSpecificationVersion } from '../catalog/service.ts';
 import { findAccountInTx, type Account } from '../customers/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { assetVersionsInTx } from '../inventory/queries.ts';
-import { holdAssetsForOrderInTx, type OrderTarget } from '../inventory/service.ts';
+import { checkConfigurationChange, holdAssetsForOrderInTx, type OrderTarget } from '../inventory/service.ts';
 import type { Routing } from '../fulfillment/decompose.ts';
 import { withdrawItemsInTx } from '../fulfillment/orchestrator.ts';
 import { listOrderTasksInTx, planAndEnqueueInTx, type TaskView } from '../fulfillment/plan.ts';
-import { containedChildren, mergeConfiguration } from '../inventory/model.ts';
+import { containedChildren } from '../inventory/model.ts';
 import { activeOperationInTx, productInstanceInTx } from '../inventory/queries.ts';
 import { InventoryService } from '../inventory/service.ts';
-import type { JsonObject } from '../inventory/types.ts';
+import type { JsonObject, ProductInstance } from '../inventory/types.ts';
 import type { CommandContext } from '../inventory/types.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
@@ -26,7 +26,7 @@ import { newId } from '../platform/ids.ts';
 import { validateConfiguration } from '../pricing/configuration.ts';
 import { priceItems } from '../pricing/engine.ts';
 import { countPromoRedemptions, loadPricingRules } from '../pricing/rule-service.ts';
-import type { PricingItem } from '../pricing/types.ts';
+import type { PricedLine, PriceResult, PricingItem } from '../pricing/types.ts';
 import { checkComposition, liveAddOnCounter, type QuoteLine } from '../quotes/model.ts';
 import { convertQuoteInTx } from '../quotes/service.ts';
 import { setOrderHeldInTx } from './lifecycle.ts';
@@ -89,7 +89,7 @@ export class OrderService {
   /** Converts an accepted quote (with its stale check) and submits its order, in one transaction. */
   async submitOrderFromQuote(ctx: CommandContext, input: { quoteId: string; expectedQuoteVersion: number; externalReference?: string }): Promise<Order> {
     return this.run(ctx, async (tx, now) => {
-      const { order: draft } = await convertQuoteInTx(tx, ctx, now, input.quoteId, input.expectedQuoteVersion);
+      const { quote, order: draft } = await convertQuoteInTx(tx, ctx, now, input.quoteId, input.expectedQuoteVersion);
       const numberOf = new Map(draft.items.map((i) => [i.lineId, i.lineNumber]));
       const items: OrderItemInput[] = draft.items.map((i) => ({
         action: i.action,
@@ -102,7 +102,9 @@ export class OrderService {
         parentItemNumber: i.parentLineId ? numberOf.get(i.parentLineId) : undefined,
         parentProductInstanceId: i.parentProductInstanceId ?? undefined,
       }));
-      return submitInTx(tx, ctx, now, { accountId: draft.accountId, items, quoteId: input.quoteId, externalReference: input.externalReference }, this.deps.routing);
+      // The order charges what the accepted quote showed, line for line: it is not priced again.
+      const quoted = { price: quote.price, lineIdOfItem: draft.items.map((i) => i.lineId) };
+      return submitInTx(tx, ctx, now, { accountId: draft.accountId, items, quoteId: input.quoteId, quoted, externalReference: input.externalReference }, this.deps.routing);
     });
   }
 
@@ -156,7 +158,11 @@ async function submitInTx(
   tx: Tx,
   ctx: CommandContext,
   now: string,
-  input: { accountId: string; items: OrderItemInput[]; supplementalOf?: string; cancelItems?: string[]; externalReference?: string; quoteId: string | null },
+  input: {
+    accountId: string; items: OrderItemInput[]; supplementalOf?: string; cancelItems?: string[]; externalReference?: string; quoteId: string | null;
+    /** From a quote: its price, and the quote line of each item (by index). */
+    quoted?: { price: PriceResult | null; lineIdOfItem: string[] };
+  },
   routing: Routing,
 ): Promise<Order> {
   // A working copy: cascaded items are appended, amended targets get their new versions.
@@ -271,10 +277,10 @@ async function submitInTx(
       // An asset in the middle of another order's change is reported as such (seed 000 §13.2), naming that order.
       const holder = await activeOperationInTx(tx, account.accountId, target.productInstanceId);
       if (holder) throw new OperationInProgressError(target.productInstanceId, holder);
-      errors.push({ field: `/items/${i}/action`, message: `product instance ${target.productInstanceId} is ${target.status}: ${item.action} is not allowed; allowed: ${verdict.allowedActions.join(', ') || 'none'}` });
+      // A well-formed request that conflicts with the target's state: 409, as on the internal routes.
+      throw new IllegalTransitionError('product instance', target.productInstanceId, target.status, item.action, verdict.allowedActions, { field: `/items/${i}/action`, itemNumber: i + 1 });
     }
   }
-  if (errors.length) throw validation(errors);
 
   // ---------------------------------------------------------------- 3. catalog: sellable, add-on rules, configuration, price
   const offeringOfItem = new Map<number, OfferingVersion>();
@@ -312,27 +318,56 @@ async function submitInTx(
     if (offering) ownedOfferings.set(parent.productInstanceId, offering.body);
   }
   const addOnCount = liveAddOnCounter(assets.products, assets.relationships);
+  const addOnParents = await findAddOnParents(tx, [...new Set([...offeringOfItem.values()].filter((o) => o.body.requiresParent).map((o) => o.id))]);
   const composition = checkComposition(
     lines.filter((l) => l.action === 'ADD'),
     (l) => offeringOfItem.get(l.lineNumber - 1)?.body,
-    { offeringOfInstance: (id) => ownedOfferings.get(id), existingAddOns: addOnCount },
+    { offeringOfInstance: (id) => ownedOfferings.get(id), existingAddOns: addOnCount, addOnParents: (id) => addOnParents.get(id) ?? [] },
   );
   if (composition.length) throw validation(composition.map((p) => ({ field: `/items/${lines.findIndex((l) => l.lineId === p.lineId)}`, message: p.message })));
 
   const configurations = new Map<number, Record<string, unknown>>();
   const specOfItem = new Map<number, ProductSpecificationVersion>();
   const pricingItems: PricingItem[] = [];
+  const modificationOf = new Map<number, { target: ProductInstance; change: JsonObject; name: string | undefined }>();
   for (const [i, item] of items.entries()) {
-    if (item.action === 'MODIFY' && item.configuration) {
-      // The change is checked as the whole configuration it leaves, against the target's specification.
+    if (item.action === 'MODIFY') {
+      // The change is checked as the whole configuration it leaves, against the target's
+      // specification — by the inventory's own check, the one its modification command runs.
       const target = (await productInstanceInTx(tx, item.productInstanceId!))!;
-      const spec = await findProductSpecificationVersion(tx, target.productSpecificationId, Number(target.productSpecificationVersion));
+      let checked: { configuration: JsonObject; change: JsonObject };
       try {
-        validateConfiguration(spec?.body ?? null, mergeConfiguration(target.configuration, item.configuration));
+        checked = await checkConfigurationChange(tx, target, item.configuration ?? {});
       } catch (error) {
         if (!(error instanceof ValidationError)) throw error;
         errors.push(...error.errors.map((e) => ({ field: `/items/${i}${e.field}`, message: e.message })));
+        continue;
       }
+      // Repriced like a sale, with the offering version the instance was sold under (its price
+      // list, not a newer one's) and today's rules; without the sale's one-time charges.
+      const soldVersion = Number(target.productOfferingVersion);
+      const offering = Number.isSafeInteger(soldVersion) && soldVersion >= 1 ? await findOfferingVersion(tx, target.productOfferingId, soldVersion) : null;
+      if (!offering) {
+        errors.push({ field: `/items/${i}/productInstanceId`, message: `offering ${target.productOfferingId} version ${target.productOfferingVersion} of product instance ${target.productInstanceId} is not in the catalog; the change cannot be priced` });
+        continue;
+      }
+      const specVersion = Number(target.productSpecificationVersion);
+      const spec = (Number.isSafeInteger(specVersion) && specVersion >= 1 ? await findProductSpecificationVersion(tx, target.productSpecificationId, specVersion) : null)
+        ?? (offering.body.productSpecification ? await findProductSpecificationVersion(tx, offering.body.productSpecification.id, offering.body.productSpecification.version) : null);
+      modificationOf.set(i, {
+        target,
+        change: checked.change,
+        // A name made from the configuration follows it; a fixed name stays.
+        name: offering.body.nameTemplate ? instanceNameOf(offering.body, spec?.body ?? null, checked.configuration) : undefined,
+      });
+      pricingItems.push({
+        itemId: itemIds[i],
+        offering: { id: offering.id, version: offering.version, body: offering.body },
+        specification: spec?.body ?? null,
+        configuration: checked.configuration,
+        quantity: item.quantity ?? 1,
+        action: 'MODIFY',
+      });
       continue;
     }
     const offering = offeringOfItem.get(i);
@@ -358,9 +393,20 @@ async function submitInTx(
     });
   }
   if (errors.length) throw validation(errors);
-  const price = pricingItems.length
-    ? await priceOrder(tx, account, pricingItems, now, assets.products.map((p) => p.activationDate).filter((d): d is string => d !== null).sort()[0] ?? null)
-    : null;
+  const price = input.quoted
+    ? null
+    : pricingItems.length
+      ? await priceOrder(tx, account, pricingItems, now, assets.products.map((p) => p.activationDate).filter((d): d is string => d !== null).sort()[0] ?? null)
+      : null;
+  // Each item's price lines: the quote's, line for line, or the ones priced here.
+  const linesOf = (i: number): PricedLine[] => {
+    if (input.quoted) {
+      const lineId = input.quoted.lineIdOfItem[i];
+      return (input.quoted.price?.lines ?? []).filter((l) => lineId !== undefined && l.itemId === lineId).map((l) => ({ ...l, lineId: `${itemIds[i]}:${l.chargeCode}`, itemId: itemIds[i] }));
+    }
+    return (price?.lines ?? []).filter((l) => l.itemId === itemIds[i]);
+  };
+  const priced = input.quoted ? Boolean(input.quoted.price) : price !== null;
 
   // ---------------------------------------------------------------- 4. take every target's guard, or none
   const targets: OrderTarget[] = items.flatMap((item, i) => item.action === 'ADD' ? [] : [{
@@ -377,11 +423,18 @@ async function submitInTx(
   const inventory = InventoryService.within(tx, now);
   const createdInstance = new Map<number, string>();
   const subscriptionOfItem = new Map<number, string | null>();
-  const priceOf = (i: number): JsonObject => (price ? { currency: price.currency, lines: price.lines.filter((l) => l.itemId === itemIds[i]) } : {}) as unknown as JsonObject;
+  const priceOf = (i: number): JsonObject => (priced ? { currency: account.currency, lines: linesOf(i) } : {}) as unknown as JsonObject;
   for (const i of parentsFirst(items)) {
     const item = items[i];
     if (item.action === 'MODIFY') {
-      await inventory.startModification(ctx, item.productInstanceId!, { orderId, orderItemId: itemIds[i], expectedVersion: item.expectedVersion!, requestedChange: { configuration: (item.configuration ?? {}) as JsonObject } });
+      const { target, change, name } = modificationOf.get(i)!;
+      // The instance's new price: the change's lines, and the one-time lines of the sale it keeps (charged once, then).
+      const sold = Array.isArray((target.price as { lines?: unknown }).lines) ? (target.price as unknown as { lines: PricedLine[] }).lines.filter((l) => l.kind === 'one_time') : [];
+      const newPrice = { currency: account.currency, lines: [...sold, ...linesOf(i)] } as unknown as JsonObject;
+      await inventory.startModification(ctx, item.productInstanceId!, {
+        orderId, orderItemId: itemIds[i], expectedVersion: item.expectedVersion!,
+        requestedChange: { configuration: change, price: newPrice, ...(name && name !== target.name ? { name } : {}) },
+      });
       continue;
     }
     if (item.action !== 'ADD') continue;
@@ -407,7 +460,7 @@ async function submitInTx(
       productOfferingVersion: String(offering.version),
       productSpecificationId: spec.id,
       productSpecificationVersion: String(spec.version),
-      name: offering.body.name,
+      name: instanceNameOf(offering.body, spec.body, configurations.get(i)!),
       catalogSnapshot: catalogSnapshotOf(offering, spec),
       configuration: configurations.get(i) as JsonObject,
       price: priceOf(i),
@@ -463,7 +516,7 @@ async function submitInTx(
       newEndDate: item.newEndDate,
       amends: item.productInstanceId ? amends.get(item.productInstanceId) : undefined,
       cascadedFrom: item.cascadedFrom,
-      price: price ? priceOf(i) : undefined,
+      price: priced ? priceOf(i) : undefined,
     }),
     error: null,
     version: 1,

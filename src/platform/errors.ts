@@ -84,10 +84,11 @@ export class IllegalTransitionError extends ProblemError {
   readonly type = 'illegal-transition';
   readonly status = 409;
   readonly title = 'The command is not allowed in the current state';
-  constructor(kind: string, id: string, state: string, command: string, allowedCommands: readonly string[]) {
+  /** `extra`: more members, e.g. the `field` of the order item that asked for it. */
+  constructor(kind: string, id: string, state: string, command: string, allowedCommands: readonly string[], extra: Record<string, unknown> = {}) {
     super(
       `${kind} ${id} is ${state}: ${command} is not allowed; allowed: ${allowedCommands.length ? allowedCommands.join(', ') : 'none'}`,
-      { resource: kind, id, state, command, allowedCommands },
+      { resource: kind, id, state, command, allowedCommands, ...extra },
     );
   }
 }

@@ -13,6 +13,8 @@
  *     units per unit and may be fractional ("150" = 1.50 RUB a minute). The estimate is the item's
  *     total; quantity and perUnitOf do not multiply it.
  * A list amount that is not whole (fractional per-unit values, usage) is rounded with ctx.rounding.
+ * An item with action MODIFY (a change of an owned instance) has no one_time lines: one-time
+ * charges are charged by the sale (ADD) only.
  *
  * Rules. The candidates are ctx.rules plus one synthetic `bundle` rule per item whose offering is
  * a bundle (id `bundle:<itemId>`, priority BUNDLE_RULE_PRIORITY, stacking 'stack', the bundle's
@@ -294,6 +296,8 @@ function linesOf(item: PricingItem, currency: string, mode: RoundingMode): LineS
 
   const states: LineState[] = [];
   for (const charge of priceList.charges) {
+    // One-time charges are the sale's (installation, connection fee): a change does not pay them again.
+    if (charge.kind === 'one_time' && item.action === 'MODIFY') continue;
     if (charge.condition && !conditionHolds(configuration[charge.condition.characteristic], charge.condition.equals)) continue;
     const lineId = `${item.itemId}:${charge.code}`;
     let list: Dec;

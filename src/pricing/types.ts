@@ -31,6 +31,11 @@ export interface PricingItem {
   usageEstimate?: Record<string, string>;
   /** The item of the bundle offering this item is a member of, if any. */
   bundleItemId?: string | null;
+  /**
+   * ADD (default): a new sale, every charge of the price list. MODIFY: a change of an owned
+   * instance, priced without its one-time charges, which belong to the sale (installation).
+   */
+  action?: 'ADD' | 'MODIFY';
 }
 
 export interface PricingContext {

@@ -123,13 +123,19 @@ export interface CompositionProblem {
  *    member of the parent bundle, within the rule's max count;
  *  - every parent line / bundle line has at least the min count of each add-on rule / member;
  *  - an add-on of an owned instance must be allowed by that instance's offering, counting the
- *    add-ons it already has.
+ *    add-ons it already has;
+ *  - an add-on-only offering (`requiresParent`) has a parent line or an owned parent instance.
  * `offerings` maps offering id → the version used for the line (parents included).
  */
 export function checkComposition(
   lines: readonly QuoteLine[],
   offeringOf: (line: QuoteLine) => ProductOfferingBody | undefined,
-  owned: { offeringOfInstance: (productInstanceId: string) => ProductOfferingBody | undefined; existingAddOns: (productInstanceId: string, offeringId: string) => number },
+  owned: {
+    offeringOfInstance: (productInstanceId: string) => ProductOfferingBody | undefined;
+    existingAddOns: (productInstanceId: string, offeringId: string) => number;
+    /** The codes of the offerings an add-on-only offering (`requiresParent`) may be added to. */
+    addOnParents?: (offeringId: string) => string[];
+  },
 ): CompositionProblem[] {
   const problems: CompositionProblem[] = [];
   const byId = new Map(lines.map((l) => [l.lineId, l]));
@@ -137,6 +143,15 @@ export function checkComposition(
 
   for (const line of lines) {
     if (line.action !== 'ADD') continue;
+    const own = offeringOf(line);
+    if (own?.requiresParent && !line.parentLineId && !line.parentProductInstanceId) {
+      const parents = owned.addOnParents?.(line.offeringId!) ?? [];
+      problems.push({
+        lineId: line.lineId,
+        message: `offering ${own.code} is an add-on: it is sold only onto ${parents.length ? `an instance or a line of ${parents.join(', ')}` : 'a parent that allows it (no active offering does now)'}; name its parent`,
+      });
+      continue;
+    }
     if (line.parentLineId) {
       const parent = byId.get(line.parentLineId);
       const parentOffering = parent ? offeringOf(parent) : undefined;

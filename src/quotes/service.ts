@@ -5,7 +5,7 @@
  */
 import { recordAudit } from '../access/audit.ts';
 import type { ProductOfferingBody, ProductSpecificationBody, Versioned } from '../catalog/model.ts';
-import { findOfferingVersion, findProductSpecificationVersion } from '../catalog/service.ts';
+import { findAddOnParents, findOfferingVersion, findProductSpecificationVersion } from '../catalog/service.ts';
 import { findAccountInTx, type Account } from '../customers/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { mergeConfiguration } from '../inventory/model.ts';
@@ -304,10 +304,6 @@ function buildLines(inputs: QuoteLineInput[], snapshot: Snapshot): QuoteLine[] {
     if (input.parentProductInstanceId && !snapshot.assets.some((a) => a.productInstanceId === input.parentProductInstanceId)) {
       errors.push({ field: `${at}/parentProductInstanceId`, message: `product instance ${input.parentProductInstanceId} is not owned by this account` });
     }
-    const target = snapshot.assets.find((a) => a.productInstanceId === input.productInstanceId);
-    if (target && ['DISCONNECTED', 'CANCELLED'].includes(target.status)) {
-      errors.push({ field: `${at}/productInstanceId`, message: `product instance ${target.productInstanceId} is ${target.status}` });
-    }
     if (input.parentLineNumber !== undefined && (input.parentLineNumber < 1 || input.parentLineNumber > inputs.length || input.parentLineNumber === i + 1)) {
       errors.push({ field: `${at}/parentLineNumber`, message: `must be the number (1-${inputs.length}) of another line` });
     }
@@ -328,6 +324,13 @@ function buildLines(inputs: QuoteLineInput[], snapshot: Snapshot): QuoteLine[] {
     };
   });
   if (errors.length) throw new ValidationError(errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
+  // A well-formed line on an instance that has ended conflicts with its state: 409, as on orders.
+  for (const [i, line] of lines.entries()) {
+    const target = line.productInstanceId ? snapshot.assets.find((a) => a.productInstanceId === line.productInstanceId) : undefined;
+    if (target && ['DISCONNECTED', 'CANCELLED'].includes(target.status)) {
+      throw new IllegalTransitionError('product instance', target.productInstanceId, target.status, line.action, [], { field: `/lines/${i}/productInstanceId` });
+    }
+  }
   return lines;
 }
 
@@ -359,13 +362,13 @@ async function priceLines(tx: Tx, account: Account, lines: QuoteLine[], snapshot
       line.offeringVersion = offering.version;
       offeringOfLine.set(line.lineId, offering);
     } else if (line.action === 'MODIFY') {
-      // A change is priced with today's version of the instance's offering; when the offering
-      // is retired, with the version the instance was sold with.
+      // A change is priced with the offering version the instance was sold under — its own
+      // price list, not a newer version's — and the rules of today (as the order does).
       const asset = snapshot.assets.find((a) => a.productInstanceId === line.productInstanceId)!;
-      const today = await loadOffering(asset.productOfferingId);
-      const offering = today?.status === 'active' ? today : await loadOffering(asset.productOfferingId, Number(asset.productOfferingVersion) || undefined);
+      const soldVersion = Number(asset.productOfferingVersion);
+      const offering = Number.isSafeInteger(soldVersion) && soldVersion >= 1 ? await loadOffering(asset.productOfferingId, soldVersion) : undefined;
       if (!offering) {
-        errors.push({ field: `${at_}/productInstanceId`, message: `the offering ${asset.productOfferingId} of product instance ${asset.productInstanceId} is not in the catalog; it cannot be repriced` });
+        errors.push({ field: `${at_}/productInstanceId`, message: `offering ${asset.productOfferingId} version ${asset.productOfferingVersion} of product instance ${asset.productInstanceId} is not in the catalog; the change cannot be priced` });
         continue;
       }
       offeringOfLine.set(line.lineId, offering);
@@ -399,7 +402,8 @@ async function priceLines(tx: Tx, account: Account, lines: QuoteLine[], snapshot
       await loadOffering(asset.productOfferingId, Number(asset.productOfferingVersion) || undefined);
     }
   }
-  const composition = checkComposition(lines, (l) => offeringOfLine.get(l.lineId)?.body, { offeringOfInstance: ownedOffering, existingAddOns: snapshot.addOnCount });
+  const addOnParents = await findAddOnParents(tx, [...new Set([...offeringOfLine.values()].filter((o) => o.body.requiresParent).map((o) => o.id))]);
+  const composition = checkComposition(lines, (l) => offeringOfLine.get(l.lineId)?.body, { offeringOfInstance: ownedOffering, existingAddOns: snapshot.addOnCount, addOnParents: (id) => addOnParents.get(id) ?? [] });
   if (composition.length) {
     const fieldErrors = composition.map((p) => ({ field: `/lines/${lines.findIndex((l) => l.lineId === p.lineId)}`, message: p.message }));
     throw new ValidationError(fieldErrors.map((e) => `${e.field} ${e.message}`).join('; '), fieldErrors);
@@ -432,6 +436,8 @@ async function priceLines(tx: Tx, account: Account, lines: QuoteLine[], snapshot
       quantity: line.quantity,
       usageEstimate: line.usageEstimate ?? undefined,
       bundleItemId: line.bundleLineId,
+      // A change is not a sale: no one-time charges (installation).
+      action: line.action === 'MODIFY' ? 'MODIFY' : 'ADD',
     });
   }
   if (errors.length) throw new ValidationError(errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);

@@ -16,6 +16,7 @@ const KEY = 'tnr_fulfillment-e2e-demo-key-0123456789';
 describe('orders fulfilled end to end', () => {
   let app: TestApp;
   let accountId: string;
+  let demoFiberId: string;
   const scripted = new ScriptedProvisioner();
   const offering: Record<string, string> = {};
 
@@ -49,6 +50,7 @@ describe('orders fulfilled end to end', () => {
   before(async () => {
     app = await createTestApp({ provisioners: [scripted], fulfillment: { routing: { defaultProvisioner: 'scripted', byStep: { renew: 'internal' }, maxAttempts: 3 } } });
     accountId = (await ensureDemo(app.services, KEY)).accountId;
+    demoFiberId = (await products()).find((p) => p.name === 'Business Fiber 1Gbps').productInstanceId;
     const list = await api('GET', '/product-offerings?limit=200');
     for (const o of list.body.items) offering[o.body.code] = o.id;
   });
@@ -99,7 +101,8 @@ describe('orders fulfilled end to end', () => {
   /** The demo's Business Fiber and its three children (two PARENT_OF, one ADDON_OF). */
   const demoFamily = async () => {
     const base = await products();
-    const fiber = base.find((p) => p.name === 'Business Fiber 1Gbps');
+    // By id: its name follows its bandwidth (a MODIFY to 2000 renames it), and ADD tests sell more fibers.
+    const fiber = base.find((p) => p.productInstanceId === demoFiberId);
     const childIds = new Set([
       ...fiber.relationships.filter((r: any) => r.type === 'PARENT_OF').map((r: any) => r.targetProductInstanceId),
       ...base.filter((p) => p.relationships.some((r: any) => r.type === 'ADDON_OF' && r.targetProductInstanceId === fiber.productInstanceId)).map((p) => p.productInstanceId),

@@ -93,8 +93,12 @@ describe('order submission', () => {
     assert.equal(stale.body.type, '/problems/concurrent-modification');
 
     const illegal = await api('POST', `/accounts/${accountId}/orders`, { items: [{ action: 'RESUME', productInstanceId: router.id, expectedVersion: router.version }] });
-    assert.equal(illegal.status, 400);
-    assert.match(illegal.body.errors[0].message, /RESUME is not allowed; allowed: .*SUSPEND/);
+    // The same meaning as on the internal routes: a conflict with the target's state.
+    assert.equal(illegal.status, 409);
+    assert.equal(illegal.body.type, '/problems/illegal-transition');
+    assert.equal(illegal.body.id, router.id);
+    assert.equal(illegal.body.state, 'ACTIVE');
+    assert.match(illegal.body.detail, /RESUME is not allowed; allowed: .*SUSPEND/);
 
     const tooMany = await api('POST', `/accounts/${accountId}/orders`, { items: [{ action: 'ADD', offeringId: offering['static-ip-29'], parentProductInstanceId: product['Business Fiber 1Gbps'].id }] });
     assert.equal(tooMany.status, 400);
