@@ -10,11 +10,15 @@
  *   action      at submission              when its tasks are done                 when it fails
  *   ADD         instance PENDING_ACTIVATION services, resources attached; ACTIVE  ERROR, error recorded
  *   MODIFY      PENDING_MODIFICATION        change applied, new version, ACTIVE     ACTIVE unchanged, error recorded
- *   DISCONNECT  guard held                  DISCONNECTED (start + complete)          previous state, guard released
+ *   DISCONNECT  guard held (future date:    DISCONNECTED (start + complete) at the    previous state, schedule withdrawn,
+ *               scheduled on the product)   requested date, else now                  guard released
  *   SUSPEND     guard held                  SUSPENDED                                previous state, guard released
  *   RESUME      guard held                  ACTIVE                                   previous state, guard released
- *   MOVE        guard held                  moved (new service instances)            previous state, guard released
- *   REPLACE     guard held                  new instance ACTIVE, old DISCONNECTED    previous state, guard released
+ *   MOVE        guard held                  moved; new services and resources from   previous state, guard released
+ *                                           the tasks, old ones released
+ *   REPLACE     guard held                  new instance ACTIVE with the tasks'      previous state, guard released
+ *                                           services, relationships re-pointed, old
+ *                                           DISCONNECTED
  *   RENEW       guard held                  subscription end date moved              previous state, guard released
  */
 import { catalogSnapshotOf, findOfferingVersion, findProductSpecificationVersion } from '../catalog/service.ts';
