@@ -387,6 +387,39 @@ describe('MOVE, REPLACE and DISCONNECT leave the installed base right', () => {
       assert.equal(after.activeOperation, null);
     });
 
+    test('REPLACE carries over the chosen characteristics the new specification accepts; the item\'s own configuration is checked against the new specification', async () => {
+      const sold = await submit([{ action: 'ADD', offeringId: offering['business-fiber'], configuration: { bandwidthMbps: '2000' }, subscription: { termMonths: 12 } }], enterprise);
+      await drain();
+      const fiber = await product(sold.items[0].productInstanceId);
+      // A second offering of the same product: Business Fiber Plus, a flat monthly fee.
+      const created = await api('POST', '/product-offerings', {
+        code: 'business-fiber-plus', name: 'Business Fiber Plus', category: 'connectivity', segment: 'enterprise',
+        productSpecification: { id: fiber.productSpecificationId, version: Number(fiber.productSpecificationVersion) },
+        priceLists: [{ currency: 'IDR', charges: [{ kind: 'recurring', code: 'plus-monthly', name: 'Business Fiber Plus monthly', amountMinor: '2000000000', period: 'month' }] }],
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal((await api('POST', `/product-offerings/${created.body.id}/versions/1/publication:apply`)).status, 200);
+
+      const invalid = await api('POST', `/accounts/${enterprise}/orders`, { items: [{ action: 'REPLACE', productInstanceId: fiber.productInstanceId, expectedVersion: fiber.version, replacementOfferingId: created.body.id, configuration: { bandwidthMbps: '9999' } }] });
+      assert.equal(invalid.status, 400, JSON.stringify(invalid.body));
+      assert.deepEqual(invalid.body.errors.map((e: any) => e.field), ['/items/0/configuration/bandwidthMbps']);
+      assert.equal((await product(fiber.productInstanceId)).version, fiber.version);
+
+      const submitted = await submit([{ action: 'REPLACE', productInstanceId: fiber.productInstanceId, expectedVersion: fiber.version, replacementOfferingId: created.body.id }], enterprise);
+      await drain();
+      const done = await get(`/orders/${submitted.orderId}`);
+      assert.equal(done.status, 'completed', JSON.stringify(done.items[0].error));
+      const plus = await product(done.items[0].productInstanceId);
+      assert.equal(plus.name, 'Business Fiber Plus');
+      assert.deepEqual(plus.configuration, { bandwidthMbps: '2000', accessType: 'FTTx' }, 'the chosen bandwidth is carried over');
+      assert.deepEqual(plus.price.lines.map((l: any) => [l.chargeCode, l.finalAmountMinor]), [['plus-monthly', '2000000000']]);
+      const plusInBase = await inBase(plus.productInstanceId, enterprise);
+      assert.equal(plusInBase.serviceInstances.length, 1);
+      assert.equal(plusInBase.serviceInstances[0].resourceInstances.length, 3, 'ONT, port and VLAN reserved for it');
+      assert.equal((await product(fiber.productInstanceId)).status, 'DISCONNECTED');
+      await assertConsistent();
+    });
+
     test('DISCONNECT now: the base and its add-on end now, with their services, resources and the subscription', async () => {
       const sold = await submit([
         { action: 'ADD', offeringId: offering['business-fiber'], configuration: { bandwidthMbps: '2000' }, place: SURABAYA, subscription: { termMonths: 12 } },
