@@ -82,15 +82,22 @@ export async function rawCommand(pool: Pool, tenantId: string, p: Instance, chan
 export async function createActiveProducts(services: Services, ctx: CommandContext, count: number): Promise<Instance[]> {
   const customer = await services.customers.createCustomer(ctx, { name: 'Bench customer' });
   const account = await services.customers.createAccount(ctx, { customerId: customer.customerId, name: 'Bench account', currency: 'IDR', timeZone: 'Asia/Jakarta' });
+  // Instances name the catalog entries they were sold from, which must exist.
+  const publish = async (kind: 'product_specification' | 'product_offering', body: Record<string, unknown>) => {
+    const created = await services.catalog.create(ctx, kind, body as never);
+    return (await services.catalog.publish(ctx, kind, created.id, 1)).id;
+  };
+  const productSpecificationId = await publish('product_specification', { code: 'bench-fiber', name: 'Bench fiber', serviceSpecifications: [], characteristics: [] });
+  const productOfferingId = await publish('product_offering', { code: 'bench-fiber', name: 'Bench fiber', category: 'connectivity', segment: 'any', productSpecification: { id: productSpecificationId, version: 1 }, priceLists: [{ currency: 'IDR', charges: [] }] });
   const instances: Instance[] = [];
   for (let i = 0; i < count; i++) {
     const cause = { orderId: randomUUID(), orderItemId: randomUUID() };
     const name = 'Business Fiber 1Gbps';
     const { productInstance } = await services.inventory.createProductInstance(ctx, {
       accountId: account.accountId,
-      productOfferingId: randomUUID(),
+      productOfferingId,
       productOfferingVersion: '1',
-      productSpecificationId: randomUUID(),
+      productSpecificationId,
       productSpecificationVersion: '1',
       name,
       catalogSnapshot: { offeringName: name },

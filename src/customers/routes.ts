@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { contextOf, decodeCursor, IdParams, isKeysetCursor, keysetPage, Page, PageQuery, Uuid } from '../api/http.ts';
-import type { CustomerService } from './service.ts';
+import { ACCOUNT_SEGMENTS, type CustomerService } from './service.ts';
 
 const CustomerSchema = Type.Object({
   customerId: Uuid,
@@ -18,6 +18,7 @@ const AccountSchema = Type.Object({
   name: Type.String(),
   currency: Type.String(),
   timeZone: Type.String(),
+  segment: Type.Union([...ACCOUNT_SEGMENTS.map((v) => Type.Literal(v)), Type.Null()]),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -56,6 +57,7 @@ export function registerCustomerRoutes(app: FastifyInstance, customers: Customer
         name: Type.String({ minLength: 1, maxLength: 300 }),
         currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217, e.g. IDR' }),
         timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Jakarta' }),
+        segment: Type.Optional(Type.Union(ACCOUNT_SEGMENTS.map((v) => Type.Literal(v)), { description: 'The market segment: only offerings of this segment (or `any`) are sold to the account. Not set: any offering.' })),
       }, { additionalProperties: false }),
       response: { 201: AccountSchema },
     },

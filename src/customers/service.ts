@@ -20,9 +20,14 @@ export interface Account {
   name: string;
   currency: string;
   timeZone: string;
+  /** The market segment the account buys in (offerings of another segment are not sold to it); null: not set, any. */
+  segment: AccountSegment | null;
   createdAt: string;
   updatedAt: string;
 }
+
+export const ACCOUNT_SEGMENTS = ['residential', 'business', 'enterprise'] as const;
+export type AccountSegment = (typeof ACCOUNT_SEGMENTS)[number];
 
 const customerFromRow = (r: any): Customer => ({
   customerId: r.customer_id,
@@ -38,6 +43,7 @@ const accountFromRow = (r: any): Account => ({
   name: r.name,
   currency: r.currency,
   timeZone: r.time_zone,
+  segment: r.segment ?? null,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
@@ -99,7 +105,7 @@ export class CustomerService {
     });
   }
 
-  async createAccount(ctx: CommandContext, input: { customerId: string; name: string; currency: string; timeZone: string }): Promise<Account> {
+  async createAccount(ctx: CommandContext, input: { customerId: string; name: string; currency: string; timeZone: string; segment?: AccountSegment | null }): Promise<Account> {
     if (!ISO_4217.test(input.currency)) throw ValidationError.field('/currency', 'must be an ISO 4217 code of three capital letters, e.g. IDR');
     if (!isValidTimeZone(input.timeZone)) throw ValidationError.field('/timeZone', `"${input.timeZone}" is not an IANA time zone, e.g. Asia/Jakarta`);
     const now = this.deps.clock.now().toISOString();
@@ -109,9 +115,9 @@ export class CustomerService {
       const accountId = newId();
       const row = await queryOne(
         tx,
-        `insert into account (account_id, tenant_id, customer_id, name, currency, time_zone, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $7) returning *`,
-        [accountId, ctx.tenantId, input.customerId, input.name, input.currency, input.timeZone, now],
+        `insert into account (account_id, tenant_id, customer_id, name, currency, time_zone, segment, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $8) returning *`,
+        [accountId, ctx.tenantId, input.customerId, input.name, input.currency, input.timeZone, input.segment ?? null, now],
       );
       await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'account.create', targetType: 'account', targetId: accountId, subjectAccountId: accountId });
       return accountFromRow(row);

@@ -20,6 +20,8 @@ export interface ItemForPlanning {
   replacedOfferingId?: string | null;
   replacedOfferingVersion?: number | null;
   dependsOnItemIds: string[];
+  /** The item's tasks are not due before this instant (a scheduled disconnect); null: now. */
+  notBefore?: string | null;
 }
 
 /** The routing in force: TENURE_FULFILLMENT_ROUTING (JSON) over the defaults. */
@@ -71,16 +73,17 @@ export async function planAndEnqueueInTx(
   }
   const planned = planOrder(toPlan, routing);
   const ids = planned.map(() => newId());
+  const dueOf = new Map(items.map((item) => [item.itemId, item.notBefore && item.notBefore > now ? item.notBefore : now]));
   for (const [i, task] of planned.entries()) {
     await tx.query(
       `insert into fulfillment_task (tenant_id, account_id, task_id, order_id, item_id, task_number, step, spec_kind, spec_id,
          spec_version, spec_code, provisioner_code, status, depends_on, point_of_no_return, idempotency_key, correlation_id,
          max_attempts, next_run_at, created_at, updated_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14, $15, $16, $17, $18, $18, $18)`,
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14, $15, $16, $17, $19, $18, $18)`,
       [ctx.tenantId, order.accountId, ids[i], order.orderId, task.itemId, task.taskNumber, task.step, task.spec?.kind ?? null,
        task.spec?.id ?? null, task.spec?.version ?? null, task.spec?.code ?? null, task.provisionerCode,
        task.dependsOn.map((n) => ids[n - 1]), task.pointOfNoReturn, `tenure-task-${ids[i]}`,
-       ctx.correlationId ?? order.orderId, task.maxAttempts, now],
+       ctx.correlationId ?? order.orderId, task.maxAttempts, now, dueOf.get(task.itemId)],
     );
   }
   return planned;

@@ -6,7 +6,7 @@
  */
 import { Temporal } from 'temporal-polyfill';
 import { recordAudit } from '../access/audit.ts';
-import { findProductSpecificationVersion } from '../catalog/service.ts';
+import { findCatalogVersion, findOfferingVersion, findProductSpecificationVersion } from '../catalog/service.ts';
 import { findAccountInTx } from '../customers/service.ts';
 import { appendToOutbox, buildEvent, type OutboxEvent } from '../events/outbox.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -124,6 +124,27 @@ export interface ModificationChange {
   catalogSnapshot?: JsonObject;
 }
 
+/** A resource reserved for a service by fulfillment (a reserve task's outcome). */
+export interface FulfilledResource {
+  resourceType: string;
+  resourceId?: string | null;
+  externalResourceId?: string | null;
+  attributes?: JsonObject;
+}
+
+/**
+ * A service realised by fulfillment: what a configure task returned (its technical
+ * parameters and external id) with the resources its reserve tasks returned.
+ */
+export interface FulfilledService {
+  serviceSpecificationId: string;
+  serviceSpecificationVersion: string;
+  name?: string | null;
+  externalServiceId?: string | null;
+  technicalParameters?: JsonObject;
+  resources: FulfilledResource[];
+}
+
 export class InventoryService {
   constructor(private readonly deps: { pool: Pool; clock: Clock } | { tx: Tx; now: string }) {}
 
@@ -151,6 +172,7 @@ export class InventoryService {
     return this.run(ctx, async (u) => {
       const account = await findAccountInTx(u.tx, input.accountId);
       if (!account) throw NotFoundError.of('account', input.accountId);
+      await checkProductReferences(u, input, '');
       const correlationId = input.correlationId ?? ctx.correlationId;
       const effectiveAt = input.effectiveAt ?? u.now;
 
@@ -430,6 +452,73 @@ export class InventoryService {
     });
   }
 
+  /**
+   * A disconnect at a future date (seed 000 §11.3): until then the instance keeps its state,
+   * held by the order item, and shows the scheduled date as its `terminationDate` with the
+   * disconnect as its `pendingChange`. When every live product of its subscription is
+   * scheduled to go, the subscription's `endDate` becomes the (latest) scheduled date, so that
+   * billing can tell when service ends; `commitmentEndDate` keeps the end of the term.
+   */
+  async scheduleDisconnect(ctx: CommandContext, id: string, input: TransitionInput & { terminationDate: string; reason?: string | null }): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      const loaded = await store.findProductInstanceWithGuard(u.tx, id);
+      if (!loaded) throw NotFoundError.of('product instance', id);
+      const current = loaded.product;
+      checkExpectedVersion('product instance', id, current.version, input.expectedVersion);
+      const verdict = productInstanceTransition(current.status, 'disconnect:start');
+      if (!verdict.ok) throw new IllegalTransitionError('product instance', id, current.status, 'disconnect:schedule', verdict.allowed);
+      if (!input.orderItemId) throw ValidationError.field('/orderItemId', 'a scheduled disconnect is owned by an order item; give orderId and orderItemId');
+      await acquireGuard(u, current, input, 'DISCONNECT', loaded.activeGuard);
+      const scheduled = await reviseProduct(u, current, 'DISCONNECT_SCHEDULED', 'ProductInstanceDisconnectScheduled', input, (p) => {
+        p.terminationDate = input.terminationDate;
+        p.effectiveTo = input.terminationDate;
+        p.pendingChange = { operation: 'DISCONNECT', requestedTerminationDate: input.terminationDate, reason: input.reason ?? null };
+      }, { scheduledTerminationDate: input.terminationDate });
+      if (scheduled.subscriptionId) {
+        const subscription = await loadSubscription(u, scheduled.subscriptionId);
+        const live = (await store.listProductInstancesOfSubscription(u.tx, scheduled.accountId, scheduled.subscriptionId)).filter((p) => !PRODUCT_INSTANCE_FINAL_STATES.includes(p.status));
+        const dates = live.map(scheduledTerminationOf);
+        if (!SUBSCRIPTION_FINAL_STATES.includes(subscription.status) && dates.every((d): d is string => d !== null)) {
+          const end = dates.sort().at(-1)!;
+          if (subscription.endDate !== end) {
+            await reviseSubscription(u, subscription, 'TERMINATION_SCHEDULED', 'SubscriptionTerminationScheduled', input, (s) => {
+              s.endDate = end;
+            }, { operation: 'DISCONNECT', scheduledEndDate: end });
+          }
+        }
+      }
+      return scheduled;
+    });
+  }
+
+  /**
+   * Takes a scheduled disconnect back (its order item was withdrawn or failed before the date):
+   * no termination date any more, and the subscription ends at the end of its term again.
+   * An instance with no disconnect scheduled is left as it is.
+   */
+  async unscheduleDisconnect(ctx: CommandContext, id: string, input: TransitionInput): Promise<ProductInstance> {
+    return this.run(ctx, async (u) => {
+      const current = await loadProduct(u, id);
+      if (scheduledTerminationOf(current) === null || current.status === 'PENDING_DISCONNECT' || PRODUCT_INSTANCE_FINAL_STATES.includes(current.status)) return current;
+      const loaded = await store.findProductInstanceWithGuard(u.tx, id);
+      await acquireGuard(u, current, input, 'DISCONNECT', loaded?.activeGuard ?? null);
+      const restored = await reviseProduct(u, current, 'DISCONNECT_UNSCHEDULED', 'ProductInstanceDisconnectUnscheduled', input, (p) => {
+        p.terminationDate = null;
+        p.effectiveTo = null;
+        p.pendingChange = null;
+      }, { cancelledTerminationDate: current.terminationDate });
+      if (restored.subscriptionId) {
+        const subscription = await loadSubscription(u, restored.subscriptionId);
+        if (!SUBSCRIPTION_FINAL_STATES.includes(subscription.status) && subscription.endDate !== subscription.commitmentEndDate) {
+          await reviseSubscription(u, subscription, 'TERMINATION_UNSCHEDULED', 'SubscriptionTerminationUnscheduled', input, (s) => {
+            s.endDate = s.commitmentEndDate;
+          }, { operation: 'DISCONNECT', cancelledEndDate: subscription.endDate });
+        }
+      }
+      return restored;
+    });
+  }
+
   async suspend(ctx: CommandContext, id: string, input: TransitionInput & { reason?: string | null }): Promise<ProductInstance> {
     return this.run(ctx, async (u) => {
       const result = await transitionProduct(u, id, 'suspension:apply', input, () => {}, input.reason ? { reason: input.reason } : {});
@@ -448,13 +537,17 @@ export class InventoryService {
 
   /**
    * Same product instance and subscription at a new place (seed 000 §11.4): each moved
-   * service instance is terminated and a new one is created at the new place; the old
-   * one's resources are released (new ones are attached by fulfillment).
+   * service instance is terminated (its resources released) and a new one is created at the
+   * new place. With `services` (what fulfillment configured and reserved at the new place),
+   * every live service is moved out and the new ones are those services, with their technical
+   * parameters and resources; without, each selected service is copied to the new place with
+   * `technicalParameters` merged over its old ones and no resources.
    */
-  async move(ctx: CommandContext, id: string, input: TransitionInput & { place: JsonObject; serviceInstanceIds?: string[]; technicalParameters?: JsonObject }): Promise<{ productInstance: ProductInstance; moved: { from: ServiceInstance; to: ServiceInstance }[] }> {
+  async move(ctx: CommandContext, id: string, input: TransitionInput & { place: JsonObject; serviceInstanceIds?: string[]; technicalParameters?: JsonObject; services?: FulfilledService[] }): Promise<{ productInstance: ProductInstance; moved: { from: ServiceInstance; to: ServiceInstance }[] }> {
     return this.run(ctx, async (u) => {
       const before = await loadProduct(u, id);
       const services = (await store.listServiceInstancesOfProduct(u.tx, before.accountId, id)).filter((s) => s.status !== 'TERMINATED');
+      if (input.services && input.serviceInstanceIds) throw ValidationError.field('/serviceInstanceIds', 'give the services realised at the new place or the services to move, not both');
       const selected = input.serviceInstanceIds ?? services.map((s) => s.serviceInstanceId);
       for (const serviceId of selected) {
         if (!services.some((s) => s.serviceInstanceId === serviceId)) {
@@ -465,7 +558,7 @@ export class InventoryService {
         p.place = input.place;
       }, { fromPlace: before.place, toPlace: input.place });
       const effectiveAt = input.effectiveAt ?? u.now;
-      const moved: { from: ServiceInstance; to: ServiceInstance }[] = [];
+      const movedOut: ServiceInstance[] = [];
       for (const serviceId of selected) {
         const old = services.find((s) => s.serviceInstanceId === serviceId)!;
         const terminated = await changeService(u, old, 'MOVED_OUT', 'ServiceInstanceTerminated', input, (s) => {
@@ -473,20 +566,34 @@ export class InventoryService {
           s.terminationDate = effectiveAt;
         });
         await releaseResourcesOf(u, terminated, input);
+        movedOut.push(terminated);
+      }
+      const moved: { from: ServiceInstance; to: ServiceInstance }[] = [];
+      if (input.services) {
+        // The new service of a specification replaces the old one of the same specification.
+        const fromOf = (f: FulfilledService) => movedOut.find((s) => s.serviceSpecificationId === f.serviceSpecificationId) ?? null;
+        const created = await createFulfilledServices(u, productInstance, input.services, input.place, 'MOVED_IN', input, (f) => ({ movedFrom: fromOf(f)?.serviceInstanceId ?? null }));
+        input.services.forEach((f, i) => {
+          const from = fromOf(f);
+          if (from) moved.push({ from, to: created[i] });
+        });
+        return { productInstance, moved };
+      }
+      for (const terminated of movedOut) {
         const replacement: ServiceInstance = {
-          ...old,
+          ...terminated,
           serviceInstanceId: newId(),
           status: 'ACTIVE',
           place: input.place,
           externalServiceId: null,
           activationDate: effectiveAt,
           terminationDate: null,
-          technicalParameters: { ...old.technicalParameters, ...(input.technicalParameters ?? {}) },
+          technicalParameters: { ...terminated.technicalParameters, ...(input.technicalParameters ?? {}) },
           version: 1,
           createdAt: u.now,
           updatedAt: u.now,
         };
-        await createService(u, replacement, 'MOVED_IN', input, { movedFrom: old.serviceInstanceId });
+        await createService(u, replacement, 'MOVED_IN', input, { movedFrom: terminated.serviceInstanceId });
         moved.push({ from: terminated, to: replacement });
       }
       return { productInstance, moved };
@@ -495,12 +602,16 @@ export class InventoryService {
 
   /**
    * A new product instance takes the old one's place (seed 000 §11.5): it joins the same
-   * subscription, "new REPLACES old" is recorded, containment children move to the new
-   * instance, and the old one is DISCONNECTED with its services terminated.
+   * subscription, "new REPLACES old" is recorded, and the old one is DISCONNECTED with its
+   * services terminated and resources released. Every current relationship of the old
+   * instance moves to the new one — its parent's PARENT_OF, its own ADDON_OF, its children,
+   * dependencies — except the REPLACES / MIGRATED_FROM records of earlier history. With
+   * `services`, the new instance gets those services and resources (what fulfillment set up).
    */
-  async replace(ctx: CommandContext, id: string, input: TransitionInput & { replacement: ProductSnapshotInput; place?: JsonObject | null }): Promise<{ replaced: ProductInstance; productInstance: ProductInstance }> {
+  async replace(ctx: CommandContext, id: string, input: TransitionInput & { replacement: ProductSnapshotInput; place?: JsonObject | null; services?: FulfilledService[] }): Promise<{ replaced: ProductInstance; productInstance: ProductInstance }> {
     return this.run(ctx, async (u) => {
       const old = await loadProduct(u, id);
+      await checkProductReferences(u, input.replacement, '/replacement');
       const effectiveAt = input.effectiveAt ?? u.now;
       const correlationId = input.correlationId ?? ctx.correlationId;
       const newInstance: ProductInstance = {
@@ -531,25 +642,23 @@ export class InventoryService {
       await store.insertProductInstance(u.tx, ctx.tenantId, newInstance);
       await recordVersion(u, 'product_instance', newInstance.accountId, newInstance.productInstanceId, null, newInstance, 'CREATED', input, correlationId, effectiveAt, productEvent(u, 'ProductInstanceCreated', null, newInstance, input, correlationId, { operation: 'REPLACE', replaces: id }));
       await followServices(u, replaced, input);
+      if (input.services) await createFulfilledServices(u, newInstance, input.services, newInstance.place, 'ATTACHED', input, () => ({ operation: 'REPLACE' }));
 
       await store.lockAccountRelationships(u.tx, old.accountId);
       const relationships = await store.listCurrentRelationships(u.tx, old.accountId);
+      const history: RelationshipType[] = ['REPLACES', 'MIGRATED_FROM'];
       for (const r of relationships) {
-        const movesToNew =
-          (r.type === 'PARENT_OF' && r.sourceProductInstanceId === id) || (r.type === 'ADDON_OF' && r.targetProductInstanceId === id);
-        if (!movesToNew) continue;
-        await store.endRelationship(u.tx, r.accountId, r.relationshipId, { validTo: effectiveAt, endedAt: u.now, orderItemId: input.orderItemId ?? null });
-        await store.insertRelationship(u.tx, ctx.tenantId, {
-          ...r,
-          relationshipId: newId(),
+        if (history.includes(r.type) || (r.sourceProductInstanceId !== id && r.targetProductInstanceId !== id)) continue;
+        await endRelationshipNow(u, r, effectiveAt, input);
+        await addRelationship(u, {
+          accountId: r.accountId,
           sourceProductInstanceId: r.sourceProductInstanceId === id ? newInstance.productInstanceId : r.sourceProductInstanceId,
           targetProductInstanceId: r.targetProductInstanceId === id ? newInstance.productInstanceId : r.targetProductInstanceId,
+          type: r.type,
           validFrom: effectiveAt,
-          validTo: null,
-          createdByOrderId: input.orderId ?? null,
-          createdByOrderItemId: input.orderItemId ?? null,
-          createdAt: u.now,
-          endedAt: null,
+          orderId: input.orderId ?? null,
+          orderItemId: input.orderItemId ?? null,
+          alreadyLocked: true,
         });
       }
       await addRelationship(u, {
@@ -630,26 +739,9 @@ export class InventoryService {
       if (PRODUCT_INSTANCE_FINAL_STATES.includes(product.status) || product.status === 'PENDING_DISCONNECT') {
         throw new IllegalTransitionError('product instance', productInstanceId, product.status, 'service-attachment:apply', []);
       }
+      await checkServiceSpecification(u, input.serviceSpecificationId, input.serviceSpecificationVersion, '');
       const guard = await acquireGuard(u, product, input, 'ATTACH_SERVICE');
-      const effectiveAt = input.effectiveAt ?? u.now;
-      const status = product.status === 'ACTIVE' ? 'ACTIVE' : product.status === 'SUSPENDED' ? 'SUSPENDED' : 'PENDING';
-      const service: ServiceInstance = {
-        serviceInstanceId: newId(),
-        accountId: product.accountId,
-        productInstanceId,
-        serviceSpecificationId: input.serviceSpecificationId,
-        serviceSpecificationVersion: input.serviceSpecificationVersion,
-        name: input.name ?? null,
-        status,
-        externalServiceId: input.externalServiceId ?? null,
-        place: input.place ?? product.place,
-        activationDate: status === 'PENDING' ? null : effectiveAt,
-        terminationDate: null,
-        technicalParameters: input.technicalParameters ?? {},
-        version: 1,
-        createdAt: u.now,
-        updatedAt: u.now,
-      };
+      const service = newServiceInstance(u, product, input, input.place ?? product.place, input.effectiveAt ?? u.now);
       await createService(u, service, 'ATTACHED', input);
       await finishGuard(u, guard);
       await audit(u, 'service-instance.attach', 'service_instance', service.serviceInstanceId, product.accountId, { productInstanceId });
@@ -688,25 +780,7 @@ export class InventoryService {
       if (service.status === 'TERMINATED') throw new IllegalTransitionError('service instance', serviceInstanceId, service.status, 'resource-attachment:apply', ['(none: the service is terminated)']);
       const product = await loadProduct(u, service.productInstanceId);
       const guard = await acquireGuard(u, product, input, 'ATTACH_RESOURCE');
-      const effectiveAt = input.effectiveAt ?? u.now;
-      const correlationId = input.correlationId ?? ctx.correlationId;
-      const resource: ResourceInstance = {
-        resourceInstanceId: newId(),
-        accountId: service.accountId,
-        serviceInstanceId,
-        resourceType: input.resourceType,
-        resourceId: input.resourceId ?? null,
-        externalResourceId: input.externalResourceId ?? null,
-        status: 'ALLOCATED',
-        allocationDate: effectiveAt,
-        releaseDate: null,
-        attributes: input.attributes ?? {},
-        version: 1,
-        createdAt: u.now,
-        updatedAt: u.now,
-      };
-      await store.insertResourceInstance(u.tx, ctx.tenantId, resource);
-      await recordVersion(u, 'resource_instance', resource.accountId, resource.resourceInstanceId, null, resource, 'ALLOCATED', input, correlationId, effectiveAt, resourceEvent(u, 'ResourceInstanceAllocated', null, resource, service, input, correlationId));
+      const resource = await allocateResource(u, service, input, input);
       await finishGuard(u, guard);
       await audit(u, 'resource-instance.attach', 'resource_instance', resource.resourceInstanceId, resource.accountId, { serviceInstanceId });
       return resource;
@@ -759,21 +833,9 @@ export class InventoryService {
       const validTo = input.validTo ?? input.effectiveAt ?? u.now;
       if (validTo < relationship.validFrom) throw ValidationError.field('/validTo', `must not be before validFrom ${relationship.validFrom}`);
       await store.lockAccountRelationships(u.tx, relationship.accountId);
-      const ended = await store.endRelationship(u.tx, relationship.accountId, relationshipId, { validTo, endedAt: u.now, orderItemId: input.orderItemId ?? null });
-      if (!ended) throw new ConcurrentModificationError('relationship', relationshipId, 1, null);
-      await appendToOutbox(u.tx, ctx.tenantId, buildEvent({
-        eventType: 'ProductInstanceRelationshipEnded',
-        occurredAt: u.now,
-        correlationId: ctx.correlationId,
-        causationId: input.orderItemId ?? null,
-        accountId: relationship.accountId,
-        aggregateType: 'relationship',
-        aggregateId: relationshipId,
-        aggregateVersion: null,
-        body: { relationshipId, type: relationship.type, sourceProductInstanceId: relationship.sourceProductInstanceId, targetProductInstanceId: relationship.targetProductInstanceId, validTo },
-      }));
+      const ended = await endRelationshipNow(u, relationship, validTo, input);
       await audit(u, 'relationship.end', 'relationship', relationshipId, relationship.accountId);
-      return { ...relationship, validTo, endedAt: u.now };
+      return ended;
     });
   }
 }
@@ -931,6 +993,52 @@ async function transitionProduct(
   return next;
 }
 
+/** The date a disconnect is scheduled for on this instance, or null. */
+function scheduledTerminationOf(product: ProductInstance): string | null {
+  const pending = product.pendingChange as { operation?: string; requestedTerminationDate?: string | null } | null;
+  return pending?.operation === 'DISCONNECT' && pending.requestedTerminationDate ? pending.requestedTerminationDate : null;
+}
+
+const SUBSCRIPTION_FINAL_STATES: readonly string[] = ['TERMINATED', 'EXPIRED'];
+
+/**
+ * A new version of a product instance that keeps its state (a scheduled change, not a state
+ * transition): optimistic persist, history row, outbox event. The caller holds the guard.
+ */
+async function reviseProduct(u: Unit, current: ProductInstance, changeType: string, eventType: string, cause: TransitionInput, mutate: (next: ProductInstance) => void, summaryExtra: Record<string, unknown>): Promise<ProductInstance> {
+  const next: ProductInstance = { ...current };
+  mutate(next);
+  next.version = current.version + 1;
+  next.updatedAt = u.now;
+  if (!(await store.updateProductInstance(u.tx, next, current.version, current))) {
+    throw new ConcurrentModificationError('product instance', current.productInstanceId, current.version, null);
+  }
+  const correlationId = cause.correlationId ?? u.ctx.correlationId;
+  await recordVersion(u, 'product_instance', next.accountId, next.productInstanceId, current, next, changeType, cause, correlationId, u.now, productEvent(u, eventType, current, next, cause, correlationId, {
+    operation: 'DISCONNECT',
+    previousStatus: current.status,
+    ...summaryExtra,
+  }), { audit: { action: `product-instance.${changeType.toLowerCase().replace(/_/g, '-')}`, details: summaryExtra } });
+  return next;
+}
+
+/** A new version of a subscription that keeps its state (a scheduled end, or its withdrawal). */
+async function reviseSubscription(u: Unit, current: Subscription, changeType: string, eventType: string, cause: Cause & { correlationId?: string | null }, mutate: (next: Subscription) => void, summary: Record<string, unknown>): Promise<Subscription> {
+  const next: Subscription = structuredClone(current);
+  mutate(next);
+  next.version = current.version + 1;
+  next.updatedAt = u.now;
+  if (!(await store.updateSubscription(u.tx, next, current.version))) {
+    throw new ConcurrentModificationError('subscription', current.subscriptionId, current.version, null);
+  }
+  const correlationId = cause.correlationId ?? u.ctx.correlationId;
+  await recordVersion(u, 'subscription', next.accountId, next.subscriptionId, current, next, changeType, cause, correlationId, u.now, subscriptionEvent(u, eventType, current, next, cause, correlationId, {
+    ...summary,
+    changedFields: changedKeys(current as unknown as JsonObject, next as unknown as JsonObject).filter((k) => k !== 'version' && k !== 'updatedAt'),
+  }));
+  return next;
+}
+
 async function completeDisconnectOne(u: Unit, id: string, input: TransitionInput, summaryExtra: Record<string, unknown> = {}): Promise<ProductInstance> {
   const effectiveAt = input.effectiveAt ?? u.now;
   const done = await transitionProduct(u, id, 'disconnect:complete', input, (p) => {
@@ -1007,6 +1115,114 @@ async function createService(u: Unit, service: ServiceInstance, changeType: stri
   const correlationId = cause.correlationId ?? u.ctx.correlationId;
   await store.insertServiceInstance(u.tx, u.ctx.tenantId, service);
   await recordVersion(u, 'service_instance', service.accountId, service.serviceInstanceId, null, service, changeType, cause, correlationId, cause.effectiveAt ?? u.now, serviceEvent(u, 'ServiceInstanceCreated', null, service, cause, correlationId, { operation: changeType, ...extra }));
+}
+
+/** A new service instance of the product: it follows the product's state (PENDING until the product is live). */
+function newServiceInstance(
+  u: Unit,
+  product: ProductInstance,
+  input: { serviceSpecificationId: string; serviceSpecificationVersion: string; name?: string | null; externalServiceId?: string | null; technicalParameters?: JsonObject },
+  place: JsonObject | null,
+  effectiveAt: string,
+): ServiceInstance {
+  const status = product.status === 'ACTIVE' ? 'ACTIVE' : product.status === 'SUSPENDED' ? 'SUSPENDED' : 'PENDING';
+  return {
+    serviceInstanceId: newId(),
+    accountId: product.accountId,
+    productInstanceId: product.productInstanceId,
+    serviceSpecificationId: input.serviceSpecificationId,
+    serviceSpecificationVersion: input.serviceSpecificationVersion,
+    name: input.name ?? null,
+    status,
+    externalServiceId: input.externalServiceId ?? null,
+    place,
+    activationDate: status === 'PENDING' ? null : effectiveAt,
+    terminationDate: null,
+    technicalParameters: input.technicalParameters ?? {},
+    version: 1,
+    createdAt: u.now,
+    updatedAt: u.now,
+  };
+}
+
+/** Allocates a resource to a live service: a new resource instance, its history row and event. */
+async function allocateResource(u: Unit, service: ServiceInstance, input: FulfilledResource, cause: Cause & { correlationId?: string | null }): Promise<ResourceInstance> {
+  const effectiveAt = cause.effectiveAt ?? u.now;
+  const correlationId = cause.correlationId ?? u.ctx.correlationId;
+  const resource: ResourceInstance = {
+    resourceInstanceId: newId(),
+    accountId: service.accountId,
+    serviceInstanceId: service.serviceInstanceId,
+    resourceType: input.resourceType,
+    resourceId: input.resourceId ?? null,
+    externalResourceId: input.externalResourceId ?? null,
+    status: 'ALLOCATED',
+    allocationDate: effectiveAt,
+    releaseDate: null,
+    attributes: input.attributes ?? {},
+    version: 1,
+    createdAt: u.now,
+    updatedAt: u.now,
+  };
+  await store.insertResourceInstance(u.tx, u.ctx.tenantId, resource);
+  await recordVersion(u, 'resource_instance', resource.accountId, resource.resourceInstanceId, null, resource, 'ALLOCATED', cause, correlationId, effectiveAt, resourceEvent(u, 'ResourceInstanceAllocated', null, resource, service, cause, correlationId));
+  return resource;
+}
+
+/**
+ * The services fulfillment realised for a product at `place` (MOVE, REPLACE): each becomes a
+ * service instance with its technical parameters, and its reserved resources are allocated to it.
+ */
+async function createFulfilledServices(
+  u: Unit,
+  product: ProductInstance,
+  services: readonly FulfilledService[],
+  place: JsonObject | null,
+  changeType: string,
+  cause: Cause & { correlationId?: string | null },
+  extraOf: (service: FulfilledService) => Record<string, unknown> = () => ({}),
+): Promise<ServiceInstance[]> {
+  const created: ServiceInstance[] = [];
+  for (const fulfilled of services) {
+    await checkServiceSpecification(u, fulfilled.serviceSpecificationId, fulfilled.serviceSpecificationVersion, '/services');
+    const service = newServiceInstance(u, product, fulfilled, place, cause.effectiveAt ?? u.now);
+    await createService(u, service, changeType, cause, extraOf(fulfilled));
+    for (const resource of fulfilled.resources) await allocateResource(u, service, resource, cause);
+    created.push(service);
+  }
+  return created;
+}
+
+// ------------------------------------------------------------------ references into the catalog
+
+/** A catalog version number as instances keep it (a string): a positive integer, or null. */
+function versionNumber(version: string): number | null {
+  return /^[1-9][0-9]{0,8}$/.test(version) ? Number(version) : null;
+}
+
+/**
+ * The offering and specification a product instance names must exist in the tenant's catalog,
+ * in those versions, and the offering must be sold with that specification: an instance never
+ * points at nothing. 400 naming the field otherwise.
+ */
+async function checkProductReferences(u: Unit, snapshot: Pick<ProductSnapshotInput, 'productOfferingId' | 'productOfferingVersion' | 'productSpecificationId' | 'productSpecificationVersion'>, prefix: string): Promise<void> {
+  const offeringVersion = versionNumber(snapshot.productOfferingVersion);
+  const offering = offeringVersion === null ? null : await findOfferingVersion(u.tx, snapshot.productOfferingId, offeringVersion);
+  if (!offering) throw ValidationError.field(`${prefix}/productOfferingId`, `product offering ${snapshot.productOfferingId} version ${snapshot.productOfferingVersion} does not exist`);
+  const specificationVersion = versionNumber(snapshot.productSpecificationVersion);
+  const specification = specificationVersion === null ? null : await findProductSpecificationVersion(u.tx, snapshot.productSpecificationId, specificationVersion);
+  if (!specification) throw ValidationError.field(`${prefix}/productSpecificationId`, `product specification ${snapshot.productSpecificationId} version ${snapshot.productSpecificationVersion} does not exist`);
+  const sold = offering.body.productSpecification;
+  if (!sold || sold.id !== specification.id || sold.version !== specification.version) {
+    throw ValidationError.field(`${prefix}/productSpecificationId`, `offering ${offering.body.code} version ${offering.version} is sold with ${sold ? `product specification ${sold.id} version ${sold.version}` : 'no product specification'}, not ${specification.id} version ${specification.version}`);
+  }
+}
+
+/** A service instance names a service specification version that exists in the tenant's catalog. */
+async function checkServiceSpecification(u: Unit, id: string, version: string, prefix: string): Promise<void> {
+  const number = versionNumber(version);
+  const specification = number === null ? null : await findCatalogVersion(u.tx, 'service_specification', id, number);
+  if (!specification) throw ValidationError.field(`${prefix}/serviceSpecificationId`, `service specification ${id} version ${version} does not exist`);
 }
 
 async function changeService(
@@ -1106,6 +1322,24 @@ async function addRelationship(
     body: { relationshipId: relationship.relationshipId, type: r.type, sourceProductInstanceId: r.sourceProductInstanceId, targetProductInstanceId: r.targetProductInstanceId, validFrom: r.validFrom },
   }));
   return relationship;
+}
+
+/** Ends a current relationship (kept, with validTo and endedAt) and writes its event. The caller holds the account's relationship lock. */
+async function endRelationshipNow(u: Unit, relationship: Relationship, validTo: string, cause: Cause): Promise<Relationship> {
+  const ended = await store.endRelationship(u.tx, relationship.accountId, relationship.relationshipId, { validTo, endedAt: u.now, orderItemId: cause.orderItemId ?? null });
+  if (!ended) throw new ConcurrentModificationError('relationship', relationship.relationshipId, 1, null);
+  await appendToOutbox(u.tx, u.ctx.tenantId, buildEvent({
+    eventType: 'ProductInstanceRelationshipEnded',
+    occurredAt: u.now,
+    correlationId: u.ctx.correlationId,
+    causationId: cause.orderItemId ?? null,
+    accountId: relationship.accountId,
+    aggregateType: 'relationship',
+    aggregateId: relationship.relationshipId,
+    aggregateVersion: null,
+    body: { relationshipId: relationship.relationshipId, type: relationship.type, sourceProductInstanceId: relationship.sourceProductInstanceId, targetProductInstanceId: relationship.targetProductInstanceId, validTo },
+  }));
+  return { ...relationship, validTo, endedAt: u.now };
 }
 
 const edgeOf = (r: Relationship) => ({ source: r.sourceProductInstanceId, target: r.targetProductInstanceId, type: r.type });

@@ -10,17 +10,21 @@
  *   action      at submission              when its tasks are done                 when it fails
  *   ADD         instance PENDING_ACTIVATION services, resources attached; ACTIVE  ERROR, error recorded
  *   MODIFY      PENDING_MODIFICATION        change applied, new version, ACTIVE     ACTIVE unchanged, error recorded
- *   DISCONNECT  guard held                  DISCONNECTED (start + complete)          previous state, guard released
+ *   DISCONNECT  guard held (future date:    DISCONNECTED (start + complete) at the    previous state, schedule withdrawn,
+ *               scheduled on the product)   requested date, else now                  guard released
  *   SUSPEND     guard held                  SUSPENDED                                previous state, guard released
  *   RESUME      guard held                  ACTIVE                                   previous state, guard released
- *   MOVE        guard held                  moved (new service instances)            previous state, guard released
- *   REPLACE     guard held                  new instance ACTIVE, old DISCONNECTED    previous state, guard released
+ *   MOVE        guard held                  moved; new services and resources from   previous state, guard released
+ *                                           the tasks, old ones released
+ *   REPLACE     guard held                  new instance ACTIVE with the tasks'      previous state, guard released
+ *                                           services, relationships re-pointed, old
+ *                                           DISCONNECTED
  *   RENEW       guard held                  subscription end date moved              previous state, guard released
  */
-import { catalogSnapshotOf, findOfferingVersion, findProductSpecificationVersion } from '../catalog/service.ts';
+import { catalogSnapshotOf, findOfferingVersion, findProductSpecificationVersion, instanceNameOf } from '../catalog/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { productInstanceInTx, subscriptionInTx } from '../inventory/queries.ts';
-import { InventoryService, holdAssetsForOrderInTx } from '../inventory/service.ts';
+import { InventoryService, holdAssetsForOrderInTx, type FulfilledService } from '../inventory/service.ts';
 import type { CommandContext, JsonObject, ProductInstance } from '../inventory/types.ts';
 import type { Tx } from '../platform/db.ts';
 import { BusinessRuleError, IllegalTransitionError, NotFoundError } from '../platform/errors.ts';
@@ -239,25 +243,9 @@ async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderR
   const target = await currentProduct(tx, item.productInstanceId);
   switch (item.action) {
     case 'ADD': {
-      // Each configured service becomes a service instance; the resources reserved for it are attached to it.
-      for (const configured of tasks.filter((t) => t.step === 'configure' && t.specification)) {
-        const service = await inventory.attachServiceInstance(ctx, target.productInstanceId, {
-          ...cause,
-          serviceSpecificationId: configured.specification!.id,
-          serviceSpecificationVersion: String(configured.specification!.version),
-          name: configured.specification!.code,
-          externalServiceId: configured.externalId,
-          technicalParameters: (configured.result ?? {}) as JsonObject,
-        });
-        for (const reserved of tasks.filter((t) => t.step === 'reserve' && t.specification && configured.dependsOn.includes(t.taskId))) {
-          await inventory.attachResourceInstance(ctx, service.serviceInstanceId, {
-            ...cause,
-            resourceType: reserved.specification!.code,
-            resourceId: reserved.externalId,
-            externalResourceId: reserved.externalId,
-            attributes: (reserved.result ?? {}) as JsonObject,
-          });
-        }
+      for (const fulfilled of servicesFromTasks(tasks)) {
+        const service = await inventory.attachServiceInstance(ctx, target.productInstanceId, { ...cause, ...fulfilled });
+        for (const resource of fulfilled.resources) await inventory.attachResourceInstance(ctx, service.serviceInstanceId, { ...cause, ...resource });
       }
       await inventory.completeActivation(ctx, target.productInstanceId, { ...cause, expectedVersion: (await currentProduct(tx, target.productInstanceId)).version });
       return target.productInstanceId;
@@ -266,8 +254,10 @@ async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderR
       await inventory.completeModification(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version });
       return target.productInstanceId;
     case 'DISCONNECT': {
-      const started = await inventory.startDisconnect(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version, reason: details.reason ?? null, requestedTerminationDate: details.requestedTerminationDate ?? null });
-      await inventory.completeDisconnect(ctx, target.productInstanceId, { ...cause, expectedVersion: started.productInstance.version });
+      // A scheduled disconnect takes effect at its date, even when the worker ran it a little later.
+      const effectiveAt = details.requestedTerminationDate ?? now;
+      const started = await inventory.startDisconnect(ctx, target.productInstanceId, { ...cause, effectiveAt, expectedVersion: target.version, reason: details.reason ?? null, requestedTerminationDate: details.requestedTerminationDate ?? null });
+      await inventory.completeDisconnect(ctx, target.productInstanceId, { ...cause, effectiveAt, expectedVersion: started.productInstance.version });
       return target.productInstanceId;
     }
     case 'SUSPEND':
@@ -276,29 +266,36 @@ async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderR
     case 'RESUME':
       await inventory.resume(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version });
       return target.productInstanceId;
-    case 'MOVE':
-      await inventory.move(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version, place: details.place as JsonObject });
+    case 'MOVE': {
+      // The services configured at the new place, with the resources reserved there; an
+      // offering whose specification names no services keeps its services, copied to the new place.
+      const services = servicesFromTasks(tasks);
+      await inventory.move(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version, place: details.place as JsonObject, ...(services.length ? { services } : {}) });
       return target.productInstanceId;
+    }
     case 'REPLACE': {
       const offering = await findOfferingVersion(tx, details.replacementOfferingId, details.replacementOfferingVersion);
       if (!offering) throw NotFoundError.of('product offering', details.replacementOfferingId);
       const specRef = offering.body.productSpecification;
       const specification = specRef ? await findProductSpecificationVersion(tx, specRef.id, specRef.version) : null;
       if (!specification) throw new BusinessRuleError(`offering ${offering.body.code} has no product specification: it cannot replace a product`);
+      if (!details.configuration || !details.price) throw new BusinessRuleError(`order item ${item.itemId} has no configuration or price for its replacement`);
       const replaced = await inventory.replace(ctx, target.productInstanceId, {
         ...cause,
         expectedVersion: target.version,
         place: (details.place ?? null) as JsonObject | null,
+        // Configured and priced for the new offering at submission (orders/service.ts).
         replacement: {
           productOfferingId: offering.id,
           productOfferingVersion: String(offering.version),
           productSpecificationId: specification.id,
           productSpecificationVersion: String(specification.version),
-          name: offering.body.name,
+          name: instanceNameOf(offering.body, specification.body, details.configuration),
           catalogSnapshot: catalogSnapshotOf(offering, specification),
-          configuration: (details.configuration ?? target.configuration) as JsonObject,
-          price: (details.price ?? target.price) as JsonObject,
+          configuration: details.configuration as JsonObject,
+          price: details.price as JsonObject,
         },
+        services: servicesFromTasks(tasks),
       });
       return replaced.productInstance.productInstanceId;
     }
@@ -313,6 +310,27 @@ async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderR
   }
 }
 
+/**
+ * What fulfillment set up for an item: each configure task is a service (its result the
+ * technical parameters, its external id the service's), with the resources its reserve tasks
+ * returned. ADD, MOVE and REPLACE all record their services from this.
+ */
+function servicesFromTasks(tasks: readonly TaskOutcome[]): FulfilledService[] {
+  return tasks.filter((t) => t.step === 'configure' && t.specification).map((configured) => ({
+    serviceSpecificationId: configured.specification!.id,
+    serviceSpecificationVersion: String(configured.specification!.version),
+    name: configured.specification!.code,
+    externalServiceId: configured.externalId,
+    technicalParameters: (configured.result ?? {}) as JsonObject,
+    resources: tasks.filter((t) => t.step === 'reserve' && t.specification && configured.dependsOn.includes(t.taskId)).map((reserved) => ({
+      resourceType: reserved.specification!.code,
+      resourceId: reserved.externalId,
+      externalResourceId: reserved.externalId,
+      attributes: (reserved.result ?? {}) as JsonObject,
+    })),
+  }));
+}
+
 async function failAssets(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord, error: ItemError): Promise<void> {
   const inventory = InventoryService.within(tx, now);
   const cause = causeOf(item, order.orderId, ctx);
@@ -322,6 +340,8 @@ async function failAssets(tx: Tx, ctx: CommandContext, now: string, order: Order
     await inventory.failActivation(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version, error: problem });
   } else if (item.action === 'MODIFY' && product?.status === 'PENDING_MODIFICATION') {
     await inventory.failModification(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version, error: problem });
+  } else if (item.action === 'DISCONNECT' && product) {
+    await inventory.unscheduleDisconnect(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
   }
   if (product) await inventory.releaseOrderItemHolds(ctx, product.accountId, item.itemId, `order item failed: ${error.code}`);
 }
@@ -335,6 +355,8 @@ async function withdrawAssets(tx: Tx, ctx: CommandContext, now: string, order: O
     await inventory.cancelActivation(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
   } else if (item.action === 'MODIFY' && product.status === 'PENDING_MODIFICATION') {
     await inventory.cancelModification(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
+  } else if (item.action === 'DISCONNECT') {
+    await inventory.unscheduleDisconnect(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
   }
   await inventory.releaseOrderItemHolds(ctx, product.accountId, item.itemId, 'order item withdrawn');
 }

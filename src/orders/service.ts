@@ -5,8 +5,8 @@
  * target: the whole order is accepted, or nothing is held.
  */
 import { recordAudit } from '../access/audit.ts';
-import type { ProductOfferingBody } from '../catalog/model.ts';
-import { catalogSnapshotOf, findAddOnParents, findOfferingVersion, findProductSpecificationVersion, instanceNameOf, offeringSellableAt, type OfferingVersion, type ProductSpecificationVersion } from '../catalog/service.ts';
+import type { ProductOfferingBody, ProductSpecificationBody } from '../catalog/model.ts';
+import { catalogSnapshotOf, findAddOnParents, findOfferingVersion, findProductSpecificationVersion, instanceNameOf, offeringSellableAt, whyNotSellableToAccount, type OfferingVersion, type ProductSpecificationVersion } from '../catalog/service.ts';
 import { findAccountInTx, type Account } from '../customers/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { assetVersionsInTx } from '../inventory/queries.ts';
@@ -67,6 +67,8 @@ const CASCADING_ACTIONS: Partial<Record<OrderAction, (status: string) => boolean
   DISCONNECT: (status) => status !== 'DISCONNECTED' && status !== 'CANCELLED',
   SUSPEND: (status) => status === 'ACTIVE',
   RESUME: (status) => status === 'SUSPENDED',
+  // Add-ons are where their base is: they move with it (and are refused with it when they cannot).
+  MOVE: (status) => status !== 'DISCONNECTED' && status !== 'CANCELLED',
 };
 
 export type Order = OrderRecord & { items: OrderItemRecord[] };
@@ -204,6 +206,10 @@ async function submitInTx(
     }
     if (item.action === 'MOVE' && !item.place) errors.push({ field: `${at}/place`, message: 'a MOVE item names the new place' });
     if (item.action === 'REPLACE' && !item.replacementOfferingId) errors.push({ field: `${at}/replacementOfferingId`, message: 'a REPLACE item names the replacing offering' });
+    if (item.requestedTerminationDate !== undefined) {
+      if (item.action !== 'DISCONNECT') errors.push({ field: `${at}/requestedTerminationDate`, message: `only a DISCONNECT item has a termination date, not a ${item.action}` });
+      else if (item.requestedTerminationDate < now) errors.push({ field: `${at}/requestedTerminationDate`, message: `${item.requestedTerminationDate} is in the past (now is ${now}); leave it out to disconnect now, or give a date from now on` });
+    }
     if (item.action === 'RENEW' && item.termMonths === undefined && item.newEndDate === undefined) {
       errors.push({ field: `${at}/termMonths`, message: 'a RENEW item gives termMonths or newEndDate' });
     }
@@ -253,9 +259,9 @@ async function submitInTx(
     for (const childId of containedChildren(edges, item.productInstanceId)) {
       const child = assets.products.find((p) => p.productInstanceId === childId);
       if (!child || !follows(child.status) || items.some((other) => other.productInstanceId === childId)) continue;
-      items.push({ action: item.action, productInstanceId: childId, expectedVersion: child.version, reason: item.reason, requestedTerminationDate: item.requestedTerminationDate, cascadedFrom: i + 1 });
-      // Add-ons go before their base (disconnect, suspend) and come back after it (resume).
-      if (item.action === 'RESUME') items[items.length - 1].dependsOn = [i + 1];
+      items.push({ action: item.action, productInstanceId: childId, expectedVersion: child.version, reason: item.reason, requestedTerminationDate: item.requestedTerminationDate, place: item.place, cascadedFrom: i + 1 });
+      // Add-ons go before their base (disconnect, suspend) and come back, or follow it to its new place, after it (resume, move).
+      if (item.action === 'RESUME' || item.action === 'MOVE') items[items.length - 1].dependsOn = [i + 1];
       else item.dependsOn = [...(item.dependsOn ?? []), items.length];
     }
   }
@@ -289,8 +295,10 @@ async function submitInTx(
     if (!offeringId) continue;
     const offering = await findOfferingVersion(tx, offeringId, item.action === 'ADD' ? item.offeringVersion : undefined);
     const field = item.action === 'ADD' ? `/items/${i}/offeringId` : `/items/${i}/replacementOfferingId`;
+    const notForAccount = offering ? whyNotSellableToAccount(offering, account) : null;
     if (!offering) errors.push({ field, message: `offering ${offeringId} does not exist` });
     else if (!offeringSellableAt(offering, now)) errors.push({ field, message: `offering ${offering.body.code} version ${offering.version} cannot be sold now (${offering.status}${offering.body.sellable ? '' : ', not sellable'})` });
+    else if (notForAccount) errors.push({ field, message: notForAccount });
     else offeringOfItem.set(i, offering);
   }
   if (errors.length) throw validation(errors);
@@ -371,13 +379,20 @@ async function submitInTx(
       continue;
     }
     const offering = offeringOfItem.get(i);
-    if (!offering || item.action !== 'ADD') continue;
+    if (!offering || (item.action !== 'ADD' && item.action !== 'REPLACE')) continue;
     const spec = offering.body.productSpecification
       ? await findProductSpecificationVersion(tx, offering.body.productSpecification.id, offering.body.productSpecification.version)
       : null;
     if (spec) specOfItem.set(i, spec);
+    if (item.action === 'REPLACE' && !spec) {
+      errors.push({ field: `/items/${i}/replacementOfferingId`, message: `offering ${offering.body.code} has no product specification (a bundle?): it cannot replace a product instance` });
+      continue;
+    }
     try {
-      configurations.set(i, validateConfiguration(spec?.body ?? null, item.configuration ?? {}));
+      const target = item.action === 'REPLACE' ? assets.products.find((p) => p.productInstanceId === item.productInstanceId) : undefined;
+      configurations.set(i, target
+        ? configureReplacement(spec!.body, (await productInstanceInTx(tx, target.productInstanceId))!.configuration, item.configuration ?? {})
+        : validateConfiguration(spec?.body ?? null, item.configuration ?? {}));
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       errors.push(...error.errors.map((e) => ({ field: `/items/${i}${e.field}`, message: e.message })));
@@ -435,6 +450,12 @@ async function submitInTx(
         orderId, orderItemId: itemIds[i], expectedVersion: item.expectedVersion!,
         requestedChange: { configuration: change, price: newPrice, ...(name && name !== target.name ? { name } : {}) },
       });
+      continue;
+    }
+    if (item.action === 'DISCONNECT' && item.requestedTerminationDate && item.requestedTerminationDate > now) {
+      // A disconnect at a future date: the target shows it now, its tasks wait for the date.
+      const target = assets.products.find((p) => p.productInstanceId === item.productInstanceId)!;
+      await inventory.scheduleDisconnect(ctx, target.productInstanceId, { orderId, orderItemId: itemIds[i], expectedVersion: (await productInstanceInTx(tx, target.productInstanceId))!.version, terminationDate: item.requestedTerminationDate, reason: item.reason ?? null });
       continue;
     }
     if (item.action !== 'ADD') continue;
@@ -503,7 +524,7 @@ async function submitInTx(
     parentProductInstanceId: item.parentProductInstanceId ?? null,
     dependsOn: [...new Set([...(item.dependsOn ?? []), ...(item.parentItemNumber ? [item.parentItemNumber] : [])])].map((n) => itemIds[n - 1]),
     details: stripUndefined({
-      configuration: item.action === 'ADD' ? configurations.get(i) : item.configuration,
+      configuration: configurations.has(i) ? configurations.get(i) : item.configuration,
       quantity: item.quantity,
       subscriptionId: item.subscriptionId,
       subscription: item.subscription,
@@ -540,6 +561,8 @@ async function submitInTx(
           ? { offeringId: (item.details.replacementOfferingId as string) ?? null, offeringVersion: (item.details.replacementOfferingVersion as number) ?? null, replacedOfferingId: targetOffering.offeringId, replacedOfferingVersion: targetOffering.offeringVersion }
           : targetOffering),
       dependsOnItemIds: item.dependsOn,
+      // A scheduled disconnect's tasks wait for its date.
+      notBefore: item.action === 'DISCONNECT' ? (item.details.requestedTerminationDate as string | undefined) ?? null : null,
     };
   }), routing);
   await appendToOutbox(tx, ctx.tenantId, buildEvent({
@@ -561,6 +584,26 @@ async function priceOrder(tx: Tx, account: Account, items: PricingItem[], at: st
   const rules = await loadPricingRules(tx, account.accountId, at);
   const promoRedemptions = await countPromoRedemptions(tx, rules.filter((r) => r.type === 'promo').map((r) => r.id));
   return priceItems(items, { accountId: account.accountId, currency: account.currency, at, customerSince, promoCodes: [], rules, promoRedemptions, rounding: 'HALF_UP' });
+}
+
+/**
+ * The configuration of a replacement (docs/orders-and-fulfillment.md): what the item gives,
+ * over the old instance's values of the characteristics the new specification also has and
+ * lets the customer choose — each kept only when the new specification accepts it — and the
+ * new specification's defaults for the rest. Throws a ValidationError for the item's own values.
+ */
+function configureReplacement(spec: ProductSpecificationBody, old: Record<string, unknown>, given: Record<string, unknown>): Record<string, unknown> {
+  const carried: Record<string, unknown> = {};
+  for (const c of spec.characteristics) {
+    if (!c.configurable || !(c.name in old) || c.name in given) continue;
+    try {
+      validateConfiguration({ ...spec, characteristics: [c] }, { [c.name]: old[c.name] });
+      carried[c.name] = old[c.name];
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+    }
+  }
+  return validateConfiguration(spec, { ...carried, ...given });
 }
 
 function validation(errors: FieldError[]): ValidationError {

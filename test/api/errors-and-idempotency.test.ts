@@ -9,15 +9,13 @@ import { after, before, describe, test } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { queryOne } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { catalogRefs, ensureFixtureCatalog } from '../helpers/fixtures.ts';
 
 const PROBLEM_JSON = /^application\/problem\+json/;
 
 function snapshot(name = 'Business Fiber 1Gbps') {
   return {
-    productOfferingId: randomUUID(),
-    productOfferingVersion: '1',
-    productSpecificationId: randomUUID(),
-    productSpecificationVersion: '1',
+    ...catalogRefs(),
     name,
     catalogSnapshot: { offeringName: name },
     configuration: { bandwidthMbps: 1000 },
@@ -93,6 +91,7 @@ describe('errors, idempotency, pagination, roles and OpenAPI through HTTP', () =
 
   before(async () => {
     app = await createTestApp();
+    await ensureFixtureCatalog(app.services, app.ctx);
     const customer = await ok('POST', '/customers', { name: 'PT Contoh Digital' });
     accountId = (await ok('POST', '/accounts', { customerId: customer.customerId, name: 'HQ', currency: 'IDR', timeZone: 'Asia/Jakarta' })).accountId;
   });

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { queryOne } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { catalogRefs, ensureFixtureCatalog } from '../helpers/fixtures.ts';
 
 const MINUTE = 60_000;
 
@@ -31,10 +32,7 @@ describe('product instance relationships through HTTP', () => {
   async function product(name: string, account = accountId): Promise<string> {
     const body = await ok('POST', '/internal/assets/product-instances', {
       accountId: account,
-      productOfferingId: randomUUID(),
-      productOfferingVersion: '1',
-      productSpecificationId: randomUUID(),
-      productSpecificationVersion: '1',
+      ...catalogRefs(),
       name,
       catalogSnapshot: {},
       configuration: {},
@@ -57,6 +55,7 @@ describe('product instance relationships through HTTP', () => {
 
   before(async () => {
     app = await createTestApp();
+    await ensureFixtureCatalog(app.services, app.ctx);
     const customer = await ok('POST', '/customers', { name: 'PT Relasi' });
     accountId = (await ok('POST', '/accounts', { customerId: customer.customerId, name: 'Main', currency: 'IDR', timeZone: 'Asia/Jakarta' })).accountId;
     otherAccountId = (await ok('POST', '/accounts', { customerId: customer.customerId, name: 'Branch', currency: 'IDR', timeZone: 'Asia/Jakarta' })).accountId;
@@ -144,8 +143,7 @@ describe('product instance relationships through HTTP', () => {
     assert.deepEqual(await counts(), before);
     // Also when given at creation time.
     const created = await send('POST', '/internal/assets/product-instances', {
-      accountId: otherAccountId, productOfferingId: randomUUID(), productOfferingVersion: '1', productSpecificationId: randomUUID(),
-      productSpecificationVersion: '1', name: 'Add-on', catalogSnapshot: {}, configuration: {}, price: {},
+      accountId: otherAccountId, ...catalogRefs(), name: 'Add-on', catalogSnapshot: {}, configuration: {}, price: {},
       relationships: [{ type: 'ADDON_OF', targetProductInstanceId: here }],
     });
     assertProblem(created, 422, 'invalid-relationship');

@@ -4,18 +4,62 @@ import type { Services } from '../../src/app.ts';
 import type { CommandContext, JsonObject } from '../../src/inventory/types.ts';
 import type { CreateProductInstanceInput } from '../../src/inventory/service.ts';
 
+/** The catalog entries test products are sold from: instances may only name what the catalog has. */
+export interface FixtureCatalog {
+  productOfferingId: string;
+  productSpecificationId: string;
+  serviceSpecificationId: string;
+}
+
+const fixtureCatalogs = new Map<string, FixtureCatalog>();
+let currentCatalog: FixtureCatalog | null = null;
+
+/**
+ * Publishes a small catalog (one service specification, one product specification realised by
+ * it, one offering of that product) in the context's tenant, once per tenant; later calls
+ * return the same entries. createAccount calls it, so tests that build products have it.
+ */
+export async function ensureFixtureCatalog(services: Services, ctx: CommandContext): Promise<FixtureCatalog> {
+  const known = fixtureCatalogs.get(ctx.tenantId);
+  if (known) return (currentCatalog = known);
+  const publish = async (kind: 'service_specification' | 'product_specification' | 'product_offering', body: Record<string, unknown>) => {
+    const created = await services.catalog.create(ctx, kind, body as never);
+    return (await services.catalog.publish(ctx, kind, created.id, 1)).id;
+  };
+  const serviceSpecificationId = await publish('service_specification', { code: 'fixture-access', name: 'Fixture access service', resourceSpecifications: [] });
+  const productSpecificationId = await publish('product_specification', { code: 'fixture-fiber', name: 'Fixture fiber', serviceSpecifications: [{ id: serviceSpecificationId, version: 1 }], characteristics: [] });
+  const productOfferingId = await publish('product_offering', { code: 'fixture-fiber', name: 'Fixture fiber', category: 'connectivity', segment: 'any', productSpecification: { id: productSpecificationId, version: 1 }, priceLists: [{ currency: 'IDR', charges: [] }] });
+  const catalog = { productOfferingId, productSpecificationId, serviceSpecificationId };
+  fixtureCatalogs.set(ctx.tenantId, catalog);
+  return (currentCatalog = catalog);
+}
+
+function fixtureCatalog(catalog: FixtureCatalog | null = currentCatalog): FixtureCatalog {
+  if (!catalog) throw new Error('no fixture catalog yet: call createAccount or ensureFixtureCatalog first');
+  return catalog;
+}
+
+/** The offering and specification references of a product sold from the fixture catalog. */
+export function catalogRefs(catalog: FixtureCatalog | null = currentCatalog) {
+  const c = fixtureCatalog(catalog);
+  return { productOfferingId: c.productOfferingId, productOfferingVersion: '1', productSpecificationId: c.productSpecificationId, productSpecificationVersion: '1' };
+}
+
+/** The service specification reference of a service of the fixture catalog. */
+export function serviceSpecRef(catalog: FixtureCatalog | null = currentCatalog) {
+  return { serviceSpecificationId: fixtureCatalog(catalog).serviceSpecificationId, serviceSpecificationVersion: '1' };
+}
+
 export async function createAccount(services: Services, ctx: CommandContext, name = 'PT Contoh Digital') {
+  await ensureFixtureCatalog(services, ctx);
   const customer = await services.customers.createCustomer(ctx, { name });
   const account = await services.customers.createAccount(ctx, { customerId: customer.customerId, name: name + ' account', currency: 'IDR', timeZone: 'Asia/Jakarta' });
   return { customerId: customer.customerId, accountId: account.accountId };
 }
 
-export function productSnapshot(name = 'Business Fiber 1Gbps', configuration: JsonObject = { bandwidthMbps: 1000 }) {
+export function productSnapshot(name = 'Business Fiber 1Gbps', configuration: JsonObject = { bandwidthMbps: 1000 }, catalog: FixtureCatalog | null = currentCatalog) {
   return {
-    productOfferingId: randomUUID(),
-    productOfferingVersion: '1',
-    productSpecificationId: randomUUID(),
-    productSpecificationVersion: '1',
+    ...catalogRefs(catalog),
     name,
     catalogSnapshot: { offeringName: name },
     configuration,
@@ -35,9 +79,10 @@ export async function activeProduct(
   extra: Partial<CreateProductInstanceInput> = {},
 ) {
   const cause = orderCause();
+  const catalog = await ensureFixtureCatalog(services, ctx);
   const created = await services.inventory.createProductInstance(ctx, {
     accountId,
-    ...productSnapshot(),
+    ...productSnapshot(undefined, undefined, catalog),
     subscription: extra.subscriptionId ? null : { termMonths: 24, billingCycle: 'monthly' },
     ...cause,
     ...extra,

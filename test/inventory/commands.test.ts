@@ -12,7 +12,7 @@ import type { JsonObject } from '../../src/inventory/types.ts';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
 import { ConcurrentModificationError, IllegalTransitionError, OperationInProgressError } from '../../src/platform/errors.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { activeProduct, createAccount, orderCause, productSnapshot } from '../helpers/fixtures.ts';
+import { activeProduct, createAccount, orderCause, productSnapshot, serviceSpecRef } from '../helpers/fixtures.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MINUTE = 60_000;
@@ -234,7 +234,7 @@ describe('inventory commands', () => {
         () => inventory.completeModification(app.ctx, id, { ...second, expectedVersion: 4 }),
         () => inventory.cancelModification(app.ctx, id, { ...second, expectedVersion: 4 }),
         () => inventory.completeModification(app.ctx, id, { expectedVersion: 4 }),
-        () => inventory.attachServiceInstance(app.ctx, id, { ...second, serviceSpecificationId: randomUUID(), serviceSpecificationVersion: '1' }),
+        () => inventory.attachServiceInstance(app.ctx, id, { ...second, ...serviceSpecRef() }),
       ]) {
         const error = await attempt().then(() => assert.fail('must be refused'), (e: unknown) => e);
         assert.ok(error instanceof OperationInProgressError, String(error));
@@ -345,7 +345,7 @@ describe('inventory commands', () => {
       // Services and resources to be terminated and released.
       const services = [];
       for (const p of [parent, child, grandchild]) {
-        const s = await inventory.attachServiceInstance(app.ctx, p.productInstanceId, { ...orderCause(), serviceSpecificationId: randomUUID(), serviceSpecificationVersion: '1', name: `svc of ${p.name}` });
+        const s = await inventory.attachServiceInstance(app.ctx, p.productInstanceId, { ...orderCause(), ...serviceSpecRef(), name: `svc of ${p.name}` });
         services.push(s);
       }
       const resource = await inventory.attachResourceInstance(app.ctx, services[1].serviceInstanceId, { ...orderCause(), resourceType: 'ipv4-address', resourceId: '203.0.113.7' });
@@ -481,7 +481,7 @@ describe('inventory commands', () => {
     test('suspend and resume: the product and its services follow; each releases its own guard', async () => {
       const p = await activeProduct(app.services, app.ctx, accountId);
       const id = p.productInstanceId;
-      const service = await inventory.attachServiceInstance(app.ctx, id, { ...orderCause(), serviceSpecificationId: randomUUID(), serviceSpecificationVersion: '1' });
+      const service = await inventory.attachServiceInstance(app.ctx, id, { ...orderCause(), ...serviceSpecRef() });
       assert.equal(service.status, 'ACTIVE');
 
       const suspended = await inventory.suspend(app.ctx, id, { expectedVersion: 3, reason: 'non-payment' });
@@ -509,7 +509,7 @@ describe('inventory commands', () => {
     test('move: same product instance and subscription; old service TERMINATED, new one ACTIVE at the new place; old resources RELEASED', async () => {
       const p = await activeProduct(app.services, app.ctx, accountId, { place: { street: 'Jl. Sudirman 1', city: 'Jakarta' } });
       const id = p.productInstanceId;
-      const service = await inventory.attachServiceInstance(app.ctx, id, { ...orderCause(), serviceSpecificationId: randomUUID(), serviceSpecificationVersion: '1', technicalParameters: { ont: 'A1', vlan: 10 } });
+      const service = await inventory.attachServiceInstance(app.ctx, id, { ...orderCause(), ...serviceSpecRef(), technicalParameters: { ont: 'A1', vlan: 10 } });
       const resource = await inventory.attachResourceInstance(app.ctx, service.serviceInstanceId, { ...orderCause(), resourceType: 'ont', resourceId: 'ONT-1' });
       const newPlace = { street: 'Jl. Thamrin 9', city: 'Jakarta' };
       const cause = orderCause();
@@ -549,7 +549,7 @@ describe('inventory commands', () => {
       const oldId = old.productInstanceId;
       const child = await activeProduct(app.services, app.ctx, accountId, { subscriptionId: old.subscriptionId, relationships: [{ type: 'PARENT_OF', sourceProductInstanceId: oldId }] });
       const addon = await activeProduct(app.services, app.ctx, accountId, { subscriptionId: old.subscriptionId, relationships: [{ type: 'ADDON_OF', targetProductInstanceId: oldId }] });
-      const service = await inventory.attachServiceInstance(app.ctx, oldId, { ...orderCause(), serviceSpecificationId: randomUUID(), serviceSpecificationVersion: '1' });
+      const service = await inventory.attachServiceInstance(app.ctx, oldId, { ...orderCause(), ...serviceSpecRef() });
       app.clock.advance(MINUTE);
       const cause = orderCause();
 
@@ -677,7 +677,7 @@ describe('inventory commands', () => {
       const p = await activeProduct(app.services, app.ctx, accountId);
       const id = p.productInstanceId;
       const cause = orderCause();
-      const service = await inventory.attachServiceInstance(app.ctx, id, { ...cause, serviceSpecificationId: randomUUID(), serviceSpecificationVersion: '2', name: 'Internet access', externalServiceId: 'CFS-1' });
+      const service = await inventory.attachServiceInstance(app.ctx, id, { ...cause, ...serviceSpecRef(), name: 'Internet access', externalServiceId: 'CFS-1' });
       assert.equal(service.status, 'ACTIVE');
       assert.equal(service.version, 1);
       assert.equal(service.productInstanceId, id);
@@ -726,7 +726,7 @@ describe('inventory commands', () => {
       const id = p.productInstanceId;
       const cause = orderCause();
       await inventory.startModification(app.ctx, id, { ...cause, expectedVersion: 3 });
-      const service = await inventory.attachServiceInstance(app.ctx, id, { ...cause, serviceSpecificationId: randomUUID(), serviceSpecificationVersion: '1' });
+      const service = await inventory.attachServiceInstance(app.ctx, id, { ...cause, ...serviceSpecRef() });
       assert.equal(service.status, 'PENDING', 'services of a product that is not ACTIVE start PENDING');
       const active = await activeGuardsOf(id);
       assert.equal(active.length, 1);
@@ -743,12 +743,12 @@ describe('inventory commands', () => {
       const cause = orderCause();
       await inventory.startDisconnect(app.ctx, p.productInstanceId, { ...cause, expectedVersion: 3 });
       await assert.rejects(
-        inventory.attachServiceInstance(app.ctx, p.productInstanceId, { ...orderCause(), serviceSpecificationId: randomUUID(), serviceSpecificationVersion: '1' }),
+        inventory.attachServiceInstance(app.ctx, p.productInstanceId, { ...orderCause(), ...serviceSpecRef() }),
         IllegalTransitionError,
       );
       await inventory.completeDisconnect(app.ctx, p.productInstanceId, { ...cause, expectedVersion: 4 });
       await assert.rejects(
-        inventory.attachServiceInstance(app.ctx, p.productInstanceId, { ...cause, serviceSpecificationId: randomUUID(), serviceSpecificationVersion: '1' }),
+        inventory.attachServiceInstance(app.ctx, p.productInstanceId, { ...cause, ...serviceSpecRef() }),
         IllegalTransitionError,
       );
     });

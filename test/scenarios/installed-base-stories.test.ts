@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { catalogRefs, ensureFixtureCatalog, serviceSpecRef } from '../helpers/fixtures.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -22,10 +23,7 @@ const iso = (t: string | Date) => new Date(t).toISOString();
 
 function snapshot(name: string, configuration: Record<string, unknown>) {
   return {
-    productOfferingId: randomUUID(),
-    productOfferingVersion: '1',
-    productSpecificationId: randomUUID(),
-    productSpecificationVersion: '1',
+    ...catalogRefs(),
     name,
     catalogSnapshot: { offeringName: name },
     configuration,
@@ -98,6 +96,7 @@ describe('installed-base stories of seed 000 §22.4, through HTTP', () => {
 
   before(async () => {
     app = await createTestApp();
+    await ensureFixtureCatalog(app.services, app.ctx);
     const customer = await post('/customers', { name: 'PT Contoh Digital' }, 201);
     const account = await post('/accounts', { customerId: customer.customerId, name: 'Jakarta HQ', currency: 'IDR', timeZone: 'Asia/Jakarta' }, 201);
     accountId = account.accountId;
@@ -146,8 +145,7 @@ describe('installed-base stories of seed 000 §22.4, through HTTP', () => {
     app.clock.advance(HOUR);
     const service = await command(fiber, 'service-attachment:apply', {
       ...sale,
-      serviceSpecificationId: randomUUID(),
-      serviceSpecificationVersion: '1',
+      ...serviceSpecRef(),
       name: 'Fiber access',
       externalServiceId: 'CFS-0001',
       technicalParameters: { vlan: 100 },
