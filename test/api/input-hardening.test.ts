@@ -12,16 +12,14 @@ import { GUARD_OPERATION_TYPES, OPERATION_TYPES } from '../../src/inventory/mode
 import { ORDER_ACTIONS } from '../../src/orders/model.ts';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { catalogRefs, ensureFixtureCatalog } from '../helpers/fixtures.ts';
 
 const PROBLEM_JSON = /^application\/problem\+json/;
 const DEMO_KEY = 'tnr_input-hardening-demo-key-0123456789';
 
 function snapshot(name = 'Business Fiber 1Gbps') {
   return {
-    productOfferingId: randomUUID(),
-    productOfferingVersion: '1',
-    productSpecificationId: randomUUID(),
-    productSpecificationVersion: '1',
+    ...catalogRefs(),
     name,
     catalogSnapshot: { offeringName: name },
     configuration: { bandwidthMbps: 1000 },
@@ -93,6 +91,8 @@ describe('HTTP input hardening (issue 8)', () => {
 
   before(async () => {
     app = await createTestApp({ fulfillment: { routing: { defaultProvisioner: 'internal', byStep: {}, maxAttempts: 3 } } as any });
+    // Instances are sold from a real catalog: the inventory checks its references.
+    await ensureFixtureCatalog(app.services, app.ctx);
     const customer = await ok('POST', '/customers', { name: 'PT Contoh Digital' });
     accountId = (await ok('POST', '/accounts', { customerId: customer.customerId, name: 'HQ', currency: 'IDR', timeZone: 'Asia/Jakarta' })).accountId;
   });

@@ -11,6 +11,14 @@ export interface FixtureCatalog {
   serviceSpecificationId: string;
 }
 
+/** What the tests configure on fixture products: a modification is checked against these. */
+const FIXTURE_CHARACTERISTICS = [
+  { name: 'bandwidthMbps', valueType: 'integer', unit: 'Mbit/s', configurable: true, minCardinality: 0, maxCardinality: 1 },
+  { name: 'staticIp', valueType: 'boolean', configurable: true, minCardinality: 0, maxCardinality: 1 },
+  { name: 'vlan', valueType: 'integer', configurable: true, minCardinality: 0, maxCardinality: 1 },
+  { name: 'sla', valueType: 'string', maxLength: 40, configurable: true, minCardinality: 0, maxCardinality: 1 },
+];
+
 const fixtureCatalogs = new Map<string, FixtureCatalog>();
 let currentCatalog: FixtureCatalog | null = null;
 
@@ -27,7 +35,7 @@ export async function ensureFixtureCatalog(services: Services, ctx: CommandConte
     return (await services.catalog.publish(ctx, kind, created.id, 1)).id;
   };
   const serviceSpecificationId = await publish('service_specification', { code: 'fixture-access', name: 'Fixture access service', resourceSpecifications: [] });
-  const productSpecificationId = await publish('product_specification', { code: 'fixture-fiber', name: 'Fixture fiber', serviceSpecifications: [{ id: serviceSpecificationId, version: 1 }], characteristics: [] });
+  const productSpecificationId = await publish('product_specification', { code: 'fixture-fiber', name: 'Fixture fiber', serviceSpecifications: [{ id: serviceSpecificationId, version: 1 }], characteristics: FIXTURE_CHARACTERISTICS });
   const productOfferingId = await publish('product_offering', { code: 'fixture-fiber', name: 'Fixture fiber', category: 'connectivity', segment: 'any', productSpecification: { id: productSpecificationId, version: 1 }, priceLists: [{ currency: 'IDR', charges: [] }] });
   const catalog = { productOfferingId, productSpecificationId, serviceSpecificationId };
   fixtureCatalogs.set(ctx.tenantId, catalog);

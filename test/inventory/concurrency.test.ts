@@ -56,7 +56,7 @@ describe('races on one asset', () => {
     const causes = Array.from({ length: MODIFIERS }, () => orderCause());
     const results = await Promise.allSettled(
       causes.map((cause, i) =>
-        app.services.inventory.startModification(app.ctx, id, { ...cause, expectedVersion: 3, requestedChange: { configuration: { bandwidthMbps: 1000 + i } } }),
+        app.services.inventory.startModification(app.ctx, id, { ...cause, expectedVersion: 3, requestedChange: { configuration: { bandwidthMbps: 2000 + i } } }),
       ),
     );
     const { winners, losers } = classify(results);
@@ -80,7 +80,7 @@ describe('races on one asset', () => {
     assert.equal(events[0].payload.causationId, winner.orderItemId);
     const [history] = await queryRows<{ changed_by_order_item_id: string; after_state: any }>(app.db.pool, 'select * from product_instance_history where product_instance_id = $1 and version = 4', [id]);
     assert.equal(history.changed_by_order_item_id, winner.orderItemId);
-    assert.deepEqual(history.after_state.pendingChange, { configuration: { bandwidthMbps: 1000 + winnerIndex } });
+    assert.deepEqual(history.after_state.pendingChange, { configuration: { bandwidthMbps: 2000 + winnerIndex } });
 
     // Losers that saw the winner's guard name it.
     for (const loser of losers) {
