@@ -27,7 +27,7 @@ class UsageError extends Error {
 const program = new Command();
 program
   .name('tenure')
-  .description('Tenure: subscription, order and installed-base engine.\nUses DATABASE_URL, or an embedded PostgreSQL under .tenure/ when it is unset.')
+  .description('Tenure: subscription, order and installed-base engine.\nUses DATABASE_URL; when it is unset, the embedded PostgreSQL of TENURE_DATA_DIR (default .tenure/pgdata):\nthe one npm start runs there, or one of its own while the command runs.')
   .version('0.1.0');
 
 program
