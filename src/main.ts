@@ -6,6 +6,7 @@ import { ensureDemo } from './demo/seed.ts';
 import { systemClock } from './platform/clock.ts';
 import { readConfig } from './platform/config.ts';
 import { openDatabase } from './platform/database.ts';
+import { EmbeddedInUseError, EmbeddedStartError } from './platform/embedded.ts';
 import { createLogger } from './platform/logger.ts';
 import { loadProvisioners } from './fulfillment/provisioners.ts';
 import { ProvisionerRegistryError } from './fulfillment/provisioner.ts';
@@ -54,9 +55,10 @@ export async function startServer(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   startServer().catch((error) => {
-    // A refused configuration is the user's to fix: say what, without a stack trace.
+    // A refused configuration or a busy data folder is the user's to fix: say what, without a stack trace.
     const refused = error instanceof ProvisionerRegistryError;
-    process.stderr.write(`tenure failed to start: ${refused ? `provisioner configuration refused: ${error.message}` : error instanceof Error ? error.stack : error}\n`);
+    const told = error instanceof EmbeddedInUseError || error instanceof EmbeddedStartError;
+    process.stderr.write(`tenure failed to start: ${refused ? `provisioner configuration refused: ${error.message}` : told ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   });
 }

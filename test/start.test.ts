@@ -3,52 +3,17 @@
  * embedded PostgreSQL whose data is kept and reused on the next start.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { startTenure as startProcess, type StartedTenure } from './helpers/tenure-process.ts';
 
 const DEMO_KEY = 'tnr_demo-key-for-tests-0123456789';
 
-interface Started {
-  url: string;
-  output: string;
-  stop(): Promise<number | null>;
-}
-
-function startTenure(env: Record<string, string | undefined>): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', TENURE_DEMO_KEY: DEMO_KEY, ...env } as NodeJS.ProcessEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('tenure did not start within 60 s:\n' + output)), 60_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = output.match(/Tenure is running at (http:\/\/\S+)/);
-      if (match && output.includes('Demo account:')) {
-        clearTimeout(timer);
-        resolve({
-          url: match[1],
-          output,
-          stop: () =>
-            new Promise((done) => {
-              child.once('exit', (code) => done(code));
-              child.kill('SIGTERM');
-            }),
-        });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`tenure exited with ${code}:\n${output}`));
-    });
-  });
+function startTenure(env: Record<string, string | undefined>): Promise<StartedTenure> {
+  return startProcess({ TENURE_DEMO_KEY: DEMO_KEY, ...env });
 }
 
 async function installedBase(url: string) {
@@ -94,7 +59,7 @@ describe('npm start', () => {
   test('with DATABASE_URL: migrates, loads the demo, serves the API with TENURE_DEMO_KEY', async () => {
     const started = await startTenure({ DATABASE_URL: db.url });
     try {
-      assert.match(started.output, new RegExp(`Demo API key:\\s+${DEMO_KEY}`));
+      assert.match(started.output(), new RegExp(`Demo API key:\\s+${DEMO_KEY}`));
       checkDemo(await installedBase(started.url));
       const docs = await fetch(`${started.url}/openapi.json`);
       assert.equal(docs.status, 200);
@@ -104,7 +69,7 @@ describe('npm start', () => {
     // A second start reuses the demo instead of loading it again.
     const again = await startTenure({ DATABASE_URL: db.url });
     try {
-      assert.doesNotMatch(again.output, /just created/);
+      assert.doesNotMatch(again.output(), /just created/);
       checkDemo(await installedBase(again.url));
     } finally {
       await again.stop();
@@ -115,14 +80,14 @@ describe('npm start', () => {
     const env = { DATABASE_URL: undefined, TENURE_DATA_DIR: path.join(dataDir, 'pgdata'), TENURE_EMBEDDED_PG_PORT: '0' };
     const first = await startTenure(env);
     try {
-      assert.match(first.output, /just created/);
+      assert.match(first.output(), /just created/);
       checkDemo(await installedBase(first.url));
     } finally {
       await first.stop();
     }
     const second = await startTenure(env);
     try {
-      assert.doesNotMatch(second.output, /just created/);
+      assert.doesNotMatch(second.output(), /just created/);
       checkDemo(await installedBase(second.url));
     } finally {
       await second.stop();

@@ -4,16 +4,30 @@ import { createServices } from '../app.ts';
 import { checkAllTenants } from '../inventory/check.ts';
 import { systemClock } from '../platform/clock.ts';
 import { readConfig } from '../platform/config.ts';
-import { openDatabase } from '../platform/database.ts';
-import { ProblemError } from '../platform/errors.ts';
+import { openDatabase as openAnyDatabase, type Database } from '../platform/database.ts';
+import { isUuid } from '../platform/ids.ts';
+import { describeError } from './errors.ts';
 import { createLogger } from '../platform/logger.ts';
 import { loadProvisioners } from '../fulfillment/provisioners.ts';
 import { fulfillmentSettingsFromEnv, startWorker } from '../fulfillment/worker.ts';
 
+/**
+ * The CLI's database: DATABASE_URL's server; else the embedded PostgreSQL of the data folder,
+ * the one `npm start` (or a `tenure worker`) already runs there when there is one.
+ */
+function openDatabase(options: { migrate?: boolean } = {}): Promise<Database> {
+  return openAnyDatabase(readConfig(), { ...options, shareRunningEmbedded: true });
+}
+
+/** A command-line argument that is not valid: said before anything is opened or changed. */
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
 const program = new Command();
 program
   .name('tenure')
-  .description('Tenure: subscription, order and installed-base engine.\nUses DATABASE_URL, or an embedded PostgreSQL under .tenure/ when it is unset.')
+  .description('Tenure: subscription, order and installed-base engine.\nUses DATABASE_URL; when it is unset, the embedded PostgreSQL of TENURE_DATA_DIR (default .tenure/pgdata):\nthe one npm start runs there, or one of its own while the command runs.')
   .version('0.1.0');
 
 program
@@ -28,7 +42,7 @@ program
   .command('migrate')
   .description('apply pending database migrations (re-running is a no-op)')
   .action(async () => {
-    const db = await openDatabase(readConfig(), { migrate: true });
+    const db = await openDatabase({ migrate: true });
     try {
       const { applied, alreadyApplied } = db.migrations;
       console.log(applied.length ? `applied: ${applied.join(', ')}` : `nothing to apply (${alreadyApplied} already applied)`);
@@ -45,8 +59,9 @@ tenant
   .option('--mode <mode>', 'live or test (test tenants get their own clock later)', 'live')
   .option('--json', 'print JSON')
   .action(async (options: { name: string; mode: string; json?: boolean }) => {
-    if (options.mode !== 'live' && options.mode !== 'test') throw new Error('--mode must be live or test');
-    const db = await openDatabase(readConfig());
+    if (options.mode !== 'live' && options.mode !== 'test') throw new UsageError(`--mode must be live or test, got "${options.mode}"`);
+    if (options.name.trim() === '' || options.name.length > 200) throw new UsageError('--name must be 1 to 200 characters, not only spaces');
+    const db = await openDatabase();
     try {
       const created = await createServices(db.pool, systemClock).access.createTenant({ name: options.name, mode: options.mode });
       if (options.json) console.log(JSON.stringify(created, null, 2));
@@ -62,10 +77,10 @@ program
   .option('--concurrency <n>', 'worker loops in this process', '1')
   .action(async (options: { concurrency: string }) => {
     const concurrency = Number(options.concurrency);
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new Error('--concurrency must be an integer from 1 to 64');
+    if (!/^\d+$/.test(options.concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, got "${options.concurrency}"`);
     const fulfillment = fulfillmentSettingsFromEnv();
     const provisioners = await loadProvisioners(process.env, fulfillment.routing);
-    const db = await openDatabase(readConfig());
+    const db = await openDatabase();
     const logger = createLogger(readConfig().logLevel);
     const services = createServices(db.pool, systemClock, { provisioners, fulfillment, redisUrl: null, logger });
     const workers = Array.from({ length: concurrency }, () => startWorker(services.orchestrator, fulfillment, { logger }));
@@ -85,7 +100,8 @@ fulfillmentCommand
   .requiredOption('--order <id>', 'the order id')
   .option('--json', 'print JSON')
   .action(async (options: { order: string; json?: boolean }) => {
-    const db = await openDatabase(readConfig());
+    if (!isUuid(options.order)) throw new UsageError(`--order must be an order id (a UUID such as 0b6f2c1e-8d4a-4f5e-9c3b-2a1d0e9f8c7b), got "${options.order}"`);
+    const db = await openDatabase();
     try {
       const services = createServices(db.pool, systemClock, { redisUrl: null });
       const tenantId = await services.orchestrator.tenantOfOrder(options.order);
@@ -104,7 +120,7 @@ program
   .description('consistency check of every tenant: versions without history, stale guards, versions without outbox events; exits 1 when something is found')
   .option('--json', 'print the report as JSON')
   .action(async (options: { json?: boolean }) => {
-    const db = await openDatabase(readConfig());
+    const db = await openDatabase();
     try {
       const report = await checkAllTenants(db.pool, systemClock.now());
       if (options.json) console.log(JSON.stringify(report, null, 2));
@@ -124,7 +140,7 @@ program
 program.parseAsync(process.argv).then(() => {
   if (program.args[0] !== 'start') process.exit(process.exitCode ?? 0);
 }, (error) => {
-  const message = error instanceof ProblemError ? `${error.type}: ${error.message}` : error instanceof Error ? error.message : String(error);
-  process.stderr.write(`tenure: ${message}\n`);
+  process.stderr.write(`tenure: ${describeError(error)}\n`);
   process.exit(2);
 });
+

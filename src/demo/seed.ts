@@ -2,13 +2,18 @@
  * Demo data for `npm start` (seed 000 §2): an ISP catalog (demo/catalog.ts), and PT Contoh
  * Digital owning an active Business Fiber 1Gbps with Static IP /29, Managed Router and SLA Gold,
  * on a 24-month subscription, sold from that catalog. Built through the same commands the API
- * uses, so its history and outbox are real.
+ * uses, so its history and outbox are real, and priced by the same pricing engine call as an
+ * order, so its price snapshots have the shape of an order-created instance's.
  */
 import { createHash } from 'node:crypto';
 import type { Services } from '../app.ts';
 import { catalogSnapshotOf } from '../catalog/service.ts';
-import { queryOne } from '../platform/db.ts';
+import { inTenantTransaction, queryOne } from '../platform/db.ts';
 import type { CommandContext, JsonObject } from '../inventory/types.ts';
+import { validateConfiguration } from '../pricing/configuration.ts';
+import { priceItems } from '../pricing/engine.ts';
+import { countPromoRedemptions, loadPricingRules } from '../pricing/rule-service.ts';
+import type { PriceResult } from '../pricing/types.ts';
 import { loadDemoCatalog, type DemoCatalog } from './catalog.ts';
 
 export const DEMO_TENANT_NAME = 'Tenure Demo';
@@ -45,7 +50,6 @@ interface DemoProduct {
   /** The code of the catalog offering it was sold from. */
   offering: string;
   configuration: JsonObject;
-  monthly: number;
   service: { name: string; parameters: JsonObject; resources: { type: string; id: string; attributes?: JsonObject }[] };
 }
 
@@ -56,13 +60,20 @@ export async function seedInstalledBase(services: Services, ctx: CommandContext,
   const customer = await customers.createCustomer(ctx, { name: 'PT Contoh Digital', externalReference: 'CRM-000123' });
   const account = await customers.createAccount(ctx, { customerId: customer.customerId, name: 'PT Contoh Digital — Jakarta', currency: 'IDR', timeZone: 'Asia/Jakarta' });
   const orderId = demoId('order:initial-sale');
-
-  // Each instance keeps the offering version and specification it was sold from, and a
-  // snapshot of them (seed 000 §4): a later catalog change does not change what it owns.
-  const snapshot = (product: DemoProduct) => {
+  const itemIdOf = (itemNumber: number) => demoId(`order-item:${itemNumber}`);
+  const sold = (product: DemoProduct) => {
     const offering = catalog.offerings[product.offering];
     const specRef = offering.body.productSpecification!;
     const specification = Object.values(catalog.productSpecifications).find((s) => s.id === specRef.id)!;
+    // Checked and defaulted against its specification, as an order's configuration is.
+    return { offering, specification, configuration: validateConfiguration(specification.body, product.configuration) as JsonObject };
+  };
+
+  // Each instance keeps the offering version and specification it was sold from, and a
+  // snapshot of them (seed 000 §4): a later catalog change does not change what it owns.
+  // Its price snapshot is the one an order makes: `{currency, lines}`, its lines of the sale.
+  const snapshot = (product: DemoProduct, itemNumber: number, price: PriceResult) => {
+    const { offering, specification, configuration } = sold(product);
     return {
       productOfferingId: offering.id,
       productOfferingVersion: String(offering.version),
@@ -70,8 +81,8 @@ export async function seedInstalledBase(services: Services, ctx: CommandContext,
       productSpecificationVersion: String(specification.version),
       name: product.name,
       catalogSnapshot: catalogSnapshotOf(offering, specification),
-      configuration: product.configuration,
-      price: { currency: 'IDR', recurring: { period: 'month', amountMinor: String(product.monthly * 100) } },
+      configuration,
+      price: { currency: price.currency, lines: price.lines.filter((l) => l.itemId === itemIdOf(itemNumber)) } as unknown as JsonObject,
     };
   };
   const serviceSpecification = (name: string) => Object.values(catalog.serviceSpecifications).find((s) => s.body.name === name)!;
@@ -80,7 +91,6 @@ export async function seedInstalledBase(services: Services, ctx: CommandContext,
     name: 'Business Fiber 1Gbps',
     offering: 'business-fiber',
     configuration: { bandwidthMbps: '1000', accessType: 'FTTx' },
-    monthly: 15_000_000,
     service: {
       name: 'Internet Access Service',
       parameters: { profile: 'BIZ-1G', vlan: 2101 },
@@ -92,16 +102,29 @@ export async function seedInstalledBase(services: Services, ctx: CommandContext,
     },
   };
   const children: (DemoProduct & { link: 'PARENT_OF' | 'ADDON_OF' })[] = [
-    { name: 'Static IP /29', offering: 'static-ip-29', link: 'PARENT_OF', configuration: { prefixLength: 29 }, monthly: 750_000, service: { name: 'IP Allocation Service', parameters: {}, resources: [{ type: 'IP_BLOCK', id: '203.0.113.8/29' }] } },
-    { name: 'Managed Router', offering: 'managed-router', link: 'PARENT_OF', configuration: { model: 'MikroTik CCR2004' }, monthly: 1_200_000, service: { name: 'Managed CPE Service', parameters: { monitoring: true }, resources: [{ type: 'ROUTER', id: 'HEX-7F3A99D0', attributes: { serialNumber: 'HEX-7F3A99D0' } }] } },
-    { name: 'SLA Gold', offering: 'sla-gold', link: 'ADDON_OF', configuration: { availabilityPercent: '99.9', responseTimeHours: 4 }, monthly: 2_500_000, service: { name: 'SLA Monitoring Service', parameters: { tier: 'gold' }, resources: [] } },
+    { name: 'Static IP /29', offering: 'static-ip-29', link: 'PARENT_OF', configuration: { prefixLength: 29 }, service: { name: 'IP Allocation Service', parameters: {}, resources: [{ type: 'IP_BLOCK', id: '203.0.113.8/29' }] } },
+    { name: 'Managed Router', offering: 'managed-router', link: 'PARENT_OF', configuration: { model: 'MikroTik CCR2004' }, service: { name: 'Managed CPE Service', parameters: { monitoring: true }, resources: [{ type: 'ROUTER', id: 'HEX-7F3A99D0', attributes: { serialNumber: 'HEX-7F3A99D0' } }] } },
+    { name: 'SLA Gold', offering: 'sla-gold', link: 'ADDON_OF', configuration: { availabilityPercent: '99.9', responseTimeHours: 4 }, service: { name: 'SLA Monitoring Service', parameters: { tier: 'gold' }, resources: [] } },
   ];
 
+  // The initial sale priced as one order of the four products would be: the account's rules in
+  // force now, no promo codes, a new customer.
+  const now = services.clock.now().toISOString();
+  const price = await inTenantTransaction(services.pool, ctx.tenantId, async (tx) => {
+    const rules = await loadPricingRules(tx, account.accountId, now);
+    const promoRedemptions = await countPromoRedemptions(tx, rules.filter((r) => r.type === 'promo').map((r) => r.id));
+    const items = [fiber, ...children].map((product, i) => {
+      const { offering, specification, configuration } = sold(product);
+      return { itemId: itemIdOf(i + 1), offering: { id: offering.id, version: offering.version, body: offering.body }, specification: specification.body, configuration, quantity: 1 };
+    });
+    return priceItems(items, { accountId: account.accountId, currency: account.currency, at: now, customerSince: null, promoCodes: [], rules, promoRedemptions, rounding: 'HALF_UP' });
+  });
+
   const activate = async (product: DemoProduct, itemNumber: number, extra: { subscriptionId?: string; parentId?: string; link?: 'PARENT_OF' | 'ADDON_OF' }) => {
-    const orderItemId = demoId(`order-item:${itemNumber}`);
+    const orderItemId = itemIdOf(itemNumber);
     const created = await inventory.createProductInstance(ctx, {
       accountId: account.accountId,
-      ...snapshot(product),
+      ...snapshot(product, itemNumber, price),
       place: JAKARTA_HQ,
       orderId,
       orderItemId,

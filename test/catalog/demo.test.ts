@@ -83,6 +83,35 @@ describe('demo catalog', () => {
     assert.deepEqual(service.configuration, { bandwidthMbps: '1000', accessType: 'FTTx' });
   });
 
+  test("the demo's price snapshots are the ones an order makes: {currency, lines} from the pricing engine", async () => {
+    const base = (await get(`/accounts/${demo.accountId}/installed-base`)).body;
+    const offerings = (await get('/product-offerings?limit=200')).body.items as any[];
+    const offeringId = (code: string) => offerings.find((o) => o.code === code).id;
+    const line = (p: any, code: string, chargeCode: string, chargeName: string, kind: string, amount: string) => ({
+      lineId: `${p.actionOriginOrderItemId}:${chargeCode}`, itemId: p.actionOriginOrderItemId, offeringId: offeringId(code), offeringVersion: 1,
+      chargeCode, chargeName, kind, period: kind === 'recurring' ? 'month' : null, periodDays: null, quantity: '1',
+      listAmountMinor: amount, adjustments: [], finalAmountMinor: amount, usage: null,
+    });
+    const byName = Object.fromEntries(await Promise.all((base.products as any[]).map(async (p) => [p.name, (await get(`/product-instances/${p.productInstanceId}`)).body])));
+    const fiber = byName['Business Fiber 1Gbps'];
+    assert.deepEqual(fiber.price, { currency: 'IDR', lines: [
+      line(fiber, 'business-fiber', 'fiber-1g-monthly', 'Business Fiber 1Gbps monthly', 'recurring', '1500000000'),
+      line(fiber, 'business-fiber', 'installation', 'Installation', 'one_time', '500000000'),
+    ] });
+    assert.deepEqual(byName['Static IP /29'].price, { currency: 'IDR', lines: [line(byName['Static IP /29'], 'static-ip-29', 'static-ip-monthly', 'Static IP /29 monthly', 'recurring', '75000000')] });
+    assert.deepEqual(byName['Managed Router'].price, { currency: 'IDR', lines: [line(byName['Managed Router'], 'managed-router', 'managed-router-monthly', 'Managed router monthly', 'recurring', '120000000')] });
+    assert.deepEqual(byName['SLA Gold'].price, { currency: 'IDR', lines: [line(byName['SLA Gold'], 'sla-gold', 'sla-gold-monthly', 'SLA Gold monthly', 'recurring', '250000000')] });
+
+    // The same fiber ordered through the API gets the same snapshot, but for its own item.
+    const order = await call(server, key, 'POST', `/accounts/${demo.accountId}/orders`, { items: [{ action: 'ADD', offeringId: offeringId('business-fiber'), configuration: { bandwidthMbps: '1000' } }] });
+    assert.equal(order.status, 201, JSON.stringify(order.body));
+    const ordered = (await get(`/product-instances/${order.body.items[0].productInstanceId}`)).body;
+    const withoutIds = (price: any) => ({ ...price, lines: price.lines.map(({ lineId, itemId, ...rest }: any) => rest) });
+    assert.deepEqual(withoutIds(ordered.price), withoutIds(fiber.price));
+    assert.ok(ordered.price.lines.every((l: any) => l.itemId === ordered.actionOriginOrderItemId && l.lineId === `${ordered.actionOriginOrderItemId}:${l.chargeCode}`));
+    assert.deepEqual(ordered.configuration, fiber.configuration);
+  });
+
   test('a second start finds the demo and loads nothing again; a second demo tenant gets its own catalog ids', async () => {
     const again = await ensureDemo(services, key);
     assert.equal(again.created, false);
