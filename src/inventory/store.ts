@@ -86,7 +86,7 @@ export async function listProductInstancesOfAccount(tx: Tx, accountId: string): 
 }
 
 export async function listProductInstancesOfSubscription(tx: Tx, accountId: string, subscriptionId: string): Promise<ProductInstance[]> {
-  const rows = await queryRows(tx, 'select * from product_instance where account_id = $1 and subscription_id = $2', [accountId, subscriptionId]);
+  const rows = await queryRows(tx, 'select * from product_instance where account_id = $1 and subscription_id = $2 order by created_at, product_instance_id', [accountId, subscriptionId]);
   return rows.map(productInstanceFromRow);
 }
 

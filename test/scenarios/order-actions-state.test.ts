@@ -215,16 +215,19 @@ describe('order actions leave the whole installed base right', () => {
       assert.equal(after.name, 'Business Fiber 2Gbps', 'the demo fiber is renamed by its new bandwidth');
       assert.deepEqual(after.configuration, { bandwidthMbps: '2000', accessType: 'FTTx' });
       assert.equal(after.version, fiber.version + 2);
-      const quoted = quote.body.price.lines.map(({ lineId: _l, itemId: _i, ...rest }: any) => rest);
-      assert.deepEqual(after.price.lines.map(({ lineId: _l, itemId: _i, ...rest }: any) => rest), quoted, 'line for line what the quote showed');
-      assert.deepEqual(after.price.lines.map((l: any) => l.itemId), [order.items[0].itemId]);
-      assert.deepEqual(order.items[0].details.price, after.price);
+      const strip = ({ lineId: _l, itemId: _i, ...rest }: any) => rest;
+      const quoted = quote.body.price.lines.map(strip);
+      const sale = fiber.price.lines.filter((l: any) => l.kind === 'one_time');
+      assert.ok(sale.length > 0, 'the demo fiber was sold with an installation');
+      assert.deepEqual(after.price.lines, [...sale, ...after.price.lines.slice(sale.length)], 'the sale\'s one-time lines are kept as they were');
+      assert.deepEqual(after.price.lines.slice(sale.length).map(strip), quoted, 'the rest is line for line what the quote showed');
+      assert.deepEqual(after.price.lines.slice(sale.length).map((l: any) => l.itemId), [order.items[0].itemId]);
+      assert.deepEqual(order.items[0].details.price.lines.map(strip), quoted, 'the order item charges what the quote showed');
       assert.deepEqual(after.serviceInstances.map((s: any) => s.serviceInstanceId), fiber.serviceInstances.map((s: any) => s.serviceInstanceId));
       const [modified] = (await eventsOf(fiber.productInstanceId)).filter((e) => e.aggregate_version === fiber.version + 2);
       assert.equal(modified.event_type, 'ProductInstanceModified');
       assert.deepEqual(modified.payload.changeSummary.changedCharacteristics, ['bandwidthMbps']);
-      // The demo's own snapshot ({recurring}) gives way to the priced lines.
-      assert.deepEqual(modified.payload.changeSummary.changedPrices, ['fiber-2g-monthly', 'recurring']);
+      assert.deepEqual(modified.payload.changeSummary.changedPrices, ['fiber-1g-monthly', 'fiber-2g-monthly']);
     } finally {
       await api('POST', `/price-rules/${rule.body.id}/retirement:apply`, {});
     }
