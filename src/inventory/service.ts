@@ -80,9 +80,9 @@ export interface TransitionInput extends Cause {
 
 export interface ProductSnapshotInput {
   productOfferingId: string;
-  productOfferingVersion: string;
+  productOfferingVersion: number;
   productSpecificationId: string;
-  productSpecificationVersion: string;
+  productSpecificationVersion: number;
   name: string;
   catalogSnapshot: JsonObject;
   configuration: JsonObject;
@@ -120,7 +120,7 @@ export interface ModificationChange {
   /** The new price snapshot, replacing the old one. */
   price?: JsonObject;
   name?: string;
-  productOfferingVersion?: string;
+  productOfferingVersion?: number;
   catalogSnapshot?: JsonObject;
 }
 
@@ -138,7 +138,7 @@ export interface FulfilledResource {
  */
 export interface FulfilledService {
   serviceSpecificationId: string;
-  serviceSpecificationVersion: string;
+  serviceSpecificationVersion: number;
   name?: string | null;
   externalServiceId?: string | null;
   technicalParameters?: JsonObject;
@@ -732,7 +732,7 @@ export class InventoryService {
   async attachServiceInstance(
     ctx: CommandContext,
     productInstanceId: string,
-    input: Cause & { serviceSpecificationId: string; serviceSpecificationVersion: string; name?: string | null; externalServiceId?: string | null; place?: JsonObject | null; technicalParameters?: JsonObject; correlationId?: string | null },
+    input: Cause & { serviceSpecificationId: string; serviceSpecificationVersion: number; name?: string | null; externalServiceId?: string | null; place?: JsonObject | null; technicalParameters?: JsonObject; correlationId?: string | null },
   ): Promise<ServiceInstance> {
     return this.run(ctx, async (u) => {
       const product = await loadProduct(u, productInstanceId);
@@ -855,8 +855,8 @@ export class InventoryService {
  */
 export async function checkConfigurationChange(tx: Tx, product: ProductInstance, delta: Record<string, unknown>): Promise<{ configuration: JsonObject; change: JsonObject }> {
   const merged = mergeConfiguration(product.configuration, delta);
-  const version = Number(product.productSpecificationVersion);
-  const spec = Number.isSafeInteger(version) && version >= 1 ? await findProductSpecificationVersion(tx, product.productSpecificationId, version) : null;
+  const version = versionNumber(product.productSpecificationVersion);
+  const spec = version !== null ? await findProductSpecificationVersion(tx, product.productSpecificationId, version) : null;
   if (!spec) return { configuration: merged, change: delta as JsonObject };
   const configuration = validateConfiguration(spec.body, merged) as JsonObject;
   const change: JsonObject = {};
@@ -1121,7 +1121,7 @@ async function createService(u: Unit, service: ServiceInstance, changeType: stri
 function newServiceInstance(
   u: Unit,
   product: ProductInstance,
-  input: { serviceSpecificationId: string; serviceSpecificationVersion: string; name?: string | null; externalServiceId?: string | null; technicalParameters?: JsonObject },
+  input: { serviceSpecificationId: string; serviceSpecificationVersion: number; name?: string | null; externalServiceId?: string | null; technicalParameters?: JsonObject },
   place: JsonObject | null,
   effectiveAt: string,
 ): ServiceInstance {
@@ -1195,9 +1195,9 @@ async function createFulfilledServices(
 
 // ------------------------------------------------------------------ references into the catalog
 
-/** A catalog version number as instances keep it (a string): a positive integer, or null. */
-function versionNumber(version: string): number | null {
-  return /^[1-9][0-9]{0,8}$/.test(version) ? Number(version) : null;
+/** A catalog version number: a positive integer the catalog's integer column can hold, or null. */
+function versionNumber(version: number): number | null {
+  return Number.isSafeInteger(version) && version >= 1 && version <= 2147483647 ? version : null;
 }
 
 /**
@@ -1219,7 +1219,7 @@ async function checkProductReferences(u: Unit, snapshot: Pick<ProductSnapshotInp
 }
 
 /** A service instance names a service specification version that exists in the tenant's catalog. */
-async function checkServiceSpecification(u: Unit, id: string, version: string, prefix: string): Promise<void> {
+async function checkServiceSpecification(u: Unit, id: string, version: number, prefix: string): Promise<void> {
   const number = versionNumber(version);
   const specification = number === null ? null : await findCatalogVersion(u.tx, 'service_specification', id, number);
   if (!specification) throw ValidationError.field(`${prefix}/serviceSpecificationId`, `service specification ${id} version ${version} does not exist`);
