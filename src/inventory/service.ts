@@ -173,6 +173,7 @@ export class InventoryService {
       const account = await findAccountInTx(u.tx, input.accountId);
       if (!account) throw NotFoundError.of('account', input.accountId);
       await checkProductReferences(u, input, '');
+      checkPriceCurrency(account.currency, input.price, '/price');
       const correlationId = input.correlationId ?? ctx.correlationId;
       const effectiveAt = input.effectiveAt ?? u.now;
 
@@ -612,6 +613,7 @@ export class InventoryService {
     return this.run(ctx, async (u) => {
       const old = await loadProduct(u, id);
       await checkProductReferences(u, input.replacement, '/replacement');
+      checkPriceCurrency((await findAccountInTx(u.tx, old.accountId))!.currency, input.replacement.price, '/replacement/price');
       const effectiveAt = input.effectiveAt ?? u.now;
       const correlationId = input.correlationId ?? ctx.correlationId;
       const newInstance: ProductInstance = {
@@ -869,6 +871,18 @@ export async function checkConfigurationChange(tx: Tx, product: ProductInstance,
 
 /** A requested modification with its configuration checked and normalized; fields prefixed with `at`. */
 async function checkedChange(u: Unit, id: string, change: ModificationChange | undefined, at: string): Promise<ModificationChange | undefined> {
+  if (change?.price) {
+    const product = await loadProduct(u, id);
+    checkPriceCurrency((await findAccountInTx(u.tx, product.accountId))!.currency, change.price, `${at}/price`);
+  }
+  if (change?.productOfferingVersion !== undefined) {
+    // The version the instance moves to is a version of its own offering, in the catalog.
+    const product = await loadProduct(u, id);
+    const version = versionNumber(change.productOfferingVersion);
+    if (version === null || !(await findOfferingVersion(u.tx, product.productOfferingId, version))) {
+      throw ValidationError.field(`${at}/productOfferingVersion`, `product offering ${product.productOfferingId} version ${change.productOfferingVersion} does not exist`);
+    }
+  }
   if (!change?.configuration) return change;
   const product = await loadProduct(u, id);
   try {
@@ -1194,6 +1208,16 @@ async function createFulfilledServices(
 }
 
 // ------------------------------------------------------------------ references into the catalog
+
+/**
+ * A price snapshot is in the account's currency: billing charges the account in it. (Its shape,
+ * `{currency, lines}`, is the route schema's check, src/pricing/snapshot.ts.)
+ */
+function checkPriceCurrency(accountCurrency: string, price: JsonObject, field: string): void {
+  if (price.currency !== undefined && price.currency !== accountCurrency) {
+    throw ValidationError.field(`${field}/currency`, `the price is in ${String(price.currency)}, the account is billed in ${accountCurrency}`);
+  }
+}
 
 /** A catalog version number: a positive integer the catalog's integer column can hold, or null. */
 function versionNumber(version: number): number | null {

@@ -436,7 +436,8 @@ async function submitInTx(
   const inventory = InventoryService.within(tx, now);
   const createdInstance = new Map<number, string>();
   const subscriptionOfItem = new Map<number, string | null>();
-  const priceOf = (i: number): JsonObject => (priced ? { currency: account.currency, lines: linesOf(i) } : {}) as unknown as JsonObject;
+  // The one price snapshot shape, {currency, lines} (docs/installed-base.md), also when nothing was priced.
+  const priceOf = (i: number): JsonObject => ({ currency: account.currency, lines: linesOf(i) }) as unknown as JsonObject;
   for (const i of parentsFirst(items)) {
     const item = items[i];
     if (item.action === 'MODIFY') {
