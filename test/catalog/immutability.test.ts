@@ -141,7 +141,7 @@ describe('catalog immutability', () => {
     const afterwards = await readInstance();
     assert.deepEqual(afterwards.row, before.row, 'the product instance row is untouched');
     assert.deepEqual(afterwards.history, before.history, 'its history is untouched');
-    assert.equal(afterwards.row.product_offering_version, '1');
+    assert.equal(afterwards.row.product_offering_version, 1);
     assert.equal(afterwards.row.catalog_snapshot.priceLists[0].charges[0].amountMinor, '1500000000');
     assert.equal(afterwards.row.catalog_snapshot.offeringName, 'Business Fiber');
 
