@@ -96,13 +96,17 @@ export async function createActiveProducts(services: Services, ctx: CommandConte
     const { productInstance } = await services.inventory.createProductInstance(ctx, {
       accountId: account.accountId,
       productOfferingId,
-      productOfferingVersion: '1',
+      productOfferingVersion: 1,
       productSpecificationId,
-      productSpecificationVersion: '1',
+      productSpecificationVersion: 1,
       name,
       catalogSnapshot: { offeringName: name },
       configuration: { bandwidthMbps: 1000 },
-      price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+      // The price snapshot's one shape: the currency and the pricing engine's lines.
+      price: {
+        currency: 'IDR',
+        lines: [{ lineId: `${cause.orderItemId}:bench-monthly`, itemId: cause.orderItemId, offeringId: productOfferingId, offeringVersion: 1, chargeCode: 'bench-monthly', chargeName: 'Bench fiber monthly', kind: 'recurring', period: 'month', periodDays: null, quantity: '1', listAmountMinor: '1500000000', adjustments: [], finalAmountMinor: '1500000000', usage: null }],
+      },
       subscription: { termMonths: 24, billingCycle: 'monthly' },
       ...cause,
     });

@@ -54,8 +54,39 @@ const ID = EXAMPLE_IDS;
 const AT = '2026-07-02T10:30:00.000Z';
 const JAKARTA_HQ = { name: 'Jakarta HQ', street: 'Jl. Jend. Sudirman Kav. 52-53', city: 'Jakarta Selatan', country: 'ID' };
 const SURABAYA_BRANCH = { name: 'Surabaya branch', street: 'Jl. Basuki Rahmat 8-12', city: 'Surabaya', country: 'ID' };
-const FIBER_1G_PRICE = { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } };
-const FIBER_2G_PRICE = { currency: 'IDR', recurring: { period: 'month', amountMinor: '2500000000' } };
+
+/**
+ * One line of a price snapshot, as the pricing engine prices it (src/pricing/types.ts PricedLine):
+ * a product instance's `price` is `{currency, lines}` (docs/installed-base.md "The price snapshot").
+ */
+const priceLine = (itemId: string, offeringId: string, chargeCode: string, chargeName: string, kind: 'recurring' | 'one_time', amountMinor: string) => ({
+  lineId: `${itemId}:${chargeCode}`,
+  itemId,
+  offeringId,
+  offeringVersion: 1,
+  chargeCode,
+  chargeName,
+  kind,
+  period: kind === 'recurring' ? 'month' : null,
+  periodDays: null,
+  quantity: '1',
+  listAmountMinor: amountMinor,
+  adjustments: [],
+  finalAmountMinor: amountMinor,
+  usage: null,
+});
+const price = (...lines: ReturnType<typeof priceLine>[]) => ({ currency: 'IDR', lines });
+/** The order items the demo's products were sold by (the demo seed names them, stable ids). */
+const DEMO_ITEM = {
+  fiber: '889c1d04-8f49-5b5e-a7ed-46c787506f7a',
+  staticIp: '62906dfd-e899-5d54-a658-5211a263ecbe',
+  managedRouter: '01624785-080c-5f4d-a2f9-010ce1159496',
+  slaGold: '3269c59c-506e-5c4c-afb9-c8c6df256254',
+};
+/** The branch fiber as sold (1 Gbit/s with its installation), and after its upgrade: the new monthly line, the sale's installation kept. */
+const FIBER_INSTALLATION = priceLine(ID.branch.addItem, ID.offering.businessFiber, 'installation', 'Installation', 'one_time', '500000000');
+const FIBER_1G_PRICE = price(priceLine(ID.branch.addItem, ID.offering.businessFiber, 'fiber-1g-monthly', 'Business Fiber 1Gbps monthly', 'recurring', '1500000000'), FIBER_INSTALLATION);
+const FIBER_2G_PRICE = price(FIBER_INSTALLATION, priceLine(ID.branch.modifyItem, ID.offering.businessFiber, 'fiber-2g-monthly', 'Business Fiber 2Gbps monthly', 'recurring', '2500000000'));
 
 // ------------------------------------------------------------------ installed base, quotes, orders
 
@@ -73,9 +104,9 @@ const installedBase = {
         version: 3,
         subscriptionId: ID.demo.subscription,
         productOfferingId: ID.offering.staticIp29,
-        productOfferingVersion: '1',
+        productOfferingVersion: 1,
         configuration: { prefixLength: 29 },
-        price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '75000000' } },
+        price: price(priceLine(DEMO_ITEM.staticIp, ID.offering.staticIp29, 'static-ip-monthly', 'Static IP /29 monthly', 'recurring', '75000000')),
         place: JAKARTA_HQ,
         activationDate: AT,
         terminationDate: null,
@@ -109,9 +140,12 @@ const installedBase = {
         version: 3,
         subscriptionId: ID.demo.subscription,
         productOfferingId: ID.offering.businessFiber,
-        productOfferingVersion: '1',
+        productOfferingVersion: 1,
         configuration: { accessType: 'FTTx', bandwidthMbps: '1000' },
-        price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+        price: price(
+          priceLine(DEMO_ITEM.fiber, ID.offering.businessFiber, 'fiber-1g-monthly', 'Business Fiber 1Gbps monthly', 'recurring', '1500000000'),
+          priceLine(DEMO_ITEM.fiber, ID.offering.businessFiber, 'installation', 'Installation', 'one_time', '500000000'),
+        ),
         place: JAKARTA_HQ,
         activationDate: AT,
         terminationDate: null,
@@ -166,9 +200,9 @@ const installedBase = {
         version: 3,
         subscriptionId: ID.demo.subscription,
         productOfferingId: ID.offering.managedRouter,
-        productOfferingVersion: '1',
+        productOfferingVersion: 1,
         configuration: { model: 'MikroTik CCR2004' },
-        price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '120000000' } },
+        price: price(priceLine(DEMO_ITEM.managedRouter, ID.offering.managedRouter, 'managed-router-monthly', 'Managed router monthly', 'recurring', '120000000')),
         place: JAKARTA_HQ,
         activationDate: AT,
         terminationDate: null,
@@ -202,9 +236,9 @@ const installedBase = {
         version: 3,
         subscriptionId: ID.demo.subscription,
         productOfferingId: ID.offering.slaGold,
-        productOfferingVersion: '1',
+        productOfferingVersion: 1,
         configuration: { responseTimeHours: 4, availabilityPercent: '99.9' },
-        price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '250000000' } },
+        price: price(priceLine(DEMO_ITEM.slaGold, ID.offering.slaGold, 'sla-gold-monthly', 'SLA Gold monthly', 'recurring', '250000000')),
         place: JAKARTA_HQ,
         activationDate: AT,
         terminationDate: null,
@@ -350,7 +384,7 @@ const quoteCreate = {
           version: 3,
           status: 'ACTIVE',
           productOfferingId: ID.offering.staticIp29,
-          productOfferingVersion: '1',
+          productOfferingVersion: 1,
           name: 'Static IP /29',
           activationDate: AT,
           configuration: { prefixLength: 29 },
@@ -360,7 +394,7 @@ const quoteCreate = {
           version: 3,
           status: 'ACTIVE',
           productOfferingId: ID.offering.businessFiber,
-          productOfferingVersion: '1',
+          productOfferingVersion: 1,
           name: 'Business Fiber 1Gbps',
           activationDate: AT,
           configuration: { accessType: 'FTTx', bandwidthMbps: '1000' },
@@ -370,7 +404,7 @@ const quoteCreate = {
           version: 3,
           status: 'ACTIVE',
           productOfferingId: ID.offering.managedRouter,
-          productOfferingVersion: '1',
+          productOfferingVersion: 1,
           name: 'Managed Router',
           activationDate: AT,
           configuration: { model: 'MikroTik CCR2004' },
@@ -380,7 +414,7 @@ const quoteCreate = {
           version: 3,
           status: 'ACTIVE',
           productOfferingId: ID.offering.slaGold,
-          productOfferingVersion: '1',
+          productOfferingVersion: 1,
           name: 'SLA Gold',
           activationDate: AT,
           configuration: { responseTimeHours: 4, availabilityPercent: '99.9' },
@@ -672,13 +706,13 @@ const piCreate = {
   request: {
     accountId: ID.account,
     productOfferingId: ID.offering.businessFiber,
-    productOfferingVersion: '1',
+    productOfferingVersion: 1,
     productSpecificationId: ID.productSpecification.businessFiber,
-    productSpecificationVersion: '1',
+    productSpecificationVersion: 1,
     name: 'Business Fiber 1Gbps',
     catalogSnapshot: { offeringCode: 'business-fiber', offeringName: 'Business Fiber' },
     configuration: { bandwidthMbps: '1000', accessType: 'FTTx' },
-    price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+    price: FIBER_1G_PRICE,
     place: SURABAYA_BRANCH,
     subscription: { termMonths: 24, billingCycle: 'monthly', autoRenew: true },
     orderId: ID.branch.order,
@@ -694,9 +728,9 @@ const piCreate = {
       subscriptionId: ID.branch.subscription,
       customerId: ID.customer,
       productOfferingId: ID.offering.businessFiber,
-      productOfferingVersion: '1',
+      productOfferingVersion: 1,
       productSpecificationId: ID.productSpecification.businessFiber,
-      productSpecificationVersion: '1',
+      productSpecificationVersion: 1,
       actionOriginOrderId: ID.branch.order,
       actionOriginOrderItemId: ID.branch.addItem,
       activationDate: null,
@@ -706,7 +740,7 @@ const piCreate = {
       place: SURABAYA_BRANCH,
       catalogSnapshot: { offeringCode: 'business-fiber', offeringName: 'Business Fiber' },
       configuration: { bandwidthMbps: '1000', accessType: 'FTTx' },
-      price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+      price: FIBER_1G_PRICE,
       pendingChange: null,
       lastError: null,
       createdAt: AT,
@@ -739,7 +773,7 @@ const serviceAttach = {
     orderId: ID.branch.order,
     orderItemId: ID.branch.addItem,
     serviceSpecificationId: ID.serviceSpecification.internetAccess,
-    serviceSpecificationVersion: '1',
+    serviceSpecificationVersion: 1,
     name: 'Internet Access Service',
     technicalParameters: { profile: 'BIZ-1G', vlan: 2202 },
   },
@@ -748,7 +782,7 @@ const serviceAttach = {
     accountId: ID.account,
     productInstanceId: ID.branch.fiber,
     serviceSpecificationId: ID.serviceSpecification.internetAccess,
-    serviceSpecificationVersion: '1',
+    serviceSpecificationVersion: 1,
     name: 'Internet Access Service',
     status: 'PENDING',
     externalServiceId: null,
@@ -828,9 +862,9 @@ const branchFiber = {
   customerId: ID.customer,
   subscriptionId: ID.branch.subscription,
   productOfferingId: ID.offering.businessFiber,
-  productOfferingVersion: '1',
+  productOfferingVersion: 1,
   productSpecificationId: ID.productSpecification.businessFiber,
-  productSpecificationVersion: '1',
+  productSpecificationVersion: 1,
   name: 'Business Fiber 1Gbps',
   status: 'PENDING_ACTIVATION',
   actionOriginOrderId: ID.branch.order,
@@ -933,13 +967,13 @@ export const OPERATION_EXAMPLES: Record<string, OperationExample> = {
       orderItemId: '3a5c7e9b-1d2f-4a6c-8e0b-2d4f6a8c0e1f',
       replacement: {
         productOfferingId: ID.offering.managedRouter,
-        productOfferingVersion: '1',
+        productOfferingVersion: 1,
         productSpecificationId: '6f2b9c41-7e3a-5d8c-a1b4-9e0f2c3d4a5b',
-        productSpecificationVersion: '1',
+        productSpecificationVersion: 1,
         name: 'Managed Router',
         catalogSnapshot: { offeringCode: 'managed-router', offeringName: 'Managed Router' },
         configuration: { model: 'Cisco ISR 1100' },
-        price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '120000000' } },
+        price: price(priceLine('3a5c7e9b-1d2f-4a6c-8e0b-2d4f6a8c0e1f', ID.offering.managedRouter, 'managed-router-monthly', 'Managed router monthly', 'recurring', '120000000')),
       },
     },
   },

@@ -76,9 +76,9 @@ export async function seedInstalledBase(services: Services, ctx: CommandContext,
     const { offering, specification, configuration } = sold(product);
     return {
       productOfferingId: offering.id,
-      productOfferingVersion: String(offering.version),
+      productOfferingVersion: offering.version,
       productSpecificationId: specification.id,
-      productSpecificationVersion: String(specification.version),
+      productSpecificationVersion: specification.version,
       name: product.name,
       catalogSnapshot: catalogSnapshotOf(offering, specification),
       configuration,
@@ -141,7 +141,7 @@ export async function seedInstalledBase(services: Services, ctx: CommandContext,
     const service = await inventory.attachServiceInstance(ctx, id, {
       ...cause,
       serviceSpecificationId: spec.id,
-      serviceSpecificationVersion: String(spec.version),
+      serviceSpecificationVersion: spec.version,
       name: product.service.name,
       technicalParameters: product.service.parameters,
     });

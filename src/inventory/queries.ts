@@ -23,7 +23,7 @@ export interface InstalledProduct {
   version: number;
   subscriptionId: string | null;
   productOfferingId: string;
-  productOfferingVersion: string;
+  productOfferingVersion: number;
   configuration: JsonObject;
   price: JsonObject;
   place: JsonObject | null;

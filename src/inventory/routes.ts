@@ -8,6 +8,7 @@ import type { InventoryQueries } from './queries.ts';
 import type { InventoryService } from './service.ts';
 import type { EntityKind, JsonObject } from './types.ts';
 import { keysetPage, isKeysetCursor } from '../api/http.ts';
+import { PriceSnapshotSchema } from '../pricing/snapshot.ts';
 
 
 const CauseFields = {
@@ -46,22 +47,25 @@ function withCanonicalInstants<T>(input: T): T {
   return copy as T;
 }
 
+/** A catalog version, as the catalog numbers them. */
+const CatalogVersion = Type.Integer({ minimum: 1, maximum: 2147483647 });
+
 const ProductSnapshot = {
   productOfferingId: Uuid,
-  productOfferingVersion: Type.String({ minLength: 1, maxLength: 40 }),
+  productOfferingVersion: CatalogVersion,
   productSpecificationId: Uuid,
-  productSpecificationVersion: Type.String({ minLength: 1, maxLength: 40 }),
+  productSpecificationVersion: CatalogVersion,
   name: Type.String({ minLength: 1, maxLength: 300 }),
   catalogSnapshot: JsonObjectSchema,
   configuration: JsonObjectSchema,
-  price: JsonObjectSchema,
+  price: PriceSnapshotSchema,
 };
 
 const ModificationChange = Type.Object({
   configuration: Type.Optional(JsonObjectSchema),
-  price: Type.Optional(JsonObjectSchema),
+  price: Type.Optional(PriceSnapshotSchema),
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
-  productOfferingVersion: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+  productOfferingVersion: Type.Optional(CatalogVersion),
   catalogSnapshot: Type.Optional(JsonObjectSchema),
 }, { additionalProperties: false });
 
@@ -244,7 +248,7 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
   productCommand('service-attachment:apply', 'Attach a service instance to the product instance', body({
     ...CauseFields,
     serviceSpecificationId: Uuid,
-    serviceSpecificationVersion: Type.String({ minLength: 1, maxLength: 40 }),
+    serviceSpecificationVersion: CatalogVersion,
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })),
     externalServiceId: Type.Optional(Type.String({ minLength: 1, maxLength: 120 })),
     place: Type.Optional(JsonObjectSchema),

@@ -80,9 +80,9 @@ export interface TransitionInput extends Cause {
 
 export interface ProductSnapshotInput {
   productOfferingId: string;
-  productOfferingVersion: string;
+  productOfferingVersion: number;
   productSpecificationId: string;
-  productSpecificationVersion: string;
+  productSpecificationVersion: number;
   name: string;
   catalogSnapshot: JsonObject;
   configuration: JsonObject;
@@ -120,7 +120,7 @@ export interface ModificationChange {
   /** The new price snapshot, replacing the old one. */
   price?: JsonObject;
   name?: string;
-  productOfferingVersion?: string;
+  productOfferingVersion?: number;
   catalogSnapshot?: JsonObject;
 }
 
@@ -138,7 +138,7 @@ export interface FulfilledResource {
  */
 export interface FulfilledService {
   serviceSpecificationId: string;
-  serviceSpecificationVersion: string;
+  serviceSpecificationVersion: number;
   name?: string | null;
   externalServiceId?: string | null;
   technicalParameters?: JsonObject;
@@ -173,6 +173,7 @@ export class InventoryService {
       const account = await findAccountInTx(u.tx, input.accountId);
       if (!account) throw NotFoundError.of('account', input.accountId);
       await checkProductReferences(u, input, '');
+      checkPriceCurrency(account.currency, input.price, '/price');
       const correlationId = input.correlationId ?? ctx.correlationId;
       const effectiveAt = input.effectiveAt ?? u.now;
 
@@ -612,6 +613,7 @@ export class InventoryService {
     return this.run(ctx, async (u) => {
       const old = await loadProduct(u, id);
       await checkProductReferences(u, input.replacement, '/replacement');
+      checkPriceCurrency((await findAccountInTx(u.tx, old.accountId))!.currency, input.replacement.price, '/replacement/price');
       const effectiveAt = input.effectiveAt ?? u.now;
       const correlationId = input.correlationId ?? ctx.correlationId;
       const newInstance: ProductInstance = {
@@ -732,7 +734,7 @@ export class InventoryService {
   async attachServiceInstance(
     ctx: CommandContext,
     productInstanceId: string,
-    input: Cause & { serviceSpecificationId: string; serviceSpecificationVersion: string; name?: string | null; externalServiceId?: string | null; place?: JsonObject | null; technicalParameters?: JsonObject; correlationId?: string | null },
+    input: Cause & { serviceSpecificationId: string; serviceSpecificationVersion: number; name?: string | null; externalServiceId?: string | null; place?: JsonObject | null; technicalParameters?: JsonObject; correlationId?: string | null },
   ): Promise<ServiceInstance> {
     return this.run(ctx, async (u) => {
       const product = await loadProduct(u, productInstanceId);
@@ -855,8 +857,8 @@ export class InventoryService {
  */
 export async function checkConfigurationChange(tx: Tx, product: ProductInstance, delta: Record<string, unknown>): Promise<{ configuration: JsonObject; change: JsonObject }> {
   const merged = mergeConfiguration(product.configuration, delta);
-  const version = Number(product.productSpecificationVersion);
-  const spec = Number.isSafeInteger(version) && version >= 1 ? await findProductSpecificationVersion(tx, product.productSpecificationId, version) : null;
+  const version = versionNumber(product.productSpecificationVersion);
+  const spec = version !== null ? await findProductSpecificationVersion(tx, product.productSpecificationId, version) : null;
   if (!spec) return { configuration: merged, change: delta as JsonObject };
   const configuration = validateConfiguration(spec.body, merged) as JsonObject;
   const change: JsonObject = {};
@@ -869,6 +871,18 @@ export async function checkConfigurationChange(tx: Tx, product: ProductInstance,
 
 /** A requested modification with its configuration checked and normalized; fields prefixed with `at`. */
 async function checkedChange(u: Unit, id: string, change: ModificationChange | undefined, at: string): Promise<ModificationChange | undefined> {
+  if (change?.price) {
+    const product = await loadProduct(u, id);
+    checkPriceCurrency((await findAccountInTx(u.tx, product.accountId))!.currency, change.price, `${at}/price`);
+  }
+  if (change?.productOfferingVersion !== undefined) {
+    // The version the instance moves to is a version of its own offering, in the catalog.
+    const product = await loadProduct(u, id);
+    const version = versionNumber(change.productOfferingVersion);
+    if (version === null || !(await findOfferingVersion(u.tx, product.productOfferingId, version))) {
+      throw ValidationError.field(`${at}/productOfferingVersion`, `product offering ${product.productOfferingId} version ${change.productOfferingVersion} does not exist`);
+    }
+  }
   if (!change?.configuration) return change;
   const product = await loadProduct(u, id);
   try {
@@ -1121,7 +1135,7 @@ async function createService(u: Unit, service: ServiceInstance, changeType: stri
 function newServiceInstance(
   u: Unit,
   product: ProductInstance,
-  input: { serviceSpecificationId: string; serviceSpecificationVersion: string; name?: string | null; externalServiceId?: string | null; technicalParameters?: JsonObject },
+  input: { serviceSpecificationId: string; serviceSpecificationVersion: number; name?: string | null; externalServiceId?: string | null; technicalParameters?: JsonObject },
   place: JsonObject | null,
   effectiveAt: string,
 ): ServiceInstance {
@@ -1195,9 +1209,19 @@ async function createFulfilledServices(
 
 // ------------------------------------------------------------------ references into the catalog
 
-/** A catalog version number as instances keep it (a string): a positive integer, or null. */
-function versionNumber(version: string): number | null {
-  return /^[1-9][0-9]{0,8}$/.test(version) ? Number(version) : null;
+/**
+ * A price snapshot is in the account's currency: billing charges the account in it. (Its shape,
+ * `{currency, lines}`, is the route schema's check, src/pricing/snapshot.ts.)
+ */
+function checkPriceCurrency(accountCurrency: string, price: JsonObject, field: string): void {
+  if (price.currency !== undefined && price.currency !== accountCurrency) {
+    throw ValidationError.field(`${field}/currency`, `the price is in ${String(price.currency)}, the account is billed in ${accountCurrency}`);
+  }
+}
+
+/** A catalog version number: a positive integer the catalog's integer column can hold, or null. */
+function versionNumber(version: number): number | null {
+  return Number.isSafeInteger(version) && version >= 1 && version <= 2147483647 ? version : null;
 }
 
 /**
@@ -1219,7 +1243,7 @@ async function checkProductReferences(u: Unit, snapshot: Pick<ProductSnapshotInp
 }
 
 /** A service instance names a service specification version that exists in the tenant's catalog. */
-async function checkServiceSpecification(u: Unit, id: string, version: string, prefix: string): Promise<void> {
+async function checkServiceSpecification(u: Unit, id: string, version: number, prefix: string): Promise<void> {
   const number = versionNumber(version);
   const specification = number === null ? null : await findCatalogVersion(u.tx, 'service_specification', id, number);
   if (!specification) throw ValidationError.field(`${prefix}/serviceSpecificationId`, `service specification ${id} version ${version} does not exist`);

@@ -17,9 +17,10 @@ export interface ProductInstance {
   customerId: string;
   subscriptionId: string | null;
   productOfferingId: string;
-  productOfferingVersion: string;
+  /** Catalog versions are integers, as the catalog numbers them. */
+  productOfferingVersion: number;
   productSpecificationId: string;
-  productSpecificationVersion: string;
+  productSpecificationVersion: number;
   name: string;
   status: ProductInstanceState;
   actionOriginOrderId: string | null;
@@ -64,7 +65,7 @@ export interface ServiceInstance {
   accountId: string;
   productInstanceId: string;
   serviceSpecificationId: string;
-  serviceSpecificationVersion: string;
+  serviceSpecificationVersion: number;
   name: string | null;
   status: ServiceInstanceState;
   externalServiceId: string | null;

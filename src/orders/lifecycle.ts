@@ -287,9 +287,9 @@ async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderR
         // Configured and priced for the new offering at submission (orders/service.ts).
         replacement: {
           productOfferingId: offering.id,
-          productOfferingVersion: String(offering.version),
+          productOfferingVersion: offering.version,
           productSpecificationId: specification.id,
-          productSpecificationVersion: String(specification.version),
+          productSpecificationVersion: specification.version,
           name: instanceNameOf(offering.body, specification.body, details.configuration),
           catalogSnapshot: catalogSnapshotOf(offering, specification),
           configuration: details.configuration as JsonObject,
@@ -318,7 +318,7 @@ async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderR
 function servicesFromTasks(tasks: readonly TaskOutcome[]): FulfilledService[] {
   return tasks.filter((t) => t.step === 'configure' && t.specification).map((configured) => ({
     serviceSpecificationId: configured.specification!.id,
-    serviceSpecificationVersion: String(configured.specification!.version),
+    serviceSpecificationVersion: configured.specification!.version,
     name: configured.specification!.code,
     externalServiceId: configured.externalId,
     technicalParameters: (configured.result ?? {}) as JsonObject,

@@ -322,7 +322,7 @@ async function submitInTx(
   for (const item of items) {
     if (!item.parentProductInstanceId) continue;
     const parent = assets.products.find((p) => p.productInstanceId === item.parentProductInstanceId)!;
-    const offering = await findOfferingVersion(tx, parent.productOfferingId, Number(parent.productOfferingVersion) || undefined);
+    const offering = await findOfferingVersion(tx, parent.productOfferingId, parent.productOfferingVersion);
     if (offering) ownedOfferings.set(parent.productInstanceId, offering.body);
   }
   const addOnCount = liveAddOnCounter(assets.products, assets.relationships);
@@ -353,14 +353,12 @@ async function submitInTx(
       }
       // Repriced like a sale, with the offering version the instance was sold under (its price
       // list, not a newer one's) and today's rules; without the sale's one-time charges.
-      const soldVersion = Number(target.productOfferingVersion);
-      const offering = Number.isSafeInteger(soldVersion) && soldVersion >= 1 ? await findOfferingVersion(tx, target.productOfferingId, soldVersion) : null;
+      const offering = await findOfferingVersion(tx, target.productOfferingId, target.productOfferingVersion);
       if (!offering) {
         errors.push({ field: `/items/${i}/productInstanceId`, message: `offering ${target.productOfferingId} version ${target.productOfferingVersion} of product instance ${target.productInstanceId} is not in the catalog; the change cannot be priced` });
         continue;
       }
-      const specVersion = Number(target.productSpecificationVersion);
-      const spec = (Number.isSafeInteger(specVersion) && specVersion >= 1 ? await findProductSpecificationVersion(tx, target.productSpecificationId, specVersion) : null)
+      const spec = (await findProductSpecificationVersion(tx, target.productSpecificationId, target.productSpecificationVersion))
         ?? (offering.body.productSpecification ? await findProductSpecificationVersion(tx, offering.body.productSpecification.id, offering.body.productSpecification.version) : null);
       modificationOf.set(i, {
         target,
@@ -438,7 +436,8 @@ async function submitInTx(
   const inventory = InventoryService.within(tx, now);
   const createdInstance = new Map<number, string>();
   const subscriptionOfItem = new Map<number, string | null>();
-  const priceOf = (i: number): JsonObject => (priced ? { currency: account.currency, lines: linesOf(i) } : {}) as unknown as JsonObject;
+  // The one price snapshot shape, {currency, lines} (docs/installed-base.md), also when nothing was priced.
+  const priceOf = (i: number): JsonObject => ({ currency: account.currency, lines: linesOf(i) }) as unknown as JsonObject;
   for (const i of parentsFirst(items)) {
     const item = items[i];
     if (item.action === 'MODIFY') {
@@ -478,9 +477,9 @@ async function submitInTx(
       orderId,
       orderItemId: itemIds[i],
       productOfferingId: offering.id,
-      productOfferingVersion: String(offering.version),
+      productOfferingVersion: offering.version,
       productSpecificationId: spec.id,
-      productSpecificationVersion: String(spec.version),
+      productSpecificationVersion: spec.version,
       name: instanceNameOf(offering.body, spec.body, configurations.get(i)!),
       catalogSnapshot: catalogSnapshotOf(offering, spec),
       configuration: configurations.get(i) as JsonObject,
@@ -551,7 +550,7 @@ async function submitInTx(
   // Decomposition: the items' fulfillment tasks are enqueued with the order, or not at all.
   await planAndEnqueueInTx(tx, ctx, now, order, records.map((item) => {
     const target = item.productInstanceId ? assets.products.find((p) => p.productInstanceId === item.productInstanceId) : undefined;
-    const targetOffering = target ? { offeringId: target.productOfferingId, offeringVersion: Number(target.productOfferingVersion) || null } : { offeringId: null, offeringVersion: null };
+    const targetOffering = target ? { offeringId: target.productOfferingId, offeringVersion: target.productOfferingVersion } : { offeringId: null, offeringVersion: null };
     return {
       itemId: item.itemId,
       action: item.action,

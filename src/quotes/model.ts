@@ -54,7 +54,7 @@ export interface AssetVersion {
   version: number;
   status: string;
   productOfferingId: string;
-  productOfferingVersion: string;
+  productOfferingVersion: number;
   name: string;
   activationDate: string | null;
   /** The configuration at snapshot time: what a MODIFY line changes. */

@@ -365,8 +365,7 @@ async function priceLines(tx: Tx, account: Account, lines: QuoteLine[], snapshot
       // A change is priced with the offering version the instance was sold under — its own
       // price list, not a newer version's — and the rules of today (as the order does).
       const asset = snapshot.assets.find((a) => a.productInstanceId === line.productInstanceId)!;
-      const soldVersion = Number(asset.productOfferingVersion);
-      const offering = Number.isSafeInteger(soldVersion) && soldVersion >= 1 ? await loadOffering(asset.productOfferingId, soldVersion) : undefined;
+      const offering = await loadOffering(asset.productOfferingId, asset.productOfferingVersion);
       if (!offering) {
         errors.push({ field: `${at_}/productInstanceId`, message: `offering ${asset.productOfferingId} version ${asset.productOfferingVersion} of product instance ${asset.productInstanceId} is not in the catalog; the change cannot be priced` });
         continue;
@@ -394,12 +393,12 @@ async function priceLines(tx: Tx, account: Account, lines: QuoteLine[], snapshot
   const ownedOffering = (productInstanceId: string) => {
     const asset = snapshot.assets.find((a) => a.productInstanceId === productInstanceId);
     if (!asset) return undefined;
-    return offerings.get(`${asset.productOfferingId}@${Number(asset.productOfferingVersion) || 'current'}`)?.body;
+    return offerings.get(`${asset.productOfferingId}@${asset.productOfferingVersion}`)?.body;
   };
   for (const line of lines) {
     if (line.parentProductInstanceId) {
       const asset = snapshot.assets.find((a) => a.productInstanceId === line.parentProductInstanceId)!;
-      await loadOffering(asset.productOfferingId, Number(asset.productOfferingVersion) || undefined);
+      await loadOffering(asset.productOfferingId, asset.productOfferingVersion);
     }
   }
   const addOnParents = await findAddOnParents(tx, [...new Set([...offeringOfLine.values()].filter((o) => o.body.requiresParent).map((o) => o.id))]);

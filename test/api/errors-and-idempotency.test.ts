@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { queryOne } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
-import { catalogRefs, ensureFixtureCatalog } from '../helpers/fixtures.ts';
+import { catalogRefs, ensureFixtureCatalog, priceSnapshot } from '../helpers/fixtures.ts';
 
 const PROBLEM_JSON = /^application\/problem\+json/;
 
@@ -19,7 +19,7 @@ function snapshot(name = 'Business Fiber 1Gbps') {
     name,
     catalogSnapshot: { offeringName: name },
     configuration: { bandwidthMbps: 1000 },
-    price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+    price: priceSnapshot(),
   };
 }
 

@@ -12,7 +12,7 @@ import { GUARD_OPERATION_TYPES, OPERATION_TYPES } from '../../src/inventory/mode
 import { ORDER_ACTIONS } from '../../src/orders/model.ts';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
-import { catalogRefs, ensureFixtureCatalog } from '../helpers/fixtures.ts';
+import { catalogRefs, ensureFixtureCatalog, priceSnapshot } from '../helpers/fixtures.ts';
 
 const PROBLEM_JSON = /^application\/problem\+json/;
 const DEMO_KEY = 'tnr_input-hardening-demo-key-0123456789';
@@ -23,7 +23,7 @@ function snapshot(name = 'Business Fiber 1Gbps') {
     name,
     catalogSnapshot: { offeringName: name },
     configuration: { bandwidthMbps: 1000 },
-    price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+    price: priceSnapshot(),
   };
 }
 

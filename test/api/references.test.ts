@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { queryOne } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
-import { catalogRefs, ensureFixtureCatalog, serviceSpecRef, type FixtureCatalog } from '../helpers/fixtures.ts';
+import { catalogRefs, ensureFixtureCatalog, priceSnapshot, serviceSpecRef, type FixtureCatalog } from '../helpers/fixtures.ts';
 
 describe('references to the catalog are checked', () => {
   let app: TestApp;
@@ -29,8 +29,8 @@ describe('references to the catalog are checked', () => {
     assert.deepEqual(response.body.errors.map((e: any) => e.field), [field]);
     assert.match(response.body.errors[0].message, pattern);
   };
-  const newProduct = (refs: Record<string, string>) => ({
-    accountId, ...catalogRefs(catalog), ...refs, name: 'Fiber', catalogSnapshot: {}, configuration: {}, price: {},
+  const newProduct = (refs: Record<string, string | number>) => ({
+    accountId, ...catalogRefs(catalog), ...refs, name: 'Fiber', catalogSnapshot: {}, configuration: {}, price: priceSnapshot(undefined, catalog),
     subscription: { termMonths: 12 }, orderId: randomUUID(), orderItemId: randomUUID(),
   });
 
@@ -51,8 +51,10 @@ describe('references to the catalog are checked', () => {
     const before = await counts();
     const unknown = randomUUID();
     assertRefused(await send('/internal/assets/product-instances', newProduct({ productOfferingId: unknown })), '/productOfferingId', new RegExp(`product offering ${unknown} version 1 does not exist`));
-    assertRefused(await send('/internal/assets/product-instances', newProduct({ productOfferingVersion: '7' })), '/productOfferingId', /version 7 does not exist/);
-    assertRefused(await send('/internal/assets/product-instances', newProduct({ productOfferingVersion: 'one' })), '/productOfferingId', /version one does not exist/);
+    assertRefused(await send('/internal/assets/product-instances', newProduct({ productOfferingVersion: 7 })), '/productOfferingId', /version 7 does not exist/);
+    // A catalog version is an integer (issue 8, point 12): a string is refused by the schema.
+    assertRefused(await send('/internal/assets/product-instances', newProduct({ productOfferingVersion: 'one' })), '/productOfferingVersion', /integer/);
+    assertRefused(await send('/internal/assets/product-instances', newProduct({ productOfferingVersion: '1' })), '/productOfferingVersion', /integer/);
     assertRefused(await send('/internal/assets/product-instances', newProduct({ productSpecificationId: unknown })), '/productSpecificationId', new RegExp(`product specification ${unknown} version 1 does not exist`));
     assertRefused(await send('/internal/assets/product-instances', newProduct({ productOfferingId: otherTenantCatalog.productOfferingId })), '/productOfferingId', /does not exist/);
     assertRefused(await send('/internal/assets/product-instances', newProduct({ productSpecificationId: otherProductSpecificationId })), '/productSpecificationId', /offering fixture-fiber version 1 is sold with product specification .* not /);
@@ -65,12 +67,13 @@ describe('references to the catalog are checked', () => {
   test('service-attachment:apply: a service specification that does not exist, or is another tenant\'s, is a 400 naming it', async () => {
     const cause = { orderId: randomUUID(), orderItemId: randomUUID() };
     const created = (await send('/internal/assets/product-instances', { ...newProduct({}), ...cause })).body.productInstance;
-    const attach = (refs: Record<string, string>) => send(`/internal/assets/product-instances/${created.productInstanceId}/service-attachment:apply`, { ...cause, ...serviceSpecRef(catalog), ...refs, name: 'Access' });
+    const attach = (refs: Record<string, string | number>) => send(`/internal/assets/product-instances/${created.productInstanceId}/service-attachment:apply`, { ...cause, ...serviceSpecRef(catalog), ...refs, name: 'Access' });
     const before = await counts();
     const unknown = randomUUID();
     assertRefused(await attach({ serviceSpecificationId: unknown }), '/serviceSpecificationId', new RegExp(`service specification ${unknown} version 1 does not exist`));
     assertRefused(await attach({ serviceSpecificationId: otherTenantCatalog.serviceSpecificationId }), '/serviceSpecificationId', /does not exist/);
-    assertRefused(await attach({ serviceSpecificationVersion: '2' }), '/serviceSpecificationId', /version 2 does not exist/);
+    assertRefused(await attach({ serviceSpecificationVersion: 2 }), '/serviceSpecificationId', /version 2 does not exist/);
+    assertRefused(await attach({ serviceSpecificationVersion: '1' }), '/serviceSpecificationVersion', /integer/);
     assert.deepEqual(await counts(), before, 'nothing was written');
     const attached = await attach({});
     assert.equal(attached.status, 201, JSON.stringify(attached.body));
@@ -84,7 +87,7 @@ describe('references to the catalog are checked', () => {
     assert.equal((await send(`${instance}/activation:start`, { ...cause, expectedVersion: 1 })).status, 200);
     assert.equal((await send(`${instance}/activation:complete`, { ...cause, expectedVersion: 2 })).status, 200);
     const before = await counts();
-    const replacement = { ...catalogRefs(catalog), productOfferingId: randomUUID(), name: 'Fiber 2', catalogSnapshot: {}, configuration: {}, price: {} };
+    const replacement = { ...catalogRefs(catalog), productOfferingId: randomUUID(), name: 'Fiber 2', catalogSnapshot: {}, configuration: {}, price: priceSnapshot(undefined, catalog) };
     assertRefused(await send(`${instance}/replacement:apply`, { expectedVersion: 3, replacement }), '/replacement/productOfferingId', /does not exist/);
     assert.deepEqual(await counts(), before, 'nothing was written');
     assert.equal((await call(app.server, app.adminKey, 'GET', `/product-instances/${created.productInstanceId}`)).body.status, 'ACTIVE');

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { queryOne } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
-import { catalogRefs, ensureFixtureCatalog } from '../helpers/fixtures.ts';
+import { catalogRefs, ensureFixtureCatalog, priceSnapshot } from '../helpers/fixtures.ts';
 
 const MINUTE = 60_000;
 
@@ -36,7 +36,7 @@ describe('product instance relationships through HTTP', () => {
       name,
       catalogSnapshot: {},
       configuration: {},
-      price: {},
+      price: priceSnapshot(),
     });
     return body.productInstance.productInstanceId;
   }
@@ -143,7 +143,7 @@ describe('product instance relationships through HTTP', () => {
     assert.deepEqual(await counts(), before);
     // Also when given at creation time.
     const created = await send('POST', '/internal/assets/product-instances', {
-      accountId: otherAccountId, ...catalogRefs(), name: 'Add-on', catalogSnapshot: {}, configuration: {}, price: {},
+      accountId: otherAccountId, ...catalogRefs(), name: 'Add-on', catalogSnapshot: {}, configuration: {}, price: priceSnapshot(),
       relationships: [{ type: 'ADDON_OF', targetProductInstanceId: here }],
     });
     assertProblem(created, 422, 'invalid-relationship');

@@ -69,7 +69,7 @@ describe('demo catalog', () => {
       const full = (await get(`/product-instances/${product.productInstanceId}`)).body;
       const sold = offerings.find((o: any) => o.id === full.productOfferingId);
       assert.ok(sold, `${full.name} is sold from a real offering`);
-      assert.equal(full.productOfferingVersion, String(sold.version));
+      assert.equal(full.productOfferingVersion, sold.version);
       assert.equal(full.productSpecificationId, sold.body.productSpecification.id);
       assert.equal(full.catalogSnapshot.productOfferingId, sold.id);
       assert.deepEqual(full.catalogSnapshot.priceLists, sold.body.priceLists);

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { catalogSnapshotOf, findOfferingVersion, findProductSpecificationVersion } from '../../src/catalog/service.ts';
 import { inTenantTransaction, queryOne, queryRows } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
-import { createAccount, orderCause } from '../helpers/fixtures.ts';
+import { createAccount, orderCause, priceSnapshot } from '../helpers/fixtures.ts';
 import { createPublished, offering, publishedProductSpec } from './helpers.ts';
 
 describe('catalog immutability', () => {
@@ -110,13 +110,13 @@ describe('catalog immutability', () => {
     const created = await app.services.inventory.createProductInstance(app.ctx, {
       accountId,
       productOfferingId: offeringV1.id,
-      productOfferingVersion: String(offeringV1.version),
+      productOfferingVersion: offeringV1.version,
       productSpecificationId: specV1.id,
-      productSpecificationVersion: String(specV1.version),
+      productSpecificationVersion: specV1.version,
       name: offeringV1.body.name,
       catalogSnapshot: snapshot,
       configuration: { bandwidthMbps: '1000' },
-      price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+      price: priceSnapshot('1500000000', null, offeringV1.id),
       subscription: { termMonths: 12 },
       ...orderCause(),
     });
@@ -141,7 +141,7 @@ describe('catalog immutability', () => {
     const afterwards = await readInstance();
     assert.deepEqual(afterwards.row, before.row, 'the product instance row is untouched');
     assert.deepEqual(afterwards.history, before.history, 'its history is untouched');
-    assert.equal(afterwards.row.product_offering_version, '1');
+    assert.equal(afterwards.row.product_offering_version, 1);
     assert.equal(afterwards.row.catalog_snapshot.priceLists[0].charges[0].amountMinor, '1500000000');
     assert.equal(afterwards.row.catalog_snapshot.offeringName, 'Business Fiber');
 

@@ -50,12 +50,12 @@ function fixtureCatalog(catalog: FixtureCatalog | null = currentCatalog): Fixtur
 /** The offering and specification references of a product sold from the fixture catalog. */
 export function catalogRefs(catalog: FixtureCatalog | null = currentCatalog) {
   const c = fixtureCatalog(catalog);
-  return { productOfferingId: c.productOfferingId, productOfferingVersion: '1', productSpecificationId: c.productSpecificationId, productSpecificationVersion: '1' };
+  return { productOfferingId: c.productOfferingId, productOfferingVersion: 1, productSpecificationId: c.productSpecificationId, productSpecificationVersion: 1 };
 }
 
 /** The service specification reference of a service of the fixture catalog. */
 export function serviceSpecRef(catalog: FixtureCatalog | null = currentCatalog) {
-  return { serviceSpecificationId: fixtureCatalog(catalog).serviceSpecificationId, serviceSpecificationVersion: '1' };
+  return { serviceSpecificationId: fixtureCatalog(catalog).serviceSpecificationId, serviceSpecificationVersion: 1 };
 }
 
 export async function createAccount(services: Services, ctx: CommandContext, name = 'PT Contoh Digital') {
@@ -65,13 +65,42 @@ export async function createAccount(services: Services, ctx: CommandContext, nam
   return { customerId: customer.customerId, accountId: account.accountId };
 }
 
+/** The order item the fixture price lines belong to (fixed, so two snapshots compare equal). */
+export const FIXTURE_PRICE_ITEM_ID = '00000000-0000-4000-8000-00000000f1be';
+
+/**
+ * A price snapshot in the one shape instances keep (docs/installed-base.md "The price
+ * snapshot"): the currency and the pricing engine's lines, here one monthly recurring line.
+ */
+export function priceSnapshot(amountMinor = '1500000000', catalog: FixtureCatalog | null = currentCatalog, offeringId = fixtureCatalog(catalog).productOfferingId) {
+  return {
+    currency: 'IDR',
+    lines: [{
+      lineId: `${FIXTURE_PRICE_ITEM_ID}:fixture-monthly`,
+      itemId: FIXTURE_PRICE_ITEM_ID,
+      offeringId,
+      offeringVersion: 1,
+      chargeCode: 'fixture-monthly',
+      chargeName: 'Fixture fiber monthly',
+      kind: 'recurring',
+      period: 'month',
+      periodDays: null,
+      quantity: '1',
+      listAmountMinor: amountMinor,
+      adjustments: [],
+      finalAmountMinor: amountMinor,
+      usage: null,
+    }],
+  };
+}
+
 export function productSnapshot(name = 'Business Fiber 1Gbps', configuration: JsonObject = { bandwidthMbps: 1000 }, catalog: FixtureCatalog | null = currentCatalog) {
   return {
     ...catalogRefs(catalog),
     name,
     catalogSnapshot: { offeringName: name },
     configuration,
-    price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+    price: priceSnapshot('1500000000', catalog),
   };
 }
 

@@ -12,7 +12,7 @@ import type { JsonObject } from '../../src/inventory/types.ts';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
 import { ConcurrentModificationError, IllegalTransitionError, OperationInProgressError } from '../../src/platform/errors.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { activeProduct, createAccount, orderCause, productSnapshot, serviceSpecRef } from '../helpers/fixtures.ts';
+import { activeProduct, createAccount, orderCause, priceSnapshot, productSnapshot, serviceSpecRef } from '../helpers/fixtures.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MINUTE = 60_000;
@@ -129,7 +129,7 @@ describe('inventory commands', () => {
       const p = await activeProduct(app.services, app.ctx, accountId, { configuration: { bandwidthMbps: 1000, staticIp: true, vlan: 120 } });
       const id = p.productInstanceId;
       const cause = orderCause();
-      const newPrice = { currency: 'IDR', recurring: { period: 'month', amountMinor: '2500000000' } };
+      const newPrice = priceSnapshot('2500000000');
       await inventory.startModification(app.ctx, id, { ...cause, expectedVersion: 3, requestedChange: { configuration: { bandwidthMbps: 2000, staticIp: null, sla: 'gold' }, price: newPrice } });
       app.clock.advance(MINUTE);
       const done = await inventory.completeModification(app.ctx, id, { ...cause, expectedVersion: 4, correlationId: 'corr-done' });
@@ -165,7 +165,7 @@ describe('inventory commands', () => {
       assert.equal(event.payload.correlationId, 'corr-done');
       assert.equal(event.payload.changeSummary.operation, 'MODIFY');
       assert.deepEqual(event.payload.changeSummary.changedCharacteristics, ['bandwidthMbps', 'sla', 'staticIp']);
-      assert.deepEqual(event.payload.changeSummary.changedPrices, ['recurring']);
+      assert.deepEqual(event.payload.changeSummary.changedPrices, ['fixture-monthly']);
     });
 
     test('modification:complete applies the change given at completion over the one requested at start', async () => {
@@ -182,7 +182,9 @@ describe('inventory commands', () => {
       const cause = orderCause();
       await inventory.startModification(app.ctx, p.productInstanceId, { ...cause, expectedVersion: 3 });
       // Same value as the fixture's price; jsonb stores the nested keys in its own order.
-      const samePrice = { recurring: { amountMinor: '1500000000', period: 'month' }, currency: 'IDR' };
+      const reversed = (o: object) => Object.fromEntries(Object.entries(o).reverse()) as JsonObject;
+      const fixture = priceSnapshot();
+      const samePrice = { lines: fixture.lines.map(reversed), currency: fixture.currency };
       await inventory.completeModification(app.ctx, p.productInstanceId, { ...cause, expectedVersion: 4, change: { price: samePrice, configuration: { bandwidthMbps: 2000 } } });
       const [event] = (await eventsOf(p.productInstanceId)).filter((e) => e.aggregate_version === 5);
       assert.deepEqual(event.payload.changeSummary.changedPrices, []);

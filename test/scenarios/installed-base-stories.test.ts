@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
-import { catalogRefs, ensureFixtureCatalog, serviceSpecRef } from '../helpers/fixtures.ts';
+import { catalogRefs, ensureFixtureCatalog, priceSnapshot, serviceSpecRef } from '../helpers/fixtures.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -27,7 +27,7 @@ function snapshot(name: string, configuration: Record<string, unknown>) {
     name,
     catalogSnapshot: { offeringName: name },
     configuration,
-    price: { currency: 'IDR', recurring: { period: 'month', amountMinor: '1500000000' } },
+    price: priceSnapshot(),
   };
 }
 

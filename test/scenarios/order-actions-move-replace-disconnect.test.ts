@@ -394,7 +394,7 @@ describe('MOVE, REPLACE and DISCONNECT leave the installed base right', () => {
       // A second offering of the same product: Business Fiber Plus, a flat monthly fee.
       const created = await api('POST', '/product-offerings', {
         code: 'business-fiber-plus', name: 'Business Fiber Plus', category: 'connectivity', segment: 'enterprise',
-        productSpecification: { id: fiber.productSpecificationId, version: Number(fiber.productSpecificationVersion) },
+        productSpecification: { id: fiber.productSpecificationId, version: fiber.productSpecificationVersion },
         priceLists: [{ currency: 'IDR', charges: [{ kind: 'recurring', code: 'plus-monthly', name: 'Business Fiber Plus monthly', amountMinor: '2000000000', period: 'month' }] }],
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
