@@ -182,6 +182,21 @@ export function instanceNameOf(offering: ProductOfferingBody, specification: Pro
 }
 
 /**
+ * The name an instance has after its configuration changes. A name made by the offering's
+ * template (it reads as the template gives it for the old configuration) follows the new
+ * configuration; a name someone chose, or an offering without a template, keeps the name.
+ */
+export function instanceNameAfterChange(
+  offering: ProductOfferingBody,
+  specification: ProductSpecificationBody | null,
+  current: { name: string; configuration: Record<string, unknown> },
+  configuration: Record<string, unknown>,
+): string {
+  if (!offering.nameTemplate || instanceNameOf(offering, specification, current.configuration) !== current.name) return current.name;
+  return instanceNameOf(offering, specification, configuration);
+}
+
+/**
  * The active offerings whose add-on rules allow each of these offerings: where an offering
  * that `requiresParent` may be sold.
  */

@@ -239,7 +239,9 @@ export function changedPriceKeys(before: Record<string, unknown> | null | undefi
     }
     return byCharge;
   };
-  return changedKeys(flat(before), flat(after));
+  const changed = changedKeys(flat(before), flat(after));
+  // A new price (a created instance) lists its charges; its currency is news only when it changes.
+  return before && 'currency' in before ? changed : changed.filter((key) => key !== 'currency');
 }
 
 /** JSON with object keys sorted, so that equal values compare equal whatever their key order (jsonb reorders keys). */

@@ -6,7 +6,8 @@
  */
 import { Temporal } from 'temporal-polyfill';
 import { recordAudit } from '../access/audit.ts';
-import { findCatalogVersion, findOfferingVersion, findProductSpecificationVersion } from '../catalog/service.ts';
+import type { ProductSpecificationBody } from '../catalog/model.ts';
+import { findCatalogVersion, findOfferingVersion, findProductSpecificationVersion, instanceNameAfterChange } from '../catalog/service.ts';
 import { findAccountInTx } from '../customers/service.ts';
 import { appendToOutbox, buildEvent, type OutboxEvent } from '../events/outbox.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -855,18 +856,18 @@ export class InventoryService {
  * internal route before references were checked) has nothing to check against: its change is
  * taken as given.
  */
-export async function checkConfigurationChange(tx: Tx, product: ProductInstance, delta: Record<string, unknown>): Promise<{ configuration: JsonObject; change: JsonObject }> {
+export async function checkConfigurationChange(tx: Tx, product: ProductInstance, delta: Record<string, unknown>): Promise<{ configuration: JsonObject; change: JsonObject; specification: ProductSpecificationBody | null }> {
   const merged = mergeConfiguration(product.configuration, delta);
   const version = versionNumber(product.productSpecificationVersion);
   const spec = version !== null ? await findProductSpecificationVersion(tx, product.productSpecificationId, version) : null;
-  if (!spec) return { configuration: merged, change: delta as JsonObject };
+  if (!spec) return { configuration: merged, change: delta as JsonObject, specification: null };
   const configuration = validateConfiguration(spec.body, merged) as JsonObject;
   const change: JsonObject = {};
   for (const key of new Set([...Object.keys(product.configuration), ...Object.keys(configuration)])) {
     if (!(key in configuration)) change[key] = null;
     else if (changedKeys({ [key]: product.configuration[key] }, { [key]: configuration[key] }).length) change[key] = configuration[key];
   }
-  return { configuration, change };
+  return { configuration, change, specification: spec.body };
 }
 
 /** A requested modification with its configuration checked and normalized; fields prefixed with `at`. */
@@ -886,7 +887,14 @@ async function checkedChange(u: Unit, id: string, change: ModificationChange | u
   if (!change?.configuration) return change;
   const product = await loadProduct(u, id);
   try {
-    return { ...change, configuration: (await checkConfigurationChange(u.tx, product, change.configuration)).change };
+    const checked = await checkConfigurationChange(u.tx, product, change.configuration);
+    if (change.name) return { ...change, configuration: checked.change };
+    // A name made from the configuration follows it, whoever changes it (an order names it
+    // the same way at submission); a fixed or chosen name stays.
+    const offeringVersion = versionNumber(change.productOfferingVersion ?? product.productOfferingVersion);
+    const offering = offeringVersion !== null ? await findOfferingVersion(u.tx, product.productOfferingId, offeringVersion) : null;
+    const name = offering ? instanceNameAfterChange(offering.body, checked.specification, product, checked.configuration) : product.name;
+    return { ...change, configuration: checked.change, ...(name !== product.name ? { name } : {}) };
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     const errors = error.errors.map((e) => ({ field: `${at}${e.field}`, message: e.message }));

@@ -6,7 +6,7 @@
  */
 import { recordAudit } from '../access/audit.ts';
 import type { ProductOfferingBody, ProductSpecificationBody } from '../catalog/model.ts';
-import { catalogSnapshotOf, findAddOnParents, findOfferingVersion, findProductSpecificationVersion, instanceNameOf, offeringSellableAt, whyNotSellableToAccount, type OfferingVersion, type ProductSpecificationVersion } from '../catalog/service.ts';
+import { catalogSnapshotOf, findAddOnParents, findOfferingVersion, findProductSpecificationVersion, instanceNameAfterChange, instanceNameOf, offeringSellableAt, whyNotSellableToAccount, type OfferingVersion, type ProductSpecificationVersion } from '../catalog/service.ts';
 import { findAccountInTx, type Account } from '../customers/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { assetVersionsInTx } from '../inventory/queries.ts';
@@ -364,7 +364,7 @@ async function submitInTx(
         target,
         change: checked.change,
         // A name made from the configuration follows it; a fixed name stays.
-        name: offering.body.nameTemplate ? instanceNameOf(offering.body, spec?.body ?? null, checked.configuration) : undefined,
+        name: instanceNameAfterChange(offering.body, spec?.body ?? null, target, checked.configuration),
       });
       pricingItems.push({
         itemId: itemIds[i],

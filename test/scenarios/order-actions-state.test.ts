@@ -350,6 +350,29 @@ describe('order actions leave the whole installed base right', () => {
     await assertConsistent();
   });
 
+  test('the internal modification routes name the instance as an order does: by the offering\'s template, unless the change names it', async () => {
+    const modify = async (requestedChange: Record<string, unknown>) => {
+      const version = (await product(fiberId)).version;
+      const cause = { orderId: randomUUID(), orderItemId: randomUUID() };
+      const started = await api('POST', `/internal/assets/product-instances/${fiberId}/modification:start`, { ...cause, expectedVersion: version, requestedChange });
+      assert.equal(started.status, 200, JSON.stringify(started.body));
+      const done = await api('POST', `/internal/assets/product-instances/${fiberId}/modification:complete`, { ...cause, expectedVersion: version + 1 });
+      assert.equal(done.status, 200, JSON.stringify(done.body));
+      return { pendingChange: started.body.pendingChange, after: done.body };
+    };
+    const upgraded = await modify({ configuration: { bandwidthMbps: '2000' } });
+    assert.deepEqual(upgraded.pendingChange, { configuration: { bandwidthMbps: '2000' }, name: 'Business Fiber 2Gbps' });
+    assert.equal(upgraded.after.name, 'Business Fiber 2Gbps');
+    const named = await modify({ configuration: { bandwidthMbps: '1000' }, name: 'Head office fiber' });
+    assert.equal(named.after.name, 'Head office fiber', 'a name the change gives wins');
+    const kept = await modify({ configuration: { bandwidthMbps: '2000' } });
+    assert.equal(kept.after.name, 'Head office fiber', 'a name someone chose is not overwritten by the template');
+    const restored = await modify({ configuration: { bandwidthMbps: '1000' }, name: 'Business Fiber 1Gbps' });
+    assert.equal(restored.after.name, 'Business Fiber 1Gbps');
+    assert.deepEqual(restored.after.configuration, { bandwidthMbps: '1000', accessType: 'FTTx' });
+    await assertConsistent();
+  });
+
   test('point 9: an add-on offering with no parent is refused, 400 naming the item, in orders and in quotes; nothing is written', async () => {
     const ordersBefore = (await api('GET', `/accounts/${accountId}/orders?limit=200`)).body.items.length;
     const productsBefore = (await api('GET', `/accounts/${accountId}/installed-base`)).body.products.length;
