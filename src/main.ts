@@ -34,7 +34,8 @@ export async function startServer(): Promise<void> {
     `Tenure is running at ${url}`,
     `  API docs:      ${url}/docs   (OpenAPI: ${url}/openapi.json)`,
     `  Demo API key:  ${demo.apiKey}   (admin of tenant "Tenure Demo"${demo.created ? ', just created' : ''})`,
-    `  Demo account:  ${demo.accountId}   (PT Contoh Digital)`,
+    `  Demo account:  ${demo.accountId}   (PT Contoh Digital, enterprise)`,
+    ...(demo.residentialAccountId ? [`                 ${demo.residentialAccountId}   (Budi Santoso, residential)`] : []),
     `  Try:           curl -H "Authorization: Bearer ${demo.apiKey}" ${url}/accounts/${demo.accountId}/installed-base`,
     '',
   ].join('\n') + '\n');

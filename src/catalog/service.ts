@@ -208,9 +208,10 @@ export async function findAddOnParents(tx: Tx, offeringIds: string[]): Promise<M
  * Why this offering cannot be sold to an account of this segment, or null. An offering for
  * `any` segment sells to every account, and so does every offering to an account whose
  * segment is not set; otherwise the segments must be the same (a residential offering is
- * not sold to a business account). Orders check it for ADD and REPLACE alike.
+ * not sold to a business account). Orders check it for ADD and REPLACE alike, quotes and price
+ * previews for every ADD line.
  */
-export function whyNotSellableToAccount(offering: OfferingVersion, account: { accountId: string; segment: string | null }): string | null {
+export function whyNotSellableToAccount(offering: Pick<OfferingVersion, 'body'>, account: { accountId: string; segment: string | null }): string | null {
   const segment = offering.body.segment;
   if (segment === 'any' || account.segment === null || segment === account.segment) return null;
   return `offering ${offering.body.code} is for ${segment} customers; account ${account.accountId} is ${account.segment}`;

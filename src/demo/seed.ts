@@ -1,7 +1,8 @@
 /**
- * Demo data for `npm start` (seed 000 §2): an ISP catalog (demo/catalog.ts), and PT Contoh
- * Digital owning an active Business Fiber 1Gbps with Static IP /29, Managed Router and SLA Gold,
- * on a 24-month subscription, sold from that catalog. Built through the same commands the API
+ * Demo data for `npm start` (seed 000 §2): an ISP catalog (demo/catalog.ts); PT Contoh Digital,
+ * an enterprise account owning an active Business Fiber 1Gbps with Static IP /29, Managed Router
+ * and SLA Gold on a 24-month subscription; and Budi Santoso, a residential account owning an
+ * Internet 100 Mbit/s on a 12-month subscription — both sold from that catalog. Built through the same commands the API
  * uses, so its history and outbox are real, and priced by the same pricing engine call as an
  * order, so its price snapshots have the shape of an order-created instance's.
  */
@@ -9,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Services } from '../app.ts';
 import { catalogSnapshotOf } from '../catalog/service.ts';
 import { inTenantTransaction, queryOne } from '../platform/db.ts';
+import type { AccountSegment } from '../customers/service.ts';
 import type { CommandContext, JsonObject } from '../inventory/types.ts';
 import { validateConfiguration } from '../pricing/configuration.ts';
 import { priceItems } from '../pricing/engine.ts';
@@ -27,22 +29,28 @@ export function demoId(name: string): string {
 export interface DemoResult {
   tenantId: string;
   apiKey: string;
+  /** PT Contoh Digital, an enterprise account owning Business Fiber and its add-ons. */
   accountId: string;
+  /** Budi Santoso, a household (residential) account owning Internet 100: the residential offerings' buyer. */
+  residentialAccountId: string;
   created: boolean;
 }
 
 export async function ensureDemo(services: Services, apiKey: string): Promise<DemoResult> {
   const known = await services.access.authenticate(apiKey);
   if (known) {
-    const account = await queryOne<{ account_id: string }>(services.pool, 'select account_id from account where tenant_id = $1 order by created_at limit 1', [known.tenantId]);
-    return { tenantId: known.tenantId, apiKey, accountId: account?.account_id ?? '', created: false };
+    // Found by name (creation times may be equal under a test clock). A data folder made before
+    // the residential account existed has none: '' (start from a fresh data folder to get it).
+    const idOf = async (sale: DemoSale) => (await queryOne<{ account_id: string }>(services.pool,
+      'select account_id from account where tenant_id = $1 and name = $2 order by created_at, account_id limit 1', [known.tenantId, sale.account.name]))?.account_id ?? '';
+    return { tenantId: known.tenantId, apiKey, accountId: await idOf(ENTERPRISE_SALE), residentialAccountId: await idOf(RESIDENTIAL_SALE), created: false };
   }
   const tenant = await services.access.createTenant({ name: DEMO_TENANT_NAME, mode: 'test', adminKey: apiKey });
   const ctx: CommandContext = { tenantId: tenant.tenantId, actor: { apiKeyId: tenant.apiKeyId, role: 'admin' }, correlationId: 'demo-seed' };
   // Catalog ids include the tenant: a second demo tenant in the same database gets its own.
   const catalog = await loadDemoCatalog(services, ctx, (name) => demoId(`${tenant.tenantId}:${name}`));
-  const accountId = await seedInstalledBase(services, ctx, catalog);
-  return { tenantId: tenant.tenantId, apiKey, accountId, created: true };
+  const { accountId, residentialAccountId } = await seedInstalledBase(services, ctx, catalog);
+  return { tenantId: tenant.tenantId, apiKey, accountId, residentialAccountId, created: true };
 }
 
 interface DemoProduct {
@@ -53,14 +61,85 @@ interface DemoProduct {
   service: { name: string; parameters: JsonObject; resources: { type: string; id: string; attributes?: JsonObject }[] };
 }
 
+/** One customer, its account, and what it bought in one initial sale: a root product and its children. */
+interface DemoSale {
+  customer: { name: string; externalReference: string };
+  account: { name: string; segment: AccountSegment };
+  /** Names the sale's order and item ids. */
+  key: string;
+  place: JsonObject;
+  termMonths: number;
+  root: DemoProduct;
+  children: (DemoProduct & { link: 'PARENT_OF' | 'ADDON_OF' })[];
+}
+
 const JAKARTA_HQ = { name: 'Jakarta HQ', street: 'Jl. Jend. Sudirman Kav. 52-53', city: 'Jakarta Selatan', country: 'ID' };
 
-export async function seedInstalledBase(services: Services, ctx: CommandContext, catalog: DemoCatalog): Promise<string> {
+/** A business buying enterprise offerings: only enterprise (or `any`) offerings are sold to it. */
+const ENTERPRISE_SALE: DemoSale = {
+  customer: { name: 'PT Contoh Digital', externalReference: 'CRM-000123' },
+  account: { name: 'PT Contoh Digital — Jakarta', segment: 'enterprise' },
+  key: 'initial-sale',
+  place: JAKARTA_HQ,
+  termMonths: 24,
+  root: {
+    name: 'Business Fiber 1Gbps',
+    offering: 'business-fiber',
+    configuration: { bandwidthMbps: '1000', accessType: 'FTTx' },
+    service: {
+      name: 'Internet Access Service',
+      parameters: { profile: 'BIZ-1G', vlan: 2101 },
+      resources: [
+        { type: 'ONT', id: 'ZTEG-C8A1F0E2', attributes: { model: 'ZTE F670L' } },
+        { type: 'PORT', id: 'JKT-OLT-07/1/3/12' },
+        { type: 'VLAN', id: '2101' },
+      ],
+    },
+  },
+  children: [
+    { name: 'Static IP /29', offering: 'static-ip-29', link: 'PARENT_OF', configuration: { prefixLength: 29 }, service: { name: 'IP Allocation Service', parameters: {}, resources: [{ type: 'IP_BLOCK', id: '203.0.113.8/29' }] } },
+    { name: 'Managed Router', offering: 'managed-router', link: 'PARENT_OF', configuration: { model: 'MikroTik CCR2004' }, service: { name: 'Managed CPE Service', parameters: { monitoring: true }, resources: [{ type: 'ROUTER', id: 'HEX-7F3A99D0', attributes: { serialNumber: 'HEX-7F3A99D0' } }] } },
+    { name: 'SLA Gold', offering: 'sla-gold', link: 'ADDON_OF', configuration: { availabilityPercent: '99.9', responseTimeHours: 4 }, service: { name: 'SLA Monitoring Service', parameters: { tier: 'gold' }, resources: [] } },
+  ],
+};
+
+/** A household buying the residential offerings (home internet, IPTV, VoIP, router rental, triple-play). */
+const RESIDENTIAL_SALE: DemoSale = {
+  customer: { name: 'Budi Santoso', externalReference: 'CRM-000456' },
+  account: { name: 'Budi Santoso — Bandung', segment: 'residential' },
+  key: 'residential-sale',
+  place: { name: 'Home', street: 'Jl. Dago No. 17', city: 'Bandung', country: 'ID' },
+  termMonths: 12,
+  root: {
+    name: 'Internet 100 Mbit/s',
+    offering: 'internet-100',
+    configuration: { bandwidthMbps: 100 },
+    service: {
+      name: 'Internet Access Service',
+      parameters: { profile: 'HOME-100M', vlan: 3101 },
+      resources: [
+        { type: 'ONT', id: 'ZTEG-B4D2E6F1', attributes: { model: 'ZTE F609' } },
+        { type: 'PORT', id: 'BDG-OLT-02/1/1/5' },
+        { type: 'VLAN', id: '3101' },
+      ],
+    },
+  },
+  children: [],
+};
+
+export async function seedInstalledBase(services: Services, ctx: CommandContext, catalog: DemoCatalog): Promise<{ accountId: string; residentialAccountId: string }> {
+  const accountId = await seedSale(services, ctx, catalog, ENTERPRISE_SALE);
+  const residentialAccountId = await seedSale(services, ctx, catalog, RESIDENTIAL_SALE);
+  return { accountId, residentialAccountId };
+}
+
+async function seedSale(services: Services, ctx: CommandContext, catalog: DemoCatalog, sale: DemoSale): Promise<string> {
   const { customers, inventory } = services;
-  const customer = await customers.createCustomer(ctx, { name: 'PT Contoh Digital', externalReference: 'CRM-000123' });
-  const account = await customers.createAccount(ctx, { customerId: customer.customerId, name: 'PT Contoh Digital — Jakarta', currency: 'IDR', timeZone: 'Asia/Jakarta' });
-  const orderId = demoId('order:initial-sale');
-  const itemIdOf = (itemNumber: number) => demoId(`order-item:${itemNumber}`);
+  const customer = await customers.createCustomer(ctx, sale.customer);
+  const account = await customers.createAccount(ctx, { customerId: customer.customerId, name: sale.account.name, currency: 'IDR', timeZone: 'Asia/Jakarta', segment: sale.account.segment });
+  const orderId = demoId(`order:${sale.key}`);
+  // The enterprise sale keeps the item ids it always had.
+  const itemIdOf = (itemNumber: number) => demoId(sale === ENTERPRISE_SALE ? `order-item:${itemNumber}` : `order-item:${sale.key}:${itemNumber}`);
   const sold = (product: DemoProduct) => {
     const offering = catalog.offerings[product.offering];
     const specRef = offering.body.productSpecification!;
@@ -87,33 +166,13 @@ export async function seedInstalledBase(services: Services, ctx: CommandContext,
   };
   const serviceSpecification = (name: string) => Object.values(catalog.serviceSpecifications).find((s) => s.body.name === name)!;
 
-  const fiber: DemoProduct = {
-    name: 'Business Fiber 1Gbps',
-    offering: 'business-fiber',
-    configuration: { bandwidthMbps: '1000', accessType: 'FTTx' },
-    service: {
-      name: 'Internet Access Service',
-      parameters: { profile: 'BIZ-1G', vlan: 2101 },
-      resources: [
-        { type: 'ONT', id: 'ZTEG-C8A1F0E2', attributes: { model: 'ZTE F670L' } },
-        { type: 'PORT', id: 'JKT-OLT-07/1/3/12' },
-        { type: 'VLAN', id: '2101' },
-      ],
-    },
-  };
-  const children: (DemoProduct & { link: 'PARENT_OF' | 'ADDON_OF' })[] = [
-    { name: 'Static IP /29', offering: 'static-ip-29', link: 'PARENT_OF', configuration: { prefixLength: 29 }, service: { name: 'IP Allocation Service', parameters: {}, resources: [{ type: 'IP_BLOCK', id: '203.0.113.8/29' }] } },
-    { name: 'Managed Router', offering: 'managed-router', link: 'PARENT_OF', configuration: { model: 'MikroTik CCR2004' }, service: { name: 'Managed CPE Service', parameters: { monitoring: true }, resources: [{ type: 'ROUTER', id: 'HEX-7F3A99D0', attributes: { serialNumber: 'HEX-7F3A99D0' } }] } },
-    { name: 'SLA Gold', offering: 'sla-gold', link: 'ADDON_OF', configuration: { availabilityPercent: '99.9', responseTimeHours: 4 }, service: { name: 'SLA Monitoring Service', parameters: { tier: 'gold' }, resources: [] } },
-  ];
-
-  // The initial sale priced as one order of the four products would be: the account's rules in
+  // The initial sale priced as one order of its products would be: the account's rules in
   // force now, no promo codes, a new customer.
   const now = services.clock.now().toISOString();
   const price = await inTenantTransaction(services.pool, ctx.tenantId, async (tx) => {
     const rules = await loadPricingRules(tx, account.accountId, now);
     const promoRedemptions = await countPromoRedemptions(tx, rules.filter((r) => r.type === 'promo').map((r) => r.id));
-    const items = [fiber, ...children].map((product, i) => {
+    const items = [sale.root, ...sale.children].map((product, i) => {
       const { offering, specification, configuration } = sold(product);
       return { itemId: itemIdOf(i + 1), offering: { id: offering.id, version: offering.version, body: offering.body }, specification: specification.body, configuration, quantity: 1 };
     });
@@ -125,11 +184,11 @@ export async function seedInstalledBase(services: Services, ctx: CommandContext,
     const created = await inventory.createProductInstance(ctx, {
       accountId: account.accountId,
       ...snapshot(product, itemNumber, price),
-      place: JAKARTA_HQ,
+      place: sale.place,
       orderId,
       orderItemId,
       subscriptionId: extra.subscriptionId ?? null,
-      subscription: extra.subscriptionId ? null : { termMonths: 24, billingCycle: 'monthly', autoRenew: true },
+      subscription: extra.subscriptionId ? null : { termMonths: sale.termMonths, billingCycle: 'monthly', autoRenew: true },
       relationships: extra.parentId
         ? [extra.link === 'PARENT_OF' ? { type: 'PARENT_OF', sourceProductInstanceId: extra.parentId } : { type: 'ADDON_OF', targetProductInstanceId: extra.parentId }]
         : [],
@@ -152,9 +211,9 @@ export async function seedInstalledBase(services: Services, ctx: CommandContext,
     return { id, subscriptionId: created.productInstance.subscriptionId ?? created.subscription?.subscriptionId ?? undefined };
   };
 
-  const root = await activate(fiber, 1, {});
+  const root = await activate(sale.root, 1, {});
   let item = 2;
-  for (const child of children) {
+  for (const child of sale.children) {
     await activate(child, item++, { subscriptionId: root.subscriptionId, parentId: root.id, link: child.link });
   }
   return account.accountId;

@@ -5,7 +5,7 @@
  */
 import { recordAudit } from '../access/audit.ts';
 import type { ProductOfferingBody, ProductSpecificationBody, Versioned } from '../catalog/model.ts';
-import { findAddOnParents, findOfferingVersion, findProductSpecificationVersion } from '../catalog/service.ts';
+import { findAddOnParents, findOfferingVersion, findProductSpecificationVersion, whyNotSellableToAccount } from '../catalog/service.ts';
 import { findAccountInTx, type Account } from '../customers/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { mergeConfiguration } from '../inventory/model.ts';
@@ -357,7 +357,9 @@ async function priceLines(tx: Tx, account: Account, lines: QuoteLine[], snapshot
         errors.push({ field: `${at_}/offeringId`, message: `offering ${line.offeringId}${line.offeringVersion ? ' version ' + line.offeringVersion : ''} does not exist` });
         continue;
       }
-      const problem = whyNotSellable(offering, at, line.zone);
+      // Sold now, in the zone, and to this account's segment: as an order checks, so that a quote
+      // (or a preview) never shows a price for what its order would refuse.
+      const problem = whyNotSellable(offering, at, line.zone) ?? whyNotSellableToAccount(offering, account);
       if (problem) errors.push({ field: `${at_}/offeringId`, message: problem });
       line.offeringVersion = offering.version;
       offeringOfLine.set(line.lineId, offering);

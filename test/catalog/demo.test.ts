@@ -112,10 +112,42 @@ describe('demo catalog', () => {
     assert.deepEqual(ordered.configuration, fiber.configuration);
   });
 
+  test('PT Contoh Digital is an enterprise account; the household Budi Santoso a residential one owning Internet 100, priced and built as an order would', async () => {
+    const enterprise = (await get(`/accounts/${demo.accountId}`)).body;
+    assert.deepEqual([enterprise.name, enterprise.segment, enterprise.currency], ['PT Contoh Digital — Jakarta', 'enterprise', 'IDR']);
+    const home = (await get(`/accounts/${demo.residentialAccountId}`)).body;
+    assert.deepEqual([home.name, home.segment, home.currency, home.timeZone], ['Budi Santoso — Bandung', 'residential', 'IDR', 'Asia/Jakarta']);
+    assert.equal((await get(`/customers/${home.customerId}`)).body.name, 'Budi Santoso');
+
+    const offerings = (await get('/product-offerings?limit=200')).body.items as any[];
+    const internetOffering = offerings.find((o) => o.code === 'internet-100');
+    const products = (await get(`/accounts/${home.accountId}/installed-base`)).body.products as any[];
+    assert.deepEqual(products.map((p) => [p.name, p.status]), [['Internet 100 Mbit/s', 'ACTIVE']]);
+    const internet = (await get(`/product-instances/${products[0].productInstanceId}`)).body;
+    assert.equal(internet.productOfferingId, internetOffering.id);
+    assert.equal(internet.catalogSnapshot.segment, 'residential');
+    assert.deepEqual(internet.configuration, { bandwidthMbps: 100 });
+    assert.deepEqual(internet.place, { name: 'Home', street: 'Jl. Dago No. 17', city: 'Bandung', country: 'ID' });
+    const line = (chargeCode: string, chargeName: string, kind: string, amount: string) => ({
+      lineId: `${internet.actionOriginOrderItemId}:${chargeCode}`, itemId: internet.actionOriginOrderItemId, offeringId: internetOffering.id, offeringVersion: 1,
+      chargeCode, chargeName, kind, period: kind === 'recurring' ? 'month' : null, periodDays: null, quantity: '1',
+      listAmountMinor: amount, adjustments: [], finalAmountMinor: amount, usage: null,
+    });
+    assert.deepEqual(internet.price, { currency: 'IDR', lines: [line('monthly-fee', 'Monthly fee', 'recurring', '35000000'), line('connection-fee', 'Connection fee', 'one_time', '25000000')] });
+    assert.deepEqual(products[0].serviceInstances.map((s: any) => [s.name, s.status, s.technicalParameters, s.resourceInstances.map((r: any) => [r.resourceType, r.resourceId]).sort()]), [
+      ['Internet Access Service', 'ACTIVE', { profile: 'HOME-100M', vlan: 3101 }, [['ONT', 'ZTEG-B4D2E6F1'], ['PORT', 'BDG-OLT-02/1/1/5'], ['VLAN', '3101']]],
+    ]);
+    const subscription = (await get(`/subscriptions/${internet.subscriptionId}`)).body;
+    assert.deepEqual([subscription.accountId, subscription.status, subscription.termMonths, subscription.productInstanceIds], [home.accountId, 'ACTIVE', 12, [internet.productInstanceId]]);
+  });
+
   test('a second start finds the demo and loads nothing again; a second demo tenant gets its own catalog ids', async () => {
     const again = await ensureDemo(services, key);
     assert.equal(again.created, false);
     assert.equal(again.tenantId, demo.tenantId);
+    assert.equal(again.accountId, demo.accountId);
+    assert.equal(again.residentialAccountId, demo.residentialAccountId);
+    assert.equal((await get('/accounts')).body.items.length, 2, 'no account created again');
     const second = await ensureDemo(services, 'tnr_another-demo-key-0123456789');
     assert.equal(second.created, true);
     const mine = (await get('/product-offerings?limit=200')).body.items.map((o: any) => o.id);

@@ -57,8 +57,8 @@ describe('tenure CLI next to a running npm start (embedded PostgreSQL)', () => {
     // The server still serves the demo: the CLI did not stop the PostgreSQL it borrowed.
     const accounts = await api('/accounts');
     assert.equal(accounts.status, 200);
-    assert.equal(accounts.body.items.length, 1);
-    const base = await api(`/accounts/${accounts.body.items[0].accountId}/installed-base`);
+    assert.deepEqual(accounts.body.items.map((a: any) => a.segment).sort(), ['enterprise', 'residential'], 'the enterprise and the residential demo accounts');
+    const base = await api(`/accounts/${accounts.body.items.find((a: any) => a.segment === 'enterprise').accountId}/installed-base`);
     assert.equal(base.status, 200);
     assert.equal(base.body.products.length, 4);
   });

@@ -16,6 +16,8 @@ const KEY = 'tnr_fulfillment-e2e-demo-key-0123456789';
 describe('orders fulfilled end to end', () => {
   let app: TestApp;
   let accountId: string;
+  /** The residential demo account: the home offerings are sold to it, not to PT Contoh Digital (enterprise). */
+  let homeId: string;
   let demoFiberId: string;
   const scripted = new ScriptedProvisioner();
   const offering: Record<string, string> = {};
@@ -34,8 +36,8 @@ describe('orders fulfilled end to end', () => {
   };
   const order = async (id: string) => (await api('GET', `/orders/${id}`)).body;
   const tasks = async (id: string) => (await api('GET', `/orders/${id}/tasks`)).body.items as any[];
-  const submit = async (items: unknown[], extra: Record<string, unknown> = {}) => {
-    const response = await api('POST', `/accounts/${accountId}/orders`, { items, ...extra });
+  const submit = async (items: unknown[], extra: Record<string, unknown> = {}, account = accountId) => {
+    const response = await api('POST', `/accounts/${account}/orders`, { items, ...extra });
     assert.equal(response.status, 201, JSON.stringify(response.body));
     return response.body;
   };
@@ -49,7 +51,9 @@ describe('orders fulfilled end to end', () => {
 
   before(async () => {
     app = await createTestApp({ provisioners: [scripted], fulfillment: { routing: { defaultProvisioner: 'scripted', byStep: { renew: 'internal' }, maxAttempts: 3 } } });
-    accountId = (await ensureDemo(app.services, KEY)).accountId;
+    const demo = await ensureDemo(app.services, KEY);
+    accountId = demo.accountId;
+    homeId = demo.residentialAccountId;
     demoFiberId = (await products()).find((p) => p.name === 'Business Fiber 1Gbps').productInstanceId;
     const list = await api('GET', '/product-offerings?limit=200');
     for (const o of list.body.items) offering[o.body.code] = o.id;
@@ -185,11 +189,11 @@ describe('orders fulfilled end to end', () => {
   });
 
   test('REPLACE: a new instance REPLACES the old one, which is DISCONNECTED; children move to the new one', async () => {
-    const added = await submit([{ action: 'ADD', offeringId: offering['internet-100'], configuration: {} }]);
+    const added = await submit([{ action: 'ADD', offeringId: offering['internet-100'], configuration: {} }], {}, homeId);
     await drain();
     const old = (await api('GET', `/product-instances/${added.items[0].productInstanceId}`)).body;
     assert.equal(old.status, 'ACTIVE');
-    const submitted = await submit([{ action: 'REPLACE', productInstanceId: old.productInstanceId, expectedVersion: old.version, replacementOfferingId: offering['internet-100-prepaid-30d'] }]);
+    const submitted = await submit([{ action: 'REPLACE', productInstanceId: old.productInstanceId, expectedVersion: old.version, replacementOfferingId: offering['internet-100-prepaid-30d'] }], {}, homeId);
     await drain();
     const done = await order(submitted.orderId);
     assert.equal(done.status, 'completed', JSON.stringify(done.items[0].error));
@@ -206,7 +210,7 @@ describe('orders fulfilled end to end', () => {
   test('retries: a retryable failure is retried after its backoff, observable per task; exhausted retries fail the item and its dependents', async () => {
     // The first two calls of each reserve fail (retryable); the third succeeds.
     scripted.script = (task, n) => (task.step === 'reserve' && n <= 2 ? { outcome: 'failed', code: 'noc-busy', message: 'NOC is busy', retryable: true } : undefined);
-    const submitted = await submit([{ action: 'ADD', offeringId: offering['internet-100'], configuration: {} }]);
+    const submitted = await submit([{ action: 'ADD', offeringId: offering['internet-100'], configuration: {} }], {}, homeId);
     await drain();
     let reserve = (await tasks(submitted.orderId)).find((t) => t.step === 'reserve');
     assert.equal(reserve.status, 'pending');
@@ -396,7 +400,7 @@ describe('orders fulfilled end to end', () => {
       { action: 'ADD', offeringId: offering['internet-100'], parentItemNumber: 1 },
       { action: 'ADD', offeringId: offering['iptv'], parentItemNumber: 1, configuration: { channelPackage: 'basic' } },
       { action: 'ADD', offeringId: offering['voip'], parentItemNumber: 1 },
-    ]);
+    ], {}, homeId);
     assert.equal(submitted.items[0].productInstanceId, null, 'a bundle has no product instance of its own');
     await drain();
     const done = await order(submitted.orderId);

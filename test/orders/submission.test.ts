@@ -106,8 +106,8 @@ describe('order submission', () => {
 
     const cycle = await api('POST', `/accounts/${accountId}/orders`, {
       items: [
-        { action: 'ADD', offeringId: offering['iptv'], dependsOn: [2] },
-        { action: 'ADD', offeringId: offering['voip'], dependsOn: [1] },
+        { action: 'ADD', offeringId: offering['business-fiber'], dependsOn: [2] },
+        { action: 'ADD', offeringId: offering['managed-router'], dependsOn: [1] },
       ],
     });
     assert.equal(cycle.status, 400);
@@ -157,7 +157,7 @@ describe('order submission', () => {
     const list = await call(app.server, viewer.apiKey, 'GET', `/accounts/${accountId}/orders`);
     assert.equal(list.status, 200);
     assert.ok(list.body.items.length >= 1);
-    const post = await call(app.server, viewer.apiKey, 'POST', `/accounts/${accountId}/orders`, { items: [{ action: 'ADD', offeringId: offering['iptv'] }] });
+    const post = await call(app.server, viewer.apiKey, 'POST', `/accounts/${accountId}/orders`, { items: [{ action: 'ADD', offeringId: offering['managed-router'] }] });
     assert.equal(post.status, 403);
   });
 });

@@ -15,6 +15,7 @@ describe('quotes and price previews', () => {
   let ctx: CommandContext;
   const offering: Record<string, string> = {};
   let fiberId: string;
+  let homeId: string;
 
   const api = (method: 'GET' | 'POST', url: string, body?: unknown) => call(app.server, KEY, method, url, body);
 
@@ -22,6 +23,9 @@ describe('quotes and price previews', () => {
     app = await createTestApp();
     const demo = await ensureDemo(app.services, KEY);
     accountId = demo.accountId;
+    // The home offerings (internet-100, triple-play, IPTV, VoIP, router rental) are sold to the
+    // residential demo account only; the enterprise ones to PT Contoh Digital.
+    homeId = demo.residentialAccountId;
     const principal = (await app.services.access.authenticate(KEY))!;
     ctx = { tenantId: principal.tenantId, actor: { apiKeyId: principal.apiKeyId, role: 'admin' }, correlationId: 'quotes-test' };
     const list = await api('GET', '/product-offerings?limit=200');
@@ -32,7 +36,7 @@ describe('quotes and price previews', () => {
   after(() => app.close());
 
   test('a price preview itemizes one-time and recurring lines, and a promo code explains its discount', async () => {
-    const plain = await api('POST', '/price-previews', { accountId, lines: [{ action: 'ADD', offeringId: offering['internet-100'] }] });
+    const plain = await api('POST', '/price-previews', { accountId: homeId, lines: [{ action: 'ADD', offeringId: offering['internet-100'] }] });
     assert.equal(plain.status, 200, JSON.stringify(plain.body));
     const monthly = plain.body.lines.find((l: any) => l.chargeCode === 'monthly-fee');
     const connection = plain.body.lines.find((l: any) => l.chargeCode === 'connection-fee');
@@ -42,7 +46,7 @@ describe('quotes and price previews', () => {
     assert.equal(connection.listAmountMinor, '25000000');
     assert.equal(plain.body.currency, 'IDR');
 
-    const promo = await api('POST', '/price-previews', { accountId, lines: [{ action: 'ADD', offeringId: offering['internet-100'] }], promoCodes: ['welcome10'] });
+    const promo = await api('POST', '/price-previews', { accountId: homeId, lines: [{ action: 'ADD', offeringId: offering['internet-100'] }], promoCodes: ['welcome10'] });
     assert.equal(promo.status, 200, JSON.stringify(promo.body));
     const discounted = promo.body.lines.find((l: any) => l.chargeCode === 'monthly-fee');
     const adjustment = discounted.adjustments.find((a: any) => a.ruleType === 'promo');
@@ -55,7 +59,7 @@ describe('quotes and price previews', () => {
   });
 
   test('a bundle brings its included members and shares its discount', async () => {
-    const res = await api('POST', `/accounts/${accountId}/quotes`, {
+    const res = await api('POST', `/accounts/${homeId}/quotes`, {
       lines: [
         { action: 'ADD', offeringId: offering['triple-play'] },
         { action: 'ADD', offeringId: offering['router-rental'], parentLineNumber: 1 },
@@ -82,10 +86,13 @@ describe('quotes and price previews', () => {
     assert.equal(tooMany.body.type, '/problems/validation-error');
     assert.match(tooMany.body.detail, /at most 1/);
 
+    // Business Fiber is not one of Business Fiber's add-ons (and IPTV would be of another segment).
     const notAnAddOn = await api('POST', `/accounts/${accountId}/quotes`, {
-      lines: [{ action: 'ADD', offeringId: offering['iptv'], parentProductInstanceId: fiberId }],
+      lines: [{ action: 'ADD', offeringId: offering['business-fiber'], configuration: { bandwidthMbps: '1000' }, parentProductInstanceId: fiberId }],
     });
-    assert.equal(notAnAddOn.status, 400);
+    assert.equal(notAnAddOn.status, 400, JSON.stringify(notAnAddOn.body));
+    assert.equal(notAnAddOn.body.type, '/problems/validation-error');
+    assert.match(notAnAddOn.body.detail, /is not an add-on of the offering of product instance/);
 
     const newFiber = await api('POST', `/accounts/${accountId}/quotes`, {
       lines: [
@@ -107,7 +114,7 @@ describe('quotes and price previews', () => {
     assert.ok(error, JSON.stringify(res.body));
     assert.match(error.message, /1000/);
     assert.match(error.message, /2000/);
-    const unknownPromo = await api('POST', `/accounts/${accountId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['internet-100'] }], promoCodes: ['NOPE123'] });
+    const unknownPromo = await api('POST', `/accounts/${homeId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['internet-100'] }], promoCodes: ['NOPE123'] });
     assert.equal(unknownPromo.status, 400);
     assert.equal(unknownPromo.body.errors[0].field, '/promoCodes/0');
   });
@@ -167,7 +174,7 @@ describe('quotes and price previews', () => {
   });
 
   test('quotes expire after their validity; an expired quote cannot be accepted', async () => {
-    const created = await api('POST', `/accounts/${accountId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['iptv'] }], validForHours: 1 });
+    const created = await api('POST', `/accounts/${homeId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['iptv'] }], validForHours: 1 });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     app.clock.advance(2 * 3_600_000);
     assert.equal((await api('GET', `/quotes/${created.body.quoteId}`)).body.status, 'EXPIRED');
@@ -176,12 +183,12 @@ describe('quotes and price previews', () => {
     assert.equal(accepted.body.type, '/problems/quote-expired');
     const [row] = await queryRows<{ status: string }>(app.db.pool, 'select status from quote where quote_id = $1', [created.body.quoteId]);
     assert.equal(row.status, 'EXPIRED');
-    const tooLong = await api('POST', `/accounts/${accountId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['iptv'] }], validForHours: 100000 });
+    const tooLong = await api('POST', `/accounts/${homeId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['iptv'] }], validForHours: 100000 });
     assert.equal(tooLong.status, 400);
   });
 
   test('accepting redeems the promo code; a retired offering cannot be quoted', async () => {
-    const created = await api('POST', `/accounts/${accountId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['internet-100'] }], promoCodes: ['WELCOME10'] });
+    const created = await api('POST', `/accounts/${homeId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['internet-100'] }], promoCodes: ['WELCOME10'] });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal((await api('POST', `/quotes/${created.body.quoteId}/acceptance:apply`, { expectedVersion: 1 })).status, 200);
     const redemptions = await queryRows(app.db.pool, 'select * from promo_redemption where quote_id = $1', [created.body.quoteId]);
@@ -189,7 +196,7 @@ describe('quotes and price previews', () => {
 
     const retired = await api('POST', `/product-offerings/${offering['internet-100-prepaid-30d']}/retirement:apply`);
     assert.equal(retired.status, 200, JSON.stringify(retired.body));
-    const quote = await api('POST', `/accounts/${accountId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['internet-100-prepaid-30d'] }] });
+    const quote = await api('POST', `/accounts/${homeId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['internet-100-prepaid-30d'] }] });
     assert.equal(quote.status, 400);
     assert.match(quote.body.detail, /retired/);
     const stillRenders = await api('GET', `/product-offerings/${offering['internet-100-prepaid-30d']}/versions/1`);
@@ -198,11 +205,11 @@ describe('quotes and price previews', () => {
 
   test('viewers read quotes but cannot make them; unknown quotes are 404', async () => {
     const viewer = await app.services.access.createApiKey(ctx, { name: 'viewer', role: 'viewer' });
-    const created = await api('POST', `/accounts/${accountId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['iptv'] }] });
+    const created = await api('POST', `/accounts/${homeId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['iptv'] }] });
     assert.equal((await call(app.server, viewer.apiKey, 'GET', `/quotes/${created.body.quoteId}`)).status, 200);
-    assert.equal((await call(app.server, viewer.apiKey, 'POST', `/accounts/${accountId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['iptv'] }] })).status, 403);
+    assert.equal((await call(app.server, viewer.apiKey, 'POST', `/accounts/${homeId}/quotes`, { lines: [{ action: 'ADD', offeringId: offering['iptv'] }] })).status, 403);
     assert.equal((await api('GET', `/quotes/${randomUUID()}`)).status, 404);
-    const list = await api('GET', `/accounts/${accountId}/quotes?limit=2`);
+    const list = await api('GET', `/accounts/${homeId}/quotes?limit=2`);
     assert.equal(list.status, 200);
     assert.equal(list.body.items.length, 2);
     assert.ok(list.body.nextCursor);

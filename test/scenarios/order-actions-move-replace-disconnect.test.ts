@@ -66,13 +66,24 @@ describe('MOVE, REPLACE and DISCONNECT leave the installed base right', () => {
   const family = async () => {
     const products = await base();
     const byName = (name: string) => products.find((p) => p.name === name && p.status !== 'DISCONNECTED');
-    return { fiber: byName('Business Fiber 1Gbps'), staticIp: byName('Static IP /29'), router: byName('Managed Router') ?? byName('Wi-Fi Router Rental'), sla: byName('SLA Gold'), products };
+    return { fiber: byName('Business Fiber 1Gbps'), staticIp: byName('Static IP /29'), router: byName('Managed Router') ?? byName('Business Router Rental'), sla: byName('SLA Gold'), products };
   };
 
   before(async () => {
     app = await createTestApp({ provisioners: [scripted], fulfillment: { routing: { defaultProvisioner: 'scripted', byStep: { renew: 'internal' }, maxAttempts: 3 } } });
     accountId = (await ensureDemo(app.services, KEY)).accountId;
-    for (const o of (await get('/product-offerings?limit=200')).items) offering[o.body.code] = o.id;
+    const demoOfferings = (await get('/product-offerings?limit=200')).items as any[];
+    for (const o of demoOfferings) offering[o.body.code] = o.id;
+    // The demo account is enterprise: the demo's rental router (router-rental) is a residential
+    // offering it may not buy. An enterprise rental of the same Wi-Fi router to replace its Managed Router by.
+    const homeRouter = demoOfferings.find((o) => o.body.code === 'router-rental').body.productSpecification;
+    const rental = await api('POST', '/product-offerings', {
+      code: 'cpe-rental', name: 'Business Router Rental', category: 'equipment', segment: 'enterprise', productSpecification: homeRouter,
+      priceLists: [{ currency: 'IDR', charges: [{ kind: 'rental', code: 'cpe-rental', name: 'Router rental', amountMinor: '7000000', period: 'month' }] }],
+    });
+    assert.equal(rental.status, 201, JSON.stringify(rental.body));
+    assert.equal((await api('POST', `/product-offerings/${rental.body.id}/versions/1/publication:apply`)).status, 200);
+    offering['cpe-rental'] = rental.body.id;
   });
   after(() => app.close());
 
@@ -87,7 +98,7 @@ describe('MOVE, REPLACE and DISCONNECT leave the installed base right', () => {
       if (task.step === 'configure' && task.specification?.code === 'managed-cpe') return { outcome: 'done', externalId: 'CPE-0042', data: { managementIp: '10.8.0.42', ssid: 'ContohDigital' } };
       return undefined;
     };
-    const submitted = await submit([{ action: 'REPLACE', productInstanceId: router.productInstanceId, expectedVersion: router.version, replacementOfferingId: offering['router-rental'] }]);
+    const submitted = await submit([{ action: 'REPLACE', productInstanceId: router.productInstanceId, expectedVersion: router.version, replacementOfferingId: offering['cpe-rental'] }]);
     assert.equal(submitted.items.length, 1);
     // Configured for the new specification: the old model is not one of its values, so its default.
     assert.deepEqual(submitted.items[0].details.configuration, { model: 'TP-Link Archer C6' });
@@ -101,13 +112,13 @@ describe('MOVE, REPLACE and DISCONNECT leave the installed base right', () => {
     // The new instance: the new offering's name, configuration and price (from the pricing engine).
     const successor = await product(newId);
     assert.equal(successor.status, 'ACTIVE');
-    assert.equal(successor.name, 'Wi-Fi Router Rental');
-    assert.equal(successor.productOfferingId, offering['router-rental']);
-    assert.equal(successor.catalogSnapshot.code, 'router-rental');
+    assert.equal(successor.name, 'Business Router Rental');
+    assert.equal(successor.productOfferingId, offering['cpe-rental']);
+    assert.equal(successor.catalogSnapshot.code, 'cpe-rental');
     assert.deepEqual(successor.configuration, { model: 'TP-Link Archer C6' });
     assert.equal(successor.price.currency, 'IDR');
     assert.deepEqual(successor.price.lines.map((l: any) => [l.offeringId, l.chargeCode, l.kind, l.period, l.listAmountMinor, l.finalAmountMinor]), [
-      [offering['router-rental'], 'router-rental', 'rental', 'month', '7000000', '7000000'],
+      [offering['cpe-rental'], 'cpe-rental', 'rental', 'month', '7000000', '7000000'],
     ]);
     assert.deepEqual(successor.price, submitted.items[0].details.price, 'the price the order was accepted with');
     assert.equal(successor.subscriptionId, router.subscriptionId, 'same subscription');
@@ -153,7 +164,7 @@ describe('MOVE, REPLACE and DISCONNECT leave the installed base right', () => {
     const lastOld = oldHistory[oldHistory.length - 1];
     assert.deepEqual([lastOld.changeType, lastOld.beforeState.status, lastOld.afterState.status, lastOld.effectiveAt], ['REPLACED', 'ACTIVE', 'DISCONNECTED', now()]);
     const created = await lastEvent(newId, 'ProductInstanceCreated');
-    assert.deepEqual(created.changeSummary, { operation: 'REPLACE', replaces: router.productInstanceId, changedCharacteristics: ['model'], changedPrices: ['router-rental'] });
+    assert.deepEqual(created.changeSummary, { operation: 'REPLACE', replaces: router.productInstanceId, changedCharacteristics: ['model'], changedPrices: ['cpe-rental'] });
     const replaced = await lastEvent(router.productInstanceId, 'ProductInstanceReplaced');
     assert.deepEqual(replaced.changeSummary, { operation: 'REPLACE', command: 'replacement:apply', previousStatus: 'ACTIVE', replacedBy: newId, changedCharacteristics: [], changedPrices: [] });
     const linkEvents = (await queryRows<{ event_type: string; payload: any }>(app.db.pool, `select event_type, payload from outbox_event where aggregate_type = 'relationship' and payload->>'targetProductInstanceId' in ($1, $2) order by position`, [router.productInstanceId, newId]))

@@ -376,7 +376,7 @@ describe('order actions leave the whole installed base right', () => {
   test('point 9: an add-on offering with no parent is refused, 400 naming the item, in orders and in quotes; nothing is written', async () => {
     const ordersBefore = (await api('GET', `/accounts/${accountId}/orders?limit=200`)).body.items.length;
     const productsBefore = (await api('GET', `/accounts/${accountId}/installed-base`)).body.products.length;
-    const order = await api('POST', `/accounts/${accountId}/orders`, { items: [{ action: 'ADD', offeringId: offering['internet-100'] }, { action: 'ADD', offeringId: offering['static-ip-29'] }] });
+    const order = await api('POST', `/accounts/${accountId}/orders`, { items: [{ action: 'ADD', offeringId: offering['business-fiber'], configuration: { bandwidthMbps: '1000' } }, { action: 'ADD', offeringId: offering['static-ip-29'] }] });
     assert.equal(order.status, 400, JSON.stringify(order.body));
     assert.equal(order.body.type, '/problems/validation-error');
     assert.deepEqual(order.body.errors.map((e: any) => e.field), ['/items/1']);
