@@ -63,6 +63,14 @@ describe('one shape each: integer catalog versions, the {currency, lines} price 
     app = await createTestApp({ provisioners: [scripted], fulfillment: { routing: { defaultProvisioner: 'scripted', byStep: { renew: 'internal' }, maxAttempts: 3 } } });
     accountId = (await ensureDemo(app.services, KEY)).accountId;
     for (const o of (await get('/product-offerings?limit=200')).items) offering[o.body.code] = o;
+    // The demo account is a business: an enterprise rental of the home Wi-Fi router to replace its Managed Router by.
+    const rental = await api('POST', '/product-offerings', {
+      code: 'cpe-rental', name: 'Business Router Rental', category: 'equipment', segment: 'enterprise', productSpecification: offering['router-rental'].body.productSpecification,
+      priceLists: [{ currency: 'IDR', charges: [{ kind: 'rental', code: 'cpe-rental', name: 'Router rental', amountMinor: '7000000', period: 'month' }] }],
+    });
+    assert.equal(rental.status, 201, JSON.stringify(rental.body));
+    assert.equal((await api('POST', `/product-offerings/${rental.body.id}/versions/1/publication:apply`)).status, 200);
+    offering['cpe-rental'] = await get(`/product-offerings/${rental.body.id}`);
   });
   after(() => app.close());
 
@@ -77,7 +85,7 @@ describe('one shape each: integer catalog versions, the {currency, lines} price 
     assertVersion(sale.items[0].offeringVersion, 'the ADD order item\'s offeringVersion');
     const soldId = sale.items[0].productInstanceId;
     app.clock.advance(DAY);
-    const replacement = await completedOrder([{ action: 'REPLACE', productInstanceId: router.productInstanceId, expectedVersion: router.version, replacementOfferingId: offering['router-rental'].id }]);
+    const replacement = await completedOrder([{ action: 'REPLACE', productInstanceId: router.productInstanceId, expectedVersion: router.version, replacementOfferingId: offering['cpe-rental'].id }]);
     const replacedById = replacement.items[0].productInstanceId;
     assert.notEqual(replacedById, router.productInstanceId);
 
@@ -120,9 +128,9 @@ describe('one shape each: integer catalog versions, the {currency, lines} price 
     assert.equal(sold.name, 'Business Fiber 2Gbps');
     assert.deepEqual(sold.price.lines.map((l: any) => [l.chargeCode, l.kind, l.finalAmountMinor]), [['fiber-2g-monthly', 'recurring', '2500000000'], ['installation', 'one_time', '500000000']]);
     const successor = base.find((p) => p.productInstanceId === replacedById);
-    assert.equal(successor.productOfferingId, offering['router-rental'].id);
-    assert.equal(successor.productOfferingVersion, offering['router-rental'].version);
-    assert.deepEqual(successor.price.lines.map((l: any) => [l.chargeCode, l.kind, l.finalAmountMinor]), [['router-rental', 'rental', '7000000']]);
+    assert.equal(successor.productOfferingId, offering['cpe-rental'].id);
+    assert.equal(successor.productOfferingVersion, offering['cpe-rental'].version);
+    assert.deepEqual(successor.price.lines.map((l: any) => [l.chargeCode, l.kind, l.finalAmountMinor]), [['cpe-rental', 'rental', '7000000']]);
     assert.deepEqual(base.find((p) => p.productInstanceId === demoFiber.productInstanceId).price.lines.map((l: any) => [l.chargeCode, l.kind]), [['fiber-1g-monthly', 'recurring'], ['installation', 'one_time']]);
 
     // As of before the orders (rebuilt from history), the demo has the same shapes.
