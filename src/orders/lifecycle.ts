@@ -21,7 +21,7 @@
  *                                           DISCONNECTED
  *   RENEW       guard held                  subscription end date moved              previous state, guard released
  */
-import { catalogSnapshotOf, findOfferingVersion, findProductSpecificationVersion, instanceNameOf } from '../catalog/service.ts';
+import { catalogSnapshotOf, findCatalogVersion, findOfferingVersion, findProductSpecificationVersion, instanceNameOf } from '../catalog/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { productInstanceInTx, subscriptionInTx } from '../inventory/queries.ts';
 import { InventoryService, holdAssetsForOrderInTx, type FulfilledService } from '../inventory/service.ts';
@@ -243,7 +243,7 @@ async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderR
   const target = await currentProduct(tx, item.productInstanceId);
   switch (item.action) {
     case 'ADD': {
-      for (const fulfilled of servicesFromTasks(tasks)) {
+      for (const fulfilled of await servicesFromTasks(tx, tasks)) {
         const service = await inventory.attachServiceInstance(ctx, target.productInstanceId, { ...cause, ...fulfilled });
         for (const resource of fulfilled.resources) await inventory.attachResourceInstance(ctx, service.serviceInstanceId, { ...cause, ...resource });
       }
@@ -269,7 +269,7 @@ async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderR
     case 'MOVE': {
       // The services configured at the new place, with the resources reserved there; an
       // offering whose specification names no services keeps its services, copied to the new place.
-      const services = servicesFromTasks(tasks);
+      const services = await servicesFromTasks(tx, tasks);
       await inventory.move(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version, place: details.place as JsonObject, ...(services.length ? { services } : {}) });
       return target.productInstanceId;
     }
@@ -295,7 +295,7 @@ async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderR
           configuration: details.configuration as JsonObject,
           price: details.price as JsonObject,
         },
-        services: servicesFromTasks(tasks),
+        services: await servicesFromTasks(tx, tasks),
       });
       return replaced.productInstance.productInstanceId;
     }
@@ -315,20 +315,36 @@ async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderR
  * technical parameters, its external id the service's), with the resources its reserve tasks
  * returned. ADD, MOVE and REPLACE all record their services from this.
  */
-function servicesFromTasks(tasks: readonly TaskOutcome[]): FulfilledService[] {
-  return tasks.filter((t) => t.step === 'configure' && t.specification).map((configured) => ({
-    serviceSpecificationId: configured.specification!.id,
-    serviceSpecificationVersion: configured.specification!.version,
-    name: configured.specification!.code,
-    externalServiceId: configured.externalId,
-    technicalParameters: (configured.result ?? {}) as JsonObject,
-    resources: tasks.filter((t) => t.step === 'reserve' && t.specification && configured.dependsOn.includes(t.taskId)).map((reserved) => ({
-      resourceType: reserved.specification!.code,
-      resourceId: reserved.externalId,
-      externalResourceId: reserved.externalId,
-      attributes: (reserved.result ?? {}) as JsonObject,
-    })),
-  }));
+/**
+ * The services the configure tasks set up, each with the resources reserved for it, named as
+ * the catalog names them: a service by its specification's name, a resource by its
+ * specification's resource type (as the demo and the internal routes record them).
+ */
+async function servicesFromTasks(tx: Tx, tasks: readonly TaskOutcome[]): Promise<FulfilledService[]> {
+  const services: FulfilledService[] = [];
+  for (const configured of tasks.filter((t) => t.step === 'configure' && t.specification)) {
+    const spec = configured.specification!;
+    const service = await findCatalogVersion(tx, 'service_specification', spec.id, spec.version);
+    const resources: FulfilledService['resources'] = [];
+    for (const reserved of tasks.filter((t) => t.step === 'reserve' && t.specification && configured.dependsOn.includes(t.taskId))) {
+      const resource = await findCatalogVersion(tx, 'resource_specification', reserved.specification!.id, reserved.specification!.version);
+      resources.push({
+        resourceType: resource?.body.resourceType ?? reserved.specification!.code,
+        resourceId: reserved.externalId,
+        externalResourceId: reserved.externalId,
+        attributes: (reserved.result ?? {}) as JsonObject,
+      });
+    }
+    services.push({
+      serviceSpecificationId: spec.id,
+      serviceSpecificationVersion: spec.version,
+      name: service?.body.name ?? spec.code,
+      externalServiceId: configured.externalId,
+      technicalParameters: (configured.result ?? {}) as JsonObject,
+      resources,
+    });
+  }
+  return services;
 }
 
 async function failAssets(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord, error: ItemError): Promise<void> {

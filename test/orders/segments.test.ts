@@ -169,8 +169,8 @@ describe('an account is sold only the offerings of its segment', () => {
 
     // Services and resources, from the fulfillment tasks.
     const services = (p: any) => p.serviceInstances.map((s: any) => [s.name, s.status, s.externalServiceId, s.technicalParameters, s.resourceInstances.map((r: any) => [r.resourceType, r.resourceId, r.status]).sort()]);
-    assert.deepEqual(services(internet), [['internet-access', 'ACTIVE', 'CFG-internet-access', { profile: 'HOME-100M' }, [['ont', 'ZTEG-B4D2E7A0', 'ALLOCATED'], ['port', 'BDG-OLT-02/1/1/6', 'ALLOCATED'], ['vlan', '3102', 'ALLOCATED']]]]);
-    assert.deepEqual(services(router), [['managed-cpe', 'ACTIVE', 'CFG-managed-cpe', { profile: 'CPE-HOME' }, [['router', 'TPL-C6-0077', 'ALLOCATED']]]]);
+    assert.deepEqual(services(internet), [['Internet Access Service', 'ACTIVE', 'CFG-internet-access', { profile: 'HOME-100M' }, [['ONT', 'ZTEG-B4D2E7A0', 'ALLOCATED'], ['PORT', 'BDG-OLT-02/1/1/6', 'ALLOCATED'], ['VLAN', '3102', 'ALLOCATED']]]]);
+    assert.deepEqual(services(router), [['Managed CPE Service', 'ACTIVE', 'CFG-managed-cpe', { profile: 'CPE-HOME' }, [['ROUTER', 'TPL-C6-0077', 'ALLOCATED']]]]);
 
     // Relationships: the rental router is an add-on of the internet; one subscription of 12 months for both.
     assert.deepEqual(internet.relationships, []);

@@ -109,9 +109,9 @@ describe('order actions leave the whole installed base right', () => {
     assert.equal(fiber.serviceInstances.length, 1);
     const [access] = fiber.serviceInstances;
     assert.equal(access.status, 'ACTIVE');
-    assert.equal(access.name, 'internet-access');
+    assert.equal(access.name, 'Internet Access Service', 'named as the catalog names the service');
     assert.match(access.externalServiceId, /^ext-configure-/);
-    assert.deepEqual(access.resourceInstances.map((r: any) => r.resourceType).sort(), ['ont', 'port', 'vlan']);
+    assert.deepEqual(access.resourceInstances.map((r: any) => r.resourceType).sort(), ['ONT', 'PORT', 'VLAN'], 'typed by the resource specifications');
     assert.ok(access.resourceInstances.every((r: any) => r.status === 'ALLOCATED' && r.version === 1), JSON.stringify(access.resourceInstances));
     // Each resource is the one its reserve task got from the provisioner.
     const reserved = ((await api('GET', `/orders/${submitted.orderId}/tasks`)).body.items as any[]).filter((t) => t.step === 'reserve' && t.itemId === order.items[0].itemId);
@@ -126,7 +126,7 @@ describe('order actions leave the whole installed base right', () => {
     // The installed base lists each product's outgoing links: the add-on points at its base.
     assert.deepEqual(ip.relationships.map((r: any) => [r.type, r.targetProductInstanceId]), [['ADDON_OF', fiberId]]);
     assert.deepEqual(fiber.relationships, []);
-    assert.deepEqual(ip.serviceInstances.map((s: any) => [s.name, s.status, s.resourceInstances.map((r: any) => r.resourceType)]), [['ip-allocation', 'ACTIVE', ['ip-block']]]);
+    assert.deepEqual(ip.serviceInstances.map((s: any) => [s.name, s.status, s.resourceInstances.map((r: any) => r.resourceType)]), [['IP Allocation Service', 'ACTIVE', ['IP_BLOCK']]]);
 
     const sub = await subscription(fiber.subscriptionId);
     assert.equal(sub.status, 'ACTIVE');
