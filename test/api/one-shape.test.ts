@@ -13,7 +13,7 @@ import { Value } from '@sinclair/typebox/value';
 import { ensureDemo } from '../../src/demo/seed.ts';
 import { queryOne } from '../../src/platform/db.ts';
 import { PriceSnapshotSchema } from '../../src/pricing/snapshot.ts';
-import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { call, createTestApp, drainFulfillment, getOk, type TestApp } from '../helpers/app.ts';
 import { ScriptedProvisioner } from '../fulfillment/scripted-provisioner.ts';
 
 const KEY = 'tnr_one-shape-test-demo-key-0123456789';
@@ -27,15 +27,8 @@ describe('one shape each: integer catalog versions, the {currency, lines} price 
   const scripted = new ScriptedProvisioner();
 
   const api = (method: 'GET' | 'POST', url: string, body?: unknown) => call(app.server, KEY, method, url, body);
-  const get = async (url: string) => {
-    const response = await api('GET', url);
-    assert.equal(response.status, 200, `${url}: ${JSON.stringify(response.body)}`);
-    return response.body;
-  };
-  const drain = async () => {
-    for (let round = 0; round < 200; round++) if ((await app.services.orchestrator.runOnce('one-shape-worker')) === 0) return;
-    throw new Error('fulfillment did not settle in 200 rounds');
-  };
+  const get = (url: string) => getOk(app.server, KEY, url);
+  const drain = () => drainFulfillment(app, 'one-shape-worker');
   const completedOrder = async (items: unknown[]) => {
     const submitted = await api('POST', `/accounts/${accountId}/orders`, { items });
     assert.equal(submitted.status, 201, JSON.stringify(submitted.body));

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { ensureDemo } from '../../src/demo/seed.ts';
 import { checkAllTenants } from '../../src/inventory/check.ts';
 import { queryRows } from '../../src/platform/db.ts';
-import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { call, createTestApp, drainFulfillment, type TestApp } from '../helpers/app.ts';
 import { ScriptedProvisioner } from './scripted-provisioner.ts';
 
 const KEY = 'tnr_fulfillment-e2e-demo-key-0123456789';
@@ -28,12 +28,7 @@ describe('orders fulfilled end to end', () => {
     return base.body.products as any[];
   };
   /** Runs the orchestrator as a worker would, until no task is ready. */
-  const drain = async () => {
-    for (let round = 0; round < 200; round++) {
-      if ((await app.services.orchestrator.runOnce('test-worker')) === 0) return;
-    }
-    throw new Error('fulfillment did not settle in 200 rounds');
-  };
+  const drain = () => drainFulfillment(app, 'test-worker');
   const order = async (id: string) => (await api('GET', `/orders/${id}`)).body;
   const tasks = async (id: string) => (await api('GET', `/orders/${id}/tasks`)).body.items as any[];
   const submit = async (items: unknown[], extra: Record<string, unknown> = {}, account = accountId) => {

@@ -72,3 +72,21 @@ export async function call(server: FastifyInstance, key: string, method: 'GET' |
   }
   return { status: response.statusCode, body: json, headers: response.headers };
 }
+
+/** A GET that must answer 200: its body. */
+export async function getOk(server: FastifyInstance, key: string, url: string) {
+  const response = await call(server, key, 'GET', url);
+  if (response.status !== 200) throw new Error(`GET ${url}: ${response.status} ${JSON.stringify(response.body)}`);
+  return response.body;
+}
+
+/** Runs the fulfillment orchestrator in this process until no task is left to run; returns how many ran. */
+export async function drainFulfillment(app: TestApp, workerId = 'test-worker'): Promise<number> {
+  let ran = 0;
+  for (let round = 0; round < 200; round++) {
+    const n = await app.services.orchestrator.runOnce(workerId);
+    if (n === 0) return ran;
+    ran += n;
+  }
+  throw new Error('fulfillment did not settle in 200 rounds');
+}

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { ensureDemo } from '../../src/demo/seed.ts';
 import { checkAllTenants } from '../../src/inventory/check.ts';
 import { queryRows } from '../../src/platform/db.ts';
-import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { call, createTestApp, drainFulfillment, getOk, type TestApp } from '../helpers/app.ts';
 import { ScriptedProvisioner } from '../fulfillment/scripted-provisioner.ts';
 
 const KEY = 'tnr_segments-test-key-0123456789';
@@ -23,17 +23,8 @@ describe('an account is sold only the offerings of its segment', () => {
   const offering: Record<string, string> = {};
 
   const api = (method: 'GET' | 'POST', url: string, body?: unknown) => call(app.server, KEY, method, url, body);
-  const get = async (url: string) => {
-    const response = await api('GET', url);
-    assert.equal(response.status, 200, `${url}: ${JSON.stringify(response.body)}`);
-    return response.body;
-  };
-  const drain = async () => {
-    for (let round = 0; round < 200; round++) {
-      if ((await app.services.orchestrator.runOnce('segments-worker')) === 0) return;
-    }
-    throw new Error('fulfillment did not settle in 200 rounds');
-  };
+  const get = (url: string) => getOk(app.server, KEY, url);
+  const drain = () => drainFulfillment(app, 'segments-worker');
   const base = async (account: string) => (await get(`/accounts/${account}/installed-base`)).products as any[];
   /** Everything a refused request must leave as it was. */
   const state = async () => ({

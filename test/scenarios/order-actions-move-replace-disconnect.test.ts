@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { ensureDemo } from '../../src/demo/seed.ts';
 import { checkAllTenants } from '../../src/inventory/check.ts';
 import { queryRows } from '../../src/platform/db.ts';
-import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { call, createTestApp, drainFulfillment, getOk, type TestApp } from '../helpers/app.ts';
 import { ScriptedProvisioner } from '../fulfillment/scripted-provisioner.ts';
 
 const KEY = 'tnr_order-actions-scenario-key-0123456789';
@@ -24,20 +24,8 @@ describe('MOVE, REPLACE and DISCONNECT leave the installed base right', () => {
   const offering: Record<string, string> = {};
 
   const api = (method: 'GET' | 'POST', url: string, body?: unknown) => call(app.server, KEY, method, url, body);
-  const get = async (url: string) => {
-    const response = await api('GET', url);
-    assert.equal(response.status, 200, `${url}: ${JSON.stringify(response.body)}`);
-    return response.body;
-  };
-  const drain = async () => {
-    let ran = 0;
-    for (let round = 0; round < 200; round++) {
-      const n = await app.services.orchestrator.runOnce('scenario-worker');
-      if (n === 0) return ran;
-      ran += n;
-    }
-    throw new Error('fulfillment did not settle in 200 rounds');
-  };
+  const get = (url: string) => getOk(app.server, KEY, url);
+  const drain = () => drainFulfillment(app, 'scenario-worker');
   const submit = async (items: unknown[], account = accountId) => {
     const response = await api('POST', `/accounts/${account}/orders`, { items });
     assert.equal(response.status, 201, JSON.stringify(response.body));

@@ -17,7 +17,7 @@ import { checkAllTenants } from '../../src/inventory/check.ts';
 import { addMonths } from '../../src/inventory/service.ts';
 import { queryRows } from '../../src/platform/db.ts';
 import { ScriptedProvisioner } from '../fulfillment/scripted-provisioner.ts';
-import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { call, createTestApp, drainFulfillment, type TestApp } from '../helpers/app.ts';
 
 const KEY = 'tnr_order-actions-state-demo-key-0123456789';
 
@@ -31,12 +31,7 @@ describe('order actions leave the whole installed base right', () => {
   let staticIpId: string;
 
   const api = (method: 'GET' | 'POST', url: string, body?: unknown) => call(app.server, KEY, method, url, body);
-  const drain = async () => {
-    for (let round = 0; round < 200; round++) {
-      if ((await app.services.orchestrator.runOnce('test-worker')) === 0) return;
-    }
-    throw new Error('fulfillment did not settle in 200 rounds');
-  };
+  const drain = () => drainFulfillment(app, 'test-worker');
   const submit = async (items: unknown[]) => {
     const response = await api('POST', `/accounts/${accountId}/orders`, { items });
     assert.equal(response.status, 201, JSON.stringify(response.body));
