@@ -20,7 +20,7 @@ import { installIdempotency } from './idempotency.ts';
 import { openApiDecorations } from './openapi.ts';
 import { checkStorable, parseJsonBody } from './json-input.ts';
 import { clientErrorHandler, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, problemBody, sendProblem } from './problems.ts';
-import { buildValidator } from './validation.ts';
+import { buildValidator, capRequestIntegers } from './validation.ts';
 
 export async function buildServer(services: Services, options: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -45,6 +45,9 @@ export async function buildServer(services: Services, options: { logger?: boolea
 
   // Error responses and examples are added to the document in one place (openapi.ts), from
   // what each route is: its config (public, adminOnly), its schemas and its command.
+  // Integers without a maximum of their own get the database's (validation.ts), before the
+  // document and the validators read the schemas.
+  app.addHook('onRoute', capRequestIntegers);
   const openApi = openApiDecorations();
   app.addHook('onRoute', openApi.onRoute);
   await app.register(swagger, {

@@ -27,3 +27,33 @@ export const buildValidator = ((externalSchemas: Record<string, unknown>, option
   const forText = fromPool(externalSchemas, options);
   return (route: RouteSchema) => (route.httpPart === 'body' ? forBodies : forText)(route);
 }) as unknown as ValidatorFactory;
+
+/** PostgreSQL's `integer`: the largest value any integer field of a request can be stored as. */
+export const MAX_REQUEST_INTEGER = 2_147_483_647;
+
+/**
+ * Gives every integer in a route's request schemas (body, query string, path) that has no
+ * maximum of its own the database's: a version, count or number of hours past 2^31 − 1 would
+ * otherwise pass validation and fail in PostgreSQL as a 500. Runs on each route as it is
+ * added, before the OpenAPI document reads it, so the document shows the limit too.
+ */
+export function capRequestIntegers(route: { schema?: Record<string, unknown> }): void {
+  for (const part of ['body', 'querystring', 'params']) {
+    const schema = route.schema?.[part];
+    if (schema && typeof schema === 'object') capIntegers(schema as Record<string, unknown>);
+  }
+}
+
+function capIntegers(root: Record<string, unknown>): void {
+  // An explicit walk (no recursion): schemas are shared between routes and may be deep.
+  const pending: unknown[] = [root];
+  const seen = new Set<unknown>();
+  while (pending.length) {
+    const node = pending.pop();
+    if (!node || typeof node !== 'object' || seen.has(node)) continue;
+    seen.add(node);
+    const schema = node as Record<string, unknown>;
+    if (schema.type === 'integer' && schema.maximum === undefined && schema.exclusiveMaximum === undefined) schema.maximum = MAX_REQUEST_INTEGER;
+    for (const value of Object.values(schema)) if (value && typeof value === 'object') pending.push(value);
+  }
+}

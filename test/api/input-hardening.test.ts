@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { ensureDemo } from '../../src/demo/seed.ts';
 import { GUARD_OPERATION_TYPES, OPERATION_TYPES } from '../../src/inventory/model.ts';
 import { ORDER_ACTIONS } from '../../src/orders/model.ts';
+import { MAX_REQUEST_INTEGER } from '../../src/api/validation.ts';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
 import { catalogRefs, ensureFixtureCatalog, priceSnapshot } from '../helpers/fixtures.ts';
@@ -344,5 +345,35 @@ describe('HTTP input hardening (issue 8)', () => {
     }
     assert.deepEqual(await changes(), ended, 'no state change');
     assert.deepEqual(await footprint(), outbox, 'no event, no audit row');
+  });
+
+  test('integers past the database\'s (2^31 − 1) are a 400 naming the field, and every request integer documents its maximum', async () => {
+    const before = await footprint();
+    const tooBig = MAX_REQUEST_INTEGER + 1;
+    assertInvalid(await send('POST', `/accounts/${accountId}/orders`, { items: [{ action: 'ADD', offeringId: randomUUID(), offeringVersion: tooBig }] }), '/items/0/offeringVersion', /<= 2147483647/);
+    assertInvalid(await send('POST', `/accounts/${accountId}/orders`, { items: [{ action: 'RENEW', productInstanceId: randomUUID(), expectedVersion: tooBig, termMonths: 12 }] }), '/items/0/expectedVersion', /<= 2147483647/);
+    assertInvalid(await send('POST', `/quotes/${randomUUID()}/order`, { expectedQuoteVersion: tooBig }), '/expectedQuoteVersion', /<= 2147483647/);
+    assert.deepEqual(await footprint(), before);
+
+    // The limit is in the document too: no integer of a request schema is unbounded.
+    const doc = (await send('GET', '/openapi.json')).body;
+    const unbounded: string[] = [];
+    const walk = (node: unknown, at: string) => {
+      const pending: [unknown, string][] = [[node, at]];
+      while (pending.length) {
+        const [n, where] = pending.pop()!;
+        if (!n || typeof n !== 'object') continue;
+        const schema = n as Record<string, unknown>;
+        if (schema.type === 'integer' && schema.maximum === undefined && schema.exclusiveMaximum === undefined) unbounded.push(where);
+        for (const [k, v] of Object.entries(schema)) pending.push([v, `${where}/${k}`]);
+      }
+    };
+    for (const [path, operations] of Object.entries<any>(doc.paths)) {
+      for (const [method, operation] of Object.entries<any>(operations)) {
+        walk(operation.requestBody, `${method.toUpperCase()} ${path} body`);
+        walk(operation.parameters, `${method.toUpperCase()} ${path} parameters`);
+      }
+    }
+    assert.deepEqual(unbounded, []);
   });
 });
