@@ -690,18 +690,7 @@ export class InventoryService {
       const subscription = await loadSubscription(u, id);
       checkExpectedVersion('subscription', id, subscription.version, input.expectedVersion);
       const account = await findAccountInTx(u.tx, subscription.accountId);
-      const months = input.termMonths ?? subscription.termMonths;
-      let newEnd: string;
-      if (input.newEndDate) {
-        newEnd = new Date(input.newEndDate).toISOString();
-      } else if (subscription.endDate && months) {
-        newEnd = addMonths(subscription.endDate, months, account!.timeZone);
-      } else {
-        throw ValidationError.field('/newEndDate', 'the subscription has no end date or term; give newEndDate or termMonths');
-      }
-      if (subscription.endDate && newEnd <= subscription.endDate) {
-        throw ValidationError.field('/newEndDate', `must be after the current end date ${subscription.endDate}`);
-      }
+      const newEnd = renewalEndDate(subscription, input, account!.timeZone);
       const result = await transitionSubscription(u, subscription, 'renewal:apply', input.expectedVersion, input, (s) => {
         s.commitmentStartDate = s.endDate ?? s.commitmentStartDate;
         s.endDate = newEnd;
@@ -1513,6 +1502,24 @@ async function audit(u: Unit, action: string, targetType: string, targetId: stri
 export function addMonths(instant: string, months: number, timeZone: string): string {
   const zoned = Temporal.Instant.from(new Date(instant).toISOString()).toZonedDateTimeISO(timeZone);
   return new Date(zoned.add({ months }).epochMilliseconds).toISOString();
+}
+
+/**
+ * The end date a renewal moves a subscription to: `newEndDate`, or the current end plus
+ * `termMonths` (default: the subscription's own term) in the account's time zone. It must be
+ * after the current end. The one rule, used by the renewal command and by order submission
+ * (which checks a RENEW item before it takes any guard). Fields: `/newEndDate`.
+ */
+export function renewalEndDate(subscription: Subscription, input: { termMonths?: number | null; newEndDate?: string | null }, timeZone: string): string {
+  const months = input.termMonths ?? subscription.termMonths;
+  let newEnd: string;
+  if (input.newEndDate) newEnd = new Date(input.newEndDate).toISOString();
+  else if (subscription.endDate && months) newEnd = addMonths(subscription.endDate, months, timeZone);
+  else throw ValidationError.field('/newEndDate', 'the subscription has no end date or term; give newEndDate or termMonths');
+  if (subscription.endDate && newEnd <= subscription.endDate) {
+    throw ValidationError.field('/newEndDate', `must be after the current end date ${subscription.endDate}`);
+  }
+  return newEnd;
 }
 
 // ======================================================================= for the order part

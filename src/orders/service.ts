@@ -10,12 +10,12 @@ import { catalogSnapshotOf, findAddOnParents, findOfferingVersion, findProductSp
 import { findAccountInTx, type Account } from '../customers/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { assetVersionsInTx } from '../inventory/queries.ts';
-import { checkConfigurationChange, holdAssetsForOrderInTx, type OrderTarget } from '../inventory/service.ts';
+import { checkConfigurationChange, holdAssetsForOrderInTx, renewalEndDate, type OrderTarget } from '../inventory/service.ts';
 import type { Routing } from '../fulfillment/decompose.ts';
 import { withdrawItemsInTx } from '../fulfillment/orchestrator.ts';
 import { listOrderTasksInTx, planAndEnqueueInTx, type TaskView } from '../fulfillment/plan.ts';
 import { containedChildren } from '../inventory/model.ts';
-import { activeOperationInTx, productInstanceInTx } from '../inventory/queries.ts';
+import { activeOperationInTx, productInstanceInTx, subscriptionInTx } from '../inventory/queries.ts';
 import { InventoryService } from '../inventory/service.ts';
 import type { JsonObject, ProductInstance } from '../inventory/types.ts';
 import type { CommandContext } from '../inventory/types.ts';
@@ -286,7 +286,24 @@ async function submitInTx(
       // A well-formed request that conflicts with the target's state: 409, as on the internal routes.
       throw new IllegalTransitionError('product instance', target.productInstanceId, target.status, item.action, verdict.allowedActions, { field: `/items/${i}/action`, itemNumber: i + 1 });
     }
+    if (item.action === 'RENEW') {
+      // The renewal's new end is checked now, by the rule the renewal command applies, not after fulfillment.
+      const subscriptionId = (await productInstanceInTx(tx, target.productInstanceId))?.subscriptionId;
+      const subscription = subscriptionId ? await subscriptionInTx(tx, subscriptionId) : undefined;
+      if (!subscription) {
+        errors.push({ field: `/items/${i}/productInstanceId`, message: `product instance ${target.productInstanceId} has no subscription to renew` });
+        continue;
+      }
+      try {
+        renewalEndDate(subscription, { termMonths: item.termMonths ?? null, newEndDate: item.newEndDate ?? null }, account.timeZone);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        const field = item.newEndDate ? 'newEndDate' : 'termMonths';
+        errors.push(...error.errors.map((e) => ({ field: `/items/${i}/${field}`, message: e.message })));
+      }
+    }
   }
+  if (errors.length) throw validation(errors);
 
   // ---------------------------------------------------------------- 3. catalog: sellable, add-on rules, configuration, price
   const offeringOfItem = new Map<number, OfferingVersion>();

@@ -307,6 +307,23 @@ describe('order actions leave the whole installed base right', () => {
     await assertConsistent();
   });
 
+  test('RENEW to an end that is not after the current one is a 400 at submission, not a failure after fulfillment; nothing is held', async () => {
+    const fiber = await inBase(fiberId);
+    const before = await subscription(fiber.subscriptionId);
+    const orders = (await api('GET', `/accounts/${accountId}/orders?limit=200`)).body.items.length;
+    for (const newEndDate of [before.endDate, before.startDate, '2020-01-01T00:00:00Z']) {
+      const refused = await api('POST', `/accounts/${accountId}/orders`, { items: [{ action: 'RENEW', productInstanceId: fiberId, expectedVersion: fiber.version, newEndDate }] });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.equal(refused.body.type, '/problems/validation-error');
+      assert.deepEqual(refused.body.errors.map((e: any) => e.field), ['/items/0/newEndDate']);
+      assert.match(refused.body.errors[0].message, /must be after the current end date/);
+    }
+    assert.deepEqual(await subscription(fiber.subscriptionId), before);
+    assert.deepEqual(await inBase(fiberId), fiber);
+    assert.equal((await api('GET', `/accounts/${accountId}/orders?limit=200`)).body.items.length, orders, 'no order was written');
+    assert.equal((await queryRows(app.db.pool, `select 1 from asset_operation_guard where product_instance_id = $1 and status = 'ACTIVE'`, [fiberId])).length, 0, 'no guard is held');
+  });
+
   // ---------------------------------------------------------------- the defects, one by one
 
   test('point 4: modification:start refuses an out-of-range value and an unknown characteristic, 400 naming each; nothing changes and a later MODIFY order works', async () => {
