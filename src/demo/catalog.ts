@@ -177,6 +177,11 @@ export async function loadDemoCatalog(services: Services, ctx: CommandContext, i
     code: 'managed-router', name: 'Managed Router', category: 'managed-services', segment: 'enterprise', productSpecification: product('managed-router'),
     priceLists: idr([{ kind: 'recurring', code: 'managed-router-monthly', name: 'Managed router monthly', amountMinor: rupiah(1_200_000), period: 'month' }]),
   });
+  // A business may rent its router instead of having it managed: a REPLACE of the Managed Router.
+  const cpeRental = await offer({
+    code: 'cpe-rental', name: 'Business Router Rental', category: 'equipment', segment: 'enterprise', requiresParent: true, productSpecification: product('home-router'),
+    priceLists: idr([{ kind: 'rental', code: 'cpe-rental', name: 'Router rental', amountMinor: rupiah(70_000), period: 'month' }]),
+  });
   const slaGold = await offer({
     code: 'sla-gold', name: 'SLA Gold', category: 'sla', segment: 'enterprise', requiresParent: true, productSpecification: product('sla'),
     description: '99.9% availability, 4-hour response.',
@@ -195,6 +200,7 @@ export async function loadDemoCatalog(services: Services, ctx: CommandContext, i
     addOns: [
       { offeringId: staticIp, minCount: 0, maxCount: 1 },
       { offeringId: managedRouter, minCount: 0, maxCount: 1 },
+      { offeringId: cpeRental, minCount: 0, maxCount: 1 },
       { offeringId: slaGold, minCount: 0, maxCount: 1 },
     ],
   });

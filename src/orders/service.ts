@@ -14,7 +14,7 @@ import { checkConfigurationChange, holdAssetsForOrderInTx, renewalEndDate, type 
 import type { Routing } from '../fulfillment/decompose.ts';
 import { withdrawItemsInTx } from '../fulfillment/orchestrator.ts';
 import { listOrderTasksInTx, planAndEnqueueInTx, type TaskView } from '../fulfillment/plan.ts';
-import { containedChildren } from '../inventory/model.ts';
+import { containedChildren, containmentEdge } from '../inventory/model.ts';
 import { activeOperationInTx, productInstanceInTx, subscriptionInTx } from '../inventory/queries.ts';
 import { InventoryService } from '../inventory/service.ts';
 import type { JsonObject, ProductInstance } from '../inventory/types.ts';
@@ -335,17 +335,27 @@ async function submitInTx(
     usageEstimate: null,
     zone: null,
   }));
+  // A REPLACE sells its offering where the target sits: onto the target's parent (if it has
+  // one), by the same add-on rules as an ADD there, with the target no longer counted.
+  const replacing = new Set<string>();
+  const replacementLines: QuoteLine[] = [];
+  for (const [i, item] of items.entries()) {
+    if (item.action !== 'REPLACE' || !offeringOfItem.has(i)) continue;
+    const parent = edges.map(containmentEdge).find((e) => e?.child === item.productInstanceId)?.parent ?? null;
+    replacing.add(item.productInstanceId!);
+    replacementLines.push({ ...lines[i], action: 'ADD', offeringId: offeringOfItem.get(i)!.id, productInstanceId: null, parentLineId: null, parentProductInstanceId: parent });
+  }
   const ownedOfferings = new Map<string, ProductOfferingBody>();
-  for (const item of items) {
-    if (!item.parentProductInstanceId) continue;
-    const parent = assets.products.find((p) => p.productInstanceId === item.parentProductInstanceId)!;
+  for (const line of [...lines, ...replacementLines]) {
+    if (line.action !== 'ADD' || !line.parentProductInstanceId || ownedOfferings.has(line.parentProductInstanceId)) continue;
+    const parent = assets.products.find((p) => p.productInstanceId === line.parentProductInstanceId)!;
     const offering = await findOfferingVersion(tx, parent.productOfferingId, parent.productOfferingVersion);
     if (offering) ownedOfferings.set(parent.productInstanceId, offering.body);
   }
-  const addOnCount = liveAddOnCounter(assets.products, assets.relationships);
+  const addOnCount = liveAddOnCounter(assets.products.filter((p) => !replacing.has(p.productInstanceId)), assets.relationships);
   const addOnParents = await findAddOnParents(tx, [...new Set([...offeringOfItem.values()].filter((o) => o.body.requiresParent).map((o) => o.id))]);
   const composition = checkComposition(
-    lines.filter((l) => l.action === 'ADD'),
+    [...lines.filter((l) => l.action === 'ADD'), ...replacementLines],
     (l) => offeringOfItem.get(l.lineNumber - 1)?.body,
     { offeringOfInstance: (id) => ownedOfferings.get(id), existingAddOns: addOnCount, addOnParents: (id) => addOnParents.get(id) ?? [] },
   );

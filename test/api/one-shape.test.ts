@@ -56,14 +56,6 @@ describe('one shape each: integer catalog versions, the {currency, lines} price 
     app = await createTestApp({ provisioners: [scripted], fulfillment: { routing: { defaultProvisioner: 'scripted', byStep: { renew: 'internal' }, maxAttempts: 3 } } });
     accountId = (await ensureDemo(app.services, KEY)).accountId;
     for (const o of (await get('/product-offerings?limit=200')).items) offering[o.body.code] = o;
-    // The demo account is a business: an enterprise rental of the home Wi-Fi router to replace its Managed Router by.
-    const rental = await api('POST', '/product-offerings', {
-      code: 'cpe-rental', name: 'Business Router Rental', category: 'equipment', segment: 'enterprise', productSpecification: offering['router-rental'].body.productSpecification,
-      priceLists: [{ currency: 'IDR', charges: [{ kind: 'rental', code: 'cpe-rental', name: 'Router rental', amountMinor: '7000000', period: 'month' }] }],
-    });
-    assert.equal(rental.status, 201, JSON.stringify(rental.body));
-    assert.equal((await api('POST', `/product-offerings/${rental.body.id}/versions/1/publication:apply`)).status, 200);
-    offering['cpe-rental'] = await get(`/product-offerings/${rental.body.id}`);
   });
   after(() => app.close());
 

@@ -31,7 +31,7 @@ describe('demo catalog', () => {
     const offerings = await get('/product-offerings?limit=200');
     assert.equal(offerings.status, 200);
     const codes = offerings.body.items.map((o: any) => o.code);
-    for (const code of ['internet-100', 'internet-100-prepaid-30d', 'voip', 'iptv', 'router-rental', 'triple-play', 'business-fiber', 'static-ip-29', 'managed-router', 'sla-gold']) {
+    for (const code of ['internet-100', 'internet-100-prepaid-30d', 'voip', 'iptv', 'router-rental', 'triple-play', 'business-fiber', 'static-ip-29', 'managed-router', 'cpe-rental', 'sla-gold']) {
       assert.ok(codes.includes(code), code);
     }
     assert.ok(offerings.body.items.every((o: any) => o.status === 'active' && o.sellable));
@@ -43,7 +43,7 @@ describe('demo catalog', () => {
     assert.deepEqual(voip.body.priceLists[0].charges[1].tiers.map((t: any) => t.upTo), ['500', '2000', null]);
 
     const enterprise = await get('/product-offerings?segment=enterprise&sellable=true');
-    assert.deepEqual(enterprise.body.items.map((o: any) => o.code).sort(), ['business-fiber', 'managed-router', 'sla-gold', 'static-ip-29']);
+    assert.deepEqual(enterprise.body.items.map((o: any) => o.code).sort(), ['business-fiber', 'cpe-rental', 'managed-router', 'sla-gold', 'static-ip-29']);
     const fiber = enterprise.body.items.find((o: any) => o.code === 'business-fiber');
     const addOnIds = fiber.body.addOns.map((a: any) => a.offeringId).sort();
     assert.deepEqual(addOnIds, enterprise.body.items.filter((o: any) => o.code !== 'business-fiber').map((o: any) => o.id).sort());
