@@ -9,19 +9,12 @@ import { after, before, describe, test } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { queryOne } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
-import { catalogRefs, ensureFixtureCatalog, priceSnapshot } from '../helpers/fixtures.ts';
+import { catalogRefs, ensureFixtureCatalog, priceSnapshot, productSnapshot } from '../helpers/fixtures.ts';
 
 const PROBLEM_JSON = /^application\/problem\+json/;
 
-function snapshot(name = 'Business Fiber 1Gbps') {
-  return {
-    ...catalogRefs(),
-    name,
-    catalogSnapshot: { offeringName: name },
-    configuration: { bandwidthMbps: 1000 },
-    price: priceSnapshot(),
-  };
-}
+/** A product sold from the fixture catalog, as the tests here create it. */
+const snapshot = (name?: string) => productSnapshot(name);
 
 const orderItem = () => ({ orderId: randomUUID(), orderItemId: randomUUID() });
 

@@ -13,20 +13,13 @@ import { ORDER_ACTIONS } from '../../src/orders/model.ts';
 import { MAX_REQUEST_INTEGER } from '../../src/api/validation.ts';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
-import { catalogRefs, ensureFixtureCatalog, priceSnapshot } from '../helpers/fixtures.ts';
+import { catalogRefs, ensureFixtureCatalog, priceSnapshot, productSnapshot } from '../helpers/fixtures.ts';
 
 const PROBLEM_JSON = /^application\/problem\+json/;
 const DEMO_KEY = 'tnr_input-hardening-demo-key-0123456789';
 
-function snapshot(name = 'Business Fiber 1Gbps') {
-  return {
-    ...catalogRefs(),
-    name,
-    catalogSnapshot: { offeringName: name },
-    configuration: { bandwidthMbps: 1000 },
-    price: priceSnapshot(),
-  };
-}
+/** A product sold from the fixture catalog, as the tests here create it. */
+const snapshot = (name?: string) => productSnapshot(name);
 
 const orderItem = () => ({ orderId: randomUUID(), orderItemId: randomUUID() });
 
