@@ -26,7 +26,7 @@ import { createPool, inSystemTransaction, inTenantTransaction, queryOne, type Po
 import { ensureDatabase, startEmbeddedPostgres, type EmbeddedServer } from '../../src/platform/embedded.ts';
 import { DatabaseUnavailableError, NotFoundError } from '../../src/platform/errors.ts';
 import { migrate } from '../../src/platform/migrate.ts';
-import { call } from '../helpers/app.ts';
+import { call, createTestApp, type TestApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -88,6 +88,44 @@ describe('a backend terminated in the middle of a transaction', () => {
     }).catch((error: unknown) => error);
     assert.ok(notFound instanceof NotFoundError, `the domain error, got ${notFound}`);
     assert.deepEqual(await inSystemTransaction(db.pool, (tx) => queryOne(tx, 'select 1 as one')), { one: 1 });
+  });
+});
+
+describe('a backend terminated under an API request', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await createTestApp({ poolSize: 3 });
+  });
+  after(() => app.close());
+
+  test('the request is 503 database-unavailable with Retry-After, changes nothing, and the next one succeeds', async () => {
+    // Hold a lock the request's insert waits for, from a connection of our own.
+    const locker = await app.db.pool.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table customer in access exclusive mode');
+      const pending = call(app.server, app.adminKey, 'POST', '/customers', { name: 'Killed mid-request' });
+      let blocked: { pid: number } | undefined;
+      for (let i = 0; i < 100 && !blocked; i++) {
+        await sleep(50);
+        blocked = await queryOne<{ pid: number }>(locker, `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`);
+      }
+      assert.ok(blocked, 'the request waits on the lock');
+      await queryOne(app.db.pool, 'select pg_terminate_backend($1)', [blocked.pid]);
+      const response = await pending;
+      assert.equal(response.status, 503, JSON.stringify(response.body));
+      assert.equal(response.headers['retry-after'], '5');
+      assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(response.body.type, '/problems/database-unavailable');
+      assert.equal(response.body.detail, 'the database is unavailable: the server terminated the connection (57P01 admin_shutdown); retry in a few seconds');
+      await locker.query('rollback');
+    } finally {
+      locker.release();
+    }
+    const next = await call(app.server, app.adminKey, 'POST', '/customers', { name: 'Next one' });
+    assert.equal(next.status, 201, JSON.stringify(next.body));
+    const list = await call(app.server, app.adminKey, 'GET', '/customers');
+    assert.deepEqual(list.body.items.map((c: { name: string }) => c.name), ['Next one'], 'the terminated request wrote nothing');
   });
 });
 
