@@ -1050,4 +1050,5 @@ export const PROBLEM_EXAMPLES: Record<string, unknown> = {
       task: { taskId, taskNumber: 3, step: 'activate', status: 'running', orderId: ID.modifyOrder, itemId: '40e6eac0-4c12-4ad5-a103-762c0d0a2873' },
     }),
   'bad-signature': problem('bad-signature', 'X-Tenure-Signature does not match the body and timestamp'),
+  'database-unavailable': problem('database-unavailable', 'the database is unavailable: connection refused; retry in a few seconds'),
 };

@@ -151,7 +151,7 @@ export function routeFacts(route: RouteOptions): RouteFacts[] {
   }));
 }
 
-type Status = '400' | '401' | '403' | '404' | '409' | '413' | '415' | '422';
+type Status = '400' | '401' | '403' | '404' | '409' | '413' | '415' | '422' | '503';
 type ProblemMap = Partial<Record<Status, string[]>>;
 
 const INVENTORY_COMMAND = ['concurrent-modification', 'illegal-transition', 'operation-in-progress'];
@@ -217,12 +217,22 @@ export function problemsOf(route: RouteFacts): ProblemMap {
     add('413', 'payload-too-large');
     add('415', 'unsupported-media-type');
   }
+  if (touchesDatabase(route)) add('503', 'database-unavailable');
   return map;
+}
+
+/** The few routes that answer without the database: the problem catalogue and the API document. */
+const WITHOUT_DATABASE = /^\/(problems\/|openapi\.json$|docs(\/|$))/;
+
+/** Every route but those reads the database (authentication alone does), so it may be 503. */
+function touchesDatabase(route: RouteFacts): boolean {
+  return !WITHOUT_DATABASE.test(route.path);
 }
 
 const STATUS_NAMES: Record<string, string> = {
   400: 'Bad request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not found', 409: 'Conflict',
   413: 'Payload too large', 415: 'Unsupported media type', 422: 'Unprocessable content',
+  503: 'Service unavailable (retry after `Retry-After` seconds)',
 };
 
 function problemResponse(status: string, types: string[], route: RouteFacts) {
@@ -239,6 +249,7 @@ function problemResponse(status: string, types: string[], route: RouteFacts) {
   }
   return {
     description: `${STATUS_NAMES[status] ?? 'Problem'}: a problem of one of these types:\n\n${lines.join('\n')}`,
+    ...(status === '503' ? { headers: { 'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } } } } : {}),
     content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: PROBLEM_SCHEMA_REF }, ...(Object.keys(examples).length ? { examples } : {}) } },
   };
 }

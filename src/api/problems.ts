@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { PROBLEM_TYPES, ProblemError, type FieldError } from '../platform/errors.ts';
+import { asDatabaseError } from '../platform/db.ts';
+import { DatabaseUnavailableError, PROBLEM_TYPES, ProblemError, type FieldError } from '../platform/errors.ts';
 
 export const PROBLEM_BASE = '/problems/';
 
@@ -41,7 +42,14 @@ function fieldErrorsOf(error: FastifyError): FieldError[] {
 }
 
 export function installProblemHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler((raw: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    // A connection-level failure of a query made outside a transaction (pool.query) is the
+    // same retryable 503 as one inside (db.ts turns those into DatabaseUnavailableError).
+    const error = asDatabaseError(raw) as FastifyError;
+    if (error instanceof DatabaseUnavailableError) {
+      request.log.warn({ err: error.cause ?? error }, 'database unavailable');
+      reply.header('retry-after', String(DatabaseUnavailableError.RETRY_AFTER_SECONDS));
+    }
     if (error instanceof ProblemError) {
       return sendProblem(reply, problemBody(error.type, error.status, error.title, error.message, request.id, error.extensions));
     }

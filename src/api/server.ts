@@ -94,9 +94,20 @@ export async function buildServer(services: Services, options: { logger?: boolea
     checkStorable(request.params, '/params');
   });
 
-  app.get('/health', { config: { public: true }, schema: { tags: ['meta'], summary: 'Liveness and database reachability', security: [] } }, async () => {
+  // An answer means the process is up: 200 when the database answers too, 503
+  // `database-unavailable` (problem+json, Retry-After) when it does not; no answer at all means
+  // the process is down (docs/api.md, Health).
+  app.get('/health', {
+    config: { public: true },
+    schema: {
+      tags: ['meta'],
+      summary: 'Liveness and database reachability',
+      description: '200 `{status: "ok", database: "up"}` when the process and its database answer; 503 `database-unavailable` when the process is up but its database is not. No answer: the process is down.',
+      security: [],
+    },
+  }, async () => {
     await services.pool.query('select 1');
-    return { status: 'ok' };
+    return { status: 'ok', database: 'up' };
   });
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   app.get('/problems/:type', {

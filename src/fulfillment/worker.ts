@@ -5,6 +5,7 @@
  * back to the others when their lease runs out.
  */
 import { hostname } from 'node:os';
+import { unavailableReason } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { DEFAULT_SETTINGS, type FulfillmentSettings, type Orchestrator } from './orchestrator.ts';
 import { routingFromEnv } from './plan.ts';
@@ -15,22 +16,50 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-export function startWorker(orchestrator: Orchestrator, settings: FulfillmentSettings, options: { id?: string; logger?: Logger } = {}): Worker {
+/** How a worker waits after a failed round: from the poll interval, doubling, up to `maxMs`. */
+export interface WorkerBackoff {
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: WorkerBackoff = { maxMs: 30_000 };
+
+export function startWorker(
+  orchestrator: Orchestrator,
+  settings: FulfillmentSettings,
+  options: { id?: string; logger?: Logger; backoff?: WorkerBackoff } = {},
+): Worker {
   const id = options.id ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
   let stopping = false;
   let wake: (() => void) | null = null;
   const loop = (async () => {
+    // Consecutive failed rounds, and whether the current run of failures is a database outage
+    // (logged once when it starts and once when it ends, not at every attempt).
+    let failures = 0;
+    let outage = false;
     while (!stopping) {
       let ran = 0;
+      let waitMs = settings.pollIntervalMs;
       try {
         ran = await orchestrator.runOnce(id);
+        if (outage) options.logger?.info({ worker: id, failedRounds: failures }, 'database reachable again; fulfillment worker resumed');
+        failures = 0;
+        outage = false;
       } catch (error) {
-        // The database went away or a bug: log, wait, and try again; leases protect the tasks.
-        options.logger?.error({ err: error, worker: id }, 'fulfillment worker round failed');
+        // The database went away or a bug: wait longer each time, and try again; leases protect the tasks.
+        failures++;
+        waitMs = Math.min(backoff.maxMs, settings.pollIntervalMs * 2 ** Math.min(failures - 1, 20));
+        const reason = unavailableReason(error);
+        if (reason === null) {
+          options.logger?.error({ err: error, worker: id, retryInMs: waitMs }, 'fulfillment worker round failed');
+        } else if (!outage) {
+          outage = true;
+          options.logger?.warn({ worker: id, reason }, 'database unavailable; fulfillment worker backing off until it answers');
+        }
       }
       if (ran === 0 && !stopping) {
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, settings.pollIntervalMs);
+          const timer = setTimeout(resolve, waitMs);
           wake = () => {
             clearTimeout(timer);
             resolve();

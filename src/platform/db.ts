@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { DatabaseUnavailableError, ProblemError } from './errors.ts';
 
 // int8 columns (versions, counters) come back as numbers. Values past 2^53 would lose
 // precision, so refuse them loudly; money columns are selected as text and parsed by the
@@ -13,10 +14,17 @@ export type Pool = pg.Pool;
 /** A client inside an open transaction. */
 export type Tx = pg.PoolClient;
 
+/** How long a request waits for a connection (a new one, or a free one of a busy pool) before it is 503. */
+export const CONNECTION_TIMEOUT_MS = 5_000;
+
 export function createPool(connectionString: string, max = 10): Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
+    // Fail fast while the database is away instead of making every request hang.
+    connectionTimeoutMillis: CONNECTION_TIMEOUT_MS,
+    // A server that vanished without closing the socket is noticed by TCP keepalive.
+    keepAlive: true,
     // Every connection works in UTC, whatever the server's default is.
     options: '-c TimeZone=UTC',
     application_name: 'tenure',
@@ -52,7 +60,20 @@ export async function inSystemTransaction<T>(pool: Pool, work: (tx: Tx) => Promi
 }
 
 async function inTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (error) {
+    throw asDatabaseError(error);
+  }
+  // pg emits 'error' on a checked-out client whose connection dies (backend terminated, server
+  // restarted); with no listener that kills the process. The pending query rejects too, so
+  // the error reaches the caller through `work`; here it only marks the client as lost.
+  let lost: unknown = null;
+  const onError = (error: unknown) => {
+    lost ??= error;
+  };
+  client.on('error', onError);
   let broken = false;
   try {
     await client.query('begin');
@@ -60,15 +81,79 @@ async function inTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promi
     await client.query('commit');
     return result;
   } catch (error) {
-    try {
-      await client.query('rollback');
-    } catch {
+    if (lost) {
+      // The server ended the transaction with the connection: nothing to roll back.
       broken = true;
+    } else {
+      try {
+        await client.query('rollback');
+      } catch {
+        broken = true;
+      }
     }
-    throw error;
+    // A domain error thrown before the connection broke is still the answer; anything else
+    // on a lost connection is the loss.
+    throw asDatabaseError(error, lost);
   } finally {
-    client.release(broken);
+    if (lost || broken) {
+      // Discarded, not reused: the listener stays, as the dying connection may still emit.
+      client.release(true);
+    } else {
+      client.removeListener('error', onError);
+      client.release();
+    }
   }
+}
+
+/** SQLSTATE codes and socket errors that mean "the server is gone or refuses connections now", not "this query is wrong". */
+const UNAVAILABLE_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection broken',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  '57P01': 'the server terminated the connection (57P01 admin_shutdown)',
+  '57P02': 'the server is crashing (57P02 crash_shutdown)',
+  '57P03': 'the server is not accepting connections now (57P03 cannot_connect_now)',
+  '53300': 'the server has no connection slots left (53300 too_many_connections)',
+};
+
+const UNAVAILABLE_MESSAGES: [RegExp, string][] = [
+  [/Connection terminated/i, 'connection terminated'],
+  [/timeout exceeded when trying to connect/i, `no connection within ${CONNECTION_TIMEOUT_MS} ms`],
+  [/not queryable|Client was closed/i, 'connection lost'],
+];
+
+/** Why the database is unavailable, when `error` is a connection-level failure; null for any other error. */
+export function unavailableReason(error: unknown): string | null {
+  if (error instanceof DatabaseUnavailableError) return error.reason;
+  if (error instanceof AggregateError) {
+    for (const inner of error.errors) {
+      const reason = unavailableReason(inner);
+      if (reason) return reason;
+    }
+  }
+  if (!(error instanceof Error)) return null;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (UNAVAILABLE_CODES[code]) return UNAVAILABLE_CODES[code];
+    if (code.startsWith('08')) return `connection failure (${code})`;
+  }
+  for (const [pattern, reason] of UNAVAILABLE_MESSAGES) if (pattern.test(error.message)) return reason;
+  return null;
+}
+
+/**
+ * `error` as the caller should see it: a connection-level failure (or any non-domain error
+ * on a connection that was `lost`) becomes DatabaseUnavailableError; anything else is itself.
+ */
+export function asDatabaseError(error: unknown, lost: unknown = null): unknown {
+  if (error instanceof DatabaseUnavailableError) return error;
+  const reason = unavailableReason(error) ?? (lost && !(error instanceof ProblemError) ? unavailableReason(lost) ?? 'connection lost' : null);
+  return reason ? new DatabaseUnavailableError(reason, error) : error;
 }
 
 export async function queryRows<R>(tx: Tx | Pool, text: string, params: unknown[] = []): Promise<R[]> {

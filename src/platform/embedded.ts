@@ -118,6 +118,7 @@ export async function findRunningEmbeddedPostgres(dataDir: string, options: { wa
     if (status === 'ready' && Number.isInteger(port) && port > 0) {
       const url = (database: string) => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/${database}`;
       const probe = new pg.Client({ connectionString: url('postgres'), connectionTimeoutMillis: 5_000 });
+      probe.on('error', () => {});
       try {
         await probe.connect();
       } catch (error) {
@@ -155,6 +156,8 @@ function describeCause(error: unknown): string {
 /** Creates the database when it does not exist yet. */
 export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
   const client = new pg.Client({ connectionString: serverUrl });
+  // A connection that dies emits 'error' besides failing the query: the query's error is enough.
+  client.on('error', () => {});
   await client.connect();
   try {
     const exists = await client.query('select 1 from pg_database where datname = $1', [database]);

@@ -159,6 +159,23 @@ export class BadSignatureError extends ProblemError {
   readonly title = 'The callback signature does not verify';
 }
 
+/**
+ * The database cannot be reached or dropped the connection (server restarting, backend
+ * terminated, pool timed out waiting for a connection). Retryable: the HTTP layer answers 503
+ * with `Retry-After`. `reason` says what happened in a few words without addresses; `cause`
+ * keeps the driver's error for the logs.
+ */
+export class DatabaseUnavailableError extends ProblemError {
+  readonly type = 'database-unavailable';
+  readonly status = 503;
+  readonly title = 'The database is unavailable';
+  /** What the Retry-After header says: the pool gives up on a connection within a few seconds. */
+  static readonly RETRY_AFTER_SECONDS = 5;
+  constructor(readonly reason: string, readonly cause?: unknown) {
+    super(`the database is unavailable: ${reason}; retry in a few seconds`);
+  }
+}
+
 /** The documentation of every problem type, served at /problems/{type}. */
 export const PROBLEM_TYPES: Record<string, { status: number; title: string; description: string }> = {
   'validation-error': { status: 400, title: 'Request is not valid', description: 'A field of the body, path or query is missing or malformed. `errors[]` names each field (JSON pointer style) and what is wrong. Nothing was changed.' },
@@ -186,5 +203,6 @@ export const PROBLEM_TYPES: Record<string, { status: number; title: string; desc
   'quote-expired': { status: 409, title: 'The quote has expired', description: 'Quotes are valid until `expiresAt` (configurable: TENURE_QUOTE_VALIDITY_HOURS, or less per quote with `validForHours`). Make a new quote.' },
   'point-of-no-return': { status: 409, title: 'Work past its point of no return would be affected', description: 'An amendment or cancellation of an order in flight would affect a fulfillment task (`task`) that has started and cannot be undone (activate, deactivate, release, move). Nothing was changed. Let the order finish, then place a new order.' },
   'bad-signature': { status: 401, title: 'The callback signature does not verify', description: 'Callbacks from external systems carry `X-Tenure-Timestamp` and `X-Tenure-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>` made with the provisioner\'s shared secret, within 300 s of our clock. Nothing was changed.' },
+  'database-unavailable': { status: 503, title: 'The database is unavailable', description: 'Tenure cannot reach its PostgreSQL (restarting, failing over, or out of connections). The request was not completed; retry after the `Retry-After` seconds. A write may have committed only if the connection broke during its commit: retry a POST with the same `Idempotency-Key` to get its one outcome. `GET /health` answers this type while the database is away.' },
   'internal-error': { status: 500, title: 'Internal error', description: 'A bug in Tenure. The transaction was rolled back. Please report it with the `instance` id.' },
 };

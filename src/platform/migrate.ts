@@ -23,6 +23,13 @@ const MIGRATION_LOCK_KEY = 7_314_159_001;
 export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
   const client = await pool.connect();
+  // A connection that dies while checked out emits 'error' on the client; unhandled, that
+  // would kill the process instead of failing the migration (see inTransaction in db.ts).
+  let lost = false;
+  const onError = () => {
+    lost = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     await client.query(`create table if not exists schema_migration (
@@ -49,14 +56,19 @@ export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<Migrati
         await client.query('insert into schema_migration (version, name, checksum) values ($1, $2, $3)', [version, file, checksum]);
         await client.query('commit');
       } catch (error) {
-        await client.query('rollback');
+        await client.query('rollback').catch(() => {});
         throw new Error(`migration ${file} failed: ${(error as Error).message}`);
       }
       applied.push(file);
     }
     return { applied, alreadyApplied: done.size };
   } finally {
-    await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
-    client.release();
+    if (lost) {
+      client.release(true);
+    } else {
+      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+      client.removeListener('error', onError);
+      client.release();
+    }
   }
 }

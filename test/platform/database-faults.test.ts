@@ -1,0 +1,263 @@
+/**
+ * Database faults (issue 9, point 1): a lost connection fails the one transaction that used it
+ * and never the process; while the database is away the API answers 503
+ * `database-unavailable` with Retry-After, /health says so, the worker keeps looping; once the
+ * database is back everything works again without a restart.
+ *
+ * (a) runs on the normal test database (it terminates one backend of its own); (b) starts its
+ * own embedded PostgreSQL in a temp folder so that it can stop and start it without touching
+ * the machine's server. It is persistent (fsync on) only because the package deletes a
+ * non-persistent data folder on stop; the folder is removed at the end.
+ */
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { buildServer } from '../../src/api/server.ts';
+import { createServices, type Services } from '../../src/app.ts';
+import { DEFAULT_SETTINGS, type Orchestrator } from '../../src/fulfillment/orchestrator.ts';
+import { startWorker, type Worker } from '../../src/fulfillment/worker.ts';
+import { ManualClock } from '../../src/platform/clock.ts';
+import { createPool, inSystemTransaction, inTenantTransaction, queryOne, type Pool } from '../../src/platform/db.ts';
+import { ensureDatabase, startEmbeddedPostgres, type EmbeddedServer } from '../../src/platform/embedded.ts';
+import { DatabaseUnavailableError, NotFoundError } from '../../src/platform/errors.ts';
+import { migrate } from '../../src/platform/migrate.ts';
+import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `select pg_sleep(10)` in a transaction and terminates its backend after 1.5 s, from another pool. */
+async function terminatedMidTransaction(pool: Pool, admin: Pool, run: typeof inSystemTransaction = inSystemTransaction) {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await run(pool, async (tx) => {
+    const { pid } = (await queryOne<{ pid: number }>(tx, 'select pg_backend_pid() as pid'))!;
+    timer = setTimeout(() => void admin.query('select pg_terminate_backend($1)', [pid]), 1_500);
+    await tx.query('select pg_sleep(10)');
+    return 'committed';
+  }).then((value) => ({ value, error: null as unknown }), (error: unknown) => ({ value: null, error }));
+  clearTimeout(timer);
+  return { ...outcome, elapsedMs: performance.now() - started };
+}
+
+describe('a backend terminated in the middle of a transaction', () => {
+  let db: TestDatabase;
+  let admin: Pool;
+  before(async () => {
+    db = await createTestDatabase(2);
+    admin = createPool(db.url, 1);
+  });
+  after(async () => {
+    await admin.end();
+    await db.drop();
+  });
+
+  test('the call rejects with DatabaseUnavailableError, the process lives on, and the pool serves the next transaction', async () => {
+    const { value, error, elapsedMs } = await terminatedMidTransaction(db.pool, admin);
+    assert.equal(value, null, 'the transaction did not complete');
+    assert.ok(error instanceof DatabaseUnavailableError, `a DatabaseUnavailableError, got ${error}`);
+    assert.equal(error.type, 'database-unavailable');
+    assert.equal(error.status, 503);
+    assert.match(error.message, /the database is unavailable: the server terminated the connection \(57P01 admin_shutdown\)/);
+    assert.equal((error.cause as { code?: string }).code, '57P01', 'the driver error is kept as the cause');
+    assert.ok(elapsedMs < 5_000, `rejected at once, not after the sleep (${Math.round(elapsedMs)} ms)`);
+
+    // The broken client was discarded, not put back: both of the pool's connections work.
+    const [a, b] = await Promise.all([1, 2].map((n) => inSystemTransaction(db.pool, (tx) => queryOne<{ n: number }>(tx, 'select $1::int as n', [n]))));
+    assert.deepEqual([a, b], [{ n: 1 }, { n: 2 }]);
+    assert.ok(db.pool.totalCount <= 2);
+  });
+
+  test('the same through inTenantTransaction; twice in a row; and a domain error thrown before the loss stays the answer', async () => {
+    const tenant = await inSystemTransaction(db.pool, (tx) => queryOne<{ tenant_id: string }>(tx, `insert into tenant (tenant_id, name, created_at) values (gen_random_uuid(), 'faults', now()) returning tenant_id`));
+    for (let round = 0; round < 2; round++) {
+      const { error } = await terminatedMidTransaction(db.pool, admin, (pool, work) => inTenantTransaction(pool, tenant!.tenant_id, work));
+      assert.ok(error instanceof DatabaseUnavailableError, `round ${round}: ${error}`);
+    }
+    // A NotFoundError thrown by the work is not turned into a 503 even if the rollback cannot run.
+    const notFound = await inSystemTransaction(db.pool, async (tx) => {
+      const { pid } = (await queryOne<{ pid: number }>(tx, 'select pg_backend_pid() as pid'))!;
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      await sleep(200);
+      throw NotFoundError.of('thing', 'x');
+    }).catch((error: unknown) => error);
+    assert.ok(notFound instanceof NotFoundError, `the domain error, got ${notFound}`);
+    assert.deepEqual(await inSystemTransaction(db.pool, (tx) => queryOne(tx, 'select 1 as one')), { one: 1 });
+  });
+});
+
+describe('a backend terminated under an API request', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await createTestApp({ poolSize: 3 });
+  });
+  after(() => app.close());
+
+  test('the request is 503 database-unavailable with Retry-After, changes nothing, and the next one succeeds', async () => {
+    // Hold a lock the request's insert waits for, from a connection of our own.
+    const locker = await app.db.pool.connect();
+    try {
+      await locker.query('begin');
+      await locker.query('lock table customer in access exclusive mode');
+      const pending = call(app.server, app.adminKey, 'POST', '/customers', { name: 'Killed mid-request' });
+      let blocked: { pid: number } | undefined;
+      for (let i = 0; i < 100 && !blocked; i++) {
+        await sleep(50);
+        blocked = await queryOne<{ pid: number }>(locker, `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`);
+      }
+      assert.ok(blocked, 'the request waits on the lock');
+      await queryOne(app.db.pool, 'select pg_terminate_backend($1)', [blocked.pid]);
+      const response = await pending;
+      assert.equal(response.status, 503, JSON.stringify(response.body));
+      assert.equal(response.headers['retry-after'], '5');
+      assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(response.body.type, '/problems/database-unavailable');
+      assert.equal(response.body.detail, 'the database is unavailable: the server terminated the connection (57P01 admin_shutdown); retry in a few seconds');
+      await locker.query('rollback');
+    } finally {
+      locker.release();
+    }
+    const next = await call(app.server, app.adminKey, 'POST', '/customers', { name: 'Next one' });
+    assert.equal(next.status, 201, JSON.stringify(next.body));
+    const list = await call(app.server, app.adminKey, 'GET', '/customers');
+    assert.deepEqual(list.body.items.map((c: { name: string }) => c.name), ['Next one'], 'the terminated request wrote nothing');
+  });
+});
+
+describe('the embedded database stopped and started under a running app', () => {
+  let tmpDir: string;
+  let dataDir: string;
+  let port: number;
+  let embedded: EmbeddedServer | null = null;
+  let pool: Pool;
+  let services: Services;
+  let server: FastifyInstance;
+  let worker: Worker;
+  let adminKey: string;
+  let rounds = 0;
+  const logged: { level: number; msg: string }[] = [];
+
+  before(async () => {
+    tmpDir = await mkdtemp(path.join(os.tmpdir(), 'tenure-faults-pg-'));
+    // As root the server runs as the postgres user, which must be able to enter the folder.
+    await chmod(tmpDir, 0o755);
+    dataDir = path.join(tmpDir, 'data');
+    embedded = await startEmbeddedPostgres({ dataDir, port: 0, persistent: true });
+    port = Number(new URL(embedded.baseUrl).port);
+    await ensureDatabase(embedded.baseUrl, 'tenure');
+    pool = createPool(embedded.databaseUrl('tenure'), 5);
+    await migrate(pool);
+    const logger = pino({ level: 'debug' }, new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) logged.push(JSON.parse(line));
+        done();
+      },
+    }));
+    const fulfillment = { ...DEFAULT_SETTINGS, pollIntervalMs: 50 };
+    services = createServices(pool, new ManualClock('2026-07-02T10:30:00Z'), { redisUrl: null, fulfillment, logger });
+    adminKey = (await services.access.createTenant({ name: 'Faults' })).apiKey;
+    server = await buildServer(services);
+    // The real orchestrator, counted: the loop must keep calling it through the outage.
+    const counted = { runOnce: (id: string) => (rounds++, services.orchestrator.runOnce(id)) } as unknown as Orchestrator;
+    worker = startWorker(counted, fulfillment, { logger, backoff: { maxMs: 400 } });
+  });
+
+  after(async () => {
+    await worker?.stop();
+    await server?.close();
+    await pool?.end().catch(() => {});
+    await embedded?.stop().catch(() => {});
+    await rm(tmpDir, { recursive: true, force: true }).catch(() => {});
+  });
+
+  test('503 database-unavailable with Retry-After while it is away; /health says so; the worker loops on; all recovers by itself', async () => {
+    // Up: health, a write, a read.
+    const up = await server.inject({ method: 'GET', url: '/health' });
+    assert.equal(up.statusCode, 200);
+    assert.deepEqual(up.json(), { status: 'ok', database: 'up' });
+    const before = await call(server, adminKey, 'POST', '/customers', { name: 'Before the outage' });
+    assert.equal(before.status, 201, JSON.stringify(before.body));
+
+    // A transaction open when the server stops (fast shutdown terminates its backend).
+    const open = inSystemTransaction(pool, (tx) => tx.query('select pg_sleep(30)')).catch((error: unknown) => error);
+    await sleep(300);
+    await embedded!.stop();
+    embedded = null;
+    const inFlight = await open;
+    assert.ok(inFlight instanceof DatabaseUnavailableError, `the open transaction failed as unavailable: ${inFlight}`);
+
+    // Down: every kind of request is a fast 503 problem with Retry-After.
+    const downAt = performance.now();
+    const health = await server.inject({ method: 'GET', url: '/health' });
+    assert.equal(health.statusCode, 503);
+    assert.equal(health.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.equal(health.headers['retry-after'], '5');
+    const healthBody = health.json();
+    assert.equal(healthBody.type, '/problems/database-unavailable');
+    assert.equal(healthBody.title, 'The database is unavailable');
+    assert.equal(healthBody.status, 503);
+    assert.match(healthBody.detail, /^the database is unavailable: .+; retry in a few seconds$/);
+    assert.doesNotMatch(healthBody.detail, /127\.0\.0\.1|postgres:/, 'no address or credentials in the detail');
+    assert.equal(typeof healthBody.instance, 'string');
+    for (const [method, url, body] of [
+      ['GET', '/customers', undefined],
+      ['GET', `/customers/${before.body.customerId}`, undefined],
+      ['POST', '/customers', { name: 'During the outage' }],
+      ['POST', '/customers', { name: 'During the outage, with a key' }],
+    ] as const) {
+      const headers: Record<string, string> = body?.name.endsWith('key') ? { 'idempotency-key': 'outage-1' } : {};
+      const response = await call(server, adminKey, method, url, body, headers);
+      assert.equal(response.status, 503, `${method} ${url}: ${JSON.stringify(response.body)}`);
+      assert.equal(response.headers['retry-after'], '5', `${method} ${url}`);
+      assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(response.body.type, '/problems/database-unavailable', `${method} ${url}`);
+    }
+    // The problem catalogue needs no database.
+    const doc = await server.inject({ method: 'GET', url: '/problems/database-unavailable' });
+    assert.equal(doc.statusCode, 200);
+    assert.equal(doc.json().status, 503);
+    assert.ok(performance.now() - downAt < 15_000, 'answers came fast, not after hanging');
+
+    // The worker keeps looping, backing off, and logged the outage once.
+    const roundsAtDown = rounds;
+    await sleep(1_500);
+    assert.ok(rounds > roundsAtDown, `the worker loop is still running (${roundsAtDown} → ${rounds} rounds)`);
+    assert.ok(rounds - roundsAtDown <= 10, `it backs off instead of spinning (${rounds - roundsAtDown} rounds in 1.5 s)`);
+    const outageLogs = logged.filter((l) => /database unavailable; fulfillment worker/.test(l.msg));
+    assert.equal(outageLogs.length, 1, 'the outage is logged once, not per attempt');
+    assert.equal(logged.filter((l) => l.msg === 'fulfillment worker round failed').length, 0, 'no per-round error logs');
+
+    // Back: the same data folder and port; requests succeed within seconds, nothing restarted.
+    embedded = await startEmbeddedPostgres({ dataDir, port, persistent: true });
+    assert.equal(Number(new URL(embedded.baseUrl).port), port, 'the same port again');
+    const backAt = performance.now();
+    let healthy = await server.inject({ method: 'GET', url: '/health' });
+    while (healthy.statusCode !== 200 && performance.now() - backAt < 10_000) {
+      await sleep(200);
+      healthy = await server.inject({ method: 'GET', url: '/health' });
+    }
+    assert.equal(healthy.statusCode, 200, `healthy again within 10 s: ${healthy.body}`);
+    assert.deepEqual(healthy.json(), { status: 'ok', database: 'up' });
+    const afterOutage = await call(server, adminKey, 'POST', '/customers', { name: 'After the outage' });
+    assert.equal(afterOutage.status, 201, JSON.stringify(afterOutage.body));
+    const list = await call(server, adminKey, 'GET', '/customers');
+    assert.equal(list.status, 200);
+    // The 503 writes wrote nothing; the two successful ones are there.
+    assert.deepEqual(list.body.items.map((c: { name: string }) => c.name).sort(), ['After the outage', 'Before the outage']);
+    const replayKey = await call(server, adminKey, 'POST', '/customers', { name: 'During the outage, with a key' }, { 'idempotency-key': 'outage-1' });
+    assert.equal(replayKey.status, 201, 'the key of a 503 request was not kept: its retry runs');
+
+    // The worker resumed by itself and said so once.
+    const resumedBy = performance.now();
+    while (!logged.some((l) => /database reachable again/.test(l.msg)) && performance.now() - resumedBy < 5_000) await sleep(100);
+    assert.equal(logged.filter((l) => /database reachable again/.test(l.msg)).length, 1, 'recovery is logged once');
+    const roundsAtBack = rounds;
+    await sleep(500);
+    assert.ok(rounds > roundsAtBack + 2, 'the worker polls at its normal pace again');
+  });
+});
