@@ -23,7 +23,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../platform/clock.ts';
-import { inTenantTransaction, queryOne, setTenantTransactionHook, type Pool, type Tx } from '../platform/db.ts';
+import { inTenantTransaction, isNotTheResponse, queryOne, setTenantTransactionHook, type Pool, type Tx } from '../platform/db.ts';
 import { IdempotencyInProgressError, IdempotencyKeyReuseError, ValidationError } from '../platform/errors.ts';
 
 /** One keyed POST while it runs. */
@@ -136,7 +136,7 @@ export function installIdempotency(app: FastifyInstance, deps: { pool: Pool; clo
           // change, if any, comes in a later transaction.
           const row = await queryOne<{ wrote: boolean }>(tx, 'select txid_current_if_assigned() is not null as wrote');
           wrote = row!.wrote;
-          if (!joins || !wrote) return;
+          if (!joins || !wrote || isNotTheResponse(result)) return;
           text = JSON.stringify(result ?? null);
           await tx.query(
             `insert into idempotency_key (tenant_id, idempotency_key, method, path, request_hash, state, response_status, response_body, response_text, created_at, completed_at)
@@ -222,8 +222,9 @@ export function installIdempotency(app: FastifyInstance, deps: { pool: Pool; clo
     let replayMismatch = false;
     if (record.committedText !== undefined) {
       // Stored with the change. What a replay sends must be what this response is: a route
-      // that reshapes its service's result would break that, and the audit test says so.
-      if (status >= 200 && status < 300 && typeof payload === 'string') {
+      // that reshapes its service's result, or refuses after a change committed, would break
+      // that (the audit test says so); the response sent is stored instead, as a fallback.
+      if (status < 500 && typeof payload === 'string') {
         replayMismatch = status !== record.successStatus || reply.serialize(JSON.parse(record.committedText)) !== payload;
         if (replayMismatch) {
           request.log.warn({ url: request.url }, 'idempotency: the response differs from the stored result; storing the response');

@@ -80,6 +80,20 @@ export function setTenantTransactionHook(hook: TenantTransactionHook | undefined
   tenantTransactionHook = hook;
 }
 
+const NOT_THE_RESPONSE = Symbol('not the response');
+
+/**
+ * Marks a transaction's result as not what the request answers: a fact recorded before a
+ * refusal (an expired quote). The hook must not take it as the request's response.
+ */
+export function notTheResponse<T extends object>(result: T): T {
+  return Object.assign(result, { [NOT_THE_RESPONSE]: true });
+}
+
+export function isNotTheResponse(result: unknown): boolean {
+  return typeof result === 'object' && result !== null && NOT_THE_RESPONSE in result;
+}
+
 /**
  * Runs `work` in one transaction as the connecting (owner) role: for migrations, tenant
  * creation, API-key lookup and operator tools that must see across tenants.
