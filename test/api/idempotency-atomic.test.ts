@@ -160,6 +160,25 @@ describe('Idempotency-Key, in process: one writing transaction per POST, replays
     assert.equal(customers[0].n, 1);
     const apiKey = await sendTwice('/api-keys', { name: 'once', role: 'viewer' }, 'POST /api-keys');
     assert.equal(apiKey.status, 201);
+    await sendTwice(`/api-keys/${apiKey.body.apiKeyId}/revocation:apply`, {}, 'POST /api-keys/{id}/revocation:apply');
+
+    // Catalog, price rules and terms.
+    const code = `idem-${randomUUID().slice(0, 8)}`;
+    const resource = await sendTwice('/resource-specifications', { code, name: 'VLAN once', resourceType: 'VLAN', characteristics: [] }, 'POST /resource-specifications');
+    assert.equal(resource.status, 201);
+    const published = await sendTwice(`/resource-specifications/${resource.body.id}/versions/1/publication:apply`, undefined, 'POST …/publication:apply');
+    assert.equal(published.status, 200, JSON.stringify(published.body));
+    const version2 = await sendTwice(`/resource-specifications/${resource.body.id}/versions`, { code, name: 'VLAN twice', resourceType: 'VLAN', characteristics: [] }, 'POST /resource-specifications/{id}/versions');
+    assert.equal(version2.status, 201, JSON.stringify(version2.body));
+    const retired = await sendTwice(`/resource-specifications/${resource.body.id}/retirement:apply`, undefined, 'POST …/retirement:apply');
+    assert.equal(retired.status, 200, JSON.stringify(retired.body));
+    const rule = await sendTwice('/price-rules', { code: `${code}-off`, name: '10% off', type: 'percentage', priority: 1, stacking: 'stack', appliesTo: {}, discount: { percent: '10' } }, 'POST /price-rules');
+    assert.equal(rule.status, 201, JSON.stringify(rule.body));
+    assert.equal((await sendTwice(`/price-rules/${rule.body.id}/retirement:apply`, undefined, 'POST /price-rules/{id}/retirement:apply')).status, 200);
+    const term = await sendTwice(`/accounts/${accountId}/price-terms`, { name: 'Key account', stacking: 'stack', appliesTo: {}, validFrom: '2026-01-01T00:00:00Z', discount: { percent: '5' } }, 'POST /accounts/{accountId}/price-terms');
+    assert.equal(term.status, 201, JSON.stringify(term.body));
+    assert.equal((await sendTwice(`/accounts/${accountId}/price-terms/${term.body.id}/end:apply`, undefined, 'POST …/end:apply')).status, 200);
+
     // A refusal is replayed too (its transaction rolled back; it is stored afterwards).
     const refused = await sendTwice('/accounts', { customerId: randomUUID(), name: 'Nobody', currency: 'IDR', timeZone: 'Asia/Jakarta' }, 'POST /accounts (unknown customer)');
     assert.ok(refused.status >= 400 && refused.status < 500);
