@@ -4,11 +4,12 @@ import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../access/service.ts';
 import { ValidationError } from '../platform/errors.ts';
 import type { CommandContext } from '../inventory/types.ts';
+import type { IdempotencyRecord } from './idempotency.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
-    idempotency?: { tenantId: string; key: string };
+    idempotency?: IdempotencyRecord;
   }
   interface FastifyContextConfig {
     /** Reachable without an API key. */

@@ -24,6 +24,7 @@ import {
   finishWithdrawalInTx,
   lockOrderInTx,
   markItemStartedInTx,
+  orderViewInTx,
   requestOrderCancellationInTx,
   rerunFailedItemsInTx,
   withdrawItemInTx,
@@ -263,7 +264,7 @@ export class Orchestrator {
    * their failed and cancelled tasks are due again with fresh attempts. Audited. Re-running an
    * order with nothing failed changes nothing.
    */
-  async rerunOrder(ctx: CommandContext, orderId: string): Promise<{ rerunItemIds: string[]; tasks: TaskRow[] }> {
+  async rerunOrder(ctx: CommandContext, orderId: string): Promise<{ order: unknown; rerunItemIds: string[]; tasks: TaskRow[] }> {
     return inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
       const now = this.now();
       const accountId = await accountOfOrder(tx, orderId);
@@ -277,13 +278,15 @@ export class Orchestrator {
         }
         await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.rerun', targetType: 'order', targetId: orderId, subjectAccountId: accountId, details: { items: rerunItemIds, tasks: tasks.map((t) => t.taskId) } });
       }
-      return { rerunItemIds, tasks: await queue.listOrderTasks(tx, accountId, orderId) };
+      // The answer of POST /orders/:id/rerun, read in this transaction (orderViewInTx).
+      const tasks = await queue.listOrderTasks(tx, accountId, orderId);
+      return { order: await orderViewInTx(tx, orderId), rerunItemIds, tasks };
     });
   }
 
-  /** Cancels an order in flight: every item not ended is withdrawn (see withdrawItemsInTx). */
-  async cancelOrder(ctx: CommandContext, orderId: string, reason: string): Promise<void> {
-    await inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
+  /** Cancels an order in flight: every item not ended is withdrawn (see withdrawItemsInTx). Returns the order as it is then. */
+  async cancelOrder(ctx: CommandContext, orderId: string, reason: string): Promise<unknown> {
+    return inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
       const now = this.now();
       const accountId = await accountOfOrder(tx, orderId);
       const { order, items } = await lockOrderInTx(tx, accountId, orderId);
@@ -293,6 +296,7 @@ export class Orchestrator {
       const open = items.filter((i) => ['acknowledged', 'inProgress', 'held'].includes(i.status)).map((i) => i.itemId);
       await withdrawItemsInTx(tx, ctx, now, accountId, orderId, open, reason, { wholeOrder: true });
       await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.cancel', targetType: 'order', targetId: orderId, subjectAccountId: accountId, details: { reason, items: open } });
+      return orderViewInTx(tx, orderId);
     });
   }
 }

@@ -44,7 +44,7 @@ function postedOf(body: Static<typeof ResultBody>): PostedResult {
 export function registerFulfillmentRoutes(app: FastifyInstance, services: Services): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['fulfillment'];
-  const { orchestrator, orders } = services;
+  const { orchestrator } = services;
 
   r.post('/fulfillment/tasks/:id/result', {
     schema: {
@@ -107,11 +107,7 @@ export function registerFulfillmentRoutes(app: FastifyInstance, services: Servic
       params: IdParams,
       response: { 200: AnyObject },
     },
-  }, async (request) => {
-    const ctx = contextOf(request);
-    const { rerunItemIds, tasks } = await orchestrator.rerunOrder(ctx, request.params.id);
-    return { order: await orders.getOrder(ctx, request.params.id), rerunItemIds, tasks };
-  });
+  }, async (request) => orchestrator.rerunOrder(contextOf(request), request.params.id));
 
   r.post('/orders/:id/cancel', {
     schema: {
@@ -122,9 +118,5 @@ export function registerFulfillmentRoutes(app: FastifyInstance, services: Servic
       body: Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }, { additionalProperties: false }),
       response: { 200: AnyObject },
     },
-  }, async (request) => {
-    const ctx = contextOf(request);
-    await orchestrator.cancelOrder(ctx, request.params.id, request.body.reason ?? 'cancelled by request');
-    return orders.getOrder(ctx, request.params.id);
-  });
+  }, async (request) => orchestrator.cancelOrder(contextOf(request), request.params.id, request.body.reason ?? 'cancelled by request') as Promise<object>);
 }

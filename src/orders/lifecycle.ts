@@ -112,6 +112,15 @@ async function settle(tx: Tx, ctx: CommandContext, now: string, order: OrderReco
   return moveOrder(tx, ctx, now, order, command, null);
 }
 
+/**
+ * The order as GET /orders/:id shows it, read in the caller's transaction: a command that
+ * answers with the order reads it in the transaction of its change, so that the answer is
+ * what an Idempotency-Key stores with that change (src/api/idempotency.ts).
+ */
+export async function orderViewInTx(tx: Tx, orderId: string): Promise<Awaited<ReturnType<typeof store.findOrder>>> {
+  return store.findOrder(tx, orderId);
+}
+
 /** Locks the order and returns it with its items: fulfillment takes this lock before it changes an order's tasks. */
 export async function lockOrderInTx(tx: Tx, accountId: string, orderId: string): Promise<{ order: OrderRecord; items: OrderItemRecord[] }> {
   return lockedOrder(tx, accountId, orderId);

@@ -45,10 +45,61 @@ export const TENANT_SETUP_SQL = `select set_config('role', 'tenure_app', true), 
  * Row-Level Security hides every other tenant's rows even if a query forgets its filter.
  */
 export async function inTenantTransaction<T>(pool: Pool, tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
-  return inTransaction(pool, async (tx) => {
-    await tx.query(TENANT_SETUP_SQL, [tenantId]);
-    return work(tx);
-  });
+  let joined: JoinedTransaction | undefined;
+  let result: T;
+  try {
+    result = await inTransaction(pool, async (tx) => {
+      await tx.query(TENANT_SETUP_SQL, [tenantId]);
+      joined = await tenantTransactionHook?.begin(tx, tenantId);
+      const result = await work(tx);
+      await joined?.beforeCommit(result);
+      return result;
+    });
+  } catch (error) {
+    joined?.afterRollback();
+    throw error;
+  }
+  joined?.afterCommit();
+  return result;
+}
+
+// ---------------------------------------------------------------- tenant transaction hook
+// One hook, set by the API's idempotency (src/api/idempotency.ts): a request's Idempotency-Key
+// is completed in the same transaction as the change it protects. db.ts knows nothing else of it.
+
+/** What the hook does in one tenant transaction it joined. */
+export interface JoinedTransaction {
+  /** After the work, before COMMIT, in the transaction (an error rolls it back). */
+  beforeCommit(result: unknown): Promise<void>;
+  /** After COMMIT succeeded. */
+  afterCommit(): void;
+  /** After the transaction failed (rolled back or abandoned). */
+  afterRollback(): void;
+}
+
+export interface TenantTransactionHook {
+  /** In the open transaction, after the tenant setup and before the work; undefined: not joined. */
+  begin(tx: Tx, tenantId: string): Promise<JoinedTransaction | undefined>;
+}
+
+let tenantTransactionHook: TenantTransactionHook | undefined;
+
+export function setTenantTransactionHook(hook: TenantTransactionHook | undefined): void {
+  tenantTransactionHook = hook;
+}
+
+const NOT_THE_RESPONSE = Symbol('not the response');
+
+/**
+ * Marks a transaction's result as not what the request answers: a fact recorded before a
+ * refusal (an expired quote). The hook must not take it as the request's response.
+ */
+export function notTheResponse<T extends object>(result: T): T {
+  return Object.assign(result, { [NOT_THE_RESPONSE]: true });
+}
+
+export function isNotTheResponse(result: unknown): boolean {
+  return typeof result === 'object' && result !== null && NOT_THE_RESPONSE in result;
 }
 
 /**

@@ -16,7 +16,7 @@ import { priceItems } from '../pricing/engine.ts';
 import { countPromoRedemptions, loadPricingRules, recordPromoRedemption } from '../pricing/rule-service.ts';
 import type { PriceResult, PricingItem } from '../pricing/types.ts';
 import type { Clock } from '../platform/clock.ts';
-import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
+import { inTenantTransaction, notTheResponse, type Pool, type Tx } from '../platform/db.ts';
 import {
   BusinessRuleError,
   ConcurrentModificationError,
@@ -250,7 +250,8 @@ export class QuoteService {
         // Recorded even though the command is refused: the expiry is a fact, not a change.
         await store.markExpired(tx, current.accountId, quoteId, now, EXPIRABLE_STATES);
         await quoteEvent(tx, ctx, { ...current, status: 'EXPIRED', version: current.version + 1 }, 'QuoteExpired', now);
-        return { expired: current.expiresAt } as const;
+        // The expiry commits, the command is refused: the refusal is the request's answer.
+        return notTheResponse({ expired: current.expiresAt });
       }
       const transition = QUOTE_TRANSITIONS[command];
       if (!(transition.from as readonly string[]).includes(current.status)) {
@@ -264,10 +265,11 @@ export class QuoteService {
       if (!(await store.updateQuote(tx, next, expectedVersion))) throw new ConcurrentModificationError('quote', quoteId, expectedVersion, null);
       await quoteEvent(tx, ctx, next, eventType, now);
       await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: `quote.${command.split(':')[0]}`, targetType: 'quote', targetId: quoteId, subjectAccountId: next.accountId });
-      return { quote: next } as const;
+      // The quote is what the command answers (so it is what an Idempotency-Key stores with it).
+      return next;
     });
     if ('expired' in outcome) throw new QuoteExpiredError(`quote ${quoteId} expired at ${outcome.expired}; make a new quote`, { quoteId, expiresAt: outcome.expired });
-    return outcome.quote;
+    return outcome;
   }
 }
 
