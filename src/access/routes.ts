@@ -52,7 +52,7 @@ export function registerAccessRoutes(app: FastifyInstance, deps: { access: Acces
     schema: {
       tags,
       summary: 'Consistency check (seed 000 §21.1) of your tenant',
-      description: 'Reports versions without history rows, guards held by finished operations, and versions without outbox events. Zero findings on a healthy database.',
+      description: 'Reports versions without history rows, guards held by finished operations, versions without outbox events, orders that look submitted twice (same Idempotency-Key, externalReference or quote) and the subscriptions they created, fulfillment tasks running under an expired or missing lease, and (when the relay publishes, TENURE_RELAY=on) outbox events unpublished past the threshold. Each finding has a stable `kind`, the ids of its rows and the `action` to take; `information.outbox` counts unpublished events. Zero findings on a healthy database (docs/installed-base.md#consistency-check).',
       response: { 200: AnyObject },
     },
   }, async (request) => checkTenant(deps.pool, contextOf(request).tenantId, deps.clock.now()));

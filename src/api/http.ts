@@ -22,10 +22,13 @@ declare module 'fastify' {
 export function contextOf(request: FastifyRequest): CommandContext {
   const principal = request.principal!;
   const header = request.headers['x-correlation-id'];
+  // The idempotency hook refuses a POST whose key is not 1 to 200 characters before this runs.
+  const key = request.headers['idempotency-key'];
   return {
     tenantId: principal.tenantId,
     actor: { apiKeyId: principal.apiKeyId, role: principal.role },
     correlationId: typeof header === 'string' && header.length > 0 && header.length <= 200 ? header : request.id,
+    idempotencyKey: request.method === 'POST' && typeof key === 'string' && key.length > 0 && key.length <= 200 ? key : null,
   };
 }
 

@@ -117,17 +117,21 @@ fulfillmentCommand
 
 program
   .command('check')
-  .description('consistency check of every tenant: versions without history, stale guards, versions without outbox events; exits 1 when something is found')
+  .description('consistency check of every tenant, tenant by tenant, read-only: versions without history, stale guards, versions without outbox events, duplicated orders and subscriptions, tasks under an expired or missing lease, old unpublished outbox events (with TENURE_RELAY=on); exits 1 when something is found')
   .option('--json', 'print the report as JSON')
   .action(async (options: { json?: boolean }) => {
     const db = await openDatabase();
     try {
       const report = await checkAllTenants(db.pool, systemClock.now());
+      const outbox = report.information.outbox;
       if (options.json) console.log(JSON.stringify(report, null, 2));
-      else if (report.healthy) console.log('healthy: 0 findings');
       else {
-        console.log(`${report.findings.length} finding(s):`);
-        for (const f of report.findings) console.log(`  ${f.kind}  ${f.entity} ${f.id}${f.version !== null ? ' v' + f.version : ''}  account ${f.accountId}: ${f.detail}`);
+        if (report.healthy) console.log('healthy: 0 findings');
+        else {
+          console.log(`${report.findings.length} finding(s):`);
+          for (const f of report.findings) console.log(`  ${f.kind}  ${f.entity} ${f.id}${f.version !== null ? ' v' + f.version : ''}  account ${f.accountId}: ${f.detail}\n    what to do: ${f.action}`);
+        }
+        console.log(`outbox: ${outbox.unpublished} unpublished event(s), ${outbox.olderThanThreshold} older than ${outbox.staleAfterSeconds} s; publishing ${outbox.publishing}${outbox.publishing === 'disabled' ? ' (TENURE_RELAY off: information, not a finding)' : ''}`);
       }
       process.exitCode = report.healthy ? 0 : 1;
     } finally {

@@ -140,6 +140,11 @@ export interface CommandContext {
   tenantId: string;
   actor: { apiKeyId: string; role: string } | null;
   correlationId: string | null;
+  /**
+   * The request's Idempotency-Key (POST only), recorded on the order it submits so that
+   * `tenure check` can find two orders made by one key.
+   */
+  idempotencyKey?: string | null;
 }
 
 /** The order item that causes a change (seed 000 §5: order item is the cause, not the owner). */

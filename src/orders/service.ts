@@ -535,7 +535,7 @@ async function submitInTx(
     updatedAt: now,
     completedAt: null,
   };
-  await store.insertOrder(tx, ctx.tenantId, order);
+  await store.insertOrder(tx, ctx.tenantId, order, ctx.idempotencyKey ?? null);
   await store.insertStateChange(tx, ctx.tenantId, account.accountId, orderId, { itemId: null, fromStatus: null, toStatus: 'acknowledged', reason: input.quoteId ? `from quote ${input.quoteId}` : 'submitted', recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
   const records: OrderItemRecord[] = items.map((item, i) => ({
     itemId: itemIds[i],

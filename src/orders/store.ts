@@ -1,5 +1,6 @@
 /** The SQL of orders. */
-import { queryOne, queryRows, type Tx } from '../platform/db.ts';
+import { isUniqueViolation, queryOne, queryRows, type Tx } from '../platform/db.ts';
+import { BusinessRuleError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { ItemState, OrderAction, OrderState } from './model.ts';
 
@@ -77,13 +78,32 @@ const itemFromRow = (r: any): OrderItemRecord => ({
   updatedAt: r.updated_at.toISOString(),
 });
 
-export async function insertOrder(tx: Tx, tenantId: string, o: OrderRecord): Promise<void> {
-  await tx.query(
-    `insert into product_order (tenant_id, account_id, order_id, status, quote_id, supplemental_of_order_id,
-       external_reference, version, created_at, updated_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-    [tenantId, o.accountId, o.orderId, o.status, o.quoteId, o.supplementalOfOrderId, o.externalReference, o.version, o.createdAt, o.updatedAt],
+/**
+ * Writes a new order with the Idempotency-Key of the request that submitted it (null without
+ * one). One order per key and account (migration 0011's unique index; the read first names the
+ * order that the key already made, the index catches a race with it): a repeat of a submission
+ * that committed is refused instead of doing the work twice.
+ */
+export async function insertOrder(tx: Tx, tenantId: string, o: OrderRecord, idempotencyKey: string | null): Promise<void> {
+  const refuse = (orderId: string | null) => new BusinessRuleError(
+    `order ${orderId ?? '(being submitted)'} of account ${o.accountId} was already submitted with Idempotency-Key "${idempotencyKey}"; this request is a repeat of it and submits nothing`,
+    { idempotencyKey, ...(orderId ? { orderId } : {}) },
   );
+  if (idempotencyKey !== null) {
+    const first = await queryOne<{ order_id: string }>(tx, 'select order_id from product_order where tenant_id = $1 and account_id = $2 and idempotency_key = $3', [tenantId, o.accountId, idempotencyKey]);
+    if (first) throw refuse(first.order_id);
+  }
+  try {
+    await tx.query(
+      `insert into product_order (tenant_id, account_id, order_id, status, quote_id, supplemental_of_order_id,
+         external_reference, version, created_at, updated_at, idempotency_key)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [tenantId, o.accountId, o.orderId, o.status, o.quoteId, o.supplementalOfOrderId, o.externalReference, o.version, o.createdAt, o.updatedAt, idempotencyKey],
+    );
+  } catch (error) {
+    if (isUniqueViolation(error, 'product_order_idempotency_key')) throw refuse(null);
+    throw error;
+  }
 }
 
 export async function insertItem(tx: Tx, tenantId: string, accountId: string, orderId: string, i: OrderItemRecord): Promise<void> {

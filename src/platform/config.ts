@@ -13,6 +13,13 @@ export interface Config {
   demoKey: string | undefined;
   redisUrl: string | undefined;
   logLevel: string;
+  /**
+   * Whether the outbox relay publishes events (TENURE_RELAY=on; issue 14 brings the relay).
+   * Off by default: until then every event stays unpublished, and `tenure check` only counts them.
+   */
+  relayEnabled: boolean;
+  /** With the relay on, an event still unpublished this long after it occurred is a finding of the check. */
+  outboxStaleAfterMs: number;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -25,6 +32,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoKey: nonEmpty(env.TENURE_DEMO_KEY),
     redisUrl: nonEmpty(env.REDIS_URL),
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
+    relayEnabled: parseSwitch(env.TENURE_RELAY, false, 'TENURE_RELAY'),
+    outboxStaleAfterMs: parsePositiveSeconds(env.TENURE_CHECK_OUTBOX_STALE_SECONDS, 300, 'TENURE_CHECK_OUTBOX_STALE_SECONDS') * 1000,
   };
 }
 
@@ -39,4 +48,21 @@ function parsePort(value: string | undefined, fallback: number, name: string): n
     throw new Error(`${name} must be a port number (0-65535), got "${value}"`);
   }
   return port;
+}
+
+function parseSwitch(value: string | undefined, fallback: boolean, name: string): boolean {
+  const v = nonEmpty(value)?.toLowerCase();
+  if (v === undefined) return fallback;
+  if (['on', 'true', '1', 'yes'].includes(v)) return true;
+  if (['off', 'false', '0', 'no'].includes(v)) return false;
+  throw new Error(`${name} must be on or off, got "${value}"`);
+}
+
+function parsePositiveSeconds(value: string | undefined, fallback: number, name: string): number {
+  if (nonEmpty(value) === undefined) return fallback;
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value!.trim()) || seconds < 1 || seconds > 31_536_000) {
+    throw new Error(`${name} must be a whole number of seconds from 1 to 31536000, got "${value}"`);
+  }
+  return seconds;
 }
