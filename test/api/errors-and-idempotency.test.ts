@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { queryOne } from '../../src/platform/db.ts';
-import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { assertProblem, call, createTestApp, type TestApp } from '../helpers/app.ts';
 import { catalogRefs, ensureFixtureCatalog, priceSnapshot, productSnapshot } from '../helpers/fixtures.ts';
 
 const PROBLEM_JSON = /^application\/problem\+json/;
@@ -41,16 +41,6 @@ describe('errors, idempotency, pagination, roles and OpenAPI through HTTP', () =
   };
   const command = (id: string, verbPhase: string, body: unknown, key = app.adminKey) =>
     send('POST', `/internal/assets/product-instances/${id}/${verbPhase}`, body, {}, key);
-
-  function assertProblem(res: { status: number; body: any; headers: Record<string, unknown> }, status: number, type: string) {
-    assert.equal(res.status, status, JSON.stringify(res.body));
-    assert.match(String(res.headers['content-type']), PROBLEM_JSON);
-    assert.equal(res.body.type, `/problems/${type}`);
-    assert.equal(res.body.status, status);
-    assert.equal(typeof res.body.title, 'string');
-    assert.equal(typeof res.body.detail, 'string');
-    assert.equal(typeof res.body.instance, 'string');
-  }
 
   function assertInvalid(res: { status: number; body: any; headers: Record<string, unknown> }, field: string) {
     assertProblem(res, 400, 'validation-error');

@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { onIdempotencyAudit, type IdempotencyAudit } from '../../src/api/idempotency.ts';
 import { EXAMPLE_IDS } from '../../src/api/openapi-examples.ts';
+import { demoExampleIds } from '../helpers/example-ids.ts';
 import { ensureDemo } from '../../src/demo/seed.ts';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
@@ -90,25 +91,7 @@ describe('Idempotency-Key, in process: one writing transaction per POST, replays
       return result;
     };
 
-    const offerings = await call(app.server, KEY, 'GET', '/product-offerings?limit=200');
-    const offering = (code: string) => offerings.body.items.find((o: any) => o.body.code === code).id;
-    learn(EXAMPLE_IDS.account, accountId);
-    learn(EXAMPLE_IDS.offering.businessFiber, offering('business-fiber'));
-    learn(EXAMPLE_IDS.offering.staticIp29, offering('static-ip-29'));
-    learn(EXAMPLE_IDS.offering.managedRouter, offering('managed-router'));
-    learn(EXAMPLE_IDS.offering.slaGold, offering('sla-gold'));
-    const fiberOffering = offerings.body.items.find((o: any) => o.body.code === 'business-fiber');
-    learn(EXAMPLE_IDS.productSpecification.businessFiber, fiberOffering.body.productSpecification.id);
-    const serviceSpecs = await call(app.server, KEY, 'GET', '/service-specifications?limit=200');
-    learn(EXAMPLE_IDS.serviceSpecification.internetAccess, serviceSpecs.body.items.find((s: any) => s.body.code === 'internet-access').id);
-    const base = await call(app.server, KEY, 'GET', `/accounts/${accountId}/installed-base`);
-    const product = (name: string) => base.body.products.find((p: any) => p.name === name).productInstanceId;
-    learn(EXAMPLE_IDS.customer, base.body.customerId);
-    learn(EXAMPLE_IDS.demo.fiber, product('Business Fiber 1Gbps'));
-    learn(EXAMPLE_IDS.demo.staticIp, product('Static IP /29'));
-    learn(EXAMPLE_IDS.demo.managedRouter, product('Managed Router'));
-    learn(EXAMPLE_IDS.demo.slaGold, product('SLA Gold'));
-    learn(EXAMPLE_IDS.demo.subscription, base.body.subscriptions[0].subscriptionId);
+    for (const [exampleId, liveId] of await demoExampleIds(app.server, KEY, accountId)) learn(exampleId, liveId);
 
     const preview = await example('POST /price-previews');
     assert.equal(preview.audit.writingTransactions, 0, 'a preview writes nothing');

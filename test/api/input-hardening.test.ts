@@ -12,7 +12,7 @@ import { GUARD_OPERATION_TYPES, OPERATION_TYPES } from '../../src/inventory/mode
 import { ORDER_ACTIONS } from '../../src/orders/model.ts';
 import { MAX_REQUEST_INTEGER } from '../../src/api/validation.ts';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
-import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { assertProblem, call, createTestApp, type TestApp } from '../helpers/app.ts';
 import { catalogRefs, ensureFixtureCatalog, priceSnapshot, productSnapshot } from '../helpers/fixtures.ts';
 
 const PROBLEM_JSON = /^application\/problem\+json/;
@@ -41,16 +41,6 @@ describe('HTTP input hardening (issue 8)', () => {
     assert.equal(res.status, status, `${method} ${url}: ${JSON.stringify(res.body)}`);
     return res.body;
   };
-
-  function assertProblem(res: { status: number; body: any; headers: Record<string, unknown> }, status: number, type: string) {
-    assert.equal(res.status, status, JSON.stringify(res.body));
-    assert.match(String(res.headers['content-type']), PROBLEM_JSON);
-    assert.equal(res.body.type, `/problems/${type}`);
-    assert.equal(res.body.status, status);
-    assert.equal(typeof res.body.title, 'string');
-    assert.equal(typeof res.body.detail, 'string');
-    assert.equal(typeof res.body.instance, 'string');
-  }
 
   function assertInvalid(res: { status: number; body: any; headers: Record<string, unknown> }, field: string, message?: RegExp) {
     assertProblem(res, 400, 'validation-error');

@@ -10,6 +10,7 @@ import { Ajv } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
 import { isInstant } from '../../src/api/http.ts';
 import { EXAMPLE_IDS } from '../../src/api/openapi-examples.ts';
+import { demoExampleIds } from '../helpers/example-ids.ts';
 import { ensureDemo } from '../../src/demo/seed.ts';
 import { PROBLEM_TYPES } from '../../src/platform/errors.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
@@ -329,25 +330,7 @@ describe('OpenAPI document', () => {
     };
 
     // The demo's ids, by what they are.
-    const offerings = await call(app.server, KEY, 'GET', '/product-offerings?limit=200');
-    const offering = (code: string) => offerings.body.items.find((o: any) => o.body.code === code).id;
-    learn(EXAMPLE_IDS.account, accountId);
-    learn(EXAMPLE_IDS.offering.businessFiber, offering('business-fiber'));
-    learn(EXAMPLE_IDS.offering.staticIp29, offering('static-ip-29'));
-    learn(EXAMPLE_IDS.offering.managedRouter, offering('managed-router'));
-    learn(EXAMPLE_IDS.offering.slaGold, offering('sla-gold'));
-    const fiberOffering = offerings.body.items.find((o: any) => o.body.code === 'business-fiber');
-    learn(EXAMPLE_IDS.productSpecification.businessFiber, fiberOffering.body.productSpecification.id);
-    const services = await call(app.server, KEY, 'GET', '/service-specifications?limit=200');
-    learn(EXAMPLE_IDS.serviceSpecification.internetAccess, services.body.items.find((s: any) => s.body.code === 'internet-access').id);
-    const base = await call(app.server, KEY, 'GET', `/accounts/${accountId}/installed-base`);
-    const product = (name: string) => base.body.products.find((p: any) => p.name === name).productInstanceId;
-    learn(EXAMPLE_IDS.customer, base.body.customerId);
-    learn(EXAMPLE_IDS.demo.fiber, product('Business Fiber 1Gbps'));
-    learn(EXAMPLE_IDS.demo.staticIp, product('Static IP /29'));
-    learn(EXAMPLE_IDS.demo.managedRouter, product('Managed Router'));
-    learn(EXAMPLE_IDS.demo.slaGold, product('SLA Gold'));
-    learn(EXAMPLE_IDS.demo.subscription, base.body.subscriptions[0].subscriptionId);
+    for (const [exampleId, liveId] of await demoExampleIds(app.server, KEY, accountId)) learn(exampleId, liveId);
 
     await replay('GET /accounts/{accountId}/installed-base', { accountId });
     await replay('POST /price-previews');

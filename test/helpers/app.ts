@@ -1,4 +1,5 @@
 /** A whole Tenure (services + HTTP server) on a fresh real database, with a manual clock. */
+import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
 import { createServices, type Services } from '../../src/app.ts';
@@ -89,4 +90,15 @@ export async function drainFulfillment(app: TestApp, workerId = 'test-worker'): 
     ran += n;
   }
   throw new Error('fulfillment did not settle in 200 rounds');
+}
+
+/** A problem+json answer of this status and type, with its standard members. */
+export function assertProblem(res: { status: number; body: any; headers: Record<string, unknown> }, status: number, type: string): void {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
+  assert.equal(res.body.type, `/problems/${type}`);
+  assert.equal(res.body.status, status);
+  assert.equal(typeof res.body.title, 'string');
+  assert.equal(typeof res.body.detail, 'string');
+  assert.equal(typeof res.body.instance, 'string');
 }
