@@ -861,27 +861,21 @@ export async function checkConfigurationChange(tx: Tx, product: ProductInstance,
 
 /** A requested modification with its configuration checked and normalized; fields prefixed with `at`. */
 async function checkedChange(u: Unit, id: string, change: ModificationChange | undefined, at: string): Promise<ModificationChange | undefined> {
-  if (change?.price) {
-    const product = await loadProduct(u, id);
-    checkPriceCurrency((await findAccountInTx(u.tx, product.accountId))!.currency, change.price, `${at}/price`);
-  }
-  if (change?.productOfferingVersion !== undefined) {
-    // The version the instance moves to is a version of its own offering, in the catalog.
-    const product = await loadProduct(u, id);
-    const version = versionNumber(change.productOfferingVersion);
-    if (version === null || !(await findOfferingVersion(u.tx, product.productOfferingId, version))) {
-      throw ValidationError.field(`${at}/productOfferingVersion`, `product offering ${product.productOfferingId} version ${change.productOfferingVersion} does not exist`);
-    }
-  }
-  if (!change?.configuration) return change;
+  if (!change || (!change.price && change.productOfferingVersion === undefined && !change.configuration)) return change;
   const product = await loadProduct(u, id);
+  if (change.price) checkPriceCurrency((await findAccountInTx(u.tx, product.accountId))!.currency, change.price, `${at}/price`);
+  // The version the instance moves to is a version of its own offering, in the catalog.
+  const offeringVersion = versionNumber(change.productOfferingVersion ?? product.productOfferingVersion);
+  const offering = offeringVersion !== null ? await findOfferingVersion(u.tx, product.productOfferingId, offeringVersion) : null;
+  if (change.productOfferingVersion !== undefined && !offering) {
+    throw ValidationError.field(`${at}/productOfferingVersion`, `product offering ${product.productOfferingId} version ${change.productOfferingVersion} does not exist`);
+  }
+  if (!change.configuration) return change;
   try {
     const checked = await checkConfigurationChange(u.tx, product, change.configuration);
     if (change.name) return { ...change, configuration: checked.change };
     // A name made from the configuration follows it, whoever changes it (an order names it
     // the same way at submission); a fixed or chosen name stays.
-    const offeringVersion = versionNumber(change.productOfferingVersion ?? product.productOfferingVersion);
-    const offering = offeringVersion !== null ? await findOfferingVersion(u.tx, product.productOfferingId, offeringVersion) : null;
     const name = offering ? instanceNameAfterChange(offering.body, checked.specification, product, checked.configuration) : product.name;
     return { ...change, configuration: checked.change, ...(name !== product.name ? { name } : {}) };
   } catch (error) {
