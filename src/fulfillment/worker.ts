@@ -41,13 +41,11 @@ export function startWorker(
     // (logged once when it starts and once when it ends, not at every attempt).
     let failures = 0;
     let outage = false;
-    let lastRan = 0;
     while (!stopping) {
       let ran = 0;
       let waitMs = settings.pollIntervalMs;
       try {
-        // After an idle look, one connection to look again; after work, a whole batch.
-        ran = await orchestrator.runOnce(id, lastRan > 0 ? settings.batchSize : 1);
+        ran = await orchestrator.runOnce(id);
         if (outage) options.logger?.info({ worker: id, failedRounds: failures }, 'database reachable again; fulfillment worker resumed');
         failures = 0;
         outage = false;
@@ -63,7 +61,6 @@ export function startWorker(
           options.logger?.warn({ worker: id, reason }, 'database unavailable; fulfillment worker backing off until it answers');
         }
       }
-      lastRan = ran;
       if (ran === 0 && !stopping) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, waitMs);
