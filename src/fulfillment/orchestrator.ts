@@ -107,6 +107,11 @@ interface InFlight {
   connection: HeldConnection;
   /** Given back at shutdown: whatever the call answers later is not recorded. */
   givenBack: boolean;
+  /**
+   * Its connection is in a transaction (the task's start, or its outcome): the task is not to be
+   * given back then, as that would share the connection; it ends by itself.
+   */
+  busy: boolean;
 }
 
 export class Orchestrator {
@@ -142,7 +147,7 @@ export class Orchestrator {
       const deadline = performance.now() + this.leaseMs;
       // The batch runs at once, under the one lease: no claimed task waits behind another.
       await Promise.all(claimed.map(async (task, i) => {
-        const flight: InFlight = { task, claimToken, connection: connections[i], givenBack: false };
+        const flight: InFlight = { task, claimToken, connection: connections[i], givenBack: false, busy: false };
         this.inFlight.set(task.taskId, flight);
         try {
           await this.runTask(flight, deadline);
@@ -167,9 +172,10 @@ export class Orchestrator {
   async giveBackInFlight(workerId: string): Promise<number> {
     let given = 0;
     for (const flight of this.inFlight.values()) {
-      if (!flight.claimToken.startsWith(`${workerId}:`) || flight.givenBack) continue;
+      if (!flight.claimToken.startsWith(`${workerId}:`) || flight.givenBack || flight.busy) continue;
       flight.givenBack = true;
-      if (await this.giveBack(flight.task, flight.claimToken, true, performance.now() + GIVE_BACK_PATIENCE_MS)) given++;
+      // On the task's own connection, idle while its call is out: a full pool cannot stop it.
+      if (await this.giveBack(flight, true, performance.now() + GIVE_BACK_PATIENCE_MS)) given++;
       // Its connection is closed, not kept for an answer that will not be recorded: the pool can end now.
       flight.connection.lost ??= new Error('given back at shutdown');
       flight.connection.release();
@@ -178,13 +184,14 @@ export class Orchestrator {
   }
 
   /**
-   * Gives one claim back (queue.releaseClaim) on a fresh connection, trying again until
-   * `deadline`; false when it could not (the lease then takes over).
+   * Gives one claim back (queue.releaseClaim) on the task's connection, or a fresh one when that
+   * was lost, trying again until `deadline`; false when it could not (the lease then takes over).
    */
-  private async giveBack(task: TaskRow, claimToken: string, attemptMade: boolean, deadline: number): Promise<boolean> {
+  private async giveBack(flight: InFlight, attemptMade: boolean, deadline: number): Promise<boolean> {
+    const { task, claimToken } = flight;
     try {
-      return await this.whileUnavailable(deadline, () => this.deps.pool, () =>
-        inTenantTransaction(this.deps.pool, task.tenantId, (tx) => queue.releaseClaim(tx, task, claimToken, this.now(), attemptMade)));
+      return await this.whileUnavailable(deadline, () => (flight.connection.lost ? this.deps.pool : flight.connection), (on) =>
+        inTenantTransaction(on, task.tenantId, (tx) => queue.releaseClaim(tx, task, claimToken, this.now(), attemptMade)));
     } catch (error) {
       this.deps.logger?.warn({ err: error, taskId: task.taskId }, 'fulfillment: could not give the task back; its lease will run out');
       return false;
@@ -210,7 +217,7 @@ export class Orchestrator {
   }
 
   private async runTask(flight: InFlight, deadline: number): Promise<void> {
-    const { task, claimToken, connection } = flight;
+    const { task, connection } = flight;
     const ctx = systemContext(task);
     if (task.attempts > task.maxAttempts) {
       // Taken over after its worker was lost on the last attempt: do not call out again.
@@ -219,6 +226,7 @@ export class Orchestrator {
     }
     let item: OrderItemRecord;
     let original: TaskRow | undefined;
+    flight.busy = true;
     try {
       ({ item, original } = await inTenantTransaction(connection, task.tenantId, async (tx) => {
         const started = task.kind === 'provision'
@@ -229,13 +237,16 @@ export class Orchestrator {
     } catch (error) {
       if (unavailableReason(error) !== null) {
         // Nothing was called: the attempt does not count, and the task is due again at once.
-        await this.giveBack(task, claimToken, false, deadline);
+        await this.giveBack(flight, false, deadline);
         return;
       }
+      flight.busy = false;
       this.deps.logger?.error({ err: error, taskId: task.taskId }, 'fulfillment: could not start the task; it will be retried');
       await this.record(flight, { outcome: 'failed', code: 'start-failed', message: messageOf(error), retryable: true }, deadline);
       return;
     }
+    flight.busy = false;
+    if (flight.givenBack) return;
     const request = provisioningTaskOf(original ?? task, item, task.attempts);
     let result: ProvisioningResult;
     try {
@@ -264,8 +275,9 @@ export class Orchestrator {
     const ctx = systemContext(task);
     const connection = () => (flight.connection.lost ? this.deps.pool : flight.connection);
     try {
+      if (flight.givenBack) return;
+      flight.busy = true;
       await this.whileUnavailable(deadline, connection, async (on) => {
-        if (flight.givenBack) return;
         await inTenantTransaction(on, task.tenantId, (tx) => this.applyOutcomeInTx(tx, ctx, task, result, { claimToken }));
       });
     } catch (error) {
