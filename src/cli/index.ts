@@ -90,10 +90,14 @@ program
     const orchestrator = createOrchestrator(db.pool, systemClock, { provisioners, fulfillment, logger });
     const workers = Array.from({ length: concurrency }, () => startWorker(orchestrator, fulfillment, { logger }));
     logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes(), leaseMs: orchestrator.leaseMs, connections: concurrency * fulfillment.batchSize }, 'fulfillment workers started');
+    // Workers may all be waiting on the pool, whose timers do not hold the event loop: without
+    // this the process would end by itself, silently, in the middle of an outage.
+    const keepAlive = setInterval(() => {}, 60_000);
     const signal = await new Promise<string>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'));
       process.once('SIGTERM', () => resolve('SIGTERM'));
     });
+    clearInterval(keepAlive);
     logger.info({ signal }, 'fulfillment workers stopping');
     const stopped = await Promise.all(workers.map((w) => w.stop()));
     const gaveBack = stopped.reduce((sum, s) => sum + s.gaveBack, 0);
