@@ -17,10 +17,11 @@ export function registerAccessRoutes(app: FastifyInstance, deps: { access: Acces
   const adminOnly = { adminOnly: true };
 
   r.post('/api-keys', {
-    config: adminOnly,
+    // The key is stored hashed only: a replay with the same Idempotency-Key answers apiKey null.
+    config: { ...adminOnly, secretResponseMembers: ['apiKey'] },
     schema: {
       tags,
-      summary: 'Create an API key (the key is shown only in this response)',
+      summary: 'Create an API key (the key is shown only in this response; a replay with the same Idempotency-Key answers apiKey null)',
       body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }), role: Type.Union(ROLES.map((x) => Type.Literal(x))) }, { additionalProperties: false }),
       response: { 201: AnyObject },
     },

@@ -16,6 +16,11 @@ declare module 'fastify' {
     public?: boolean;
     /** Only admin keys. */
     adminOnly?: boolean;
+    /**
+     * Top-level members of the response that hold a secret shown once (a new API key): the
+     * Idempotency-Key record stores them as null, so a replay answers everything but the secret.
+     */
+    secretResponseMembers?: readonly string[];
   }
 }
 

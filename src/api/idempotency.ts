@@ -45,6 +45,16 @@ export interface IdempotencyRecord {
   writingTransactions: number;
   /** Open transactions of the request holding the key's lock (a request may run some in parallel). */
   holding: number;
+  /** Response members stored as null (the route's secretResponseMembers). */
+  secretMembers: readonly string[];
+}
+
+/** The response as the key stores it: a secret shown once is not kept (a replay answers it as null). */
+function withheld(result: unknown, secretMembers: readonly string[]): unknown {
+  if (secretMembers.length === 0 || typeof result !== 'object' || result === null || Array.isArray(result)) return result;
+  const copy: Record<string, unknown> = { ...(result as Record<string, unknown>) };
+  for (const member of secretMembers) if (member in copy) copy[member] = null;
+  return copy;
 }
 
 /** What a keyed POST did, for the audit test (test/api/idempotency-atomic.test.ts). */
@@ -137,7 +147,7 @@ export function installIdempotency(app: FastifyInstance, deps: { pool: Pool; clo
           const row = await queryOne<{ wrote: boolean }>(tx, 'select txid_current_if_assigned() is not null as wrote');
           wrote = row!.wrote;
           if (!joins || !wrote || isNotTheResponse(result)) return;
-          text = JSON.stringify(result ?? null);
+          text = JSON.stringify(withheld(result ?? null, record.secretMembers));
           await tx.query(
             `insert into idempotency_key (tenant_id, idempotency_key, method, path, request_hash, state, response_status, response_body, response_text, created_at, completed_at)
              values ($1, $2, 'POST', $3, $4, 'completed', $5, $6::jsonb, $8, $7, $7)`,
@@ -200,7 +210,10 @@ export function installIdempotency(app: FastifyInstance, deps: { pool: Pool; clo
     });
     switch (outcome.kind) {
       case 'run':
-        return { tenantId, key: header, path, requestHash, successStatus: successStatusOf(request), transactions: 0, writingTransactions: 0, holding: 0 };
+        return {
+          tenantId, key: header, path, requestHash, successStatus: successStatusOf(request), transactions: 0, writingTransactions: 0, holding: 0,
+          secretMembers: request.routeOptions.config?.secretResponseMembers ?? [],
+        };
       case 'mismatch':
         throw new IdempotencyKeyReuseError(`Idempotency-Key "${header}" was used for a different request (${outcome.path}); use a new key`);
       case 'in-progress':
@@ -225,7 +238,8 @@ export function installIdempotency(app: FastifyInstance, deps: { pool: Pool; clo
       // that reshapes its service's result, or refuses after a change committed, would break
       // that (the audit test says so); the response sent is stored instead, as a fallback.
       if (status < 500 && typeof payload === 'string') {
-        replayMismatch = status !== record.successStatus || reply.serialize(JSON.parse(record.committedText)) !== payload;
+        const sent = record.secretMembers.length ? reply.serialize(withheld(JSON.parse(payload), record.secretMembers)) : payload;
+        replayMismatch = status !== record.successStatus || reply.serialize(JSON.parse(record.committedText)) !== sent;
         if (replayMismatch) {
           request.log.warn({ url: request.url }, 'idempotency: the response differs from the stored result; storing the response');
           await store(record, status, payload, true);
@@ -249,8 +263,8 @@ export function installIdempotency(app: FastifyInstance, deps: { pool: Pool; clo
     let text = 'null';
     if (typeof payload === 'string' && payload.length > 0) {
       try {
-        JSON.parse(payload);
-        text = payload;
+        const parsed = JSON.parse(payload);
+        text = record.secretMembers.length ? JSON.stringify(withheld(parsed, record.secretMembers)) : payload;
       } catch {
         text = JSON.stringify(payload);
       }

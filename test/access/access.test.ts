@@ -369,8 +369,14 @@ describe('tenants, API keys, roles and the audit log', () => {
     assertProblem(await send('GET', `/audit-log?cursor=${Buffer.from(JSON.stringify({ recordedAt: 'soon', auditId: 'x' })).toString('base64url')}`), 400, 'validation-error');
   });
 
-  test('a keyed POST /api-keys stores no key in clear', { todo: 'defect: the Idempotency-Key record keeps the first response, whose apiKey is the key in clear (idempotency_key.response_text/response_body); see the report' }, async () => {
-    const created = await ok('POST', '/api-keys', { name: 'keyed', role: 'viewer' }, 201, app.adminKey, { 'idempotency-key': `api-key-${randomUUID()}` });
+  test('a keyed POST /api-keys stores no key in clear; its replay answers everything but the key', async () => {
+    const headers = { 'idempotency-key': `api-key-${randomUUID()}` };
+    const created = await ok('POST', '/api-keys', { name: 'keyed', role: 'viewer' }, 201, app.adminKey, headers);
+    assert.match(created.apiKey, /^tnr_/);
     await assertNotInClear(created.apiKey);
+    const replay = await ok('POST', '/api-keys', { name: 'keyed', role: 'viewer' }, 201, app.adminKey, headers);
+    assert.deepEqual(replay, { ...created, apiKey: null }, 'the key was shown once');
+    const keys = await queryRows<{ n: number }>(app.db.pool, `select count(*)::int as n from api_key where tenant_id = $1 and name = 'keyed'`, [app.tenantId]);
+    assert.equal(keys[0].n, 1, 'one key created');
   });
 });

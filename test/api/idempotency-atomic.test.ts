@@ -50,7 +50,7 @@ describe('Idempotency-Key, in process: one writing transaction per POST, replays
   });
 
   /** Sends a keyed POST twice: the second answer must be the first, byte for byte, marked replayed. */
-  async function sendTwice(url: string, body: unknown, label: string) {
+  async function sendTwice(url: string, body: unknown, label: string, options: { secretMember?: string } = {}) {
     const key = randomUUID();
     const send = () => app.server.inject({
       method: 'POST', url, payload: body === undefined ? undefined : JSON.stringify(body),
@@ -62,7 +62,13 @@ describe('Idempotency-Key, in process: one writing transaction per POST, replays
     const second = await send();
     assert.ok(first.statusCode < 500, `${label}: ${first.statusCode} ${first.body}`);
     assert.equal(second.statusCode, first.statusCode, `${label}: replayed status`);
-    assert.equal(second.body, first.body, `${label}: the replay is the first response byte for byte`);
+    if (options.secretMember) {
+      // A secret shown once is not kept with the key: the replay is the response without it.
+      assert.equal(typeof JSON.parse(first.body)[options.secretMember], 'string');
+      assert.equal(second.body, JSON.stringify({ ...JSON.parse(first.body), [options.secretMember]: null }), `${label}: the replay is the first response, ${options.secretMember} withheld`);
+    } else {
+      assert.equal(second.body, first.body, `${label}: the replay is the first response byte for byte`);
+    }
     assert.equal(second.headers['idempotent-replayed'], 'true', `${label}: marked as a replay`);
     assert.equal(first.headers['idempotent-replayed'], undefined);
     assert.equal(second.headers['content-type'], first.headers['content-type'], `${label}: same media type`);
@@ -141,7 +147,7 @@ describe('Idempotency-Key, in process: one writing transaction per POST, replays
     assert.equal(account.status, 201);
     const customers = await queryRows<{ n: number }>(app.db.pool, `select count(*)::int as n from customer where name = 'PT Ulang Sekali'`);
     assert.equal(customers[0].n, 1);
-    const apiKey = await sendTwice('/api-keys', { name: 'once', role: 'viewer' }, 'POST /api-keys');
+    const apiKey = await sendTwice('/api-keys', { name: 'once', role: 'viewer' }, 'POST /api-keys', { secretMember: 'apiKey' });
     assert.equal(apiKey.status, 201);
     await sendTwice(`/api-keys/${apiKey.body.apiKeyId}/revocation:apply`, {}, 'POST /api-keys/{id}/revocation:apply');
 
@@ -192,7 +198,9 @@ describe('Idempotency-Key, in process: one writing transaction per POST, replays
       const schema = item.post.requestBody?.content?.['application/json']?.schema;
       const url = path.replace(/\{([^}]+)\}/g, () => known[0]?.id ?? randomUUID());
       if (path.startsWith('/fulfillment/callbacks/')) continue; // signed by the provisioner, not keyed by a client
-      await sendTwice(url, schema ? minimal(schema) : undefined, `POST ${path}`).catch((error) => {
+      // The one route whose answer holds a secret shown once (see its OpenAPI summary).
+      const secret = path === '/api-keys' ? { secretMember: 'apiKey' } : {};
+      await sendTwice(url, schema ? minimal(schema) : undefined, `POST ${path}`, secret).catch((error) => {
         throw new Error(`POST ${path}: ${error.message}`);
       });
       driven++;
