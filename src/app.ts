@@ -61,8 +61,17 @@ export function createServices(pool: Pool, clock: Clock, options: ServiceOptions
     priceRules: new PriceRuleService(deps),
     quotes: new QuoteService(deps),
     orders: new OrderService({ ...deps, routing: fulfillment.routing }),
-    orchestrator: new Orchestrator({ pool, clock, registry: provisioners.registry, settings: fulfillment, logger: options.logger }),
+    orchestrator: createOrchestrator(pool, clock, { ...options, provisioners, fulfillment }),
     fulfillment,
     callbackSecrets: provisioners.callbackSecrets,
   };
+}
+
+/**
+ * The fulfillment orchestrator alone, on a pool of its own: `npm start` gives its in-process
+ * worker one, so that the connections a worker holds for its tasks never starve the API.
+ */
+export function createOrchestrator(pool: Pool, clock: Clock, options: Pick<ServiceOptions, 'provisioners' | 'fulfillment' | 'logger'> = {}): Orchestrator {
+  const registry = options.provisioners?.registry ?? new ProvisionerRegistry([new ManualProvisioner(), new InternalProvisioner()]);
+  return new Orchestrator({ pool, clock, registry, settings: options.fulfillment ?? fulfillmentSettingsFromEnv(), logger: options.logger });
 }

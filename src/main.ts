@@ -1,11 +1,12 @@
 /** `npm start`: database (embedded unless DATABASE_URL), migrations, demo data, HTTP API. */
 import { buildServer } from './api/server.ts';
-import { createServices } from './app.ts';
+import { createOrchestrator, createServices } from './app.ts';
 import { demoKey } from './demo/key.ts';
 import { ensureDemo } from './demo/seed.ts';
 import { systemClock } from './platform/clock.ts';
 import { readConfig } from './platform/config.ts';
 import { openDatabase } from './platform/database.ts';
+import { createPool } from './platform/db.ts';
 import { EmbeddedInUseError, EmbeddedStartError } from './platform/embedded.ts';
 import { createLogger } from './platform/logger.ts';
 import { loadProvisioners } from './fulfillment/provisioners.ts';
@@ -25,7 +26,10 @@ export async function startServer(): Promise<void> {
   const server = await buildServer(services, { logger: { level: config.logLevel } });
   await server.listen({ port: config.port, host: config.host });
   // One fulfillment worker in the API process (never inside a request); more run as `tenure worker`.
-  const worker = process.env.TENURE_IN_PROCESS_WORKER === '0' ? null : startWorker(services.orchestrator, fulfillment, { logger });
+  // It holds a connection per task in flight, from a pool of its own: the API's stays the API's.
+  const inProcessWorker = process.env.TENURE_IN_PROCESS_WORKER !== '0';
+  const workerPool = inProcessWorker ? createPool(db.url, fulfillment.batchSize) : null;
+  const worker = workerPool ? startWorker(createOrchestrator(workerPool, systemClock, { provisioners, fulfillment, logger }), fulfillment, { logger }) : null;
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
@@ -47,6 +51,7 @@ export async function startServer(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     await worker?.stop();
     await server.close();
+    await workerPool?.end();
     await db.close();
     process.exit(0);
   };

@@ -1,5 +1,6 @@
 /** The `tenure` command line. */
 import { Command } from 'commander';
+import { createOrchestrator } from '../app.ts';
 import { createServices } from '../app.ts';
 import { checkAllTenants } from '../inventory/check.ts';
 import { systemClock } from '../platform/clock.ts';
@@ -15,7 +16,7 @@ import { fulfillmentSettingsFromEnv, startWorker } from '../fulfillment/worker.t
  * The CLI's database: DATABASE_URL's server; else the embedded PostgreSQL of the data folder,
  * the one `npm start` (or a `tenure worker`) already runs there when there is one.
  */
-function openDatabase(options: { migrate?: boolean } = {}): Promise<Database> {
+function openDatabase(options: { migrate?: boolean; poolMax?: number } = {}): Promise<Database> {
   return openAnyDatabase(readConfig(), { ...options, shareRunningEmbedded: true });
 }
 
@@ -73,24 +74,29 @@ tenant
 
 program
   .command('worker')
-  .description('run fulfillment workers until stopped (SIGINT/SIGTERM); the provisioners and routing come from TENURE_PROVISIONERS and TENURE_FULFILLMENT_*')
+  .description('run fulfillment workers until stopped (SIGINT/SIGTERM: the calls out get TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS to answer, then their tasks are given back); each loop holds up to TENURE_FULFILLMENT_BATCH connections; the provisioners and routing come from TENURE_PROVISIONERS and TENURE_FULFILLMENT_*')
   .option('--concurrency <n>', 'worker loops in this process', '1')
   .action(async (options: { concurrency: string }) => {
     const concurrency = Number(options.concurrency);
     if (!/^\d+$/.test(options.concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, got "${options.concurrency}"`);
     const fulfillment = fulfillmentSettingsFromEnv();
     const provisioners = await loadProvisioners(process.env, fulfillment.routing);
-    const db = await openDatabase();
+    // One connection per task in flight: every loop can hold a whole batch.
+    const db = await openDatabase({ poolMax: concurrency * fulfillment.batchSize });
     const logger = createLogger(readConfig().logLevel);
-    const services = createServices(db.pool, systemClock, { provisioners, fulfillment, redisUrl: null, logger });
-    const workers = Array.from({ length: concurrency }, () => startWorker(services.orchestrator, fulfillment, { logger }));
-    logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes() }, 'fulfillment workers started');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
+    const orchestrator = createOrchestrator(db.pool, systemClock, { provisioners, fulfillment, logger });
+    const workers = Array.from({ length: concurrency }, () => startWorker(orchestrator, fulfillment, { logger }));
+    logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes(), leaseMs: orchestrator.leaseMs, connections: concurrency * fulfillment.batchSize }, 'fulfillment workers started');
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
     });
-    await Promise.all(workers.map((w) => w.stop()));
+    logger.info({ signal }, 'fulfillment workers stopping');
+    const stopped = await Promise.all(workers.map((w) => w.stop()));
+    const gaveBack = stopped.reduce((sum, s) => sum + s.gaveBack, 0);
     await db.close();
+    logger.info({ gaveBack }, 'fulfillment workers stopped');
+    process.exit(0);
   });
 
 const fulfillmentCommand = program.command('fulfillment').description('operate fulfillment');

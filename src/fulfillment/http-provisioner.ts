@@ -152,7 +152,7 @@ export class HttpProvisioner implements Provisioner {
   private readonly url: string;
   private readonly compensateUrl: string;
   private readonly secret: string | Buffer;
-  private readonly timeoutMs: number;
+  readonly timeoutMs: number;
   private readonly fetchImpl: typeof fetch;
   private readonly clock: Clock;
 

@@ -14,7 +14,7 @@
 import { recordAudit } from '../access/audit.ts';
 import type { CommandContext } from '../inventory/types.ts';
 import type { Clock } from '../platform/clock.ts';
-import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
+import { asDatabaseError, holdConnections, inTenantTransaction, unavailableReason, type Connection, type HeldConnection, type Pool, type Tx } from '../platform/db.ts';
 import { IllegalTransitionError, NotFoundError, PointOfNoReturnError, ProblemError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -49,20 +49,39 @@ export interface RetryPolicy {
 export interface FulfillmentSettings {
   routing: Routing;
   retry: RetryPolicy;
-  /** How long a claimed task is a worker's before another may take it over. */
-  leaseMs: number;
+  /**
+   * How long a claimed task is a worker's before another may take it over. Undefined: sized
+   * from the provisioners, the longest call any of them may take plus LEASE_MARGIN_MS.
+   */
+  leaseMs?: number;
   /** How long an idle worker waits before looking for work again. */
   pollIntervalMs: number;
-  /** Tasks claimed per round, and run at once: a worker's concurrency. */
+  /**
+   * Tasks claimed per round, and run at once: a worker's concurrency, and the connections it
+   * holds (one per task in flight; a round claims only as many tasks as it got connections).
+   */
   batchSize: number;
+  /** On SIGTERM, how long a worker waits for the calls it has out before giving their tasks back. */
+  shutdownGraceMs: number;
+}
+
+/**
+ * A lease covers a task's provisioner call plus its two transactions (start and outcome), each
+ * of which may wait CONNECTION_TIMEOUT_MS for a connection, and one retry of the outcome.
+ */
+export const LEASE_MARGIN_MS = 15_000;
+
+/** The lease a worker takes: the configured one, or the provisioners' longest call plus the margin. */
+export function leaseMsOf(settings: FulfillmentSettings, registry: ProvisionerRegistry): number {
+  return settings.leaseMs ?? registry.longestTimeoutMs() + LEASE_MARGIN_MS;
 }
 
 export const DEFAULT_SETTINGS: FulfillmentSettings = {
   routing: DEFAULT_ROUTING,
   retry: { initialDelayMs: 1_000, multiplier: 2, maxDelayMs: 5 * 60_000, jitter: 0.1 },
-  leaseMs: 5 * 60_000,
   pollIntervalMs: 500,
   batchSize: 10,
+  shutdownGraceMs: 5_000,
 };
 
 /** The delay before attempt `attempts + 1`, with its jitter (`random` in [0, 1)). */
@@ -78,47 +97,119 @@ export type PostedResult =
 
 const systemContext = (task: TaskRow): CommandContext => ({ tenantId: task.tenantId, actor: null, correlationId: task.correlationId });
 
+/** A task a worker has claimed and not yet recorded, with the connection it holds for it. */
+interface InFlight {
+  task: TaskRow;
+  claimToken: string;
+  connection: HeldConnection;
+  /** Given back at shutdown: whatever the call answers later is not recorded. */
+  givenBack: boolean;
+}
+
 export class Orchestrator {
-  constructor(private readonly deps: { pool: Pool; clock: Clock; registry: ProvisionerRegistry; settings: FulfillmentSettings; logger?: Logger }) {}
+  /** The lease this orchestrator's workers take on the tasks they claim. */
+  readonly leaseMs: number;
+  private readonly inFlight = new Map<string, InFlight>();
+
+  constructor(private readonly deps: { pool: Pool; clock: Clock; registry: ProvisionerRegistry; settings: FulfillmentSettings; logger?: Logger }) {
+    this.leaseMs = leaseMsOf(deps.settings, deps.registry);
+  }
 
   private now(): string {
     return this.deps.clock.now().toISOString();
   }
 
   /**
-   * One round of a worker: claims ready tasks and runs each to an outcome. Returns how many
-   * it ran (0: nothing was ready).
+   * One round of a worker: holds up to a batch of connections, claims at most one ready task
+   * per connection held, and runs each to a recorded outcome on its own connection, so that
+   * recording needs no connection beyond those. Returns how many it ran (0: nothing was ready).
+   * `upTo` caps the batch: an idle worker looks with one connection instead of a whole batch.
    */
-  async runOnce(workerId: string): Promise<number> {
+  async runOnce(workerId: string, upTo = this.deps.settings.batchSize): Promise<number> {
     const claimToken = `${workerId}:${newId()}`;
-    const claimed = await queue.claimReadyTasks(this.deps.pool, claimToken, this.now(), this.deps.settings.leaseMs, this.deps.settings.batchSize);
-    // The batch runs at once, under the one lease: no claimed task waits behind another.
-    await Promise.all(claimed.map((task) => this.runTask(task, claimToken).catch((error) => {
-      // The outcome could not be recorded (database gone?): the lease runs out and another worker takes the task.
-      this.deps.logger?.error({ err: error, taskId: task.taskId }, 'fulfillment: recording the outcome failed');
-    })));
-    return claimed.length;
+    const connections = await holdConnections(this.deps.pool, Math.min(upTo, this.deps.settings.batchSize));
+    try {
+      let claimed: TaskRow[];
+      try {
+        claimed = await queue.claimReadyTasks(connections[0].client, claimToken, this.now(), this.leaseMs, connections.length);
+      } catch (error) {
+        // Whether the claim committed is unknown when the connection died: its leases run out.
+        throw asDatabaseError(error, connections[0].lost);
+      }
+      for (const spare of connections.slice(claimed.length)) spare.release();
+      const deadline = performance.now() + this.leaseMs;
+      // The batch runs at once, under the one lease: no claimed task waits behind another.
+      await Promise.all(claimed.map(async (task, i) => {
+        const flight: InFlight = { task, claimToken, connection: connections[i], givenBack: false };
+        this.inFlight.set(task.taskId, flight);
+        try {
+          await this.runTask(flight, deadline);
+        } catch (error) {
+          // The outcome could not be recorded: the lease runs out and another worker takes the task.
+          this.deps.logger?.error({ err: error, taskId: task.taskId }, 'fulfillment: recording the outcome failed');
+        } finally {
+          this.inFlight.delete(task.taskId);
+        }
+      }));
+      return claimed.length;
+    } finally {
+      for (const connection of connections) connection.release();
+    }
   }
 
-  private async runTask(task: TaskRow, claimToken: string): Promise<void> {
+  /**
+   * Gives back the tasks a worker still has out (its calls have not answered): for a graceful
+   * shutdown, so that other workers take them at once instead of after the lease. Returns how
+   * many were given back; a task whose lease this worker no longer holds is not touched.
+   */
+  async giveBackInFlight(workerId: string): Promise<number> {
+    let given = 0;
+    for (const flight of this.inFlight.values()) {
+      if (!flight.claimToken.startsWith(`${workerId}:`) || flight.givenBack) continue;
+      flight.givenBack = true;
+      if (await this.giveBack(flight.task, flight.claimToken, true)) given++;
+      // Its connection is closed, not kept for an answer that will not be recorded: the pool can end now.
+      flight.connection.lost ??= new Error('given back at shutdown');
+      flight.connection.release();
+    }
+    return given;
+  }
+
+  /** Gives one claim back (queue.releaseClaim) on a fresh connection; false when it could not (the lease then takes over). */
+  private async giveBack(task: TaskRow, claimToken: string, attemptMade: boolean): Promise<boolean> {
+    try {
+      return await inTenantTransaction(this.deps.pool, task.tenantId, (tx) => queue.releaseClaim(tx, task, claimToken, this.now(), attemptMade));
+    } catch (error) {
+      this.deps.logger?.warn({ err: error, taskId: task.taskId }, 'fulfillment: could not give the task back; its lease will run out');
+      return false;
+    }
+  }
+
+  private async runTask(flight: InFlight, deadline: number): Promise<void> {
+    const { task, claimToken, connection } = flight;
     const ctx = systemContext(task);
     if (task.attempts > task.maxAttempts) {
       // Taken over after its worker was lost on the last attempt: do not call out again.
-      await this.record(task, { outcome: 'failed', code: 'attempts-exhausted', message: `the worker running attempt ${task.maxAttempts} was lost; no attempts left`, retryable: false }, claimToken);
+      await this.record(flight, { outcome: 'failed', code: 'attempts-exhausted', message: `the worker running attempt ${task.maxAttempts} was lost; no attempts left`, retryable: false }, deadline);
       return;
     }
     let item: OrderItemRecord;
     let original: TaskRow | undefined;
     try {
-      ({ item, original } = await inTenantTransaction(this.deps.pool, task.tenantId, async (tx) => {
+      ({ item, original } = await inTenantTransaction(connection, task.tenantId, async (tx) => {
         const started = task.kind === 'provision'
           ? await markItemStartedInTx(tx, ctx, this.now(), task.accountId, task.orderId, task.itemId)
           : (await lockOrderInTx(tx, task.accountId, task.orderId)).items.find((i) => i.itemId === task.itemId)!;
         return { item: started, original: task.compensatesTaskId ? await queue.findTask(tx, task.compensatesTaskId) : undefined };
       }));
     } catch (error) {
+      if (unavailableReason(error) !== null) {
+        // Nothing was called: the attempt does not count, and the task is due again at once.
+        await this.giveBack(task, claimToken, false);
+        return;
+      }
       this.deps.logger?.error({ err: error, taskId: task.taskId }, 'fulfillment: could not start the task; it will be retried');
-      await this.record(task, { outcome: 'failed', code: 'start-failed', message: messageOf(error), retryable: true }, claimToken);
+      await this.record(flight, { outcome: 'failed', code: 'start-failed', message: messageOf(error), retryable: true }, deadline);
       return;
     }
     const request = provisioningTaskOf(original ?? task, item, task.attempts);
@@ -136,26 +227,45 @@ export class Orchestrator {
       // A provisioner must return failures, not throw them; a throw is treated as a retryable failure.
       result = { outcome: 'failed', code: 'provisioner-error', message: messageOf(error), retryable: true };
     }
-    await this.record(task, result, claimToken);
+    await this.record(flight, result, deadline);
   }
 
-  /** Records a worker's outcome, if its lease still holds the task. */
-  private async record(task: TaskRow, result: ProvisioningResult, claimToken: string): Promise<void> {
+  /**
+   * Records a worker's outcome, if its lease still holds the task: on the task's own
+   * connection, or, when that one was lost, on a fresh one, trying again while the lease
+   * lasts (the outcome is known, so recording it beats calling the provisioner again).
+   * `deadline` is on the process's monotonic clock: it is the worker's patience, not business time.
+   */
+  private async record(flight: InFlight, result: ProvisioningResult, deadline: number): Promise<void> {
+    const { task, claimToken } = flight;
     const ctx = systemContext(task);
-    try {
-      await inTenantTransaction(this.deps.pool, task.tenantId, (tx) => this.applyOutcomeInTx(tx, ctx, task, result, { claimToken }));
-    } catch (error) {
-      if (result.outcome !== 'done') throw error;
-      // The work is done outside, but the installed base refused the change: the task is
-      // done and the item fails with the reason, for an operator to look at and re-run.
-      this.deps.logger?.warn({ err: error, taskId: task.taskId }, 'fulfillment: completing the item failed');
-      await inTenantTransaction(this.deps.pool, task.tenantId, async (tx) => {
-        const now = this.now();
-        await lockOrderInTx(tx, task.accountId, task.orderId);
-        const updated = await queue.updateTask(tx, task, { status: 'done', externalId: result.externalId ?? null, result: result.data ?? null }, now, { claimToken });
-        if (!updated) return;
-        await this.failItemAndDependents(tx, ctx, now, updated, { code: 'completion-failed', message: messageOf(error) });
-      });
+    let waitMs = 200;
+    for (;;) {
+      if (flight.givenBack) return;
+      const connection: Connection = flight.connection.lost ? this.deps.pool : flight.connection;
+      try {
+        await inTenantTransaction(connection, task.tenantId, (tx) => this.applyOutcomeInTx(tx, ctx, task, result, { claimToken }));
+        return;
+      } catch (error) {
+        if (unavailableReason(error) !== null) {
+          if (performance.now() + waitMs >= deadline) throw error;
+          await new Promise((resolve) => setTimeout(resolve, waitMs));
+          waitMs = Math.min(waitMs * 2, 2_000);
+          continue;
+        }
+        if (result.outcome !== 'done') throw error;
+        // The work is done outside, but the installed base refused the change: the task is
+        // done and the item fails with the reason, for an operator to look at and re-run.
+        this.deps.logger?.warn({ err: error, taskId: task.taskId }, 'fulfillment: completing the item failed');
+        await inTenantTransaction(flight.connection.lost ? this.deps.pool : flight.connection, task.tenantId, async (tx) => {
+          const now = this.now();
+          await lockOrderInTx(tx, task.accountId, task.orderId);
+          const updated = await queue.updateTask(tx, task, { status: 'done', externalId: result.externalId ?? null, result: result.data ?? null }, now, { claimToken });
+          if (!updated) return;
+          await this.failItemAndDependents(tx, ctx, now, updated, { code: 'completion-failed', message: messageOf(error) });
+        });
+        return;
+      }
     }
   }
 

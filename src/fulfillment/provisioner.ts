@@ -41,7 +41,16 @@ export interface Provisioner {
   provision(task: ProvisioningTask): Promise<ProvisioningResult>;
   /** Undo a done task that is not past the point of no return (amendment). Optional. */
   compensate?(task: ProvisioningTask): Promise<ProvisioningResult>;
+  /**
+   * The longest one call can take before the provisioner answers (it enforces this itself,
+   * as the HTTP provisioner does); 0 for one that answers at once. Workers size the default
+   * lease from it. A provisioner that does not say is assumed to take up to
+   * UNDECLARED_TIMEOUT_MS.
+   */
+  readonly timeoutMs?: number;
 }
+
+export const UNDECLARED_TIMEOUT_MS = 60_000;
 
 export class ProvisionerRegistryError extends Error {}
 
@@ -77,5 +86,11 @@ export class ProvisionerRegistry {
 
   codes(): string[] {
     return [...this.byCode.keys()];
+  }
+
+  /** The longest call any registered provisioner may take (see Provisioner.timeoutMs). */
+  longestTimeoutMs(): number {
+    const declared = (p: Provisioner) => (typeof p.timeoutMs === 'number' && Number.isFinite(p.timeoutMs) && p.timeoutMs >= 0 ? p.timeoutMs : UNDECLARED_TIMEOUT_MS);
+    return Math.max(0, ...[...this.byCode.values()].map(declared));
   }
 }

@@ -22,6 +22,7 @@ import { ProvisionerRegistry, ProvisionerRegistryError, type Provisioner, type P
  * posts its result to POST /fulfillment/tasks/{taskId}/result.
  */
 export class ManualProvisioner implements Provisioner {
+  readonly timeoutMs = 0;
   code(): string {
     return 'manual';
   }
@@ -35,6 +36,7 @@ export class ManualProvisioner implements Provisioner {
 
 /** Work with nothing to do outside Tenure (a renewal is commercial only): done at once. */
 export class InternalProvisioner implements Provisioner {
+  readonly timeoutMs = 0;
   code(): string {
     return 'internal';
   }

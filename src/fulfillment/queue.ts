@@ -80,7 +80,7 @@ export function taskFromRow(r: any): TaskRow {
  * concurrent claimers pass each other's rows instead of waiting; the claim and the lease are
  * one statement. Tasks of a held order wait.
  */
-export async function claimReadyTasks(pool: Pool, claimToken: string, now: string, leaseMs: number, limit: number): Promise<TaskRow[]> {
+export async function claimReadyTasks(pool: Pool | Tx, claimToken: string, now: string, leaseMs: number, limit: number): Promise<TaskRow[]> {
   await pool.query(
     `update fulfillment_task set status = 'pending', locked_by = null, locked_until = null, updated_at = $1
       where status = 'running' and locked_until < $1`,
@@ -113,6 +113,23 @@ export async function claimReadyTasks(pool: Pool, claimToken: string, now: strin
     [now, claimToken, leaseMs, limit],
   );
   return rows.map(taskFromRow);
+}
+
+/**
+ * Gives a claimed task back before its lease runs out, so that the next claim takes it at once
+ * instead of after the lease: when its worker could not start it (`attemptMade` false: the
+ * attempt is not counted, no provisioner was called) or is shutting down with the call still
+ * out (`attemptMade` true). Only the lease's holder can give it back; a late answer of the
+ * call is then dropped by updateTask's claim-token guard.
+ */
+export async function releaseClaim(tx: Tx, task: { accountId: string; taskId: string }, claimToken: string, now: string, attemptMade: boolean): Promise<boolean> {
+  const result = await tx.query(
+    `update fulfillment_task
+        set status = 'pending', attempts = attempts - $5, locked_by = null, locked_until = null, updated_at = $4
+      where account_id = $1 and task_id = $2 and status = 'running' and locked_by = $3`,
+    [task.accountId, task.taskId, claimToken, now, attemptMade ? 0 : 1],
+  );
+  return result.rowCount === 1;
 }
 
 export type TaskUpdate =

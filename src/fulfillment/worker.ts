@@ -12,8 +12,12 @@ import { routingFromEnv } from './plan.ts';
 
 export interface Worker {
   readonly id: string;
-  /** Resolves when the loop has finished its current round and stopped. */
-  stop(): Promise<void>;
+  /**
+   * Stops claiming and waits for the round in flight; when its calls have not answered within
+   * the shutdown grace, gives their tasks back (they are due again at once for other workers)
+   * and resolves without waiting further. Resolves with how many tasks were given back.
+   */
+  stop(): Promise<{ gaveBack: number }>;
 }
 
 /** How a worker waits after a failed round: from the poll interval, doubling, up to `maxMs`. */
@@ -37,11 +41,13 @@ export function startWorker(
     // (logged once when it starts and once when it ends, not at every attempt).
     let failures = 0;
     let outage = false;
+    let lastRan = 0;
     while (!stopping) {
       let ran = 0;
       let waitMs = settings.pollIntervalMs;
       try {
-        ran = await orchestrator.runOnce(id);
+        // After an idle look, one connection to look again; after work, a whole batch.
+        ran = await orchestrator.runOnce(id, lastRan > 0 ? settings.batchSize : 1);
         if (outage) options.logger?.info({ worker: id, failedRounds: failures }, 'database reachable again; fulfillment worker resumed');
         failures = 0;
         outage = false;
@@ -57,6 +63,7 @@ export function startWorker(
           options.logger?.warn({ worker: id, reason }, 'database unavailable; fulfillment worker backing off until it answers');
         }
       }
+      lastRan = ran;
       if (ran === 0 && !stopping) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, waitMs);
@@ -74,7 +81,16 @@ export function startWorker(
     async stop() {
       stopping = true;
       wake?.();
-      await loop;
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        loop.then(() => true),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), settings.shutdownGraceMs); }),
+      ]);
+      clearTimeout(timer);
+      if (ended) return { gaveBack: 0 };
+      const gaveBack = await orchestrator.giveBackInFlight(id);
+      options.logger?.warn({ worker: id, gaveBack, graceMs: settings.shutdownGraceMs }, 'fulfillment worker stopped with calls still out; their tasks were given back');
+      return { gaveBack };
     },
   };
 }
@@ -83,7 +99,8 @@ export function startWorker(
  * The fulfillment settings from the environment, each documented in the README:
  * TENURE_FULFILLMENT_ROUTING (JSON), TENURE_FULFILLMENT_RETRY (JSON: initialDelayMs,
  * multiplier, maxDelayMs, jitter), TENURE_FULFILLMENT_LEASE_MS, TENURE_FULFILLMENT_POLL_MS,
- * TENURE_FULFILLMENT_BATCH.
+ * TENURE_FULFILLMENT_BATCH, TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS. With no lease set, the
+ * orchestrator sizes it from the provisioners (leaseMsOf).
  */
 export function fulfillmentSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FulfillmentSettings {
   const retry = env.TENURE_FULFILLMENT_RETRY?.trim() ? { ...DEFAULT_SETTINGS.retry, ...parseJson(env.TENURE_FULFILLMENT_RETRY, 'TENURE_FULFILLMENT_RETRY') } : DEFAULT_SETTINGS.retry;
@@ -93,9 +110,10 @@ export function fulfillmentSettingsFromEnv(env: NodeJS.ProcessEnv = process.env)
   return {
     routing: routingFromEnv(env),
     retry,
-    leaseMs: positiveInt(env.TENURE_FULFILLMENT_LEASE_MS, DEFAULT_SETTINGS.leaseMs, 'TENURE_FULFILLMENT_LEASE_MS'),
+    leaseMs: env.TENURE_FULFILLMENT_LEASE_MS?.trim() ? positiveInt(env.TENURE_FULFILLMENT_LEASE_MS, 0, 'TENURE_FULFILLMENT_LEASE_MS') : undefined,
     pollIntervalMs: positiveInt(env.TENURE_FULFILLMENT_POLL_MS, DEFAULT_SETTINGS.pollIntervalMs, 'TENURE_FULFILLMENT_POLL_MS'),
     batchSize: positiveInt(env.TENURE_FULFILLMENT_BATCH, DEFAULT_SETTINGS.batchSize, 'TENURE_FULFILLMENT_BATCH'),
+    shutdownGraceMs: positiveInt(env.TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS, DEFAULT_SETTINGS.shutdownGraceMs, 'TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS'),
   };
 }
 

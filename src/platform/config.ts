@@ -12,6 +12,8 @@ export interface Config {
   /** When set, the demo tenant's admin key is exactly this value. */
   demoKey: string | undefined;
   redisUrl: string | undefined;
+  /** Connections of a process's main pool (the API's requests, a CLI command); workers hold their own. */
+  dbPoolMax: number;
   logLevel: string;
   /**
    * Whether the outbox relay publishes events (TENURE_RELAY=on; issue 14 brings the relay).
@@ -31,6 +33,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: nonEmpty(env.HOST) ?? '127.0.0.1',
     demoKey: nonEmpty(env.TENURE_DEMO_KEY),
     redisUrl: nonEmpty(env.REDIS_URL),
+    dbPoolMax: parseCount(env.TENURE_DB_POOL_MAX, 20, 1, 1000, 'TENURE_DB_POOL_MAX'),
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
     relayEnabled: parseSwitch(env.TENURE_RELAY, false, 'TENURE_RELAY'),
     outboxStaleAfterMs: parsePositiveSeconds(env.TENURE_CHECK_OUTBOX_STALE_SECONDS, 300, 'TENURE_CHECK_OUTBOX_STALE_SECONDS') * 1000,
@@ -48,6 +51,13 @@ function parsePort(value: string | undefined, fallback: number, name: string): n
     throw new Error(`${name} must be a port number (0-65535), got "${value}"`);
   }
   return port;
+}
+
+function parseCount(value: string | undefined, fallback: number, min: number, max: number, name: string): number {
+  if (nonEmpty(value) === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value!.trim()) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+  return n;
 }
 
 function parseSwitch(value: string | undefined, fallback: boolean, name: string): boolean {

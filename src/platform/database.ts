@@ -23,6 +23,8 @@ export interface OpenOptions {
    * See docs/decisions/0012-cli-shares-the-running-embedded-postgres.md.
    */
   shareRunningEmbedded?: boolean;
+  /** Connections of the pool; default config.dbPoolMax (TENURE_DB_POOL_MAX). */
+  poolMax?: number;
 }
 
 export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
@@ -35,7 +37,7 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     stopEmbedded = embedded.stop;
     source = embedded.stop ? 'embedded' : 'shared-embedded';
   }
-  const pool = createPool(url, 20);
+  const pool = createPool(url, options.poolMax ?? config.dbPoolMax);
   const migrations = options.migrate === false ? { applied: [], alreadyApplied: 0 } : await migrate(pool);
   return {
     pool,

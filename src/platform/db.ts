@@ -44,11 +44,11 @@ export const TENANT_SETUP_SQL = `select set_config('role', 'tenure_app', true), 
  * Runs `work` in one transaction as the application role with the tenant's setting, so that
  * Row-Level Security hides every other tenant's rows even if a query forgets its filter.
  */
-export async function inTenantTransaction<T>(pool: Pool, tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+export async function inTenantTransaction<T>(connection: Connection, tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
   let joined: JoinedTransaction | undefined;
   let result: T;
   try {
-    result = await inTransaction(pool, async (tx) => {
+    result = await inTransaction(connection, async (tx) => {
       await tx.query(TENANT_SETUP_SQL, [tenantId]);
       joined = await tenantTransactionHook?.begin(tx, tenantId);
       const result = await work(tx);
@@ -106,53 +106,103 @@ export function isNotTheResponse(result: unknown): boolean {
  * Runs `work` in one transaction as the connecting (owner) role: for migrations, tenant
  * creation, API-key lookup and operator tools that must see across tenants.
  */
-export async function inSystemTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
-  return inTransaction(pool, work);
+export async function inSystemTransaction<T>(connection: Connection, work: (tx: Tx) => Promise<T>): Promise<T> {
+  return inTransaction(connection, work);
 }
 
-async function inTransaction<T>(pool: Pool, work: (tx: Tx) => Promise<T>): Promise<T> {
-  let client: pg.PoolClient;
+/**
+ * A connection checked out of a pool and kept across transactions: a fulfillment worker holds
+ * one per claimed task, from the claim to its recorded outcome, so that recording never waits
+ * for a pool that requests or other tasks have emptied. pg emits 'error' on a checked-out
+ * client whose connection dies (backend terminated, server restarted); with no listener that
+ * kills the process, so the listener lives as long as the connection is held and only marks it lost.
+ */
+export class HeldConnection {
+  /** Why the connection is unusable (its error, or a failed rollback); null while it is sound. */
+  lost: unknown = null;
+  private released = false;
+  private readonly onError = (error: unknown) => {
+    this.lost ??= error;
+  };
+
+  constructor(readonly client: pg.PoolClient) {
+    client.on('error', this.onError);
+  }
+
+  /** Back to the pool, or discarded when lost (then the listener stays: a dying connection may still emit). */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    if (this.lost) {
+      this.client.release(true);
+    } else {
+      this.client.removeListener('error', this.onError);
+      this.client.release();
+    }
+  }
+}
+
+/** Where a transaction runs: on a connection of the pool for just that transaction, or on a held one. */
+export type Connection = Pool | HeldConnection;
+
+export async function holdConnection(pool: Pool): Promise<HeldConnection> {
   try {
-    client = await pool.connect();
+    return new HeldConnection(await pool.connect());
   } catch (error) {
     throw asDatabaseError(error);
   }
-  // pg emits 'error' on a checked-out client whose connection dies (backend terminated, server
-  // restarted); with no listener that kills the process. The pending query rejects too, so
-  // the error reaches the caller through `work`; here it only marks the client as lost.
-  let lost: unknown = null;
-  const onError = (error: unknown) => {
-    lost ??= error;
-  };
-  client.on('error', onError);
-  let broken = false;
+}
+
+/**
+ * Up to `count` connections at once, for a worker's round. The first waits as a request does
+ * (up to CONNECTION_TIMEOUT_MS, then DatabaseUnavailableError); the others are taken only while
+ * the pool has room, and taking stops at the first one the server refuses (no slots left): a
+ * worker claims as many tasks as it holds connections.
+ */
+export async function holdConnections(pool: Pool, count: number): Promise<HeldConnection[]> {
+  const held = [await holdConnection(pool)];
+  while (held.length < count && (pool.idleCount > 0 || pool.totalCount < (pool.options.max ?? 10))) {
+    try {
+      held.push(await holdConnection(pool));
+    } catch {
+      break;
+    }
+  }
+  return held;
+}
+
+async function inTransaction<T>(connection: Connection, work: (tx: Tx) => Promise<T>): Promise<T> {
+  if (connection instanceof HeldConnection) return transactionOn(connection, work);
+  const held = await holdConnection(connection);
+  try {
+    return await transactionOn(held, work);
+  } finally {
+    held.release();
+  }
+}
+
+async function transactionOn<T>(held: HeldConnection, work: (tx: Tx) => Promise<T>): Promise<T> {
+  if (held.lost) throw new DatabaseUnavailableError('connection lost', held.lost);
+  const client = held.client;
   try {
     await client.query('begin');
     const result = await work(client);
     await client.query('commit');
     return result;
   } catch (error) {
-    if (lost) {
-      // The server ended the transaction with the connection: nothing to roll back.
-      broken = true;
-    } else {
+    // The connection's own error (if it died) decides how the failure reads; a failed
+    // rollback only makes the connection unusable.
+    const lost = held.lost;
+    if (!lost) {
       try {
         await client.query('rollback');
-      } catch {
-        broken = true;
+      } catch (rollbackError) {
+        held.lost = rollbackError;
       }
     }
     // A domain error thrown before the connection broke is still the answer; anything else
     // on a lost connection is the loss.
     throw asDatabaseError(error, lost);
-  } finally {
-    if (lost || broken) {
-      // Discarded, not reused: the listener stays, as the dying connection may still emit.
-      client.release(true);
-    } else {
-      client.removeListener('error', onError);
-      client.release();
-    }
   }
 }
 
