@@ -118,12 +118,29 @@ export async function inSystemTransaction<T>(connection: Connection, work: (tx: 
  * kills the process, so the listener lives as long as the connection is held and only marks it lost.
  */
 export class HeldConnection {
-  /** Why the connection is unusable (its error, or a failed rollback); null while it is sound. */
-  lost: unknown = null;
+  private lostReason: unknown = null;
   private released = false;
   private readonly onError = (error: unknown) => {
-    this.lost ??= error;
+    this.lost = error;
   };
+
+  /** Why the connection is unusable (its error, or a failed rollback); null while it is sound. */
+  get lost(): unknown {
+    return this.lostReason;
+  }
+
+  /**
+   * Marks the connection lost (the first reason stays) and discards it at once, freeing its
+   * slot in the pool: it is of no more use to its holder, and a holder that needs a fresh one
+   * (a worker giving its claim back, or recording an outcome) must not find the pool full of
+   * its own dead connections. A worker's pool is sized to its batch: it waited for the
+   * connection timeout, and a `tenure worker` with nothing else pending exited (code 0) meanwhile.
+   */
+  set lost(reason: unknown) {
+    if (this.lostReason || !reason) return;
+    this.lostReason = reason;
+    this.release();
+  }
 
   constructor(readonly client: pg.PoolClient) {
     client.on('error', this.onError);

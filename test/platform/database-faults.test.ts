@@ -22,7 +22,7 @@ import { createServices, type Services } from '../../src/app.ts';
 import { DEFAULT_SETTINGS, type Orchestrator } from '../../src/fulfillment/orchestrator.ts';
 import { startWorker, type Worker } from '../../src/fulfillment/worker.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
-import { createPool, inSystemTransaction, inTenantTransaction, queryOne, type Pool } from '../../src/platform/db.ts';
+import { createPool, holdConnection, inSystemTransaction, inTenantTransaction, queryOne, type Pool } from '../../src/platform/db.ts';
 import { ensureDatabase, startEmbeddedPostgres, type EmbeddedServer } from '../../src/platform/embedded.ts';
 import { DatabaseUnavailableError, NotFoundError } from '../../src/platform/errors.ts';
 import { migrate } from '../../src/platform/migrate.ts';
@@ -88,6 +88,36 @@ describe('a backend terminated in the middle of a transaction', () => {
     }).catch((error: unknown) => error);
     assert.ok(notFound instanceof NotFoundError, `the domain error, got ${notFound}`);
     assert.deepEqual(await inSystemTransaction(db.pool, (tx) => queryOne(tx, 'select 1 as one')), { one: 1 });
+  });
+});
+
+describe('a held connection whose backend is terminated', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase(1);
+  });
+  after(() => db?.drop());
+
+  test('is discarded at once: its holder gets a fresh connection from a pool it filled, without waiting for the connection timeout', async () => {
+    // A pool of one, held (as a worker holds one connection per claimed task, its pool sized to its batch).
+    const held = await holdConnection(db.pool);
+    const { pid } = (await queryOne<{ pid: number }>(held.client, 'select pg_backend_pid() as pid'))!;
+    const admin = createPool(db.url, 1);
+    try {
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      for (let i = 0; i < 100 && !held.lost; i++) await sleep(20);
+      assert.ok(held.lost, 'the loss is noticed');
+      const started = performance.now();
+      // What a worker does next: give its claim back on a fresh connection of the same pool.
+      const row = await inSystemTransaction(db.pool, (tx) => queryOne<{ one: number }>(tx, 'select 1 as one'));
+      assert.deepEqual(row, { one: 1 });
+      assert.ok(performance.now() - started < 2_000, `a fresh connection at once (${Math.round(performance.now() - started)} ms), not after the 5 s timeout`);
+      held.release();
+      assert.deepEqual(await inSystemTransaction(db.pool, (tx) => queryOne(tx, 'select 2 as two')), { two: 2 }, 'releasing it later changes nothing');
+    } finally {
+      held.release();
+      await admin.end();
+    }
   });
 });
 
