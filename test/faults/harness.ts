@@ -139,6 +139,8 @@ export class TenureProcess {
   /** Log lines at warn or above (pino level ≥ 40), and stderr lines: counted for the summary. */
   warnings = 0;
   private child: ChildProcess | null = null;
+  /** Resolves when the current (or last) child has exited. */
+  exited: Promise<void> = Promise.resolve();
   private expected = false;
   private readonly recent: string[] = [];
   /** Everything it wrote to stderr (a crash's stack trace is there), up to 200 lines. */
@@ -167,13 +169,15 @@ export class TenureProcess {
   }
 
   /** Spawns the process and resolves when it says it is ready; rejects when it exits first. */
-  start(timeoutMs = 90_000): Promise<void> {
+  start(options: { env?: Record<string, string>; selfKill?: boolean; timeoutMs?: number } = {}): Promise<void> {
     assert.equal(this.child, null, `${this.name} is already running`);
-    const child = spawn(process.execPath, ['--import', TSX, ...this.args], { cwd: this.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const timeoutMs = options.timeoutMs ?? 90_000;
+    const child = spawn(process.execPath, ['--import', TSX, ...this.args], { cwd: this.cwd, env: { ...this.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.expected = false;
     this.starts++;
     liveChildren.add(child);
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     return new Promise((resolve, reject) => {
       let ready = false;
       const timer = setTimeout(() => reject(new Error(`${this.name} was not ready within ${timeoutMs} ms:\n${this.tail()}`)), timeoutMs);
@@ -193,7 +197,10 @@ export class TenureProcess {
       child.once('exit', (code, signal) => {
         liveChildren.delete(child);
         if (this.child === child) this.child = null;
-        this.exits.push({ pid: child.pid!, code, signal, expected: this.expected });
+        // selfKill: started with a test crash point, it SIGKILLs itself, at the test's request.
+        const selfKilled = options.selfKill === true && signal === 'SIGKILL';
+        if (selfKilled) this.kills++;
+        this.exits.push({ pid: child.pid!, code, signal, expected: this.expected || selfKilled });
         if (!ready) {
           clearTimeout(timer);
           reject(new Error(`${this.name} exited before it was ready (code ${code}, signal ${signal}):\n${this.tail()}`));
