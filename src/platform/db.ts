@@ -162,12 +162,20 @@ export class HeldConnection {
 /** Where a transaction runs: on a connection of the pool for just that transaction, or on a held one. */
 export type Connection = Pool | HeldConnection;
 
-export async function holdConnection(pool: Pool): Promise<HeldConnection> {
-  try {
-    return new HeldConnection(await pool.connect());
-  } catch (error) {
-    throw asDatabaseError(error);
-  }
+/**
+ * A connection of the pool, held. pool.connect's callback, not its promise: pg hands the client
+ * over synchronously, while it may still be parsing what the server sent, and "ready" and a
+ * FATAL (the backend terminated as it started) can come in one chunk. Through a promise the
+ * listener would be attached a microtask later, after the error was emitted with no listener,
+ * which kills the process (seen when PostgreSQL restarted under load).
+ */
+export function holdConnection(pool: Pool): Promise<HeldConnection> {
+  return new Promise((resolve, reject) => {
+    pool.connect((error, client) => {
+      if (error || !client) reject(asDatabaseError(error ?? new Error('no client')));
+      else resolve(new HeldConnection(client));
+    });
+  });
 }
 
 /**
