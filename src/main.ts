@@ -9,6 +9,7 @@ import { openDatabase } from './platform/database.ts';
 import { createPool } from './platform/db.ts';
 import { EmbeddedInUseError, EmbeddedStartError } from './platform/embedded.ts';
 import { createLogger } from './platform/logger.ts';
+import { DatabaseUnavailableError } from './platform/errors.ts';
 import { loadProvisioners } from './fulfillment/provisioners.ts';
 import { ProvisionerRegistryError } from './fulfillment/provisioner.ts';
 import { fulfillmentSettingsFromEnv, startWorker } from './fulfillment/worker.ts';
@@ -19,7 +20,9 @@ export async function startServer(): Promise<void> {
   // The provisioner registry refuses a broken configuration before anything starts.
   const fulfillment = fulfillmentSettingsFromEnv();
   const provisioners = await loadProvisioners(process.env, fulfillment.routing);
-  const db = await openDatabase(config);
+  const db = await openDatabase(config, {
+    waitForServer: { onWaiting: (reason, waitMs) => logger.warn({ reason, waitMs }, 'database unavailable at start-up; waiting for it') },
+  });
   logger.info({ embedded: db.embedded, applied: db.migrations.applied }, db.embedded ? `embedded PostgreSQL at ${db.url}` : 'using DATABASE_URL');
   const services = createServices(db.pool, systemClock, { provisioners, fulfillment, logger });
   const demo = await ensureDemo(services, await demoKey(config.demoKey));
@@ -63,7 +66,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   startServer().catch((error) => {
     // A refused configuration or a busy data folder is the user's to fix: say what, without a stack trace.
     const refused = error instanceof ProvisionerRegistryError;
-    const told = error instanceof EmbeddedInUseError || error instanceof EmbeddedStartError;
+    const told = error instanceof EmbeddedInUseError || error instanceof EmbeddedStartError || error instanceof DatabaseUnavailableError;
     process.stderr.write(`tenure failed to start: ${refused ? `provisioner configuration refused: ${error.message}` : told ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   });

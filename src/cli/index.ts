@@ -5,7 +5,7 @@ import { createServices } from '../app.ts';
 import { checkAllTenants } from '../inventory/check.ts';
 import { systemClock } from '../platform/clock.ts';
 import { readConfig } from '../platform/config.ts';
-import { openDatabase as openAnyDatabase, type Database } from '../platform/database.ts';
+import { openDatabase as openAnyDatabase, type Database, type OpenOptions } from '../platform/database.ts';
 import { isUuid } from '../platform/ids.ts';
 import { describeError } from './errors.ts';
 import { createLogger } from '../platform/logger.ts';
@@ -16,7 +16,7 @@ import { fulfillmentSettingsFromEnv, startWorker } from '../fulfillment/worker.t
  * The CLI's database: DATABASE_URL's server; else the embedded PostgreSQL of the data folder,
  * the one `npm start` (or a `tenure worker`) already runs there when there is one.
  */
-function openDatabase(options: { migrate?: boolean; poolMax?: number } = {}): Promise<Database> {
+function openDatabase(options: Omit<OpenOptions, 'shareRunningEmbedded'> = {}): Promise<Database> {
   return openAnyDatabase(readConfig(), { ...options, shareRunningEmbedded: true });
 }
 
@@ -82,15 +82,22 @@ program
     const fulfillment = fulfillmentSettingsFromEnv();
     const provisioners = await loadProvisioners(process.env, fulfillment.routing);
     // One connection per task in flight: every loop can hold a whole batch.
-    const db = await openDatabase({ poolMax: concurrency * fulfillment.batchSize });
     const logger = createLogger(readConfig().logLevel);
+    const db = await openDatabase({
+      poolMax: concurrency * fulfillment.batchSize,
+      waitForServer: { onWaiting: (reason, waitMs) => logger.warn({ reason, waitMs }, 'database unavailable at start-up; waiting for it') },
+    });
     const orchestrator = createOrchestrator(db.pool, systemClock, { provisioners, fulfillment, logger });
     const workers = Array.from({ length: concurrency }, () => startWorker(orchestrator, fulfillment, { logger }));
     logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes(), leaseMs: orchestrator.leaseMs, connections: concurrency * fulfillment.batchSize }, 'fulfillment workers started');
+    // Workers may all be waiting on the pool, whose timers do not hold the event loop: without
+    // this the process would end by itself, silently, in the middle of an outage.
+    const keepAlive = setInterval(() => {}, 60_000);
     const signal = await new Promise<string>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'));
       process.once('SIGTERM', () => resolve('SIGTERM'));
     });
+    clearInterval(keepAlive);
     logger.info({ signal }, 'fulfillment workers stopping');
     const stopped = await Promise.all(workers.map((w) => w.stop()));
     const gaveBack = stopped.reduce((sum, s) => sum + s.gaveBack, 0);

@@ -71,6 +71,9 @@ export interface FulfillmentSettings {
  */
 export const LEASE_MARGIN_MS = 15_000;
 
+/** At shutdown, how long a worker keeps trying to give a task back before leaving it to its lease. */
+const GIVE_BACK_PATIENCE_MS = 2_000;
+
 /** The lease a worker takes: the configured one, or the provisioners' longest call plus the margin. */
 export function leaseMsOf(settings: FulfillmentSettings, registry: ProvisionerRegistry): number {
   return settings.leaseMs ?? registry.longestTimeoutMs() + LEASE_MARGIN_MS;
@@ -104,6 +107,11 @@ interface InFlight {
   connection: HeldConnection;
   /** Given back at shutdown: whatever the call answers later is not recorded. */
   givenBack: boolean;
+  /**
+   * Its connection is in a transaction (the task's start, or its outcome): the task is not to be
+   * given back then, as that would share the connection; it ends by itself.
+   */
+  busy: boolean;
 }
 
 export class Orchestrator {
@@ -123,11 +131,10 @@ export class Orchestrator {
    * One round of a worker: holds up to a batch of connections, claims at most one ready task
    * per connection held, and runs each to a recorded outcome on its own connection, so that
    * recording needs no connection beyond those. Returns how many it ran (0: nothing was ready).
-   * `upTo` caps the batch: an idle worker looks with one connection instead of a whole batch.
    */
-  async runOnce(workerId: string, upTo = this.deps.settings.batchSize): Promise<number> {
+  async runOnce(workerId: string): Promise<number> {
     const claimToken = `${workerId}:${newId()}`;
-    const connections = await holdConnections(this.deps.pool, Math.min(upTo, this.deps.settings.batchSize));
+    const connections = await holdConnections(this.deps.pool, this.deps.settings.batchSize);
     try {
       let claimed: TaskRow[];
       try {
@@ -140,7 +147,7 @@ export class Orchestrator {
       const deadline = performance.now() + this.leaseMs;
       // The batch runs at once, under the one lease: no claimed task waits behind another.
       await Promise.all(claimed.map(async (task, i) => {
-        const flight: InFlight = { task, claimToken, connection: connections[i], givenBack: false };
+        const flight: InFlight = { task, claimToken, connection: connections[i], givenBack: false, busy: false };
         this.inFlight.set(task.taskId, flight);
         try {
           await this.runTask(flight, deadline);
@@ -165,9 +172,10 @@ export class Orchestrator {
   async giveBackInFlight(workerId: string): Promise<number> {
     let given = 0;
     for (const flight of this.inFlight.values()) {
-      if (!flight.claimToken.startsWith(`${workerId}:`) || flight.givenBack) continue;
+      if (!flight.claimToken.startsWith(`${workerId}:`) || flight.givenBack || flight.busy) continue;
       flight.givenBack = true;
-      if (await this.giveBack(flight.task, flight.claimToken, true)) given++;
+      // On the task's own connection, idle while its call is out: a full pool cannot stop it.
+      if (await this.giveBack(flight, true, performance.now() + GIVE_BACK_PATIENCE_MS)) given++;
       // Its connection is closed, not kept for an answer that will not be recorded: the pool can end now.
       flight.connection.lost ??= new Error('given back at shutdown');
       flight.connection.release();
@@ -175,18 +183,41 @@ export class Orchestrator {
     return given;
   }
 
-  /** Gives one claim back (queue.releaseClaim) on a fresh connection; false when it could not (the lease then takes over). */
-  private async giveBack(task: TaskRow, claimToken: string, attemptMade: boolean): Promise<boolean> {
+  /**
+   * Gives one claim back (queue.releaseClaim) on the task's connection, or a fresh one when that
+   * was lost, trying again until `deadline`; false when it could not (the lease then takes over).
+   */
+  private async giveBack(flight: InFlight, attemptMade: boolean, deadline: number): Promise<boolean> {
+    const { task, claimToken } = flight;
     try {
-      return await inTenantTransaction(this.deps.pool, task.tenantId, (tx) => queue.releaseClaim(tx, task, claimToken, this.now(), attemptMade));
+      return await this.whileUnavailable(deadline, () => (flight.connection.lost ? this.deps.pool : flight.connection), (on) =>
+        inTenantTransaction(on, task.tenantId, (tx) => queue.releaseClaim(tx, task, claimToken, this.now(), attemptMade)));
     } catch (error) {
       this.deps.logger?.warn({ err: error, taskId: task.taskId }, 'fulfillment: could not give the task back; its lease will run out');
       return false;
     }
   }
 
+  /**
+   * Runs `work` on `connection()`, and again while the database is unavailable (a connection
+   * that died, a server restarting) until `deadline`, on the process's monotonic clock: a
+   * worker's patience, not business time. Other errors are thrown at once.
+   */
+  private async whileUnavailable<T>(deadline: number, connection: () => Connection, work: (connection: Connection) => Promise<T>): Promise<T> {
+    let waitMs = 100;
+    for (;;) {
+      try {
+        return await work(connection());
+      } catch (error) {
+        if (unavailableReason(error) === null || performance.now() + waitMs >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+        waitMs = Math.min(waitMs * 2, 2_000);
+      }
+    }
+  }
+
   private async runTask(flight: InFlight, deadline: number): Promise<void> {
-    const { task, claimToken, connection } = flight;
+    const { task, connection } = flight;
     const ctx = systemContext(task);
     if (task.attempts > task.maxAttempts) {
       // Taken over after its worker was lost on the last attempt: do not call out again.
@@ -195,6 +226,7 @@ export class Orchestrator {
     }
     let item: OrderItemRecord;
     let original: TaskRow | undefined;
+    flight.busy = true;
     try {
       ({ item, original } = await inTenantTransaction(connection, task.tenantId, async (tx) => {
         const started = task.kind === 'provision'
@@ -205,13 +237,16 @@ export class Orchestrator {
     } catch (error) {
       if (unavailableReason(error) !== null) {
         // Nothing was called: the attempt does not count, and the task is due again at once.
-        await this.giveBack(task, claimToken, false);
+        await this.giveBack(flight, false, deadline);
         return;
       }
+      flight.busy = false;
       this.deps.logger?.error({ err: error, taskId: task.taskId }, 'fulfillment: could not start the task; it will be retried');
       await this.record(flight, { outcome: 'failed', code: 'start-failed', message: messageOf(error), retryable: true }, deadline);
       return;
     }
+    flight.busy = false;
+    if (flight.givenBack) return;
     const request = provisioningTaskOf(original ?? task, item, task.attempts);
     let result: ProvisioningResult;
     try {
@@ -234,38 +269,29 @@ export class Orchestrator {
    * Records a worker's outcome, if its lease still holds the task: on the task's own
    * connection, or, when that one was lost, on a fresh one, trying again while the lease
    * lasts (the outcome is known, so recording it beats calling the provisioner again).
-   * `deadline` is on the process's monotonic clock: it is the worker's patience, not business time.
    */
   private async record(flight: InFlight, result: ProvisioningResult, deadline: number): Promise<void> {
     const { task, claimToken } = flight;
     const ctx = systemContext(task);
-    let waitMs = 200;
-    for (;;) {
+    const connection = () => (flight.connection.lost ? this.deps.pool : flight.connection);
+    try {
       if (flight.givenBack) return;
-      const connection: Connection = flight.connection.lost ? this.deps.pool : flight.connection;
-      try {
-        await inTenantTransaction(connection, task.tenantId, (tx) => this.applyOutcomeInTx(tx, ctx, task, result, { claimToken }));
-        return;
-      } catch (error) {
-        if (unavailableReason(error) !== null) {
-          if (performance.now() + waitMs >= deadline) throw error;
-          await new Promise((resolve) => setTimeout(resolve, waitMs));
-          waitMs = Math.min(waitMs * 2, 2_000);
-          continue;
-        }
-        if (result.outcome !== 'done') throw error;
-        // The work is done outside, but the installed base refused the change: the task is
-        // done and the item fails with the reason, for an operator to look at and re-run.
-        this.deps.logger?.warn({ err: error, taskId: task.taskId }, 'fulfillment: completing the item failed');
-        await inTenantTransaction(flight.connection.lost ? this.deps.pool : flight.connection, task.tenantId, async (tx) => {
-          const now = this.now();
-          await lockOrderInTx(tx, task.accountId, task.orderId);
-          const updated = await queue.updateTask(tx, task, { status: 'done', externalId: result.externalId ?? null, result: result.data ?? null }, now, { claimToken });
-          if (!updated) return;
-          await this.failItemAndDependents(tx, ctx, now, updated, { code: 'completion-failed', message: messageOf(error) });
-        });
-        return;
-      }
+      flight.busy = true;
+      await this.whileUnavailable(deadline, connection, async (on) => {
+        await inTenantTransaction(on, task.tenantId, (tx) => this.applyOutcomeInTx(tx, ctx, task, result, { claimToken }));
+      });
+    } catch (error) {
+      if (result.outcome !== 'done' || unavailableReason(error) !== null) throw error;
+      // The work is done outside, but the installed base refused the change: the task is
+      // done and the item fails with the reason, for an operator to look at and re-run.
+      this.deps.logger?.warn({ err: error, taskId: task.taskId }, 'fulfillment: completing the item failed');
+      await this.whileUnavailable(deadline, connection, (on) => inTenantTransaction(on, task.tenantId, async (tx) => {
+        const now = this.now();
+        await lockOrderInTx(tx, task.accountId, task.orderId);
+        const updated = await queue.updateTask(tx, task, { status: 'done', externalId: result.externalId ?? null, result: result.data ?? null }, now, { claimToken });
+        if (!updated) return;
+        await this.failItemAndDependents(tx, ctx, now, updated, { code: 'completion-failed', message: messageOf(error) });
+      }));
     }
   }
 

@@ -41,13 +41,11 @@ export function startWorker(
     // (logged once when it starts and once when it ends, not at every attempt).
     let failures = 0;
     let outage = false;
-    let lastRan = 0;
     while (!stopping) {
       let ran = 0;
       let waitMs = settings.pollIntervalMs;
       try {
-        // After an idle look, one connection to look again; after work, a whole batch.
-        ran = await orchestrator.runOnce(id, lastRan > 0 ? settings.batchSize : 1);
+        ran = await orchestrator.runOnce(id);
         if (outage) options.logger?.info({ worker: id, failedRounds: failures }, 'database reachable again; fulfillment worker resumed');
         failures = 0;
         outage = false;
@@ -63,7 +61,6 @@ export function startWorker(
           options.logger?.warn({ worker: id, reason }, 'database unavailable; fulfillment worker backing off until it answers');
         }
       }
-      lastRan = ran;
       if (ran === 0 && !stopping) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, waitMs);
@@ -112,7 +109,7 @@ export function fulfillmentSettingsFromEnv(env: NodeJS.ProcessEnv = process.env)
     retry,
     leaseMs: env.TENURE_FULFILLMENT_LEASE_MS?.trim() ? positiveInt(env.TENURE_FULFILLMENT_LEASE_MS, 0, 'TENURE_FULFILLMENT_LEASE_MS') : undefined,
     pollIntervalMs: positiveInt(env.TENURE_FULFILLMENT_POLL_MS, DEFAULT_SETTINGS.pollIntervalMs, 'TENURE_FULFILLMENT_POLL_MS'),
-    batchSize: positiveInt(env.TENURE_FULFILLMENT_BATCH, DEFAULT_SETTINGS.batchSize, 'TENURE_FULFILLMENT_BATCH'),
+    batchSize: positiveInt(env.TENURE_FULFILLMENT_BATCH, DEFAULT_SETTINGS.batchSize, 'TENURE_FULFILLMENT_BATCH', 100),
     shutdownGraceMs: positiveInt(env.TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS, DEFAULT_SETTINGS.shutdownGraceMs, 'TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS'),
   };
 }
@@ -127,9 +124,9 @@ function parseJson(text: string, name: string): Record<string, unknown> {
   throw new Error(`${name} must be a JSON object`);
 }
 
-function positiveInt(value: string | undefined, fallback: number, name: string): number {
+function positiveInt(value: string | undefined, fallback: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined || value.trim() === '') return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got "${value}"`);
   return n;
 }

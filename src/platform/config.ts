@@ -14,6 +14,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** Connections of a process's main pool (the API's requests, a CLI command); workers hold their own. */
   dbPoolMax: number;
+  /** How long `npm start` and `tenure worker` wait for an unavailable DATABASE_URL server before giving up. */
+  databaseStartWaitMs: number;
   logLevel: string;
   /**
    * Whether the outbox relay publishes events (TENURE_RELAY=on; issue 14 brings the relay).
@@ -34,6 +36,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoKey: nonEmpty(env.TENURE_DEMO_KEY),
     redisUrl: nonEmpty(env.REDIS_URL),
     dbPoolMax: parseCount(env.TENURE_DB_POOL_MAX, 20, 1, 1000, 'TENURE_DB_POOL_MAX'),
+    databaseStartWaitMs: parseCount(env.TENURE_DB_START_WAIT_SECONDS, 60, 0, 86_400, 'TENURE_DB_START_WAIT_SECONDS') * 1000,
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
     relayEnabled: parseSwitch(env.TENURE_RELAY, false, 'TENURE_RELAY'),
     outboxStaleAfterMs: parsePositiveSeconds(env.TENURE_CHECK_OUTBOX_STALE_SECONDS, 300, 'TENURE_CHECK_OUTBOX_STALE_SECONDS') * 1000,

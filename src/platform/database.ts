@@ -1,6 +1,7 @@
 /** Finds the database to use: DATABASE_URL, or an embedded PostgreSQL kept under a local folder. */
 import type { Config } from './config.ts';
-import { createPool, type Pool } from './db.ts';
+import { DatabaseUnavailableError } from './errors.ts';
+import { createPool, unavailableReason, type Pool } from './db.ts';
 import { EmbeddedInUseError, EmbeddedStartError, ensureDatabase, findRunningEmbeddedPostgres, startEmbeddedPostgres } from './embedded.ts';
 import { migrate, type MigrationResult } from './migrate.ts';
 
@@ -25,6 +26,12 @@ export interface OpenOptions {
   shareRunningEmbedded?: boolean;
   /** Connections of the pool; default config.dbPoolMax (TENURE_DB_POOL_MAX). */
   poolMax?: number;
+  /**
+   * Wait up to config.databaseStartWaitMs for a DATABASE_URL server that is unavailable (still
+   * starting, restarting, failing over) instead of failing at once; `onWaiting` is told once.
+   * Long-running processes do (`npm start`, `tenure worker`); one-shot commands fail fast.
+   */
+  waitForServer?: { onWaiting(reason: string, waitMs: number): void };
 }
 
 export async function openDatabase(config: Config, options: OpenOptions = {}): Promise<Database> {
@@ -38,6 +45,14 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
     source = embedded.stop ? 'embedded' : 'shared-embedded';
   }
   const pool = createPool(url, options.poolMax ?? config.dbPoolMax);
+  if (options.waitForServer && source === 'url') {
+    try {
+      await waitForServer(pool, config.databaseStartWaitMs, options.waitForServer.onWaiting);
+    } catch (error) {
+      await pool.end();
+      throw error;
+    }
+  }
   const migrations = options.migrate === false ? { applied: [], alreadyApplied: 0 } : await migrate(pool);
   return {
     pool,
@@ -50,6 +65,26 @@ export async function openDatabase(config: Config, options: OpenOptions = {}): P
       if (stopEmbedded) await stopEmbedded();
     },
   };
+}
+
+async function waitForServer(pool: Pool, waitMs: number, onWaiting: (reason: string, waitMs: number) => void): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  let told = false;
+  let pauseMs = 500;
+  for (;;) {
+    try {
+      await pool.query('select 1');
+      return;
+    } catch (error) {
+      const reason = unavailableReason(error);
+      if (reason === null) throw error;
+      if (Date.now() + pauseMs > deadline) throw new DatabaseUnavailableError(`${reason} (waited ${Math.round(waitMs / 1000)} s for it at start-up)`, error);
+      if (!told) onWaiting(reason, waitMs);
+      told = true;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      pauseMs = Math.min(pauseMs * 2, 5_000);
+    }
+  }
 }
 
 async function openEmbedded(config: Config, share: boolean): Promise<{ url: string; stop: (() => Promise<void>) | null }> {

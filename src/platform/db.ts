@@ -207,7 +207,10 @@ async function inTransaction<T>(connection: Connection, work: (tx: Tx) => Promis
 }
 
 async function transactionOn<T>(held: HeldConnection, work: (tx: Tx) => Promise<T>): Promise<T> {
-  if (held.lost) throw new DatabaseUnavailableError('connection lost', held.lost);
+  if (held.lost) {
+    held.release();
+    throw new DatabaseUnavailableError('connection lost', held.lost);
+  }
   const client = held.client;
   try {
     await client.query('begin');
@@ -225,6 +228,8 @@ async function transactionOn<T>(held: HeldConnection, work: (tx: Tx) => Promise<
         held.lost = rollbackError;
       }
     }
+    // A lost connection is discarded at once, so that its slot in the pool serves a fresh one.
+    if (held.lost) held.release();
     // A domain error thrown before the connection broke is still the answer; anything else
     // on a lost connection is the loss.
     throw asDatabaseError(error, lost);
