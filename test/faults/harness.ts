@@ -478,17 +478,28 @@ export class FaultEnv {
       await Promise.all(workers.map((w) => w.start()));
 
       const apiUrl = `http://127.0.0.1:${port}`;
-      const get = async (url: string) => {
-        const response = await fetch(`${apiUrl}${url}`, { headers: { authorization: `Bearer ${DEMO_KEY}` } });
-        assert.equal(response.status, 200, `GET ${url}`);
-        return response.json();
+      // The set-up retries a 503 as the clients do (a squeezed server may have no connection
+      // for the API yet), its POSTs with a key so that a retry cannot make a second one.
+      const send = async (method: 'GET' | 'POST', url: string, expected: number, body?: unknown) => {
+        const key = randomUUID();
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const response = await fetch(`${apiUrl}${url}`, {
+            method,
+            headers: { authorization: `Bearer ${DEMO_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json', 'idempotency-key': key }) },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+          const json = await response.json();
+          if (response.status === 503 && Date.now() < deadline) {
+            await sleep(RETRY_AFTER_CAP_MS);
+            continue;
+          }
+          assert.equal(response.status, expected, `${method} ${url}: ${JSON.stringify(json)}`);
+          return json;
+        }
       };
-      const post = async (url: string, body: unknown) => {
-        const response = await fetch(`${apiUrl}${url}`, { method: 'POST', headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-        const json = await response.json();
-        assert.equal(response.status, 201, `POST ${url}: ${JSON.stringify(json)}`);
-        return json;
-      };
+      const get = (url: string) => send('GET', url, 200);
+      const post = (url: string, body: unknown) => send('POST', url, 201, body);
       const offerings = (await get('/product-offerings?limit=200')).items as { id: string; body: { code: string } }[];
       const offering = (code: string) => offerings.find((o) => o.body.code === code)!.id;
       const catalog = { fiber: offering('business-fiber'), staticIp: offering('static-ip-29'), slaGold: offering('sla-gold') };
