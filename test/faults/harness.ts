@@ -16,8 +16,9 @@
  * issue asks of every scenario: every acknowledged request exists exactly once, every
  * retried request made exactly one order (and one set of product instances and one
  * subscription), every order completed within a bound set by the lease, no process exited
- * unless the test killed it (and every one stops cleanly on SIGTERM at the end), and
- * `tenure check --json` is healthy. It prints one summary line.
+ * unless the test killed it (and every one stops cleanly on SIGTERM at the end), every 503
+ * was the documented `database-unavailable` problem with Retry-After, and `tenure check
+ * --json` is healthy. It prints one summary line.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -275,6 +276,8 @@ export interface Submission {
   network: number;
   unavailable: number;
   inProgress: number;
+  /** A 503 that was not the documented database-unavailable problem with Retry-After (what it was). */
+  badUnavailable?: string;
   /** The 2xx: the order it acknowledged, and whether that answer was a replay. */
   orderId?: string;
   replayed?: boolean;
@@ -373,6 +376,10 @@ export class OrderClients {
       }
       if (response.status === 503) {
         s.unavailable++;
+        // The documented outage answer, nothing else: problem+json database-unavailable with Retry-After.
+        if (problemType(text) !== '/problems/database-unavailable' || !response.headers.get('retry-after') || !/^application\/problem\+json/.test(response.headers.get('content-type') ?? '')) {
+          s.badUnavailable = `${response.headers.get('content-type')} retry-after ${response.headers.get('retry-after')}: ${text.slice(0, 300)}`;
+        }
         await sleep(Math.min(RETRY_AFTER_CAP_MS, Number(response.headers.get('retry-after') ?? 1) * 1000));
         continue;
       }
@@ -561,7 +568,10 @@ export class FaultEnv {
     const submissions = this.clients.submissions;
     const bound = LEASE_MS + options.outageMs + MARGIN_MS;
 
-    for (const s of submissions) if (s.refused) problems.push(`request ${s.key} had no acknowledgement: ${s.refused.status} ${s.refused.body}`);
+    for (const s of submissions) {
+      if (s.refused) problems.push(`request ${s.key} had no acknowledgement: ${s.refused.status} ${s.refused.body}`);
+      if (s.badUnavailable) problems.push(`request ${s.key} got a 503 that is not database-unavailable with Retry-After: ${s.badUnavailable}`);
+    }
     const acknowledged = submissions.filter((s) => s.orderId);
     assert.ok(acknowledged.length >= this.accounts.length, `the clients had orders acknowledged (${acknowledged.length})`);
 
