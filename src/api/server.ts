@@ -15,7 +15,7 @@ import { registerQuoteRoutes } from '../quotes/routes.ts';
 import { registerOrderRoutes } from '../orders/routes.ts';
 import { registerFulfillmentRoutes } from '../fulfillment/routes.ts';
 import { installAuth } from './auth.ts';
-import { isInstant } from './http.ts';
+import { isInstant, UUID_PATTERN } from './http.ts';
 import { installIdempotency } from './idempotency.ts';
 import { openApiDecorations } from './openapi.ts';
 import { checkStorable, parseJsonBody } from './json-input.ts';
@@ -44,6 +44,9 @@ export async function buildServer(services: Services, options: { logger?: boolea
       // Date or a PostgreSQL error (a 500) later: every date-time is checked by isInstant.
       onCreate: (ajv) => {
         ajv.addFormat('date-time', { type: 'string', validate: isInstant });
+        // ajv-formats' uuid also takes a `urn:uuid:` prefix, which PostgreSQL's uuid type does
+        // not read (a 500 at the first query): only the 8-4-4-4-12 hex form is a uuid here.
+        ajv.addFormat('uuid', { type: 'string', validate: (value: string) => UUID_PATTERN.test(value) });
       },
     },
   });
