@@ -31,6 +31,11 @@ export async function buildServer(services: Services, options: { logger?: boolea
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors,
     clientErrorHandler,
+    // While the server drains (SIGTERM), Fastify would answer a request that arrives on an open
+    // keep-alive connection with its own 503, plain JSON and no Retry-After (the fault suite
+    // saw it when the API was stopped under load). Served instead, as any other request: the
+    // database is still open until the server has closed, and the answer says Connection: close.
+    return503OnClosing: false,
     // Bodies are validated without type coercion, queries and paths with it (validation.ts).
     schemaController: { compilersFactory: { buildValidator } },
     ajv: {

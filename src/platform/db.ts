@@ -118,12 +118,29 @@ export async function inSystemTransaction<T>(connection: Connection, work: (tx: 
  * kills the process, so the listener lives as long as the connection is held and only marks it lost.
  */
 export class HeldConnection {
-  /** Why the connection is unusable (its error, or a failed rollback); null while it is sound. */
-  lost: unknown = null;
+  private lostReason: unknown = null;
   private released = false;
   private readonly onError = (error: unknown) => {
-    this.lost ??= error;
+    this.lost = error;
   };
+
+  /** Why the connection is unusable (its error, or a failed rollback); null while it is sound. */
+  get lost(): unknown {
+    return this.lostReason;
+  }
+
+  /**
+   * Marks the connection lost (the first reason stays) and discards it at once, freeing its
+   * slot in the pool: it is of no more use to its holder, and a holder that needs a fresh one
+   * (a worker giving its claim back, or recording an outcome) must not find the pool full of
+   * its own dead connections. A worker's pool is sized to its batch: it waited for the
+   * connection timeout, and a `tenure worker` with nothing else pending exited (code 0) meanwhile.
+   */
+  set lost(reason: unknown) {
+    if (this.lostReason || !reason) return;
+    this.lostReason = reason;
+    this.release();
+  }
 
   constructor(readonly client: pg.PoolClient) {
     client.on('error', this.onError);
@@ -145,12 +162,20 @@ export class HeldConnection {
 /** Where a transaction runs: on a connection of the pool for just that transaction, or on a held one. */
 export type Connection = Pool | HeldConnection;
 
-export async function holdConnection(pool: Pool): Promise<HeldConnection> {
-  try {
-    return new HeldConnection(await pool.connect());
-  } catch (error) {
-    throw asDatabaseError(error);
-  }
+/**
+ * A connection of the pool, held. pool.connect's callback, not its promise: pg hands the client
+ * over synchronously, while it may still be parsing what the server sent, and "ready" and a
+ * FATAL (the backend terminated as it started) can come in one chunk. Through a promise the
+ * listener would be attached a microtask later, after the error was emitted with no listener,
+ * which kills the process (seen when PostgreSQL restarted under load).
+ */
+export function holdConnection(pool: Pool): Promise<HeldConnection> {
+  return new Promise((resolve, reject) => {
+    pool.connect((error, client) => {
+      if (error || !client) reject(asDatabaseError(error ?? new Error('no client')));
+      else resolve(new HeldConnection(client));
+    });
+  });
 }
 
 /**

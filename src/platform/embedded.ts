@@ -19,7 +19,13 @@ const PASSWORD = 'tenure-embedded';
  * The data folder is reused when it already holds a cluster. PostgreSQL refuses to run as
  * root, so as root the server runs as the `postgres` user (created when missing).
  */
-export async function startEmbeddedPostgres(options: { dataDir: string; port: number; persistent: boolean }): Promise<EmbeddedServer> {
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port: number;
+  persistent: boolean;
+  /** More server flags (`['-c', 'max_connections=12']`), after the defaults, so they win: the fault tests squeeze connections. */
+  postgresFlags?: string[];
+}): Promise<EmbeddedServer> {
   const port = await firstFreePort(options.port);
   const dataDir = path.resolve(options.dataDir);
   const alreadyInitialised = existsSync(path.join(dataDir, 'PG_VERSION'));
@@ -42,7 +48,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     // The package asks initdb for en_US.UTF-8 messages, a locale many machines lack; the
     // later flags win, and C is everywhere. The data itself is UTF-8.
     initdbFlags: ['--lc-messages=C', '--locale=C', '--encoding=UTF8'],
-    postgresFlags: ['-c', 'timezone=UTC', '-c', 'max_connections=200', '-c', 'fsync=' + (options.persistent ? 'on' : 'off')],
+    postgresFlags: ['-c', 'timezone=UTC', '-c', 'max_connections=200', '-c', 'fsync=' + (options.persistent ? 'on' : 'off'), ...(options.postgresFlags ?? [])],
     // Kept for the error message: the package rejects a failed start with no reason at all.
     onLog: (message: string) => remember(message),
     onError: (error: unknown) => remember(error instanceof Error ? error.message : String(error)),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Pool } from './db.ts';
+import { holdConnection, type Pool } from './db.ts';
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
@@ -22,14 +22,9 @@ const MIGRATION_LOCK_KEY = 7_314_159_001;
  */
 export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
-  const client = await pool.connect();
-  // A connection that dies while checked out emits 'error' on the client; unhandled, that
-  // would kill the process instead of failing the migration (see inTransaction in db.ts).
-  let lost = false;
-  const onError = () => {
-    lost = true;
-  };
-  client.on('error', onError);
+  // Held: a connection that dies while checked out marks it lost instead of killing the process (see HeldConnection in db.ts).
+  const held = await holdConnection(pool);
+  const client = held.client;
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     await client.query(`create table if not exists schema_migration (
@@ -63,12 +58,7 @@ export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<Migrati
     }
     return { applied, alreadyApplied: done.size };
   } finally {
-    if (lost) {
-      client.release(true);
-    } else {
-      await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
-      client.removeListener('error', onError);
-      client.release();
-    }
+    if (!held.lost) await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+    held.release();
   }
 }

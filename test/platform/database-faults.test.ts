@@ -11,6 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -22,7 +23,7 @@ import { createServices, type Services } from '../../src/app.ts';
 import { DEFAULT_SETTINGS, type Orchestrator } from '../../src/fulfillment/orchestrator.ts';
 import { startWorker, type Worker } from '../../src/fulfillment/worker.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
-import { createPool, inSystemTransaction, inTenantTransaction, queryOne, type Pool } from '../../src/platform/db.ts';
+import { createPool, holdConnection, inSystemTransaction, inTenantTransaction, queryOne, type HeldConnection, type Pool } from '../../src/platform/db.ts';
 import { ensureDatabase, startEmbeddedPostgres, type EmbeddedServer } from '../../src/platform/embedded.ts';
 import { DatabaseUnavailableError, NotFoundError } from '../../src/platform/errors.ts';
 import { migrate } from '../../src/platform/migrate.ts';
@@ -88,6 +89,147 @@ describe('a backend terminated in the middle of a transaction', () => {
     }).catch((error: unknown) => error);
     assert.ok(notFound instanceof NotFoundError, `the domain error, got ${notFound}`);
     assert.deepEqual(await inSystemTransaction(db.pool, (tx) => queryOne(tx, 'select 1 as one')), { one: 1 });
+  });
+});
+
+describe('a held connection whose backend is terminated', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase(1);
+  });
+  after(() => db?.drop());
+
+  test('is discarded at once: its holder gets a fresh connection from a pool it filled, without waiting for the connection timeout', async () => {
+    // A pool of one, held (as a worker holds one connection per claimed task, its pool sized to its batch).
+    const held = await holdConnection(db.pool);
+    const { pid } = (await queryOne<{ pid: number }>(held.client, 'select pg_backend_pid() as pid'))!;
+    const admin = createPool(db.url, 1);
+    try {
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      for (let i = 0; i < 100 && !held.lost; i++) await sleep(20);
+      assert.ok(held.lost, 'the loss is noticed');
+      const started = performance.now();
+      // What a worker does next: give its claim back on a fresh connection of the same pool.
+      const row = await inSystemTransaction(db.pool, (tx) => queryOne<{ one: number }>(tx, 'select 1 as one'));
+      assert.deepEqual(row, { one: 1 });
+      assert.ok(performance.now() - started < 2_000, `a fresh connection at once (${Math.round(performance.now() - started)} ms), not after the 5 s timeout`);
+      held.release();
+      assert.deepEqual(await inSystemTransaction(db.pool, (tx) => queryOne(tx, 'select 2 as two')), { two: 2 }, 'releasing it later changes nothing');
+    } finally {
+      held.release();
+      await admin.end();
+    }
+  });
+});
+
+/**
+ * A TCP proxy in front of the real server that, while `hold` is set, keeps what the server
+ * sends from the end of a connection's start-up (its first ReadyForQuery) on, and later hands
+ * it to the client in one write: so that the client reads "ready" and what follows it (a
+ * FATAL 57P01 when the backend is terminated meanwhile) in one chunk, as a loaded process
+ * does when it reads late.
+ */
+async function startHoldingProxy(serverUrl: string) {
+  const target = new URL(serverUrl);
+  const held: { socket: net.Socket; chunks: Buffer[]; ready: boolean }[] = [];
+  let hold = false;
+  const READY = Buffer.from([0x5a, 0, 0, 0, 5]);
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    const entry = { socket: client, chunks: [] as Buffer[], ready: false };
+    held.push(entry);
+    let seen = Buffer.alloc(0);
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => {
+      if (hold && !entry.ready) {
+        seen = Buffer.concat([seen, chunk]);
+        if (seen.includes(READY)) entry.ready = true;
+      }
+      if (hold && entry.ready) entry.chunks.push(chunk);
+      else client.write(chunk);
+    });
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close);
+    upstream.on('error', close);
+    client.on('close', close);
+    upstream.on('close', () => {
+      // Whatever is held goes first, then the end.
+      if (entry.chunks.length === 0) close();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(serverUrl);
+  url.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  return {
+    url: url.toString(),
+    holdFromReady(on: boolean) {
+      hold = on;
+    },
+    /** True once a connection's start-up answer is held. */
+    holding: () => held.some((e) => e.chunks.length > 0),
+    /** Sends each connection's held bytes in one write. */
+    flush() {
+      for (const e of held) {
+        if (e.chunks.length) e.socket.write(Buffer.concat(e.chunks.splice(0)));
+      }
+      hold = false;
+    },
+    close: () => new Promise<void>((resolve) => {
+      for (const e of held) e.socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+describe('a connection whose backend is terminated right as it starts', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase(1);
+  });
+  after(() => db?.drop());
+
+  test('"ready" and the FATAL 57P01 read in one chunk: the error is handled, the process lives, the connection is lost', async () => {
+    const proxy = await startHoldingProxy(db.url);
+    const pool = createPool(proxy.url, 1);
+    const admin = createPool(db.url, 1);
+    // Without the fix the error is emitted with no listener: caught here to fail the test instead of the process.
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    let connection: HeldConnection | null = null;
+    try {
+      proxy.holdFromReady(true);
+      const connecting = holdConnection(pool).then((held) => ({ held, error: null as unknown }), (error: unknown) => ({ held: null, error }));
+      for (let i = 0; i < 200 && !proxy.holding(); i++) await sleep(10);
+      assert.ok(proxy.holding(), 'the start-up answer is held');
+      // The backend is ready (it sent ReadyForQuery to the proxy): terminate it, then let the client read both at once.
+      const terminated = await admin.query(`select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = 'tenure' and datname = current_database() and pid <> pg_backend_pid()`);
+      assert.equal(terminated.rows.length, 1, 'one backend of the pool');
+      await sleep(200);
+      proxy.flush();
+      const { held, error } = await connecting;
+      connection = held;
+      await sleep(100);
+      assert.deepEqual(uncaught.map(String), [], 'no error event went unheard');
+      if (held) {
+        assert.ok(held.lost, 'the connection is known to be lost');
+        await assert.rejects(inSystemTransaction(held, (tx) => tx.query('select 1')), DatabaseUnavailableError);
+      } else {
+        assert.ok(error instanceof DatabaseUnavailableError, `a DatabaseUnavailableError, got ${error}`);
+      }
+      // The pool's one slot is free again.
+      assert.equal(pool.totalCount, 0);
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
+      connection?.release();
+      proxy.flush();
+      await pool.end().catch(() => {});
+      await admin.end();
+      await proxy.close();
+    }
   });
 });
 
