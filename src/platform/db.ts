@@ -115,7 +115,7 @@ export async function inSystemTransaction<T>(connection: Connection, work: (tx: 
  * one per claimed task, from the claim to its recorded outcome, so that recording never waits
  * for a pool that requests or other tasks have emptied. pg emits 'error' on a checked-out
  * client whose connection dies (backend terminated, server restarted); with no listener that
- * kills the process, so the listener lives as long as the connection is held and only marks it lost.
+ * kills the process, so the listener lives as long as the connection is held and marks it lost (which discards it).
  */
 export class HeldConnection {
   private lostReason: unknown = null;
