@@ -24,11 +24,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { ensureDatabase, startEmbeddedPostgres, type EmbeddedServer } from '../../src/platform/embedded.ts';
+import { anyFreePort, ensureDatabase, startEmbeddedPostgres, type EmbeddedServer } from '../../src/platform/embedded.ts';
 import { REPO, tenureCli } from '../helpers/tenure-process.ts';
 
 /** The lease of every process of the suite: the bound on completion is derived from it. */
@@ -705,13 +704,4 @@ function secs(ms: number): string {
 }
 
 /** A port nobody listens on now (the API's and PostgreSQL's, kept for the whole scenario). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export const freePort = anyFreePort;

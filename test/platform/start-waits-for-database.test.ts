@@ -6,18 +6,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
+import { anyFreePort } from '../../src/platform/embedded.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { startTenure, runProcess, REPO } from '../helpers/tenure-process.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * A TCP forwarder to the real server that drops the first `refuse` connections at once (as a
@@ -69,7 +60,7 @@ describe('start-up with the database away', { timeout: 120_000 }, () => {
   });
 
   test('a server that never answers: one clear line and exit 1 after the wait', async () => {
-    const port = await freePort();
+    const port = await anyFreePort();
     const started = Date.now();
     const result = await runProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: REPO,
