@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { buildServer } from '../src/api/server.ts';
 import { createServices, type Services } from '../src/app.ts';
 import { systemClock } from '../src/platform/clock.ts';
-import type { CommandContext } from '../src/inventory/types.ts';
+import type { CommandContext } from '../src/platform/context.ts';
 import { createActiveProducts, rawStep, type Instance } from './raw-sql.ts';
 import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step } from './support.ts';
 

@@ -26,8 +26,9 @@ import { fileURLToPath } from 'node:url';
 import { createServices, type Services } from '../src/app.ts';
 import { loadDemoCatalog } from '../src/demo/catalog.ts';
 import { demoId } from '../src/demo/seed.ts';
-import { fulfillmentSettingsFromEnv } from '../src/fulfillment/worker.ts';
-import type { CommandContext } from '../src/inventory/types.ts';
+import { fulfillmentSettingsOf } from '../src/fulfillment/worker.ts';
+import { readConfig } from '../src/platform/config.ts';
+import type { CommandContext } from '../src/platform/context.ts';
 import type { OrderItemInput } from '../src/orders/service.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import type { Pool } from '../src/platform/db.ts';
@@ -409,7 +410,7 @@ async function main(): Promise<void> {
   try {
     console.log(`bench: PostgreSQL ${db.postgresVersion} (${db.source === 'embedded' ? 'throw-away embedded, fsync off' : 'DATABASE_URL server, fresh database'}), Node ${process.version}, ${os.cpus().length} CPUs`);
     // The submitting process plans the tasks with the same routing as the workers run them.
-    const fulfillment = fulfillmentSettingsFromEnv({ ...process.env, TENURE_FULFILLMENT_ROUTING: ROUTING, TENURE_FULFILLMENT_POLL_MS: String(POLL_MS), TENURE_FULFILLMENT_BATCH: String(BATCH) });
+    const fulfillment = fulfillmentSettingsOf(readConfig({ ...process.env, TENURE_FULFILLMENT_ROUTING: ROUTING, TENURE_FULFILLMENT_POLL_MS: String(POLL_MS), TENURE_FULFILLMENT_BATCH: String(BATCH) }).fulfillment);
     const services = createServices(db.pool, systemClock, { fulfillment, redisUrl: null });
     const tenant = await services.access.createTenant({ name: 'Bench tenant' });
     const ctx: CommandContext = { tenantId: tenant.tenantId, actor: { apiKeyId: tenant.apiKeyId, role: 'admin' }, correlationId: 'bench-orders' };

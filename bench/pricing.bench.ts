@@ -26,7 +26,7 @@ import { findOfferingVersion, findProductSpecificationVersion, type OfferingList
 import { findAccountInTx } from '../src/customers/service.ts';
 import { ensureDemo } from '../src/demo/seed.ts';
 import { assetVersionsInTx } from '../src/inventory/queries.ts';
-import type { CommandContext } from '../src/inventory/types.ts';
+import type { CommandContext } from '../src/platform/context.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import { inTenantTransaction } from '../src/platform/db.ts';
 import { validateConfiguration } from '../src/pricing/configuration.ts';

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../src/app.ts';
-import type { CommandContext } from '../src/inventory/types.ts';
+import type { CommandContext } from '../src/platform/context.ts';
 import { TENANT_SETUP_SQL, type Pool } from '../src/platform/db.ts';
 import type { Step } from './support.ts';
 

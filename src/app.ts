@@ -15,7 +15,7 @@ import { OrderService } from './orders/service.ts';
 import { Orchestrator, type FulfillmentSettings } from './fulfillment/orchestrator.ts';
 import { InternalProvisioner, ManualProvisioner, type CallbackSecrets } from './fulfillment/provisioners.ts';
 import { ProvisionerRegistry } from './fulfillment/provisioner.ts';
-import { fulfillmentSettingsFromEnv } from './fulfillment/worker.ts';
+import { fulfillmentSettingsOf } from './fulfillment/worker.ts';
 
 export interface Services {
   pool: Pool;
@@ -47,9 +47,10 @@ export interface ServiceOptions {
 
 export function createServices(pool: Pool, clock: Clock, options: ServiceOptions = {}): Services {
   const deps = { pool, clock };
-  const redisUrl = options.redisUrl === undefined ? readConfig().redisUrl : options.redisUrl;
+  const config = readConfig();
+  const redisUrl = options.redisUrl === undefined ? config.redisUrl : options.redisUrl;
   const provisioners = options.provisioners ?? { registry: new ProvisionerRegistry([new ManualProvisioner(), new InternalProvisioner()]), callbackSecrets: new Map() };
-  const fulfillment = options.fulfillment ?? fulfillmentSettingsFromEnv();
+  const fulfillment = options.fulfillment ?? fulfillmentSettingsOf(config.fulfillment);
   return {
     pool,
     clock,
@@ -59,7 +60,7 @@ export function createServices(pool: Pool, clock: Clock, options: ServiceOptions
     queries: new InventoryQueries(deps),
     catalog: new CatalogService({ ...deps, cache: createCatalogCache({ redisUrl, clock }) }),
     priceRules: new PriceRuleService(deps),
-    quotes: new QuoteService(deps),
+    quotes: new QuoteService({ ...deps, quoteSettings: { defaultValidityHours: config.quoteValidityHours } }),
     orders: new OrderService({ ...deps, routing: fulfillment.routing }),
     orchestrator: createOrchestrator(pool, clock, { ...options, provisioners, fulfillment }),
     fulfillment,
@@ -73,5 +74,5 @@ export function createServices(pool: Pool, clock: Clock, options: ServiceOptions
  */
 export function createOrchestrator(pool: Pool, clock: Clock, options: Pick<ServiceOptions, 'provisioners' | 'fulfillment' | 'logger'> = {}): Orchestrator {
   const registry = options.provisioners?.registry ?? new ProvisionerRegistry([new ManualProvisioner(), new InternalProvisioner()]);
-  return new Orchestrator({ pool, clock, registry, settings: options.fulfillment ?? fulfillmentSettingsFromEnv(), logger: options.logger });
+  return new Orchestrator({ pool, clock, registry, settings: options.fulfillment ?? fulfillmentSettingsOf(), logger: options.logger });
 }

@@ -12,14 +12,14 @@ import { createLogger } from './platform/logger.ts';
 import { DatabaseUnavailableError } from './platform/errors.ts';
 import { loadProvisioners } from './fulfillment/provisioners.ts';
 import { ProvisionerRegistryError } from './fulfillment/provisioner.ts';
-import { fulfillmentSettingsFromEnv, startWorker } from './fulfillment/worker.ts';
+import { fulfillmentSettingsOf, startWorker } from './fulfillment/worker.ts';
 
 export async function startServer(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
   // The provisioner registry refuses a broken configuration before anything starts.
-  const fulfillment = fulfillmentSettingsFromEnv();
-  const provisioners = await loadProvisioners(process.env, fulfillment.routing);
+  const fulfillment = fulfillmentSettingsOf(config.fulfillment);
+  const provisioners = await loadProvisioners(config, fulfillment.routing);
   const db = await openDatabase(config, {
     waitForServer: { onWaiting: (reason, waitMs) => logger.warn({ reason, waitMs }, 'database unavailable at start-up; waiting for it') },
   });
@@ -30,8 +30,7 @@ export async function startServer(): Promise<void> {
   await server.listen({ port: config.port, host: config.host });
   // One fulfillment worker in the API process (never inside a request); more run as `tenure worker`.
   // It holds a connection per task in flight, from a pool of its own: the API's stays the API's.
-  const inProcessWorker = process.env.TENURE_IN_PROCESS_WORKER !== '0';
-  const workerPool = inProcessWorker ? createPool(db.url, fulfillment.batchSize) : null;
+  const workerPool = config.fulfillment.inProcessWorker ? createPool(db.url, fulfillment.batchSize) : null;
   const worker = workerPool ? startWorker(createOrchestrator(workerPool, systemClock, { provisioners, fulfillment, logger }), fulfillment, { logger }) : null;
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

@@ -5,7 +5,7 @@ import { contextOf, decodeCursor, encodeCursor, IdParams, isInstant, PageQuery, 
 import type { Clock } from '../platform/clock.ts';
 import type { Pool } from '../platform/db.ts';
 import { checkTenant } from '../inventory/check.ts';
-import { listAudit } from './audit.ts';
+import { listAudit } from '../platform/audit.ts';
 import { inTenantTransaction } from '../platform/db.ts';
 import { ROLES, type AccessService } from './service.ts';
 

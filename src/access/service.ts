@@ -4,8 +4,8 @@ import type { Clock } from '../platform/clock.ts';
 import { inSystemTransaction, inTenantTransaction, queryOne, queryRows, type Pool, type Tx } from '../platform/db.ts';
 import { NotFoundError, ValidationError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
-import { recordAudit } from './audit.ts';
-import type { CommandContext } from '../inventory/types.ts';
+import { recordAudit } from '../platform/audit.ts';
+import type { CommandContext } from '../platform/context.ts';
 
 export const ROLES = ['admin', 'operator', 'viewer', 'integration'] as const;
 export type Role = (typeof ROLES)[number];

@@ -23,6 +23,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../platform/clock.ts';
+import { readConfig } from '../platform/config.ts';
 import { inTenantTransaction, isNotTheResponse, queryOne, setTenantTransactionHook, type Pool, type Tx } from '../platform/db.ts';
 import { IdempotencyInProgressError, IdempotencyKeyReuseError, ValidationError } from '../platform/errors.ts';
 
@@ -105,17 +106,16 @@ function successStatusOf(request: FastifyRequest): number {
 }
 
 /**
- * Test-only crash points (NODE_ENV=test): TENURE_TEST_CRASH_BEFORE_COMMIT / _AFTER_COMMIT name
+ * Test-only crash points (NODE_ENV=test, config.testCrashPoints): TENURE_TEST_CRASH_BEFORE_COMMIT / _AFTER_COMMIT name
  * a route (`/accounts/:accountId/orders`) or a path; the process SIGKILLs itself right before
  * or right after the transaction that completes a key of that request commits.
  */
-function crashPoint(name: 'TENURE_TEST_CRASH_BEFORE_COMMIT' | 'TENURE_TEST_CRASH_AFTER_COMMIT', record: IdempotencyRecord, routeUrl: string | undefined): void {
-  if (process.env.NODE_ENV !== 'test') return;
-  const target = process.env[name];
+function crashPoint(target: string | undefined, record: IdempotencyRecord, routeUrl: string | undefined): void {
   if (target && (target === record.path || target === routeUrl)) process.kill(process.pid, 'SIGKILL');
 }
 
 export function installIdempotency(app: FastifyInstance, deps: { pool: Pool; clock: Clock }): void {
+  const crashPoints = readConfig().testCrashPoints;
   setTenantTransactionHook({
     async begin(tx, tenantId) {
       const record = requests.getStore();
@@ -153,7 +153,7 @@ export function installIdempotency(app: FastifyInstance, deps: { pool: Pool; clo
              values ($1, $2, 'POST', $3, $4, 'completed', $5, $6::jsonb, $8, $7, $7)`,
             [tenantId, record.key, record.path, record.requestHash, record.successStatus, text, deps.clock.now().toISOString(), text],
           );
-          crashPoint('TENURE_TEST_CRASH_BEFORE_COMMIT', record, routeUrl);
+          crashPoint(crashPoints.beforeCommit, record, routeUrl);
         },
         afterRollback() {
           if (joins) record.holding--;
@@ -164,7 +164,7 @@ export function installIdempotency(app: FastifyInstance, deps: { pool: Pool; clo
           if (wrote) record.writingTransactions++;
           if (text !== undefined) {
             record.committedText = text;
-            crashPoint('TENURE_TEST_CRASH_AFTER_COMMIT', record, routeUrl);
+            crashPoint(crashPoints.afterCommit, record, routeUrl);
           }
         },
       };

@@ -12,7 +12,7 @@
  * cache revision after it commits (see cache.ts), so the next read sees it.
  */
 import type { TSchema } from '@sinclair/typebox';
-import { recordAudit } from '../access/audit.ts';
+import { recordAudit } from '../platform/audit.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, isUniqueViolation, type Pool, type Tx } from '../platform/db.ts';
 import {
@@ -25,7 +25,7 @@ import {
   type FieldError,
 } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
-import type { CommandContext, JsonObject } from '../inventory/types.ts';
+import type { CommandContext, JsonObject } from '../platform/context.ts';
 import type { CatalogCache } from './cache.ts';
 import {
   ProductOfferingBody,

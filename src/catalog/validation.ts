@@ -8,7 +8,8 @@
 import { Decimal } from 'decimal.js';
 import { FormatRegistry, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { canonicalInstant, isInstant, UUID_PATTERN } from '../api/http.ts';
+import { UUID_PATTERN } from '../platform/ids.ts';
+import { canonicalInstant, isInstant } from '../platform/instants.ts';
 import type { FieldError } from '../platform/errors.ts';
 import type { Characteristic, LifecycleStatus, ProductOfferingBody, SpecRef } from './model.ts';
 

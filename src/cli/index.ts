@@ -10,7 +10,7 @@ import { isUuid } from '../platform/ids.ts';
 import { describeError } from './errors.ts';
 import { createLogger } from '../platform/logger.ts';
 import { loadProvisioners } from '../fulfillment/provisioners.ts';
-import { fulfillmentSettingsFromEnv, startWorker } from '../fulfillment/worker.ts';
+import { fulfillmentSettingsOf, startWorker } from '../fulfillment/worker.ts';
 
 /**
  * The CLI's database: DATABASE_URL's server; else the embedded PostgreSQL of the data folder,
@@ -79,10 +79,11 @@ program
   .action(async (options: { concurrency: string }) => {
     const concurrency = Number(options.concurrency);
     if (!/^\d+$/.test(options.concurrency) || concurrency < 1 || concurrency > 64) throw new UsageError(`--concurrency must be an integer from 1 to 64, got "${options.concurrency}"`);
-    const fulfillment = fulfillmentSettingsFromEnv();
-    const provisioners = await loadProvisioners(process.env, fulfillment.routing);
+    const config = readConfig();
+    const fulfillment = fulfillmentSettingsOf(config.fulfillment);
+    const provisioners = await loadProvisioners(config, fulfillment.routing);
     // One connection per task in flight: every loop can hold a whole batch.
-    const logger = createLogger(readConfig().logLevel);
+    const logger = createLogger(config.logLevel);
     const db = await openDatabase({
       poolMax: concurrency * fulfillment.batchSize,
       waitForServer: { onWaiting: (reason, waitMs) => logger.warn({ reason, waitMs }, 'database unavailable at start-up; waiting for it') },

@@ -1,10 +1,10 @@
 /** Customers and their accounts. The account is the unit of consistency of everything owned. */
-import { recordAudit } from '../access/audit.ts';
+import { recordAudit } from '../platform/audit.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, queryOne, queryRows, type Pool, type Tx } from '../platform/db.ts';
 import { NotFoundError, ValidationError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
-import type { CommandContext } from '../inventory/types.ts';
+import type { CommandContext } from '../platform/context.ts';
 
 export interface Customer {
   customerId: string;

@@ -10,7 +10,7 @@
 import type { Services } from '../app.ts';
 import type { ProductOfferingBody, ProductSpecificationBody, ResourceSpecificationBody, ServiceSpecificationBody } from '../catalog/model.ts';
 import type { CatalogKind, CatalogVersion, OfferingVersion, ProductSpecificationVersion } from '../catalog/service.ts';
-import type { CommandContext } from '../inventory/types.ts';
+import type { CommandContext } from '../platform/context.ts';
 import type { PriceRuleRecord } from '../pricing/rule-service.ts';
 
 export interface DemoCatalog {

@@ -11,7 +11,7 @@ import type { Services } from '../app.ts';
 import { catalogSnapshotOf } from '../catalog/service.ts';
 import { inTenantTransaction, queryOne } from '../platform/db.ts';
 import type { AccountSegment } from '../customers/service.ts';
-import type { CommandContext, JsonObject } from '../inventory/types.ts';
+import type { CommandContext, JsonObject } from '../platform/context.ts';
 import { validateConfiguration } from '../pricing/configuration.ts';
 import { priceItems } from '../pricing/engine.ts';
 import { countPromoRedemptions, loadPricingRules } from '../pricing/rule-service.ts';

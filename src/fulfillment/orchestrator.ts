@@ -11,8 +11,8 @@
  * An item whose provisioning tasks are all done is completed through the inventory commands
  * in the same transaction as its last task's outcome (orders/lifecycle.ts).
  */
-import { recordAudit } from '../access/audit.ts';
-import type { CommandContext } from '../inventory/types.ts';
+import { recordAudit } from '../platform/audit.ts';
+import type { CommandContext } from '../platform/context.ts';
 import type { Clock } from '../platform/clock.ts';
 import { asDatabaseError, holdConnections, inTenantTransaction, unavailableReason, type Connection, type HeldConnection, type Pool, type Tx } from '../platform/db.ts';
 import { IllegalTransitionError, NotFoundError, PointOfNoReturnError, ProblemError } from '../platform/errors.ts';

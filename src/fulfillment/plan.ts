@@ -3,7 +3,7 @@
  * tasks are enqueued with the order or not at all.
  */
 import { findCatalogVersion, findOfferingVersion } from '../catalog/service.ts';
-import type { CommandContext } from '../inventory/types.ts';
+import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { newId } from '../platform/ids.ts';
 import type { OrderAction } from '../orders/model.ts';
@@ -24,10 +24,16 @@ export interface ItemForPlanning {
   notBefore?: string | null;
 }
 
-/** The routing in force: TENURE_FULFILLMENT_ROUTING (JSON) over the defaults. */
-export function routingFromEnv(env: NodeJS.ProcessEnv = process.env): Routing {
-  if (!env.TENURE_FULFILLMENT_ROUTING) return DEFAULT_ROUTING;
-  const parsed = JSON.parse(env.TENURE_FULFILLMENT_ROUTING) as Partial<Routing>;
+/** The routing in force: TENURE_FULFILLMENT_ROUTING (its JSON text, from platform/config.ts) over the defaults. */
+export function routingOf(json: string | undefined): Routing {
+  if (!json) return DEFAULT_ROUTING;
+  let parsed: Partial<Routing>;
+  try {
+    parsed = JSON.parse(json);
+  } catch (error) {
+    throw new Error(`TENURE_FULFILLMENT_ROUTING is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('TENURE_FULFILLMENT_ROUTING must be a JSON object');
   return { ...DEFAULT_ROUTING, ...parsed, byStep: { ...DEFAULT_ROUTING.byStep, ...(parsed.byStep ?? {}) } };
 }
 

@@ -13,6 +13,7 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Config } from '../platform/config.ts';
 import type { Routing } from './decompose.ts';
 import { HttpProvisioner } from './http-provisioner.ts';
 import { ProvisionerRegistry, ProvisionerRegistryError, type Provisioner, type ProvisioningResult } from './provisioner.ts';
@@ -70,11 +71,11 @@ export interface LoadedProvisioners {
 }
 
 /** Builds the registry from TENURE_PROVISIONERS (plus the built-ins) and checks the routing against it. */
-export async function loadProvisioners(env: NodeJS.ProcessEnv, routing: Routing, extra: readonly unknown[] = []): Promise<LoadedProvisioners> {
+export async function loadProvisioners(config: Pick<Config, 'fulfillment' | 'variable'>, routing: Routing, extra: readonly unknown[] = []): Promise<LoadedProvisioners> {
   let entries: ProvisionerEntry[] = [];
-  if (env.TENURE_PROVISIONERS?.trim()) {
+  if (config.fulfillment.provisionersJson) {
     try {
-      entries = JSON.parse(env.TENURE_PROVISIONERS);
+      entries = JSON.parse(config.fulfillment.provisionersJson);
     } catch (error) {
       throw new ProvisionerRegistryError(`TENURE_PROVISIONERS is not valid JSON: ${(error as Error).message}`);
     }
@@ -96,7 +97,7 @@ export async function loadProvisioners(env: NodeJS.ProcessEnv, routing: Routing,
       if (exported === undefined) throw new ProvisionerRegistryError(`${where}: module ${entry.module} has no export "${entry.export ?? 'default'}"`);
       provisioners.push(await instantiate(exported, entry.options ?? {}));
     } else if (entry.type === 'http') {
-      const secret = entry.secretEnv ? env[entry.secretEnv] : entry.secret;
+      const secret = entry.secretEnv ? config.variable(entry.secretEnv) : entry.secret;
       if (!entry.code || !entry.url || !secret) {
         throw new ProvisionerRegistryError(`${where}: an http provisioner needs code, url and secret (or secretEnv naming a set variable)`);
       }

@@ -8,7 +8,8 @@ import { hostname } from 'node:os';
 import { unavailableReason } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { DEFAULT_SETTINGS, type FulfillmentSettings, type Orchestrator } from './orchestrator.ts';
-import { routingFromEnv } from './plan.ts';
+import { readConfig, type FulfillmentConfig } from '../platform/config.ts';
+import { routingOf } from './plan.ts';
 
 export interface Worker {
   readonly id: string;
@@ -93,24 +94,24 @@ export function startWorker(
 }
 
 /**
- * The fulfillment settings from the environment, each documented in the README:
- * TENURE_FULFILLMENT_ROUTING (JSON), TENURE_FULFILLMENT_RETRY (JSON: initialDelayMs,
+ * The fulfillment settings as configured (platform/config.ts reads them, each documented in the
+ * README): TENURE_FULFILLMENT_ROUTING (JSON), TENURE_FULFILLMENT_RETRY (JSON: initialDelayMs,
  * multiplier, maxDelayMs, jitter), TENURE_FULFILLMENT_LEASE_MS, TENURE_FULFILLMENT_POLL_MS,
  * TENURE_FULFILLMENT_BATCH, TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS. With no lease set, the
  * orchestrator sizes it from the provisioners (leaseMsOf).
  */
-export function fulfillmentSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): FulfillmentSettings {
-  const retry = env.TENURE_FULFILLMENT_RETRY?.trim() ? { ...DEFAULT_SETTINGS.retry, ...parseJson(env.TENURE_FULFILLMENT_RETRY, 'TENURE_FULFILLMENT_RETRY') } : DEFAULT_SETTINGS.retry;
+export function fulfillmentSettingsOf(config: FulfillmentConfig = readConfig().fulfillment): FulfillmentSettings {
+  const retry = config.retryJson ? { ...DEFAULT_SETTINGS.retry, ...parseJson(config.retryJson, 'TENURE_FULFILLMENT_RETRY') } : DEFAULT_SETTINGS.retry;
   for (const [key, value] of Object.entries(retry)) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error(`TENURE_FULFILLMENT_RETRY.${key} must be a non-negative number`);
   }
   return {
-    routing: routingFromEnv(env),
+    routing: routingOf(config.routingJson),
     retry,
-    leaseMs: env.TENURE_FULFILLMENT_LEASE_MS?.trim() ? positiveInt(env.TENURE_FULFILLMENT_LEASE_MS, 0, 'TENURE_FULFILLMENT_LEASE_MS') : undefined,
-    pollIntervalMs: positiveInt(env.TENURE_FULFILLMENT_POLL_MS, DEFAULT_SETTINGS.pollIntervalMs, 'TENURE_FULFILLMENT_POLL_MS'),
-    batchSize: positiveInt(env.TENURE_FULFILLMENT_BATCH, DEFAULT_SETTINGS.batchSize, 'TENURE_FULFILLMENT_BATCH', 100),
-    shutdownGraceMs: positiveInt(env.TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS, DEFAULT_SETTINGS.shutdownGraceMs, 'TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS'),
+    leaseMs: config.leaseMs,
+    pollIntervalMs: config.pollIntervalMs ?? DEFAULT_SETTINGS.pollIntervalMs,
+    batchSize: config.batchSize ?? DEFAULT_SETTINGS.batchSize,
+    shutdownGraceMs: config.shutdownGraceMs ?? DEFAULT_SETTINGS.shutdownGraceMs,
   };
 }
 
@@ -122,11 +123,4 @@ function parseJson(text: string, name: string): Record<string, unknown> {
     // reported below
   }
   throw new Error(`${name} must be a JSON object`);
-}
-
-function positiveInt(value: string | undefined, fallback: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined || value.trim() === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got "${value}"`);
-  return n;
 }

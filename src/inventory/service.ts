@@ -5,7 +5,7 @@
  * (→ release the guard when the operation ends) → audit.
  */
 import { Temporal } from 'temporal-polyfill';
-import { recordAudit } from '../access/audit.ts';
+import { recordAudit } from '../platform/audit.ts';
 import type { ProductSpecificationBody } from '../catalog/model.ts';
 import { findCatalogVersion, findOfferingVersion, findProductSpecificationVersion, instanceNameAfterChange } from '../catalog/service.ts';
 import { findAccountInTx } from '../customers/service.ts';

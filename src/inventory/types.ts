@@ -8,8 +8,9 @@ import type {
 
 /** Entities as the API shows them. Times are ISO-8601 UTC strings. */
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
+import type { JsonObject } from '../platform/context.ts';
+
+export type { Json, JsonObject } from '../platform/context.ts';
 
 export interface ProductInstance {
   productInstanceId: string;
@@ -135,17 +136,7 @@ export interface HistoryEntry {
   correlationId: string | null;
 }
 
-/** Who is doing this and why: carried by every command into history, outbox and audit. */
-export interface CommandContext {
-  tenantId: string;
-  actor: { apiKeyId: string; role: string } | null;
-  correlationId: string | null;
-  /**
-   * The request's Idempotency-Key (POST only), recorded on the order it submits so that
-   * `tenure check` can find two orders made by one key.
-   */
-  idempotencyKey?: string | null;
-}
+export type { CommandContext } from '../platform/context.ts';
 
 /** The order item that causes a change (seed 000 §5: order item is the cause, not the owner). */
 export interface Cause {

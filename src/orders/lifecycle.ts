@@ -25,7 +25,8 @@ import { catalogSnapshotOf, findCatalogVersion, findOfferingVersion, findProduct
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { productInstanceInTx, subscriptionInTx } from '../inventory/queries.ts';
 import { InventoryService, holdAssetsForOrderInTx, type FulfilledService } from '../inventory/service.ts';
-import type { CommandContext, JsonObject, ProductInstance } from '../inventory/types.ts';
+import type { CommandContext, JsonObject } from '../platform/context.ts';
+import type { ProductInstance } from '../inventory/types.ts';
 import type { Tx } from '../platform/db.ts';
 import { BusinessRuleError, IllegalTransitionError, NotFoundError } from '../platform/errors.ts';
 import { ORDER_FINAL_STATES, TARGET_COMMAND, itemTransition, orderTransition, settledOrderState, type ItemCommand, type OrderCommand } from './model.ts';

@@ -4,7 +4,7 @@
  * states, catalog add-on rules, configurations — and then takes the operation guard of every
  * target: the whole order is accepted, or nothing is held.
  */
-import { recordAudit } from '../access/audit.ts';
+import { recordAudit } from '../platform/audit.ts';
 import type { ProductOfferingBody, ProductSpecificationBody } from '../catalog/model.ts';
 import { catalogSnapshotOf, findAddOnParents, findOfferingVersion, findProductSpecificationVersion, instanceNameAfterChange, instanceNameOf, offeringSellableAt, whyNotSellableToAccount, type OfferingVersion, type ProductSpecificationVersion } from '../catalog/service.ts';
 import { findAccountInTx, type Account } from '../customers/service.ts';
@@ -17,8 +17,9 @@ import { listOrderTasksInTx, planAndEnqueueInTx, type TaskView } from '../fulfil
 import { containedChildren, containmentEdge } from '../inventory/model.ts';
 import { activeOperationInTx, productInstanceInTx, subscriptionInTx } from '../inventory/queries.ts';
 import { InventoryService } from '../inventory/service.ts';
-import type { JsonObject, ProductInstance } from '../inventory/types.ts';
-import type { CommandContext } from '../inventory/types.ts';
+import type { JsonObject } from '../platform/context.ts';
+import type { ProductInstance } from '../inventory/types.ts';
+import type { CommandContext } from '../platform/context.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
 import { ConcurrentModificationError, IllegalTransitionError, NotFoundError, OperationInProgressError, ValidationError, type FieldError } from '../platform/errors.ts';

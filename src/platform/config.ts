@@ -24,6 +24,32 @@ export interface Config {
   relayEnabled: boolean;
   /** With the relay on, an event still unpublished this long after it occurred is a finding of the check. */
   outboxStaleAfterMs: number;
+  /** How long a quote stays valid unless its request asks for less (TENURE_QUOTE_VALIDITY_HOURS). */
+  quoteValidityHours: number;
+  fulfillment: FulfillmentConfig;
+  /**
+   * Test-only crash points of the idempotency layer (only with NODE_ENV=test): the path or route
+   * whose key, once written (before COMMIT) or committed (after), kills the process.
+   */
+  testCrashPoints: { beforeCommit: string | undefined; afterCommit: string | undefined };
+  /** A variable that configuration names (an HTTP provisioner's `secretEnv`). */
+  variable(name: string): string | undefined;
+}
+
+/**
+ * Fulfillment as configured. Its JSON is read by the fulfillment part, which knows its shape
+ * (fulfillmentSettingsOf, loadProvisioners); undefined: that part's default.
+ */
+export interface FulfillmentConfig {
+  routingJson: string | undefined;
+  retryJson: string | undefined;
+  provisionersJson: string | undefined;
+  leaseMs: number | undefined;
+  pollIntervalMs: number | undefined;
+  batchSize: number | undefined;
+  shutdownGraceMs: number | undefined;
+  /** TENURE_IN_PROCESS_WORKER=0: `npm start` runs no fulfillment worker. */
+  inProcessWorker: boolean;
 }
 
 export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -40,7 +66,29 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
     relayEnabled: parseSwitch(env.TENURE_RELAY, false, 'TENURE_RELAY'),
     outboxStaleAfterMs: parsePositiveSeconds(env.TENURE_CHECK_OUTBOX_STALE_SECONDS, 300, 'TENURE_CHECK_OUTBOX_STALE_SECONDS') * 1000,
+    quoteValidityHours: parseCount(env.TENURE_QUOTE_VALIDITY_HOURS, 720, 1, 87_600, 'TENURE_QUOTE_VALIDITY_HOURS'),
+    fulfillment: {
+      routingJson: nonEmpty(env.TENURE_FULFILLMENT_ROUTING),
+      retryJson: nonEmpty(env.TENURE_FULFILLMENT_RETRY),
+      provisionersJson: nonEmpty(env.TENURE_PROVISIONERS),
+      leaseMs: optionalPositiveInt(env.TENURE_FULFILLMENT_LEASE_MS, 'TENURE_FULFILLMENT_LEASE_MS'),
+      pollIntervalMs: optionalPositiveInt(env.TENURE_FULFILLMENT_POLL_MS, 'TENURE_FULFILLMENT_POLL_MS'),
+      batchSize: optionalPositiveInt(env.TENURE_FULFILLMENT_BATCH, 'TENURE_FULFILLMENT_BATCH', 100),
+      shutdownGraceMs: optionalPositiveInt(env.TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS, 'TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS'),
+      inProcessWorker: env.TENURE_IN_PROCESS_WORKER?.trim() === '0' ? false : parseSwitch(env.TENURE_IN_PROCESS_WORKER, true, 'TENURE_IN_PROCESS_WORKER'),
+    },
+    testCrashPoints: env.NODE_ENV === 'test'
+      ? { beforeCommit: nonEmpty(env.TENURE_TEST_CRASH_BEFORE_COMMIT), afterCommit: nonEmpty(env.TENURE_TEST_CRASH_AFTER_COMMIT) }
+      : { beforeCommit: undefined, afterCommit: undefined },
+    variable: (name: string) => env[name],
   };
+}
+
+function optionalPositiveInt(value: string | undefined, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (nonEmpty(value) === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got "${value}"`);
+  return n;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -2,6 +2,7 @@ import pino from 'pino';
 
 export type Logger = pino.Logger;
 
-export function createLogger(level = process.env.LOG_LEVEL ?? 'info'): Logger {
+/** `level` comes from the configuration (LOG_LEVEL, read in config.ts). */
+export function createLogger(level: string): Logger {
   return pino({ level, base: { service: 'tenure' } });
 }

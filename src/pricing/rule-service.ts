@@ -5,12 +5,12 @@
  * explainable. The engine (engine.ts) is pure; this file stores its inputs and loads them for
  * the quote code (loadPricingRules, countPromoRedemptions, recordPromoRedemption).
  */
-import { recordAudit } from '../access/audit.ts';
+import { recordAudit } from '../platform/audit.ts';
 import { findExistingOfferingIds } from '../catalog/service.ts';
 import { AccountTermBody, PriceRuleBody } from '../catalog/model.ts';
 import { checkValidity, canonicalValidity, normalizeDocument } from '../catalog/validation.ts';
 import { findAccountInTx } from '../customers/service.ts';
-import type { CommandContext } from '../inventory/types.ts';
+import type { CommandContext } from '../platform/context.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, isUniqueViolation, type Pool, type Tx } from '../platform/db.ts';
 import {

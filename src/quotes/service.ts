@@ -3,14 +3,14 @@
  * then converted into an order draft after a stale check. One use case per method, one
  * transaction each. The price preview prices lines without storing anything.
  */
-import { recordAudit } from '../access/audit.ts';
+import { recordAudit } from '../platform/audit.ts';
 import type { ProductOfferingBody, ProductSpecificationBody, Versioned } from '../catalog/model.ts';
 import { findAddOnParents, findOfferingVersion, findProductSpecificationVersion, whyNotSellableToAccount } from '../catalog/service.ts';
 import { findAccountInTx, type Account } from '../customers/service.ts';
 import { appendToOutbox, buildEvent } from '../events/outbox.ts';
 import { mergeConfiguration } from '../inventory/model.ts';
 import { assetVersionsInTx } from '../inventory/queries.ts';
-import type { CommandContext } from '../inventory/types.ts';
+import type { CommandContext } from '../platform/context.ts';
 import { validateConfiguration } from '../pricing/configuration.ts';
 import { priceItems } from '../pricing/engine.ts';
 import { countPromoRedemptions, loadPricingRules, recordPromoRedemption } from '../pricing/rule-service.ts';
@@ -79,7 +79,7 @@ export interface QuoteSettings {
 }
 
 export const DEFAULT_QUOTE_SETTINGS: QuoteSettings = {
-  defaultValidityHours: Number(process.env.TENURE_QUOTE_VALIDITY_HOURS ?? 720),
+  defaultValidityHours: 720,
   rounding: 'HALF_UP',
 };
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { loadProvisioners } from '../../src/fulfillment/provisioners.ts';
+import { readConfig } from '../../src/platform/config.ts';
 import { DEFAULT_ROUTING } from '../../src/fulfillment/decompose.ts';
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
@@ -34,7 +35,7 @@ describe('provisioner registry refusals at start-up', () => {
   ];
   for (const [name, env, message] of cases) {
     test(`the registry refuses ${name}`, async () => {
-      await assert.rejects(loadProvisioners(env, env.TENURE_FULFILLMENT_ROUTING ? JSON.parse(env.TENURE_FULFILLMENT_ROUTING) : DEFAULT_ROUTING), message);
+      await assert.rejects(loadProvisioners(readConfig(env), env.TENURE_FULFILLMENT_ROUTING ? JSON.parse(env.TENURE_FULFILLMENT_ROUTING) : DEFAULT_ROUTING), message);
     });
   }
 
@@ -52,7 +53,7 @@ describe('provisioner registry refusals at start-up', () => {
   });
 
   test('a valid module entry is registered, with the built-ins', async () => {
-    const { registry } = await loadProvisioners({ TENURE_PROVISIONERS: JSON.stringify([{ module: 'test/fulfillment/fixtures/good.ts', options: { code: 'noc' } }]) }, { ...DEFAULT_ROUTING, defaultProvisioner: 'noc' });
+    const { registry } = await loadProvisioners(readConfig({ TENURE_PROVISIONERS: JSON.stringify([{ module: 'test/fulfillment/fixtures/good.ts', options: { code: 'noc' } }]) }), { ...DEFAULT_ROUTING, defaultProvisioner: 'noc' });
     assert.deepEqual(registry.codes().sort(), ['internal', 'manual', 'noc']);
   });
 });

@@ -7,7 +7,7 @@ import { DEFAULT_SETTINGS, type FulfillmentSettings } from '../../src/fulfillmen
 import { ProvisionerRegistry } from '../../src/fulfillment/provisioner.ts';
 import { InternalProvisioner, ManualProvisioner } from '../../src/fulfillment/provisioners.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
-import type { CommandContext } from '../../src/inventory/types.ts';
+import type { CommandContext } from '../../src/platform/context.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
 export interface TestApp {

@@ -1,7 +1,7 @@
 /** Small builders for installed-base test data, going through the real services. */
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../../src/app.ts';
-import type { CommandContext, JsonObject } from '../../src/inventory/types.ts';
+import type { CommandContext, JsonObject } from '../../src/platform/context.ts';
 import type { CreateProductInstanceInput } from '../../src/inventory/service.ts';
 
 /** The catalog entries test products are sold from: instances may only name what the catalog has. */

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import type { InventoryService } from '../../src/inventory/service.ts';
-import type { JsonObject } from '../../src/inventory/types.ts';
+import type { JsonObject } from '../../src/platform/context.ts';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
 import { ConcurrentModificationError, IllegalTransitionError, OperationInProgressError } from '../../src/platform/errors.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';

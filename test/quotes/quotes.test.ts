@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { ensureDemo } from '../../src/demo/seed.ts';
-import type { CommandContext } from '../../src/inventory/types.ts';
+import type { CommandContext } from '../../src/platform/context.ts';
 import { queryRows } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
 

@@ -1,5 +1,5 @@
-import { queryRows, type Tx } from '../platform/db.ts';
-import { newId } from '../platform/ids.ts';
+import { queryRows, type Tx } from './db.ts';
+import { newId } from './ids.ts';
 
 export interface AuditEntry {
   action: string;
