@@ -48,12 +48,12 @@ const accountFromRow = (r: any): Account => ({
   updatedAt: r.updated_at.toISOString(),
 });
 
-export function isValidTimeZone(zone: string): boolean {
+/** The IANA name as the runtime spells it (`asia/jakarta` → `Asia/Jakarta`), or null when it is not a time zone. */
+export function canonicalTimeZone(zone: string): string | null {
   try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
+    return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -107,7 +107,8 @@ export class CustomerService {
 
   async createAccount(ctx: CommandContext, input: { customerId: string; name: string; currency: string; timeZone: string; segment?: AccountSegment | null }): Promise<Account> {
     if (!ISO_4217.test(input.currency)) throw ValidationError.field('/currency', 'must be an ISO 4217 code of three capital letters, e.g. IDR');
-    if (!isValidTimeZone(input.timeZone)) throw ValidationError.field('/timeZone', `"${input.timeZone}" is not an IANA time zone, e.g. Asia/Jakarta`);
+    const timeZone = canonicalTimeZone(input.timeZone);
+    if (timeZone === null) throw ValidationError.field('/timeZone', `"${input.timeZone}" is not an IANA time zone, e.g. Asia/Jakarta`);
     const now = this.deps.clock.now().toISOString();
     return inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
       const customer = await queryOne(tx, 'select customer_id from customer where customer_id = $1', [input.customerId]);
@@ -117,7 +118,7 @@ export class CustomerService {
         tx,
         `insert into account (account_id, tenant_id, customer_id, name, currency, time_zone, segment, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $8) returning *`,
-        [accountId, ctx.tenantId, input.customerId, input.name, input.currency, input.timeZone, input.segment ?? null, now],
+        [accountId, ctx.tenantId, input.customerId, input.name, input.currency, timeZone, input.segment ?? null, now],
       );
       await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'account.create', targetType: 'account', targetId: accountId, subjectAccountId: accountId });
       return accountFromRow(row);

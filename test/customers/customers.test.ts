@@ -208,6 +208,15 @@ describe('customers and accounts through HTTP', () => {
     assert.equal((await accountRow(none.accountId)).segment, null);
   });
 
+  test('a time zone is stored as its IANA name, whatever its case in the request', async () => {
+    const customer = await ok('POST', '/customers', { name: 'PT Zona' });
+    for (const [given, stored] of [['asia/jakarta', 'Asia/Jakarta'], ['AMERICA/NEW_YORK', 'America/New_York'], ['utc', 'UTC']]) {
+      const account = await ok('POST', '/accounts', { customerId: customer.customerId, name: given, currency: 'IDR', timeZone: given });
+      assert.equal(account.timeZone, stored);
+      assert.equal((await accountRow(account.accountId)).time_zone, stored);
+    }
+  });
+
   test('GET /accounts lists all accounts or one customer\'s, paged, never another tenant\'s', async () => {
     const first = await ok('POST', '/customers', { name: 'List one' });
     const second = await ok('POST', '/customers', { name: 'List two' });
