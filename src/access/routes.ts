@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { contextOf, decodeCursor, encodeCursor, IdParams, isInstant, PageQuery, UUID_PATTERN } from '../api/http.ts';
+import { contextOf, decodeCursor, encodeCursor, IdParams, isInstant, PageQuery, UUID_PATTERN } from '../http/http.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Pool } from '../platform/db.ts';
 import { checkTenant } from '../inventory/check.ts';

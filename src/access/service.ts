@@ -5,16 +5,9 @@ import { inSystemTransaction, inTenantTransaction, queryOne, queryRows, type Poo
 import { NotFoundError, ValidationError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { recordAudit } from '../platform/audit.ts';
-import type { CommandContext } from '../platform/context.ts';
+import type { CommandContext, Principal, Role } from '../platform/context.ts';
 
-export const ROLES = ['admin', 'operator', 'viewer', 'integration'] as const;
-export type Role = (typeof ROLES)[number];
-
-export interface Principal {
-  tenantId: string;
-  apiKeyId: string;
-  role: Role;
-}
+export { ROLES, type Principal, type Role } from '../platform/context.ts';
 
 export interface ApiKeyInfo {
   apiKeyId: string;

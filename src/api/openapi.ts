@@ -11,7 +11,7 @@ import type { SwaggerTransformObject } from '@fastify/swagger';
 import type { RouteOptions } from 'fastify';
 import { PROBLEM_TYPES } from '../platform/errors.ts';
 import { OPERATION_EXAMPLES, PROBLEM_EXAMPLES } from './openapi-examples.ts';
-import { PROBLEM_BASE } from './problems.ts';
+import { PROBLEM_BASE } from '../http/problems.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 export const PROBLEM_SCHEMA_REF = '#/components/schemas/Problem';

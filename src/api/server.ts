@@ -15,12 +15,12 @@ import { registerQuoteRoutes } from '../quotes/routes.ts';
 import { registerOrderRoutes } from '../orders/routes.ts';
 import { registerFulfillmentRoutes } from '../fulfillment/routes.ts';
 import { installAuth } from './auth.ts';
-import { isInstant, UUID_PATTERN } from './http.ts';
-import { installIdempotency } from './idempotency.ts';
+import { isInstant, UUID_PATTERN } from '../http/http.ts';
+import { installIdempotency } from '../http/idempotency.ts';
 import { openApiDecorations } from './openapi.ts';
-import { checkStorable, parseJsonBody } from './json-input.ts';
-import { clientErrorHandler, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, problemBody, sendProblem } from './problems.ts';
-import { buildValidator, capRequestIntegers } from './validation.ts';
+import { checkStorable, parseJsonBody } from '../http/json-input.ts';
+import { clientErrorHandler, frameworkErrors, installProblemHandlers, MAX_PARAM_LENGTH, problemBody, sendProblem } from '../http/problems.ts';
+import { buildValidator, capRequestIntegers } from '../http/validation.ts';
 
 export async function buildServer(services: Services, options: { logger?: boolean | object } = {}): Promise<FastifyInstance> {
   const app = Fastify({

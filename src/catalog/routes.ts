@@ -14,7 +14,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { contextOf, decodeCursor, encodeCursor, IdParams, Page, PageQuery, Uuid, UUID_PATTERN } from '../api/http.ts';
+import { contextOf, decodeCursor, encodeCursor, IdParams, Page, PageQuery, Uuid, UUID_PATTERN } from '../http/http.ts';
 import { LIFECYCLE_STATUSES, ProductOfferingBody } from './model.ts';
 import { BODY_SCHEMAS, type CatalogKind, type CatalogService } from './service.ts';
 import type { CodeCursor } from './store.ts';

@@ -2,13 +2,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Services } from '../app.ts';
-import { contextOf, IdParams, JsonObjectSchema, Uuid } from '../api/http.ts';
-import { checkStorable, parseJsonBody } from '../api/json-input.ts';
+import { contextOf, IdParams, JsonObjectSchema, Uuid } from '../http/http.ts';
+import { checkStorable, parseJsonBody } from '../http/json-input.ts';
 import { BadSignatureError, NotFoundError, ValidationError } from '../platform/errors.ts';
 import { Value } from '@sinclair/typebox/value';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyCallbackSignature } from './http-provisioner.ts';
-import type { PostedResult } from './orchestrator.ts';
+import type { Orchestrator, PostedResult } from './orchestrator.ts';
+import type { CallbackSecrets } from './provisioners.ts';
 
 const AnyObject = Type.Object({}, { additionalProperties: true });
 
@@ -41,10 +41,10 @@ function postedOf(body: Static<typeof ResultBody>): PostedResult {
     : { outcome: 'failed', code: body.code, message: body.message };
 }
 
-export function registerFulfillmentRoutes(app: FastifyInstance, services: Services): void {
+export function registerFulfillmentRoutes(app: FastifyInstance, deps: { orchestrator: Orchestrator; callbackSecrets: CallbackSecrets }): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['fulfillment'];
-  const { orchestrator } = services;
+  const { orchestrator } = deps;
 
   r.post('/fulfillment/tasks/:id/result', {
     schema: {
@@ -73,7 +73,7 @@ export function registerFulfillmentRoutes(app: FastifyInstance, services: Servic
         response: { 200: AnyObject },
       },
     }, async (request) => {
-      const secret = services.callbackSecrets.get(request.params.provisionerCode);
+      const secret = deps.callbackSecrets.get(request.params.provisionerCode);
       if (!secret) throw new NotFoundError(`no HTTP provisioner "${request.params.provisionerCode}" is configured`);
       const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const check = verifyCallbackSignature({
@@ -85,7 +85,7 @@ export function registerFulfillmentRoutes(app: FastifyInstance, services: Servic
         now: new Date(),
       });
       if (!check.ok) throw new BadSignatureError(check.reason);
-      // The same limits as every other JSON body (api/json-input.ts).
+      // The same limits as every other JSON body (http/json-input.ts).
       const body = parseJsonBody(raw.toString('utf8'));
       checkStorable(body);
       if (!Value.Check(CallbackBody, body)) throw ValidationError.field('/', 'expected { taskId, status: "done" | "failed", externalId?, data?, code?, message? }');

@@ -2,12 +2,12 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { canonicalInstant, contextOf, DateTime, decodeCursor, IdParams, JsonObjectSchema, Page, PageQuery, Uuid } from '../api/http.ts';
+import { canonicalInstant, contextOf, DateTime, decodeCursor, IdParams, JsonObjectSchema, Page, PageQuery, Uuid } from '../http/http.ts';
 import { OPERATION_TYPES, PRODUCT_INSTANCE_STATES, RELATIONSHIP_TYPES } from './model.ts';
 import type { InventoryQueries } from './queries.ts';
 import type { InventoryService } from './service.ts';
 import type { EntityKind, JsonObject } from './types.ts';
-import { keysetPage, isKeysetCursor } from '../api/http.ts';
+import { keysetPage, isKeysetCursor } from '../http/http.ts';
 import { PriceSnapshotSchema } from '../pricing/snapshot.ts';
 
 

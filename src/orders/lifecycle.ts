@@ -116,7 +116,7 @@ async function settle(tx: Tx, ctx: CommandContext, now: string, order: OrderReco
 /**
  * The order as GET /orders/:id shows it, read in the caller's transaction: a command that
  * answers with the order reads it in the transaction of its change, so that the answer is
- * what an Idempotency-Key stores with that change (src/api/idempotency.ts).
+ * what an Idempotency-Key stores with that change (src/http/idempotency.ts).
  */
 export async function orderViewInTx(tx: Tx, orderId: string): Promise<Awaited<ReturnType<typeof store.findOrder>>> {
   return store.findOrder(tx, orderId);

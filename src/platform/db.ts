@@ -64,7 +64,7 @@ export async function inTenantTransaction<T>(connection: Connection, tenantId: s
 }
 
 // ---------------------------------------------------------------- tenant transaction hook
-// One hook, set by the API's idempotency (src/api/idempotency.ts): a request's Idempotency-Key
+// One hook, set by the API's idempotency (src/http/idempotency.ts): a request's Idempotency-Key
 // is completed in the same transaction as the change it protects. db.ts knows nothing else of it.
 
 /** What the hook does in one tenant transaction it joined. */

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { onIdempotencyAudit, type IdempotencyAudit } from '../../src/api/idempotency.ts';
+import { onIdempotencyAudit, type IdempotencyAudit } from '../../src/http/idempotency.ts';
 import { EXAMPLE_IDS } from '../../src/api/openapi-examples.ts';
 import { demoExampleIds } from '../helpers/example-ids.ts';
 import { ensureDemo } from '../../src/demo/seed.ts';

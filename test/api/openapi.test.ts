@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
-import { isInstant } from '../../src/api/http.ts';
+import { isInstant } from '../../src/http/http.ts';
 import { EXAMPLE_IDS } from '../../src/api/openapi-examples.ts';
 import { demoExampleIds } from '../helpers/example-ids.ts';
 import { ensureDemo } from '../../src/demo/seed.ts';

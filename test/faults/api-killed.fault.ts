@@ -8,7 +8,7 @@
  *
  * Whether a kill from outside falls between a commit and its answer is luck (that window is
  * short), so the first kill is the API's own: started with the test crash point
- * TENURE_TEST_CRASH_AFTER_COMMIT (NODE_ENV=test, src/api/idempotency.ts), it SIGKILLs itself
+ * TENURE_TEST_CRASH_AFTER_COMMIT (NODE_ENV=test, src/http/idempotency.ts), it SIGKILLs itself
  * right after the first order commits, before answering, with the other clients' requests in
  * flight (it is stopped with SIGTERM first, under the stream, and started so). That request's
  * retry must be a replay. The next two kills come from the test, at a moment when several

@@ -1,11 +1,10 @@
 /** Shared HTTP pieces: request context, pagination, common schemas. */
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import type { Principal } from '../access/service.ts';
 import { ValidationError } from '../platform/errors.ts';
 import { isInstant } from '../platform/instants.ts';
 import { UUID_PATTERN } from '../platform/ids.ts';
-import type { CommandContext } from '../platform/context.ts';
+import type { CommandContext, Principal } from '../platform/context.ts';
 import type { IdempotencyRecord } from './idempotency.ts';
 
 // Re-exported for the routes, which validate with them too.
