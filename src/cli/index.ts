@@ -1,7 +1,6 @@
 /** The `tenure` command line. */
 import { Command } from 'commander';
-import { createOrchestrator } from '../app.ts';
-import { createServices } from '../app.ts';
+import { createOrchestrator, createServices } from '../app.ts';
 import { checkAllTenants } from '../inventory/check.ts';
 import { systemClock } from '../platform/clock.ts';
 import { readConfig } from '../platform/config.ts';
@@ -82,8 +81,8 @@ program
     const config = readConfig();
     const fulfillment = fulfillmentSettingsOf(config.fulfillment);
     const provisioners = await loadProvisioners(config, fulfillment.routing);
-    // One connection per task in flight: every loop can hold a whole batch.
     const logger = createLogger(config.logLevel);
+    // One connection per task in flight: every loop can hold a whole batch.
     const db = await openDatabase({
       poolMax: concurrency * fulfillment.batchSize,
       waitForServer: { onWaiting: (reason, waitMs) => logger.warn({ reason, waitMs }, 'database unavailable at start-up; waiting for it') },
