@@ -4,7 +4,7 @@ import { createOrchestrator, createServices } from './app.ts';
 import { demoKey } from './demo/key.ts';
 import { ensureDemo } from './demo/seed.ts';
 import { systemClock } from './platform/clock.ts';
-import { readConfig } from './platform/config.ts';
+import { ConfigError, readConfig } from './platform/config.ts';
 import { openDatabase } from './platform/database.ts';
 import { createPool } from './platform/db.ts';
 import { EmbeddedInUseError, EmbeddedStartError } from './platform/embedded.ts';
@@ -65,7 +65,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   startServer().catch((error) => {
     // A refused configuration or a busy data folder is the user's to fix: say what, without a stack trace.
     const refused = error instanceof ProvisionerRegistryError;
-    const told = error instanceof EmbeddedInUseError || error instanceof EmbeddedStartError || error instanceof DatabaseUnavailableError;
+    const told = error instanceof EmbeddedInUseError || error instanceof EmbeddedStartError || error instanceof DatabaseUnavailableError || error instanceof ConfigError;
     process.stderr.write(`tenure failed to start: ${refused ? `provisioner configuration refused: ${error.message}` : told ? error.message : error instanceof Error ? error.stack : String(error)}\n`);
     process.exit(1);
   });

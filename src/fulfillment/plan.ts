@@ -3,6 +3,7 @@
  * tasks are enqueued with the order or not at all.
  */
 import { findCatalogVersion, findOfferingVersion } from '../catalog/service.ts';
+import { ConfigError } from '../platform/config.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { newId } from '../platform/ids.ts';
@@ -31,9 +32,9 @@ export function routingOf(json: string | undefined): Routing {
   try {
     parsed = JSON.parse(json);
   } catch (error) {
-    throw new Error(`TENURE_FULFILLMENT_ROUTING is not valid JSON: ${(error as Error).message}`);
+    throw new ConfigError(`TENURE_FULFILLMENT_ROUTING is not valid JSON: ${(error as Error).message}`);
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('TENURE_FULFILLMENT_ROUTING must be a JSON object');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError('TENURE_FULFILLMENT_ROUTING must be a JSON object');
   return { ...DEFAULT_ROUTING, ...parsed, byStep: { ...DEFAULT_ROUTING.byStep, ...(parsed.byStep ?? {}) } };
 }
 

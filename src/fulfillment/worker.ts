@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { unavailableReason } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { DEFAULT_SETTINGS, type FulfillmentSettings, type Orchestrator } from './orchestrator.ts';
-import { readConfig, type FulfillmentConfig } from '../platform/config.ts';
+import { ConfigError, readConfig, type FulfillmentConfig } from '../platform/config.ts';
 import { routingOf } from './plan.ts';
 
 export interface Worker {
@@ -103,7 +103,7 @@ export function startWorker(
 export function fulfillmentSettingsOf(config: FulfillmentConfig = readConfig().fulfillment): FulfillmentSettings {
   const retry = config.retryJson ? { ...DEFAULT_SETTINGS.retry, ...parseJson(config.retryJson, 'TENURE_FULFILLMENT_RETRY') } : DEFAULT_SETTINGS.retry;
   for (const [key, value] of Object.entries(retry)) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new Error(`TENURE_FULFILLMENT_RETRY.${key} must be a non-negative number`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new ConfigError(`TENURE_FULFILLMENT_RETRY.${key} must be a non-negative number`);
   }
   return {
     routing: routingOf(config.routingJson),
@@ -122,5 +122,5 @@ function parseJson(text: string, name: string): Record<string, unknown> {
   } catch {
     // reported below
   }
-  throw new Error(`${name} must be a JSON object`);
+  throw new ConfigError(`${name} must be a JSON object`);
 }

@@ -1,5 +1,10 @@
 import path from 'node:path';
 
+/** A setting that cannot be used as given: the message names the variable and what it must be. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
 /** Everything the process reads from its environment, read in one place. */
 export interface Config {
   /** PostgreSQL server to use; when unset an embedded PostgreSQL is started. */
@@ -87,7 +92,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
 function optionalPositiveInt(value: string | undefined, name: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (nonEmpty(value) === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new ConfigError(`${name} must be a positive integer${max < Number.MAX_SAFE_INTEGER ? ` up to ${max}` : ''}, got "${value}"`);
   return n;
 }
 
@@ -99,7 +104,7 @@ function parsePort(value: string | undefined, fallback: number, name: string): n
   if (nonEmpty(value) === undefined) return fallback;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`${name} must be a port number (0-65535), got "${value}"`);
+    throw new ConfigError(`${name} must be a port number (0-65535), got "${value}"`);
   }
   return port;
 }
@@ -107,7 +112,7 @@ function parsePort(value: string | undefined, fallback: number, name: string): n
 function parseCount(value: string | undefined, fallback: number, min: number, max: number, name: string): number {
   if (nonEmpty(value) === undefined) return fallback;
   const n = Number(value);
-  if (!/^\d+$/.test(value!.trim()) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+  if (!/^\d+$/.test(value!.trim()) || n < min || n > max) throw new ConfigError(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
   return n;
 }
 
@@ -116,14 +121,14 @@ function parseSwitch(value: string | undefined, fallback: boolean, name: string)
   if (v === undefined) return fallback;
   if (['on', 'true', '1', 'yes'].includes(v)) return true;
   if (['off', 'false', '0', 'no'].includes(v)) return false;
-  throw new Error(`${name} must be on or off, got "${value}"`);
+  throw new ConfigError(`${name} must be on or off, got "${value}"`);
 }
 
 function parsePositiveSeconds(value: string | undefined, fallback: number, name: string): number {
   if (nonEmpty(value) === undefined) return fallback;
   const seconds = Number(value);
   if (!/^\d+$/.test(value!.trim()) || seconds < 1 || seconds > 31_536_000) {
-    throw new Error(`${name} must be a whole number of seconds from 1 to 31536000, got "${value}"`);
+    throw new ConfigError(`${name} must be a whole number of seconds from 1 to 31536000, got "${value}"`);
   }
   return seconds;
 }

@@ -52,6 +52,19 @@ describe('provisioner registry refusals at start-up', () => {
     assert.match(output, /does not implement the Provisioner contract/);
   });
 
+  test('a setting that cannot be used is one line naming it, and exit code 1 (npm start) or 2 (tenure worker)', async () => {
+    for (const [args, env, exit, line] of [
+      [['src/main.ts'], { TENURE_FULFILLMENT_BATCH: '500' }, 1, 'tenure failed to start: TENURE_FULFILLMENT_BATCH must be a positive integer up to 100, got "500"'],
+      [['src/main.ts'], { TENURE_FULFILLMENT_ROUTING: '[1]' }, 1, 'tenure failed to start: TENURE_FULFILLMENT_ROUTING must be a JSON object'],
+      [['src/cli/index.ts', 'worker'], { TENURE_FULFILLMENT_ROUTING: '{bad' }, 2, `tenure: TENURE_FULFILLMENT_ROUTING is not valid JSON: Expected property name or '}' in JSON at position 1`],
+      [['src/cli/index.ts', 'worker'], { TENURE_IN_PROCESS_WORKER: 'maybe' }, 2, 'tenure: TENURE_IN_PROCESS_WORKER must be on or off, got "maybe"'],
+    ] as [string[], Record<string, string>, number, string][]) {
+      const { code, output } = await run(args, env);
+      assert.equal(code, exit, output);
+      assert.equal(output.trim(), line, 'one line, no stack trace');
+    }
+  });
+
   test('a valid module entry is registered, with the built-ins', async () => {
     const { registry } = await loadProvisioners(readConfig({ TENURE_PROVISIONERS: JSON.stringify([{ module: 'test/fulfillment/fixtures/good.ts', options: { code: 'noc' } }]) }), { ...DEFAULT_ROUTING, defaultProvisioner: 'noc' });
     assert.deepEqual(registry.codes().sort(), ['internal', 'manual', 'noc']);
