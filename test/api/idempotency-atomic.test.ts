@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { onIdempotencyAudit, type IdempotencyAudit } from '../../src/http/idempotency.ts';
 import { EXAMPLE_IDS } from '../../src/api/openapi-examples.ts';
-import { demoExampleIds } from '../helpers/example-ids.ts';
+import { demoExampleIds, withIds } from '../helpers/example-ids.ts';
 import { ensureDemo } from '../../src/demo/seed.ts';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
@@ -20,17 +20,6 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTenure, type StartedTenure } from '../helpers/tenure-process.ts';
 
 const KEY = 'tnr_idempotency-atomic-demo-key-0123456789';
-
-function withIds<T>(value: T, map: Map<string, string>): T {
-  if (typeof value === 'string') {
-    let s: string = value;
-    for (const [from, to] of map) s = s.split(from).join(to);
-    return s as T;
-  }
-  if (Array.isArray(value)) return value.map((v) => withIds(v, map)) as T;
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withIds(v, map)])) as T;
-  return value;
-}
 
 describe('Idempotency-Key, in process: one writing transaction per POST, replays byte for byte', () => {
   let app: TestApp;

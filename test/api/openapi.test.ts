@@ -10,7 +10,7 @@ import { Ajv } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
 import { isInstant } from '../../src/http/http.ts';
 import { EXAMPLE_IDS } from '../../src/api/openapi-examples.ts';
-import { demoExampleIds } from '../helpers/example-ids.ts';
+import { demoExampleIds, withIds } from '../helpers/example-ids.ts';
 import { ensureDemo } from '../../src/demo/seed.ts';
 import { PROBLEM_TYPES } from '../../src/platform/errors.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
@@ -119,18 +119,6 @@ function shapeMismatch(example: unknown, actual: unknown, path = ''): string | n
   const unknownId = typeof example === 'string' && /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i.test(example);
   if (!unknownId && example !== actual) return `${path}: the example says ${JSON.stringify(example)}, the server ${JSON.stringify(actual)}`;
   return null;
-}
-
-/** Replaces each id of `map` (example id → live id) wherever it occurs, also inside strings. */
-function withIds<T>(value: T, map: Map<string, string>): T {
-  if (typeof value === 'string') {
-    let s: string = value;
-    for (const [from, to] of map) s = s.split(from).join(to);
-    return s as T;
-  }
-  if (Array.isArray(value)) return value.map((v) => withIds(v, map)) as T;
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withIds(v, map)])) as T;
-  return value;
 }
 
 /** Every route docs/api.md names (`` `METHOD /path` ``), with `{a|b}` alternatives and `[…]` optional parts expanded. */

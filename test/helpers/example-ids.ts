@@ -26,3 +26,15 @@ export async function demoExampleIds(server: FastifyInstance, key: string, accou
     [EXAMPLE_IDS.demo.subscription, base.body.subscriptions[0]?.subscriptionId],
   ];
 }
+
+/** Replaces each id of `map` (example id → live id) wherever it occurs, also inside strings. */
+export function withIds<T>(value: T, map: Map<string, string>): T {
+  if (typeof value === 'string') {
+    let s: string = value;
+    for (const [from, to] of map) s = s.split(from).join(to);
+    return s as T;
+  }
+  if (Array.isArray(value)) return value.map((v) => withIds(v, map)) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withIds(v, map)])) as T;
+  return value;
+}
