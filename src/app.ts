@@ -1,21 +1,16 @@
 /** Wires the parts together: one place that knows every service. */
-import { AccessService } from './access/service.ts';
-import { createCatalogCache } from './catalog/cache.ts';
-import { CatalogService } from './catalog/service.ts';
-import { CustomerService } from './customers/service.ts';
-import { InventoryQueries } from './inventory/queries.ts';
-import { InventoryService } from './inventory/service.ts';
+import { AccessService } from './access/index.ts';
+import { createCatalogCache, CatalogService } from './catalog/index.ts';
+import { CustomerService } from './customers/index.ts';
+import { InventoryQueries, InventoryService } from './inventory/index.ts';
 import type { Clock } from './platform/clock.ts';
 import { readConfig } from './platform/config.ts';
 import type { Pool } from './platform/db.ts';
 import type { Logger } from './platform/logger.ts';
-import { PriceRuleService } from './pricing/rule-service.ts';
-import { QuoteService } from './quotes/service.ts';
-import { OrderService } from './orders/service.ts';
-import { Orchestrator, type FulfillmentSettings } from './fulfillment/orchestrator.ts';
-import { InternalProvisioner, ManualProvisioner, type CallbackSecrets } from './fulfillment/provisioners.ts';
-import { ProvisionerRegistry } from './fulfillment/provisioner.ts';
-import { fulfillmentSettingsOf } from './fulfillment/worker.ts';
+import { PriceRuleService } from './pricing/index.ts';
+import { QuoteService } from './quotes/index.ts';
+import { OrderService } from './orders/index.ts';
+import { Orchestrator, InternalProvisioner, ManualProvisioner, ProvisionerRegistry, fulfillmentSettingsOf, type FulfillmentSettings, type CallbackSecrets } from './fulfillment/index.ts';
 
 export interface Services {
   pool: Pool;

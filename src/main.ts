@@ -1,8 +1,7 @@
 /** `npm start`: database (embedded unless DATABASE_URL), migrations, demo data, HTTP API. */
-import { buildServer } from './api/server.ts';
+import { buildServer } from './api/index.ts';
 import { createOrchestrator, createServices } from './app.ts';
-import { demoKey } from './demo/key.ts';
-import { ensureDemo } from './demo/seed.ts';
+import { demoKey, ensureDemo } from './demo/index.ts';
 import { systemClock } from './platform/clock.ts';
 import { ConfigError, readConfig } from './platform/config.ts';
 import { openDatabase } from './platform/database.ts';
@@ -10,9 +9,7 @@ import { createPool } from './platform/db.ts';
 import { EmbeddedInUseError, EmbeddedStartError } from './platform/embedded.ts';
 import { createLogger } from './platform/logger.ts';
 import { DatabaseUnavailableError } from './platform/errors.ts';
-import { loadProvisioners } from './fulfillment/provisioners.ts';
-import { ProvisionerRegistryError } from './fulfillment/provisioner.ts';
-import { fulfillmentSettingsOf, startWorker } from './fulfillment/worker.ts';
+import { loadProvisioners, ProvisionerRegistryError, fulfillmentSettingsOf, startWorker } from './fulfillment/index.ts';
 
 export async function startServer(): Promise<void> {
   const config = readConfig();

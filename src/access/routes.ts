@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { contextOf, decodeCursor, encodeCursor, IdParams, isInstant, PageQuery, UUID_PATTERN } from '../http/http.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { Pool } from '../platform/db.ts';
-import { checkTenant } from '../inventory/check.ts';
+import { checkTenant } from '../inventory/index.ts';
 import { listAudit } from '../platform/audit.ts';
 import { inTenantTransaction } from '../platform/db.ts';
 import { ROLES, type AccessService } from './service.ts';

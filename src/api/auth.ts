@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AccessService } from '../access/service.ts';
+import type { AccessService } from '../access/index.ts';
 import { ForbiddenError, UnauthorizedError } from '../platform/errors.ts';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

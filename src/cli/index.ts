@@ -1,15 +1,14 @@
 /** The `tenure` command line. */
 import { Command } from 'commander';
 import { createOrchestrator, createServices } from '../app.ts';
-import { checkAllTenants } from '../inventory/check.ts';
+import { checkAllTenants } from '../inventory/index.ts';
 import { systemClock } from '../platform/clock.ts';
 import { readConfig } from '../platform/config.ts';
 import { openDatabase as openAnyDatabase, type Database, type OpenOptions } from '../platform/database.ts';
 import { isUuid } from '../platform/ids.ts';
 import { describeError } from './errors.ts';
 import { createLogger } from '../platform/logger.ts';
-import { loadProvisioners } from '../fulfillment/provisioners.ts';
-import { fulfillmentSettingsOf, startWorker } from '../fulfillment/worker.ts';
+import { loadProvisioners, fulfillmentSettingsOf, startWorker } from '../fulfillment/index.ts';
 
 /**
  * The CLI's database: DATABASE_URL's server; else the embedded PostgreSQL of the data folder,

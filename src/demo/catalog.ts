@@ -8,10 +8,9 @@
  * Rp 350.000,00.
  */
 import type { Services } from '../app.ts';
-import type { ProductOfferingBody, ProductSpecificationBody, ResourceSpecificationBody, ServiceSpecificationBody } from '../catalog/model.ts';
-import type { CatalogKind, CatalogVersion, OfferingVersion, ProductSpecificationVersion } from '../catalog/service.ts';
+import type { ProductOfferingBody, ProductSpecificationBody, ResourceSpecificationBody, ServiceSpecificationBody, CatalogKind, CatalogVersion, OfferingVersion, ProductSpecificationVersion } from '../catalog/index.ts';
 import type { CommandContext } from '../platform/context.ts';
-import type { PriceRuleRecord } from '../pricing/rule-service.ts';
+import type { PriceRuleRecord } from '../pricing/index.ts';
 
 export interface DemoCatalog {
   offerings: Record<string, OfferingVersion>;

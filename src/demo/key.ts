@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { generateKey } from '../access/service.ts';
+import { generateKey } from '../access/index.ts';
 
 /**
  * The demo key: TENURE_DEMO_KEY when set; otherwise one generated on the first start and

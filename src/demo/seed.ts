@@ -8,14 +8,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { Services } from '../app.ts';
-import { catalogSnapshotOf } from '../catalog/service.ts';
+import { catalogSnapshotOf } from '../catalog/index.ts';
 import { inTenantTransaction, queryOne } from '../platform/db.ts';
-import type { AccountSegment } from '../customers/service.ts';
+import type { AccountSegment } from '../customers/index.ts';
 import type { CommandContext, JsonObject } from '../platform/context.ts';
-import { validateConfiguration } from '../pricing/configuration.ts';
-import { priceItems } from '../pricing/engine.ts';
-import { countPromoRedemptions, loadPricingRules } from '../pricing/rule-service.ts';
-import type { PriceResult } from '../pricing/types.ts';
+import { validateConfiguration, priceItems, countPromoRedemptions, loadPricingRules, type PriceResult } from '../pricing/index.ts';
 import { loadDemoCatalog, type DemoCatalog } from './catalog.ts';
 
 export const DEMO_TENANT_NAME = 'Tenure Demo';
@@ -41,9 +38,10 @@ export async function ensureDemo(services: Services, apiKey: string): Promise<De
   if (known) {
     // Found by name (creation times may be equal under a test clock). A data folder made before
     // the residential account existed has none: '' (start from a fresh data folder to get it).
-    const idOf = async (sale: DemoSale) => (await queryOne<{ account_id: string }>(services.pool,
-      'select account_id from account where tenant_id = $1 and name = $2 order by created_at, account_id limit 1', [known.tenantId, sale.account.name]))?.account_id ?? '';
-    return { tenantId: known.tenantId, apiKey, accountId: await idOf(ENTERPRISE_SALE), residentialAccountId: await idOf(RESIDENTIAL_SALE), created: false };
+    const ctx: CommandContext = { tenantId: known.tenantId, actor: { apiKeyId: known.apiKeyId, role: known.role }, correlationId: 'demo-seed' };
+    const accounts = await services.customers.listAccounts(ctx, {}, { after: null, limit: 100 });
+    const idOf = (sale: DemoSale) => accounts.find((a) => a.name === sale.account.name)?.accountId ?? '';
+    return { tenantId: known.tenantId, apiKey, accountId: idOf(ENTERPRISE_SALE), residentialAccountId: idOf(RESIDENTIAL_SALE), created: false };
   }
   const tenant = await services.access.createTenant({ name: DEMO_TENANT_NAME, mode: 'test', adminKey: apiKey });
   const ctx: CommandContext = { tenantId: tenant.tenantId, actor: { apiKeyId: tenant.apiKeyId, role: 'admin' }, correlationId: 'demo-seed' };

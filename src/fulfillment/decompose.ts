@@ -3,7 +3,7 @@
  * resource specifications its product specification names, with dependencies between them
  * (reserve resources → configure the service → activate the product). Pure: no I/O.
  */
-import type { OrderAction } from '../orders/model.ts';
+import type { OrderAction } from '../orders/index.ts';
 
 export interface SpecRef {
   kind: 'product' | 'service' | 'resource';

@@ -18,20 +18,7 @@ import { asDatabaseError, holdConnections, inTenantTransaction, unavailableReaso
 import { IllegalTransitionError, NotFoundError, PointOfNoReturnError, ProblemError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { Logger } from '../platform/logger.ts';
-import {
-  completeItemInTx,
-  failItemInTx,
-  finishWithdrawalInTx,
-  lockOrderInTx,
-  markItemStartedInTx,
-  orderViewInTx,
-  requestOrderCancellationInTx,
-  rerunFailedItemsInTx,
-  withdrawItemInTx,
-  type TaskOutcome,
-} from '../orders/lifecycle.ts';
-import { ORDER_FINAL_STATES } from '../orders/model.ts';
-import type { OrderItemRecord } from '../orders/store.ts';
+import { completeItemInTx, failItemInTx, finishWithdrawalInTx, lockOrderInTx, markItemStartedInTx, orderViewInTx, requestOrderCancellationInTx, rerunFailedItemsInTx, withdrawItemInTx, ORDER_FINAL_STATES, type TaskOutcome, type OrderItemRecord } from '../orders/index.ts';
 import { DEFAULT_ROUTING, type Routing } from './decompose.ts';
 import type { ProvisionerRegistry, ProvisioningResult, ProvisioningTask } from './provisioner.ts';
 import * as queue from './queue.ts';

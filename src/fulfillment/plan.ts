@@ -2,12 +2,12 @@
  * Turning a submitted order into fulfillment tasks, inside the order's transaction: the
  * tasks are enqueued with the order or not at all.
  */
-import { findCatalogVersion, findOfferingVersion } from '../catalog/service.ts';
+import { findCatalogVersion, findOfferingVersion } from '../catalog/index.ts';
 import { ConfigError } from '../platform/config.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { newId } from '../platform/ids.ts';
-import type { OrderAction } from '../orders/model.ts';
+import type { OrderAction } from '../orders/index.ts';
 import { listOrderTasks, type TaskRow } from './queue.ts';
 import { DEFAULT_ROUTING, planOrder, type ItemToPlan, type PlannedTask, type Routing, type SpecTree } from './decompose.ts';
 

@@ -1,5 +1,5 @@
 /** Read side of the installed base: current state, history, and state as of a past instant. */
-import { findAccountInTx } from '../customers/service.ts';
+import { findAccountInTx } from '../customers/index.ts';
 import { inTenantTransaction, queryRows, type Pool, type Tx } from '../platform/db.ts';
 import { NotFoundError } from '../platform/errors.ts';
 import type { Clock } from '../platform/clock.ts';

@@ -8,7 +8,7 @@ import type { InventoryQueries } from './queries.ts';
 import type { InventoryService } from './service.ts';
 import type { EntityKind, JsonObject } from './types.ts';
 import { keysetPage, isKeysetCursor } from '../http/http.ts';
-import { PriceSnapshotSchema } from '../pricing/snapshot.ts';
+import { PriceSnapshotSchema } from '../pricing/index.ts';
 
 
 const CauseFields = {

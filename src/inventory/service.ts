@@ -6,10 +6,9 @@
  */
 import { Temporal } from 'temporal-polyfill';
 import { recordAudit } from '../platform/audit.ts';
-import type { ProductSpecificationBody } from '../catalog/model.ts';
-import { findCatalogVersion, findOfferingVersion, findProductSpecificationVersion, instanceNameAfterChange } from '../catalog/service.ts';
-import { findAccountInTx } from '../customers/service.ts';
-import { appendToOutbox, buildEvent, type OutboxEvent } from '../events/outbox.ts';
+import { findCatalogVersion, findOfferingVersion, findProductSpecificationVersion, instanceNameAfterChange, type ProductSpecificationBody } from '../catalog/index.ts';
+import { findAccountInTx } from '../customers/index.ts';
+import { appendToOutbox, buildEvent, type OutboxEvent } from '../events/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, isUniqueViolation, type Pool, type Tx } from '../platform/db.ts';
 import {
@@ -23,7 +22,7 @@ import {
   ValidationError,
 } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
-import { validateConfiguration } from '../pricing/configuration.ts';
+import { validateConfiguration } from '../pricing/index.ts';
 import {
   PRODUCT_INSTANCE_FINAL_STATES,
   PRODUCT_INSTANCE_TRANSITIONS,

@@ -2,7 +2,7 @@
  * The installed base's SQL. Every statement runs inside a tenant transaction (RLS applies);
  * account_id is still part of every key lookup so that a lookup stays on one account's shard.
  */
-import { eventPayload, type OutboxEvent } from '../events/outbox.ts';
+import { eventPayload, type OutboxEvent } from '../events/index.ts';
 import { queryOne, queryRows, type Tx } from '../platform/db.ts';
 import { newId } from '../platform/ids.ts';
 import type {

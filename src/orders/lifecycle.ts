@@ -21,12 +21,10 @@
  *                                           DISCONNECTED
  *   RENEW       guard held                  subscription end date moved              previous state, guard released
  */
-import { catalogSnapshotOf, findCatalogVersion, findOfferingVersion, findProductSpecificationVersion, instanceNameOf } from '../catalog/service.ts';
-import { appendToOutbox, buildEvent } from '../events/outbox.ts';
-import { productInstanceInTx, subscriptionInTx } from '../inventory/queries.ts';
-import { InventoryService, holdAssetsForOrderInTx, type FulfilledService } from '../inventory/service.ts';
+import { catalogSnapshotOf, findCatalogVersion, findOfferingVersion, findProductSpecificationVersion, instanceNameOf } from '../catalog/index.ts';
+import { appendToOutbox, buildEvent } from '../events/index.ts';
+import { productInstanceInTx, subscriptionInTx, InventoryService, holdAssetsForOrderInTx, type FulfilledService, type ProductInstance } from '../inventory/index.ts';
 import type { CommandContext, JsonObject } from '../platform/context.ts';
-import type { ProductInstance } from '../inventory/types.ts';
 import type { Tx } from '../platform/db.ts';
 import { BusinessRuleError, IllegalTransitionError, NotFoundError } from '../platform/errors.ts';
 import { ORDER_FINAL_STATES, TARGET_COMMAND, itemTransition, orderTransition, settledOrderState, type ItemCommand, type OrderCommand } from './model.ts';

@@ -2,8 +2,7 @@
  * Orders as pure data (seed 000 §11–13, TMF622 states): what each action needs and does to
  * the installed base, the order and item lifecycles, and the order's own consistency rules.
  */
-import type { ProductInstanceCommand, ProductInstanceState } from '../inventory/model.ts';
-import { productInstanceTransition } from '../inventory/model.ts';
+import { productInstanceTransition, type ProductInstanceCommand, type ProductInstanceState } from '../inventory/index.ts';
 
 export const ORDER_ACTIONS = ['ADD', 'MODIFY', 'DISCONNECT', 'SUSPEND', 'RESUME', 'MOVE', 'REPLACE', 'RENEW'] as const;
 export type OrderAction = (typeof ORDER_ACTIONS)[number];

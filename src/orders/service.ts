@@ -5,31 +5,19 @@
  * target: the whole order is accepted, or nothing is held.
  */
 import { recordAudit } from '../platform/audit.ts';
-import type { ProductOfferingBody, ProductSpecificationBody } from '../catalog/model.ts';
-import { catalogSnapshotOf, findAddOnParents, findOfferingVersion, findProductSpecificationVersion, instanceNameAfterChange, instanceNameOf, offeringSellableAt, whyNotSellableToAccount, type OfferingVersion, type ProductSpecificationVersion } from '../catalog/service.ts';
-import { findAccountInTx, type Account } from '../customers/service.ts';
-import { appendToOutbox, buildEvent } from '../events/outbox.ts';
-import { assetVersionsInTx } from '../inventory/queries.ts';
-import { checkConfigurationChange, holdAssetsForOrderInTx, renewalEndDate, type OrderTarget } from '../inventory/service.ts';
-import type { Routing } from '../fulfillment/decompose.ts';
-import { withdrawItemsInTx } from '../fulfillment/orchestrator.ts';
-import { listOrderTasksInTx, planAndEnqueueInTx, type TaskView } from '../fulfillment/plan.ts';
-import { containedChildren, containmentEdge } from '../inventory/model.ts';
-import { activeOperationInTx, productInstanceInTx, subscriptionInTx } from '../inventory/queries.ts';
-import { InventoryService } from '../inventory/service.ts';
+import { catalogSnapshotOf, findAddOnParents, findOfferingVersion, findProductSpecificationVersion, instanceNameAfterChange, instanceNameOf, offeringSellableAt, whyNotSellableToAccount, type ProductOfferingBody, type ProductSpecificationBody, type OfferingVersion, type ProductSpecificationVersion } from '../catalog/index.ts';
+import { findAccountInTx, type Account } from '../customers/index.ts';
+import { appendToOutbox, buildEvent } from '../events/index.ts';
+import { assetVersionsInTx, checkConfigurationChange, holdAssetsForOrderInTx, renewalEndDate, containedChildren, containmentEdge, activeOperationInTx, productInstanceInTx, subscriptionInTx, InventoryService, type OrderTarget, type ProductInstance } from '../inventory/index.ts';
+import { withdrawItemsInTx, listOrderTasksInTx, planAndEnqueueInTx, type Routing, type TaskView } from '../fulfillment/index.ts';
 import type { JsonObject } from '../platform/context.ts';
-import type { ProductInstance } from '../inventory/types.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
 import { ConcurrentModificationError, IllegalTransitionError, NotFoundError, OperationInProgressError, ValidationError, type FieldError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
-import { validateConfiguration } from '../pricing/configuration.ts';
-import { priceItems } from '../pricing/engine.ts';
-import { countPromoRedemptions, loadPricingRules } from '../pricing/rule-service.ts';
-import type { PricedLine, PriceResult, PricingItem } from '../pricing/types.ts';
-import { checkComposition, liveAddOnCounter, type QuoteLine } from '../quotes/model.ts';
-import { convertQuoteInTx } from '../quotes/service.ts';
+import { validateConfiguration, priceItems, countPromoRedemptions, loadPricingRules, type PricedLine, type PriceResult, type PricingItem } from '../pricing/index.ts';
+import { checkComposition, liveAddOnCounter, convertQuoteInTx, type QuoteLine } from '../quotes/index.ts';
 import { setOrderHeldInTx } from './lifecycle.ts';
 import { TARGET_COMMAND, actionAllowedOn, checkItemDependencies, type OrderAction } from './model.ts';
 import * as store from './store.ts';

@@ -15,7 +15,7 @@
  * Normalization is idempotent: a normalized configuration validates to itself, so it can be
  * validated again by the engine or when repricing a stored quote.
  */
-import type { Characteristic, ProductSpecificationBody } from '../catalog/model.ts';
+import type { Characteristic, ProductSpecificationBody } from '../catalog/index.ts';
 import { ValidationError, type FieldError } from '../platform/errors.ts';
 import { Dec, dec, formatDecimal, isDecimalString } from './money.ts';
 

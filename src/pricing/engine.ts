@@ -38,8 +38,7 @@
  * is left; its adjustment shows the cut amount and its decision's reason says so.
  * Every amount is an integer string; a line's final = list + sum(adjustments), exactly.
  */
-import type { Charge, Discount, ProductOfferingBody, RoundingMode, RuleTarget, RuleType } from '../catalog/model.ts';
-import { ROUNDING_MODES } from '../catalog/model.ts';
+import { ROUNDING_MODES, type Charge, type Discount, type ProductOfferingBody, type RoundingMode, type RuleTarget, type RuleType } from '../catalog/index.ts';
 import { BusinessRuleError, ValidationError } from '../platform/errors.ts';
 import { numericValue, validateConfiguration, valuesEqual } from './configuration.ts';
 import { Dec, dec, formatDecimal, formatMinor, isDecimalString, minDec, percentOf, roundMinor, sumMinor } from './money.ts';

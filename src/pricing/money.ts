@@ -4,7 +4,7 @@
  * No JavaScript number ever holds money here: inputs are parsed straight into decimal.js.
  */
 import { Decimal } from 'decimal.js';
-import type { RoundingMode } from '../catalog/model.ts';
+import type { RoundingMode } from '../catalog/index.ts';
 
 /** A private Decimal class: wide precision, so products of 18-digit amounts stay exact. */
 export const Dec = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_UP, toExpNeg: -100, toExpPos: 100 });

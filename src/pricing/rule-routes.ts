@@ -3,7 +3,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { contextOf, decodeCursor, encodeCursor, IdParams, isKeysetCursor, keysetPage, Page, PageQuery, Uuid } from '../http/http.ts';
-import { AccountTermBody, PriceRuleBody } from '../catalog/model.ts';
+import { AccountTermBody, PriceRuleBody } from '../catalog/index.ts';
 import type { PriceRuleService } from './rule-service.ts';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);

@@ -6,10 +6,8 @@
  * the quote code (loadPricingRules, countPromoRedemptions, recordPromoRedemption).
  */
 import { recordAudit } from '../platform/audit.ts';
-import { findExistingOfferingIds } from '../catalog/service.ts';
-import { AccountTermBody, PriceRuleBody } from '../catalog/model.ts';
-import { checkValidity, canonicalValidity, normalizeDocument } from '../catalog/validation.ts';
-import { findAccountInTx } from '../customers/service.ts';
+import { findExistingOfferingIds, AccountTermBody, PriceRuleBody, checkValidity, canonicalValidity, normalizeDocument } from '../catalog/index.ts';
+import { findAccountInTx } from '../customers/index.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, isUniqueViolation, type Pool, type Tx } from '../platform/db.ts';

@@ -1,6 +1,6 @@
 /** SQL of price rules, account price terms and promo redemptions: one function per statement. */
 import { queryOne, queryRows, type Tx } from '../platform/db.ts';
-import type { AccountTermBody, PriceRuleBody } from '../catalog/model.ts';
+import type { AccountTermBody, PriceRuleBody } from '../catalog/index.ts';
 
 export interface StoredRule {
   id: string;

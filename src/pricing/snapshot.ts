@@ -5,7 +5,7 @@
  * billing will read it, so those routes hold it to this schema: one shape everywhere.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { CHARGE_KINDS, Currency, DecimalString, MinorUnits, PriceTier, SignedMinorUnits } from '../catalog/model.ts';
+import { CHARGE_KINDS, Currency, DecimalString, MinorUnits, PriceTier, SignedMinorUnits } from '../catalog/index.ts';
 import type { PricedLine } from './types.ts';
 
 const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });

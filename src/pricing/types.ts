@@ -12,7 +12,7 @@ import type {
   ProductSpecificationBody,
   RoundingMode,
   RuleTarget,
-} from '../catalog/model.ts';
+} from '../catalog/index.ts';
 
 /** A rule as the engine sees it: a tenant price rule, an account's term, or a bundle's discount. */
 export type PriceRule =

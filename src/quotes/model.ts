@@ -2,8 +2,8 @@
  * Quotes as pure data: the lifecycle, the stale check against the installed-base snapshot
  * (seed 000 §12), and the add-on / bundle composition rules of the catalog.
  */
-import type { ProductOfferingBody } from '../catalog/model.ts';
-import type { PriceResult } from '../pricing/types.ts';
+import type { ProductOfferingBody } from '../catalog/index.ts';
+import type { PriceResult } from '../pricing/index.ts';
 
 export const QUOTE_STATES = ['DRAFT', 'PRICED', 'ACCEPTED', 'CONVERTED', 'EXPIRED', 'CANCELLED'] as const;
 export type QuoteState = (typeof QUOTE_STATES)[number];

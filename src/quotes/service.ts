@@ -4,17 +4,12 @@
  * transaction each. The price preview prices lines without storing anything.
  */
 import { recordAudit } from '../platform/audit.ts';
-import type { ProductOfferingBody, ProductSpecificationBody, Versioned } from '../catalog/model.ts';
-import { findAddOnParents, findOfferingVersion, findProductSpecificationVersion, whyNotSellableToAccount } from '../catalog/service.ts';
-import { findAccountInTx, type Account } from '../customers/service.ts';
-import { appendToOutbox, buildEvent } from '../events/outbox.ts';
-import { mergeConfiguration } from '../inventory/model.ts';
-import { assetVersionsInTx } from '../inventory/queries.ts';
+import { findAddOnParents, findOfferingVersion, findProductSpecificationVersion, whyNotSellableToAccount, type ProductOfferingBody, type ProductSpecificationBody, type Versioned } from '../catalog/index.ts';
+import { findAccountInTx, type Account } from '../customers/index.ts';
+import { appendToOutbox, buildEvent } from '../events/index.ts';
+import { mergeConfiguration, assetVersionsInTx } from '../inventory/index.ts';
 import type { CommandContext } from '../platform/context.ts';
-import { validateConfiguration } from '../pricing/configuration.ts';
-import { priceItems } from '../pricing/engine.ts';
-import { countPromoRedemptions, loadPricingRules, recordPromoRedemption } from '../pricing/rule-service.ts';
-import type { PriceResult, PricingItem } from '../pricing/types.ts';
+import { validateConfiguration, priceItems, countPromoRedemptions, loadPricingRules, recordPromoRedemption, type PriceResult, type PricingItem } from '../pricing/index.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, notTheResponse, type Pool, type Tx } from '../platform/db.ts';
 import {

@@ -1,0 +1,6 @@
+// The public surface of catalog/: other parts import from here only (eslint.config.js enforces it).
+export { createCatalogCache } from './cache.ts';
+export { AccountTermBody, CHARGE_KINDS, Currency, DecimalString, MinorUnits, PriceRuleBody, PriceTier, ROUNDING_MODES, SignedMinorUnits, type Characteristic, type Charge, type ChargeKind, type Discount, type ProductOfferingBody, type ProductSpecificationBody, type ResourceSpecificationBody, type RoundingMode, type RuleTarget, type RuleType, type ServiceSpecificationBody, type Versioned } from './model.ts';
+export { registerCatalogRoutes } from './routes.ts';
+export { CatalogService, catalogSnapshotOf, findAddOnParents, findCatalogVersion, findExistingOfferingIds, findOfferingVersion, findProductSpecificationVersion, instanceNameAfterChange, instanceNameOf, offeringSellableAt, whyNotSellableToAccount, type CatalogKind, type CatalogVersion, type OfferingVersion, type ProductSpecificationVersion } from './service.ts';
+export { canonicalValidity, checkValidity, normalizeDocument } from './validation.ts';
