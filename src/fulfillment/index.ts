@@ -1,5 +1,5 @@
 // The public surface of fulfillment/: other parts import from here only (eslint.config.js enforces it).
-export { type Routing } from './decompose.ts';
+export { type Routing, type StepPlan } from './decompose.ts';
 export { Orchestrator, withdrawItemsInTx, type FulfillmentSettings } from './orchestrator.ts';
 export { listOrderTasksInTx, planAndEnqueueInTx, type TaskView } from './plan.ts';
 export { ProvisionerRegistry, ProvisionerRegistryError } from './provisioner.ts';

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { contextOf, DateTime, decodeCursor, IdParams, isKeysetCursor, keysetPage, JsonObjectSchema, Page, PageQuery, Uuid } from '../http/http.ts';
-import { ORDER_ACTIONS } from './model.ts';
+import { ORDER_ACTIONS } from './actions/index.ts';
 import type { OrderService } from './service.ts';
 
 const ItemInput = Type.Object({

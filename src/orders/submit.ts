@@ -1,0 +1,458 @@
+/**
+ * Order submission (seed 000 §11–13): one transaction, a pipeline of named steps. Everything is
+ * checked first — targets in the account, expected versions, states, catalog add-on rules,
+ * configurations, price — and only then is every target's operation guard taken, at once: the
+ * whole order is accepted, or nothing is held. What differs by action is asked of the item's
+ * action module (orders/actions/).
+ */
+import { recordAudit } from '../platform/audit.ts';
+import { findAddOnParents, findOfferingVersion, offeringSellableAt, whyNotSellableToAccount, type ProductOfferingBody } from '../catalog/index.ts';
+import { findAccountInTx, type Account } from '../customers/index.ts';
+import { appendToOutbox, buildEvent } from '../events/index.ts';
+import { withdrawItemsInTx, planAndEnqueueInTx, type Routing } from '../fulfillment/index.ts';
+import { activeOperationInTx, assetVersionsInTx, containedChildren, containmentEdge, holdAssetsForOrderInTx, InventoryService, type OrderTarget } from '../inventory/index.ts';
+import type { CommandContext } from '../platform/context.ts';
+import type { Tx } from '../platform/db.ts';
+import { ConcurrentModificationError, IllegalTransitionError, NotFoundError, OperationInProgressError, ValidationError, type FieldError } from '../platform/errors.ts';
+import { newId } from '../platform/ids.ts';
+import { countPromoRedemptions, loadPricingRules, priceItems, type PriceResult, type PricingItem } from '../pricing/index.ts';
+import { checkComposition, liveAddOnCounter, type QuoteLine } from '../quotes/index.ts';
+import { ORDER_ACTION_MODULES, ORDER_ACTIONS, actionsAllowedOn, type DraftItem, type Submission } from './actions/index.ts';
+import { priceSnapshotOf, type InstalledVersions } from './actions/action.ts';
+import { checkItemDependencies, type OrderItemInput } from './model.ts';
+import * as store from './store.ts';
+import type { OrderItemRecord, OrderRecord } from './store.ts';
+
+export type Order = OrderRecord & { items: OrderItemRecord[] };
+
+export interface SubmissionInput {
+  accountId: string;
+  items: OrderItemInput[];
+  /** A supplemental order: the order it amends, and items of that order to cancel. */
+  supplementalOf?: string;
+  cancelItems?: string[];
+  externalReference?: string;
+  quoteId: string | null;
+  /** From a quote: its price, and the quote line of each item (by index). It is not priced again. */
+  quoted?: { price: PriceResult | null; lineIdOfItem: string[] };
+}
+
+/**
+ * Submits an order in the caller's transaction. With `supplementalOf`, it amends that order
+ * in flight: the items of that order holding its targets, and those named in `cancelItems`,
+ * are withdrawn first.
+ */
+export async function submitOrderInTx(tx: Tx, ctx: CommandContext, now: string, input: SubmissionInput, routing: Routing): Promise<Order> {
+  const s = await openSubmission(tx, ctx, now, input);
+  checkItemInput(s);
+  await withdrawAmendedItems(s, input);
+  addCascadedItems(s);
+  checkDependencies(s);
+  await checkTargets(s);
+  await priceBasket(s, input.quoted);
+  await holdTargets(s);
+  await beginItems(s);
+  const order = await recordOrder(s, input);
+  await planFulfillment(s, order, routing);
+  await announceOrder(s, order);
+  return order;
+}
+
+/** A submission with the order a supplemental order amends. */
+type Opened = Submission & { original: Order | undefined };
+
+/** The account, the order a supplemental order amends, and a working copy of every item. */
+async function openSubmission(tx: Tx, ctx: CommandContext, now: string, input: SubmissionInput): Promise<Opened> {
+  const account = await findAccountInTx(tx, input.accountId);
+  if (!account) throw NotFoundError.of('account', input.accountId);
+  const original = input.supplementalOf ? await store.findOrder(tx, input.supplementalOf) : undefined;
+  if (input.supplementalOf) {
+    if (!original || original.accountId !== account.accountId) throw NotFoundError.of('order', input.supplementalOf);
+    if (['completed', 'failed', 'partial', 'cancelled'].includes(original.status)) {
+      throw new IllegalTransitionError('order', original.orderId, original.status, 'amend (supplemental order)', []);
+    }
+  } else if (input.cancelItems?.length) {
+    throw ValidationError.field('/cancelItems', 'only a supplemental order (supplementalOf) cancels items of another order');
+  }
+  if (input.items.length === 0 && !input.cancelItems?.length) throw ValidationError.field('/items', 'an order has at least one item (a supplemental order may instead only cancel items)');
+  return {
+    tx, ctx, now, account, original,
+    orderId: newId(),
+    assets: await assetVersionsInTx(tx, account.accountId),
+    items: input.items.map((item, i) => draftOf({ ...item }, i + 1)),
+    priced: false,
+  };
+}
+
+function draftOf(input: OrderItemInput, number: number, cascadedFrom?: number): DraftItem {
+  return { number, itemId: newId(), input, module: ORDER_ACTION_MODULES[input.action], cascadedFrom, priceLines: [] };
+}
+
+/** The shape of every item: its target in the account (one action per target), its own fields, its parent. */
+function checkItemInput(s: Submission): void {
+  const errors: FieldError[] = [];
+  const owned = (id: string) => s.assets.products.some((p) => p.productInstanceId === id);
+  const seenTargets = new Map<string, number>();
+  const scheduled = ORDER_ACTIONS.filter((a) => ORDER_ACTION_MODULES[a].scheduled).join(' or ');
+  for (const { input: item, module, number } of s.items) {
+    const at = `/items/${number - 1}`;
+    if (module.target) {
+      if (!item.productInstanceId) errors.push({ field: `${at}/productInstanceId`, message: `a ${item.action} item names its target product instance` });
+      if (item.expectedVersion === undefined) errors.push({ field: `${at}/expectedVersion`, message: 'the version of the target you read is required' });
+      if (item.productInstanceId && !owned(item.productInstanceId)) {
+        errors.push({ field: `${at}/productInstanceId`, message: `product instance ${item.productInstanceId} is not owned by account ${s.account.accountId}` });
+      }
+      if (item.productInstanceId) {
+        const other = seenTargets.get(item.productInstanceId);
+        if (other !== undefined) errors.push({ field: `${at}/productInstanceId`, message: `item ${other} already changes product instance ${item.productInstanceId}; one action per target per order` });
+        seenTargets.set(item.productInstanceId, number);
+      }
+    }
+    errors.push(...(module.validate?.(item, s.now) ?? []).map((e) => ({ field: `${at}${e.field}`, message: e.message })));
+    if (item.requestedTerminationDate !== undefined && !module.scheduled) {
+      errors.push({ field: `${at}/requestedTerminationDate`, message: `only a ${scheduled} item has a termination date, not a ${item.action}` });
+    }
+    if (item.parentItemNumber !== undefined && (item.parentItemNumber < 1 || item.parentItemNumber > s.items.length || item.parentItemNumber === number)) {
+      errors.push({ field: `${at}/parentItemNumber`, message: `must be the number (1-${s.items.length}) of another item` });
+    }
+    if (item.parentProductInstanceId && !owned(item.parentProductInstanceId)) {
+      errors.push({ field: `${at}/parentProductInstanceId`, message: `product instance ${item.parentProductInstanceId} is not owned by account ${s.account.accountId}` });
+    }
+  }
+  if (errors.length) throw validation(errors);
+}
+
+/** A supplemental order withdraws the items of the amended order that hold its targets, and those it cancels. */
+async function withdrawAmendedItems(s: Opened, input: SubmissionInput): Promise<void> {
+  const original = s.original;
+  if (!original) return;
+  const cancelItems = input.cancelItems ?? [];
+  const open = (status: string) => ['acknowledged', 'inProgress', 'held'].includes(status);
+  const targeted = new Set(s.items.map((i) => i.input.productInstanceId).filter(Boolean));
+  const held = original.items.filter((i) => i.productInstanceId && targeted.has(i.productInstanceId) && open(i.status));
+  const errors: FieldError[] = [];
+  cancelItems.forEach((id, k) => {
+    const item = original.items.find((i) => i.itemId === id);
+    if (!item) errors.push({ field: `/cancelItems/${k}`, message: `order ${original.orderId} has no item ${id}` });
+    else if (!open(item.status)) errors.push({ field: `/cancelItems/${k}`, message: `item ${item.itemNumber} of order ${original.orderId} is ${item.status}; only items not ended can be cancelled` });
+  });
+  if (errors.length) throw validation(errors);
+  // The versions the client read are checked before the withdrawal moves them.
+  const amending: DraftItem[] = [];
+  for (const item of s.items) {
+    const amended = held.find((h) => h.productInstanceId === item.input.productInstanceId);
+    if (!amended) continue;
+    const current = s.assets.products.find((p) => p.productInstanceId === item.input.productInstanceId)!;
+    if (current.version !== item.input.expectedVersion) throw new ConcurrentModificationError('product instance', current.productInstanceId, item.input.expectedVersion!, current.version);
+    item.amends = { orderId: original.orderId, itemId: amended.itemId };
+    amending.push(item);
+  }
+  await withdrawItemsInTx(s.tx, s.ctx, s.now, s.account.accountId, original.orderId, [...held.map((h) => h.itemId), ...cancelItems], `amended by supplemental order ${s.orderId}`);
+  s.assets = await assetVersionsInTx(s.tx, s.account.accountId);
+  for (const item of amending) item.input.expectedVersion = s.assets.products.find((p) => p.productInstanceId === item.input.productInstanceId)!.version;
+}
+
+/** A base product's add-ons follow it (seed 001 bundling), for the actions that cascade. */
+function addCascadedItems(s: Submission): void {
+  const edges = edgesOf(s.assets);
+  // s.items grows while we walk it: the add-ons of an add-on follow too.
+  for (let i = 0; i < s.items.length; i++) {
+    const { input: item, module, number } = s.items[i];
+    const cascade = module.target?.cascade;
+    if (!cascade || !item.productInstanceId) continue;
+    for (const childId of containedChildren(edges, item.productInstanceId)) {
+      const child = s.assets.products.find((p) => p.productInstanceId === childId);
+      if (!child || !cascade.follows(child.status) || s.items.some((other) => other.input.productInstanceId === childId)) continue;
+      const follower = draftOf({ action: item.action, productInstanceId: childId, expectedVersion: child.version, reason: item.reason, requestedTerminationDate: item.requestedTerminationDate, place: item.place }, s.items.length + 1, number);
+      s.items.push(follower);
+      // Add-ons go before their base (disconnect, suspend) or come back, or follow it to its new place, after it (resume, move).
+      if (cascade.addOns === 'after') follower.input.dependsOn = [number];
+      else item.dependsOn = [...(item.dependsOn ?? []), follower.number];
+    }
+  }
+}
+
+/** Item dependencies name other items and form no cycle; an add-on waits for its parent item. */
+function checkDependencies(s: Submission): void {
+  const problem = checkItemDependencies(s.items.map(({ input, number }) => ({ itemNumber: number, dependsOn: dependenciesOf(input) })));
+  if (problem) throw validation([{ field: '/items', message: problem }]);
+}
+
+/** Every target can take its item's action in its state, and passes its action's own checks. */
+async function checkTargets(s: Submission): Promise<void> {
+  const errors: FieldError[] = [];
+  for (const item of s.items) {
+    if (!item.module.target) continue;
+    const at = `/items/${item.number - 1}`;
+    const target = s.assets.products.find((p) => p.productInstanceId === item.input.productInstanceId)!;
+    const allowed = actionsAllowedOn(target.status as never);
+    if (!allowed.includes(item.input.action)) {
+      // An asset in the middle of another order's change is reported as such (seed 000 §13.2), naming that order.
+      const holder = await activeOperationInTx(s.tx, s.account.accountId, target.productInstanceId);
+      if (holder) throw new OperationInProgressError(target.productInstanceId, holder);
+      // A well-formed request that conflicts with the target's state: 409, as on the internal routes.
+      throw new IllegalTransitionError('product instance', target.productInstanceId, target.status, item.input.action, allowed, { field: `${at}/action`, itemNumber: item.number });
+    }
+    if (item.module.checkTarget) await collectErrors(errors, at, () => item.module.checkTarget!(item, s));
+  }
+  if (errors.length) throw validation(errors);
+}
+
+/**
+ * The basket: what the items sell is sellable now and to this account, fits the catalog's
+ * add-on rules, is configured; and the whole is priced — unless the order comes from a quote,
+ * whose price it charges line for line.
+ */
+async function priceBasket(s: Submission, quoted: SubmissionInput['quoted']): Promise<void> {
+  const errors: FieldError[] = [];
+  for (const item of s.items) {
+    const sale = item.module.sells?.(item.input);
+    if (!sale) continue;
+    const offering = await findOfferingVersion(s.tx, sale.offeringId, sale.offeringVersion);
+    const field = `/items/${item.number - 1}/${sale.field}`;
+    const notForAccount = offering ? whyNotSellableToAccount(offering, s.account) : null;
+    if (!offering) errors.push({ field, message: `offering ${sale.offeringId} does not exist` });
+    else if (!offeringSellableAt(offering, s.now)) errors.push({ field, message: `offering ${offering.body.code} version ${offering.version} cannot be sold now (${offering.status}${offering.body.sellable ? '' : ', not sellable'})` });
+    else if (notForAccount) errors.push({ field, message: notForAccount });
+    else item.sale = { offering, inPlaceOfTarget: sale.inPlaceOfTarget ?? false };
+  }
+  if (errors.length) throw validation(errors);
+
+  await checkBasketComposition(s);
+
+  const pricingItems: PricingItem[] = [];
+  for (const item of s.items) {
+    if (!item.module.configure) continue;
+    await collectErrors(errors, `/items/${item.number - 1}`, async () => pricingItems.push({ itemId: item.itemId, ...(await item.module.configure!(item, s)) }));
+  }
+  if (errors.length) throw validation(errors);
+
+  const price = quoted || pricingItems.length === 0 ? null : await priceOrder(s.tx, s.account, pricingItems, s.now, customerSince(s.assets));
+  for (const [i, item] of s.items.entries()) {
+    if (quoted) {
+      const lineId = quoted.lineIdOfItem[i];
+      item.priceLines = (quoted.price?.lines ?? []).filter((l) => lineId !== undefined && l.itemId === lineId).map((l) => ({ ...l, lineId: `${item.itemId}:${l.chargeCode}`, itemId: item.itemId }));
+    } else {
+      item.priceLines = (price?.lines ?? []).filter((l) => l.itemId === item.itemId);
+    }
+  }
+  s.priced = quoted ? Boolean(quoted.price) : price !== null;
+}
+
+/**
+ * The catalog's add-on rules over what the items sell. An offering sold in place of a target
+ * is sold where the target sits: onto the target's parent (if it has one), by the same rules
+ * as an ADD there, with the target no longer counted.
+ */
+async function checkBasketComposition(s: Submission): Promise<void> {
+  const edges = edgesOf(s.assets);
+  const replacing = new Set<string>();
+  const asOrdered: QuoteLine[] = [];
+  const inPlace: QuoteLine[] = [];
+  for (const item of s.items) {
+    if (!item.sale) continue;
+    const target = item.sale.inPlaceOfTarget ? item.input.productInstanceId! : null;
+    if (target) replacing.add(target);
+    (target ? inPlace : asOrdered).push({
+      lineId: item.itemId,
+      lineNumber: item.number,
+      action: 'ADD',
+      offeringId: item.sale.offering.id,
+      offeringVersion: item.sale.offering.version,
+      productInstanceId: null,
+      parentLineId: !target && item.input.parentItemNumber ? s.items[item.input.parentItemNumber - 1].itemId : null,
+      parentProductInstanceId: target ? edges.map(containmentEdge).find((e) => e?.child === target)?.parent ?? null : item.input.parentProductInstanceId ?? null,
+      bundleLineId: null,
+      configuration: item.input.configuration ?? {},
+      quantity: item.input.quantity ?? 1,
+      usageEstimate: null,
+      zone: null,
+    });
+  }
+  const lines = [...asOrdered, ...inPlace];
+  const ownedOfferings = new Map<string, ProductOfferingBody>();
+  for (const line of lines) {
+    if (!line.parentProductInstanceId || ownedOfferings.has(line.parentProductInstanceId)) continue;
+    const parent = s.assets.products.find((p) => p.productInstanceId === line.parentProductInstanceId)!;
+    const offering = await findOfferingVersion(s.tx, parent.productOfferingId, parent.productOfferingVersion);
+    if (offering) ownedOfferings.set(parent.productInstanceId, offering.body);
+  }
+  const sold = s.items.flatMap((i) => i.sale ? [i.sale.offering] : []);
+  const addOnCount = liveAddOnCounter(s.assets.products.filter((p) => !replacing.has(p.productInstanceId)), s.assets.relationships);
+  const addOnParents = await findAddOnParents(s.tx, [...new Set(sold.filter((o) => o.body.requiresParent).map((o) => o.id))]);
+  const composition = checkComposition(
+    lines,
+    (l) => s.items[l.lineNumber - 1].sale?.offering.body,
+    { offeringOfInstance: (id) => ownedOfferings.get(id), existingAddOns: addOnCount, addOnParents: (id) => addOnParents.get(id) ?? [] },
+  );
+  if (composition.length) throw validation(composition.map((p) => ({ field: `/items/${s.items.findIndex((i) => i.itemId === p.lineId)}`, message: p.message })));
+}
+
+async function priceOrder(tx: Tx, account: Account, items: PricingItem[], at: string, customerSince: string | null): Promise<PriceResult> {
+  const rules = await loadPricingRules(tx, account.accountId, at);
+  const promoRedemptions = await countPromoRedemptions(tx, rules.filter((r) => r.type === 'promo').map((r) => r.id));
+  return priceItems(items, { accountId: account.accountId, currency: account.currency, at, customerSince, promoCodes: [], rules, promoRedemptions, rounding: 'HALF_UP' });
+}
+
+/** Every target's guard, or none. */
+async function holdTargets(s: Submission): Promise<void> {
+  const targets: OrderTarget[] = s.items.flatMap((item) => item.module.target ? [{
+    productInstanceId: item.input.productInstanceId!,
+    expectedVersion: item.input.expectedVersion!,
+    orderId: s.orderId,
+    orderItemId: item.itemId,
+    operationType: item.input.action,
+    command: item.module.target.command,
+  }] : []);
+  await holdAssetsForOrderInTx(s.tx, s.ctx, s.now, s.account.accountId, targets);
+}
+
+/** What each item holds or creates in the installed base, every add-on after the item it is an add-on of. */
+async function beginItems(s: Submission): Promise<void> {
+  const inventory = InventoryService.within(s.tx, s.now);
+  for (const item of parentsFirst(s.items)) await item.module.begin?.(item, s, inventory);
+}
+
+/** The order, its items and their history. */
+async function recordOrder(s: Submission, input: SubmissionInput): Promise<Order> {
+  const { tx, ctx, now, account, orderId } = s;
+  const order: OrderRecord = {
+    orderId,
+    accountId: account.accountId,
+    status: 'acknowledged',
+    quoteId: input.quoteId,
+    supplementalOfOrderId: input.supplementalOf ?? null,
+    externalReference: input.externalReference ?? null,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+    completedAt: null,
+  };
+  await store.insertOrder(tx, ctx.tenantId, order, ctx.idempotencyKey ?? null);
+  await store.insertStateChange(tx, ctx.tenantId, account.accountId, orderId, { itemId: null, fromStatus: null, toStatus: 'acknowledged', reason: input.quoteId ? `from quote ${input.quoteId}` : 'submitted', recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
+  const records = s.items.map((item): OrderItemRecord => {
+    const { input: i } = item;
+    const own = item.module.recorded?.(item) ?? {};
+    return {
+      itemId: item.itemId,
+      itemNumber: item.number,
+      action: i.action,
+      status: 'acknowledged',
+      productInstanceId: item.createdInstanceId ?? i.productInstanceId ?? null,
+      expectedVersion: i.expectedVersion ?? null,
+      offeringId: own.offeringId ?? null,
+      offeringVersion: own.offeringVersion ?? null,
+      parentItemId: i.parentItemNumber ? s.items[i.parentItemNumber - 1].itemId : null,
+      parentProductInstanceId: i.parentProductInstanceId ?? null,
+      dependsOn: dependenciesOf(i).map((n) => s.items[n - 1].itemId),
+      details: stripUndefined({
+        configuration: item.configuration !== undefined ? item.configuration : i.configuration,
+        quantity: i.quantity,
+        subscriptionId: i.subscriptionId,
+        subscription: i.subscription,
+        place: i.place,
+        reason: i.reason,
+        requestedTerminationDate: i.requestedTerminationDate,
+        replacementOfferingId: i.replacementOfferingId,
+        termMonths: i.termMonths,
+        newEndDate: i.newEndDate,
+        amends: item.amends,
+        cascadedFrom: item.cascadedFrom,
+        price: s.priced ? priceSnapshotOf(item, s) : undefined,
+        ...own.details,
+      }),
+      error: null,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+  });
+  for (const item of records) {
+    await store.insertItem(tx, ctx.tenantId, account.accountId, orderId, item);
+    await store.insertStateChange(tx, ctx.tenantId, account.accountId, orderId, { itemId: item.itemId, fromStatus: null, toStatus: 'acknowledged', reason: null, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
+  }
+  return { ...order, items: records };
+}
+
+/** Decomposition: the items' fulfillment tasks are enqueued with the order, or not at all. */
+async function planFulfillment(s: Submission, order: Order, routing: Routing): Promise<void> {
+  await planAndEnqueueInTx(s.tx, s.ctx, s.now, order, s.items.map((item, k) => {
+    const target = item.input.productInstanceId ? s.assets.products.find((p) => p.productInstanceId === item.input.productInstanceId) : undefined;
+    const targetOffering = { offeringId: target?.productOfferingId ?? null, offeringVersion: target?.productOfferingVersion ?? null };
+    const sold = item.sale?.offering;
+    return {
+      itemId: item.itemId,
+      steps: item.module.steps,
+      // Planned on the specification tree of what it sells, or else of its target.
+      ...(sold ? { offeringId: sold.id, offeringVersion: sold.version } : targetOffering),
+      ...(item.sale?.inPlaceOfTarget ? { replacedOfferingId: targetOffering.offeringId, replacedOfferingVersion: targetOffering.offeringVersion } : {}),
+      dependsOnItemIds: order.items[k].dependsOn,
+      // A scheduled item's tasks wait for its date.
+      notBefore: item.module.scheduled ? item.input.requestedTerminationDate ?? null : null,
+    };
+  }), routing);
+}
+
+/** The order's event and audit row. */
+async function announceOrder(s: Submission, order: Order): Promise<void> {
+  const { tx, ctx, now, account } = s;
+  await appendToOutbox(tx, ctx.tenantId, buildEvent({
+    eventType: 'ProductOrderAcknowledged',
+    occurredAt: now,
+    correlationId: ctx.correlationId,
+    causationId: order.quoteId,
+    accountId: account.accountId,
+    aggregateType: 'product_order',
+    aggregateId: order.orderId,
+    aggregateVersion: 1,
+    body: { orderId: order.orderId, status: 'acknowledged', quoteId: order.quoteId, supplementalOfOrderId: order.supplementalOfOrderId, items: order.items.map((i) => ({ itemId: i.itemId, action: i.action, productInstanceId: i.productInstanceId })) },
+  }));
+  await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.submit', targetType: 'order', targetId: order.orderId, subjectAccountId: account.accountId, details: { items: order.items.length, quoteId: order.quoteId } });
+}
+
+// ---------------------------------------------------------------------------- helpers
+
+function validation(errors: FieldError[]): ValidationError {
+  return new ValidationError(errors.map((e) => `${e.field} ${e.message}`).join('; '), errors);
+}
+
+/** Runs a check whose ValidationError names fields relative to the item at `at`: its errors join `errors`. */
+async function collectErrors(errors: FieldError[], at: string, check: () => Promise<unknown>): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    errors.push(...error.errors.map((e) => ({ field: `${at}${e.field}`, message: e.message })));
+  }
+}
+
+function edgesOf(assets: InstalledVersions) {
+  return assets.relationships.map((r) => ({ source: r.sourceProductInstanceId, target: r.targetProductInstanceId, type: r.type }));
+}
+
+/** The account's first activation: how long it has been a customer, for loyalty rules. */
+function customerSince(assets: InstalledVersions): string | null {
+  return assets.products.map((p) => p.activationDate).filter((d): d is string => d !== null).sort()[0] ?? null;
+}
+
+/** The items (1-based numbers) an item waits for: those it names, and the item it is an add-on of. */
+function dependenciesOf(item: OrderItemInput): number[] {
+  return [...new Set([...(item.dependsOn ?? []), ...(item.parentItemNumber ? [item.parentItemNumber] : [])])];
+}
+
+/** The items with every add-on after the item it is an add-on of. */
+function parentsFirst(items: readonly DraftItem[]): DraftItem[] {
+  const placed: DraftItem[] = [];
+  const place = (item: DraftItem) => {
+    if (placed.includes(item)) return;
+    const parent = item.input.parentItemNumber;
+    if (parent) place(items[parent - 1]);
+    placed.push(item);
+  };
+  items.forEach(place);
+  return placed;
+}
+
+function stripUndefined(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+}
