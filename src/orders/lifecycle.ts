@@ -5,21 +5,7 @@
  * assets change together or not at all. Every function first locks the order row: item
  * changes of one order are serialised, and the order is settled exactly once.
  *
- * What an item does to its assets, by action:
- *
- *   action      at submission              when its tasks are done                 when it fails
- *   ADD         instance PENDING_ACTIVATION services, resources attached; ACTIVE  ERROR, error recorded
- *   MODIFY      PENDING_MODIFICATION        change applied, new version, ACTIVE     ACTIVE unchanged, error recorded
- *   DISCONNECT  guard held (future date:    DISCONNECTED (start + complete) at the    previous state, schedule withdrawn,
- *               scheduled on the product)   requested date, else now                  guard released
- *   SUSPEND     guard held                  SUSPENDED                                previous state, guard released
- *   RESUME      guard held                  ACTIVE                                   previous state, guard released
- *   MOVE        guard held                  moved; new services and resources from   previous state, guard released
- *                                           the tasks, old ones released
- *   REPLACE     guard held                  new instance ACTIVE with the tasks'      previous state, guard released
- *                                           services, relationships re-pointed, old
- *                                           DISCONNECTED
- *   RENEW       guard held                  subscription end date moved              previous state, guard released
+ * What an item does to its assets, by action, is its action's module's (orders/actions/index.ts).
  */
 import { appendToOutbox, buildEvent } from '../events/index.ts';
 import { productInstanceInTx, InventoryService, holdAssetsForOrderInTx } from '../inventory/index.ts';

@@ -10,7 +10,7 @@ import { findAddOnParents, findOfferingVersion, offeringSellableAt, whyNotSellab
 import { findAccountInTx, type Account } from '../customers/index.ts';
 import { appendToOutbox, buildEvent } from '../events/index.ts';
 import { withdrawItemsInTx, planAndEnqueueInTx, type Routing } from '../fulfillment/index.ts';
-import { activeOperationInTx, assetVersionsInTx, containedChildren, containmentEdge, holdAssetsForOrderInTx, InventoryService, type OrderTarget } from '../inventory/index.ts';
+import { activeOperationInTx, assetVersionsInTx, containedChildren, containmentEdge, holdAssetsForOrderInTx, InventoryService, type OrderTarget, type ProductInstanceState } from '../inventory/index.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { ConcurrentModificationError, IllegalTransitionError, NotFoundError, OperationInProgressError, ValidationError, type FieldError } from '../platform/errors.ts';
@@ -185,7 +185,7 @@ async function checkTargets(s: Submission): Promise<void> {
     if (!item.module.target) continue;
     const at = `/items/${item.number - 1}`;
     const target = s.assets.products.find((p) => p.productInstanceId === item.input.productInstanceId)!;
-    const allowed = actionsAllowedOn(target.status as never);
+    const allowed = actionsAllowedOn(target.status as ProductInstanceState);
     if (!allowed.includes(item.input.action)) {
       // An asset in the middle of another order's change is reported as such (seed 000 §13.2), naming that order.
       const holder = await activeOperationInTx(s.tx, s.account.accountId, target.productInstanceId);

@@ -50,7 +50,7 @@ export const ORDER_ACTION_MODULES = {
 export type OrderAction = keyof typeof ORDER_ACTION_MODULES;
 export const ORDER_ACTIONS = Object.keys(ORDER_ACTION_MODULES) as OrderAction[];
 
-/** The actions a product instance in `state` can be the target of (an ended one: only none). */
+/** The actions a product instance in `state` can be the target of. */
 export function actionsAllowedOn(state: ProductInstanceState): OrderAction[] {
   return ORDER_ACTIONS.filter((action) => {
     const target = ORDER_ACTION_MODULES[action].target;
