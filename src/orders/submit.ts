@@ -43,9 +43,9 @@ export interface SubmissionInput {
  * are withdrawn first.
  */
 export async function submitOrderInTx(tx: Tx, ctx: CommandContext, now: string, input: SubmissionInput, routing: Routing): Promise<Order> {
-  const s = await openSubmission(tx, ctx, now, input);
+  const { s, original } = await openSubmission(tx, ctx, now, input);
   checkItemInput(s);
-  await withdrawAmendedItems(s, input);
+  if (original) await withdrawAmendedItems(s, original, input.cancelItems ?? []);
   addCascadedItems(s);
   checkDependencies(s);
   await checkTargets(s);
@@ -58,11 +58,8 @@ export async function submitOrderInTx(tx: Tx, ctx: CommandContext, now: string, 
   return order;
 }
 
-/** A submission with the order a supplemental order amends. */
-type Opened = Submission & { original: Order | undefined };
-
 /** The account, the order a supplemental order amends, and a working copy of every item. */
-async function openSubmission(tx: Tx, ctx: CommandContext, now: string, input: SubmissionInput): Promise<Opened> {
+async function openSubmission(tx: Tx, ctx: CommandContext, now: string, input: SubmissionInput): Promise<{ s: Submission; original: Order | undefined }> {
   const account = await findAccountInTx(tx, input.accountId);
   if (!account) throw NotFoundError.of('account', input.accountId);
   const original = input.supplementalOf ? await store.findOrder(tx, input.supplementalOf) : undefined;
@@ -75,13 +72,14 @@ async function openSubmission(tx: Tx, ctx: CommandContext, now: string, input: S
     throw ValidationError.field('/cancelItems', 'only a supplemental order (supplementalOf) cancels items of another order');
   }
   if (input.items.length === 0 && !input.cancelItems?.length) throw ValidationError.field('/items', 'an order has at least one item (a supplemental order may instead only cancel items)');
-  return {
-    tx, ctx, now, account, original,
+  const s: Submission = {
+    tx, ctx, now, account,
     orderId: newId(),
     assets: await assetVersionsInTx(tx, account.accountId),
     items: input.items.map((item, i) => draftOf({ ...item }, i + 1)),
     priced: false,
   };
+  return { s, original };
 }
 
 function draftOf(input: OrderItemInput, number: number, cascadedFrom?: number): DraftItem {
@@ -123,10 +121,7 @@ function checkItemInput(s: Submission): void {
 }
 
 /** A supplemental order withdraws the items of the amended order that hold its targets, and those it cancels. */
-async function withdrawAmendedItems(s: Opened, input: SubmissionInput): Promise<void> {
-  const original = s.original;
-  if (!original) return;
-  const cancelItems = input.cancelItems ?? [];
+async function withdrawAmendedItems(s: Submission, original: Order, cancelItems: string[]): Promise<void> {
   const open = (status: string) => ['acknowledged', 'inProgress', 'held'].includes(status);
   const targeted = new Set(s.items.map((i) => i.input.productInstanceId).filter(Boolean));
   const held = original.items.filter((i) => i.productInstanceId && targeted.has(i.productInstanceId) && open(i.status));
