@@ -54,8 +54,11 @@ export interface PlannedTask {
  * plans without knowing the order actions.
  */
 export type StepPlan =
-  /** Reserve each service's resources → configure the service → `last` on the product (activate, move). */
-  | { kind: 'build'; last: 'activate' | 'move' }
+  /**
+   * Reserve each service's resources → configure the service → `last` on the product
+   * (activate, move); `replaces`: then deactivate the services of the product it replaces.
+   */
+  | { kind: 'build'; last: 'activate' | 'move'; replaces?: boolean }
   /** Deactivate each service, then release its resources; the product itself when it has no services. */
   | { kind: 'teardown' }
   /** `step` on each service (modify, suspend, resume); on the product when it has no services. */
@@ -93,8 +96,8 @@ export function planItemSteps(plan: StepPlan, tree: SpecTree, replacedTree: Spec
         configured.push(add('configure', service, reserved));
       }
       const done = add(plan.last, tree.product, configured);
-      // A replacement: the new product is up before the old one's services go away.
-      for (const service of replacedTree?.services ?? []) add('deactivate', service, [done]);
+      // The new product is up before the old one's services go away.
+      if (plan.replaces) for (const service of replacedTree?.services ?? []) add('deactivate', service, [done]);
       return tasks;
     }
     case 'teardown': {

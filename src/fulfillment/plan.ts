@@ -13,10 +13,10 @@ import { DEFAULT_ROUTING, planOrder, type ItemToPlan, type PlannedTask, type Rou
 export interface ItemForPlanning {
   itemId: string;
   steps: StepPlan;
-  /** The offering the item sells, or else its target's offering: the specification tree to plan on. */
+  /** The offering whose specification tree the steps are laid on. */
   offeringId: string | null;
   offeringVersion: number | null;
-  /** A replacement: the offering of the instance being replaced (its services are deactivated). */
+  /** The offering of the instance the item changes: a plan that replaces it deactivates that tree's services. */
   replacedOfferingId?: string | null;
   replacedOfferingVersion?: number | null;
   dependsOnItemIds: string[];
@@ -73,7 +73,7 @@ export async function planAndEnqueueInTx(
       itemId: item.itemId,
       steps: item.steps,
       tree: await specTreeOf(tx, item.offeringId, item.offeringVersion),
-      replacedTree: item.replacedOfferingId !== undefined ? await specTreeOf(tx, item.replacedOfferingId, item.replacedOfferingVersion ?? null) : null,
+      replacedTree: item.steps.kind === 'build' && item.steps.replaces ? await specTreeOf(tx, item.replacedOfferingId ?? null, item.replacedOfferingVersion ?? null) : null,
       dependsOnItemIds: item.dependsOnItemIds,
     });
   }

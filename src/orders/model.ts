@@ -16,6 +16,8 @@ export interface OrderItemInput {
   /** ADD */
   offeringId?: string;
   offeringVersion?: number;
+  /** ADD, REPLACE: the availability zone it is sold in (an offering that lists zones is refused outside them). */
+  zone?: string;
   /** ADD, REPLACE: the configuration; MODIFY: the change (null removes a characteristic). */
   configuration?: Record<string, unknown>;
   quantity?: number;

@@ -13,6 +13,7 @@ const ItemInput = Type.Object({
   offeringId: Type.Optional(Uuid),
   offeringVersion: Type.Optional(Type.Integer({ minimum: 1 })),
   configuration: Type.Optional(JsonObjectSchema),
+  zone: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'ADD, REPLACE: the availability zone it is sold in; an offering that lists zones is refused outside them' })),
   quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
   subscriptionId: Type.Optional(Uuid),
   subscription: Type.Optional(Type.Object({

@@ -6,17 +6,16 @@
  * action module (orders/actions/).
  */
 import { recordAudit } from '../platform/audit.ts';
-import { findAddOnParents, findOfferingVersion, offeringSellableAt, whyNotSellableToAccount, type ProductOfferingBody } from '../catalog/index.ts';
-import { findAccountInTx, type Account } from '../customers/index.ts';
+import { findAccountInTx } from '../customers/index.ts';
 import { appendToOutbox, buildEvent } from '../events/index.ts';
 import { withdrawItemsInTx, planAndEnqueueInTx, type Routing } from '../fulfillment/index.ts';
-import { activeOperationInTx, assetVersionsInTx, containedChildren, containmentEdge, holdAssetsForOrderInTx, InventoryService, type OrderTarget, type ProductInstanceState } from '../inventory/index.ts';
+import { activeOperationInTx, assetVersionsInTx, containedChildren, holdAssetsForOrderInTx, InventoryService, type OrderTarget, type ProductInstanceState } from '../inventory/index.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { ConcurrentModificationError, IllegalTransitionError, NotFoundError, OperationInProgressError, ValidationError, type FieldError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
-import { countPromoRedemptions, loadPricingRules, priceItems, type PriceResult, type PricingItem } from '../pricing/index.ts';
-import { checkComposition, liveAddOnCounter, type QuoteLine } from '../quotes/index.ts';
+import type { PriceResult } from '../pricing/index.ts';
+import { priceBasketInTx, type BasketAction, type BasketLine } from '../quotes/index.ts';
 import { ORDER_ACTION_MODULES, ORDER_ACTIONS, actionsAllowedOn, type DraftItem, type Submission } from './actions/index.ts';
 import { priceSnapshotOf, type InstalledVersions } from './actions/action.ts';
 import { checkItemDependencies, type OrderItemInput } from './model.ts';
@@ -194,36 +193,24 @@ async function checkTargets(s: Submission): Promise<void> {
 }
 
 /**
- * The basket: what the items sell is sellable now and to this account, fits the catalog's
- * add-on rules, is configured; and the whole is priced — unless the order comes from a quote,
- * whose price it charges line for line.
+ * The basket (quotes/basket.ts): what the items sell or change can be sold now, to this account
+ * and in the item's zone, fits the catalog's add-on rules, is configured; and the whole is
+ * priced — unless the order comes from a quote, whose price it charges line for line.
  */
 async function priceBasket(s: Submission, quoted: SubmissionInput['quoted']): Promise<void> {
-  const errors: FieldError[] = [];
-  for (const item of s.items) {
-    const sale = item.module.sells?.(item.input);
-    if (!sale) continue;
-    const offering = await findOfferingVersion(s.tx, sale.offeringId, sale.offeringVersion);
-    const field = `/items/${item.number - 1}/${sale.field}`;
-    const notForAccount = offering ? whyNotSellableToAccount(offering, s.account) : null;
-    if (!offering) errors.push({ field, message: `offering ${sale.offeringId} does not exist` });
-    else if (!offeringSellableAt(offering, s.now)) errors.push({ field, message: `offering ${offering.body.code} version ${offering.version} cannot be sold now (${offering.status}${offering.body.sellable ? '' : ', not sellable'})` });
-    else if (notForAccount) errors.push({ field, message: notForAccount });
-    else item.sale = { offering, inPlaceOfTarget: sale.inPlaceOfTarget ?? false };
-  }
-  if (errors.length) throw validation(errors);
-
-  await checkBasketComposition(s);
-
-  const pricingItems: PricingItem[] = [];
-  for (const item of s.items) {
-    if (!item.module.configure) continue;
-    await collectErrors(errors, `/items/${item.number - 1}`, async () => pricingItems.push({ itemId: item.itemId, ...(await item.module.configure!(item, s)) }));
-  }
-  if (errors.length) throw validation(errors);
-
-  const price = quoted || pricingItems.length === 0 ? null : await priceOrder(s.tx, s.account, pricingItems, s.now, customerSince(s.assets));
+  const basket = await priceBasketInTx(s.tx, {
+    account: s.account,
+    installedBase: s.assets,
+    lines: s.items.map((item) => basketLineOf(item, s)),
+    pointer: '/items',
+    at: s.now,
+    // An order takes its items as given: a bundle's members are its own items.
+    completeBundles: false,
+    pricing: quoted ? null : { promoCodes: [], rounding: 'HALF_UP' },
+  });
+  const price = basket.lines.some((l) => l.priced) ? basket.price : null;
   for (const [i, item] of s.items.entries()) {
+    item.basket = basket.lines[i];
     if (quoted) {
       const lineId = quoted.lineIdOfItem[i];
       item.priceLines = (quoted.price?.lines ?? []).filter((l) => lineId !== undefined && l.itemId === lineId).map((l) => ({ ...l, lineId: `${item.itemId}:${l.chargeCode}`, itemId: item.itemId }));
@@ -234,59 +221,24 @@ async function priceBasket(s: Submission, quoted: SubmissionInput['quoted']): Pr
   s.priced = quoted ? Boolean(quoted.price) : price !== null;
 }
 
-/**
- * The catalog's add-on rules over what the items sell. An offering sold in place of a target
- * is sold where the target sits: onto the target's parent (if it has one), by the same rules
- * as an ADD there, with the target no longer counted.
- */
-async function checkBasketComposition(s: Submission): Promise<void> {
-  const edges = edgesOf(s.assets);
-  const replacing = new Set<string>();
-  const asOrdered: QuoteLine[] = [];
-  const inPlace: QuoteLine[] = [];
-  for (const item of s.items) {
-    if (!item.sale) continue;
-    const target = item.sale.inPlaceOfTarget ? item.input.productInstanceId! : null;
-    if (target) replacing.add(target);
-    (target ? inPlace : asOrdered).push({
-      lineId: item.itemId,
-      lineNumber: item.number,
-      action: 'ADD',
-      offeringId: item.sale.offering.id,
-      offeringVersion: item.sale.offering.version,
-      productInstanceId: null,
-      parentLineId: !target && item.input.parentItemNumber ? s.items[item.input.parentItemNumber - 1].itemId : null,
-      parentProductInstanceId: target ? edges.map(containmentEdge).find((e) => e?.child === target)?.parent ?? null : item.input.parentProductInstanceId ?? null,
-      bundleLineId: null,
-      configuration: item.input.configuration ?? {},
-      quantity: item.input.quantity ?? 1,
-      usageEstimate: null,
-      zone: null,
-    });
-  }
-  const lines = [...asOrdered, ...inPlace];
-  const ownedOfferings = new Map<string, ProductOfferingBody>();
-  for (const line of lines) {
-    if (!line.parentProductInstanceId || ownedOfferings.has(line.parentProductInstanceId)) continue;
-    const parent = s.assets.products.find((p) => p.productInstanceId === line.parentProductInstanceId)!;
-    const offering = await findOfferingVersion(s.tx, parent.productOfferingId, parent.productOfferingVersion);
-    if (offering) ownedOfferings.set(parent.productInstanceId, offering.body);
-  }
-  const sold = s.items.flatMap((i) => i.sale ? [i.sale.offering] : []);
-  const addOnCount = liveAddOnCounter(s.assets.products.filter((p) => !replacing.has(p.productInstanceId)), s.assets.relationships);
-  const addOnParents = await findAddOnParents(s.tx, [...new Set(sold.filter((o) => o.body.requiresParent).map((o) => o.id))]);
-  const composition = checkComposition(
-    lines,
-    (l) => s.items[l.lineNumber - 1].sale?.offering.body,
-    { offeringOfInstance: (id) => ownedOfferings.get(id), existingAddOns: addOnCount, addOnParents: (id) => addOnParents.get(id) ?? [] },
-  );
-  if (composition.length) throw validation(composition.map((p) => ({ field: `/items/${s.items.findIndex((i) => i.itemId === p.lineId)}`, message: p.message })));
-}
-
-async function priceOrder(tx: Tx, account: Account, items: PricingItem[], at: string, customerSince: string | null): Promise<PriceResult> {
-  const rules = await loadPricingRules(tx, account.accountId, at);
-  const promoRedemptions = await countPromoRedemptions(tx, rules.filter((r) => r.type === 'promo').map((r) => r.id));
-  return priceItems(items, { accountId: account.accountId, currency: account.currency, at, customerSince, promoCodes: [], rules, promoRedemptions, rounding: 'HALF_UP' });
+function basketLineOf(item: DraftItem, s: Submission): BasketLine {
+  const { input } = item;
+  const priced = item.module.basketLine?.(input);
+  return {
+    lineId: item.itemId,
+    // How the item is priced is its module's to say. The basket reads only ADD, MODIFY and
+    // REPLACE lines and carries any other as it is: an action it does not list is carried too.
+    action: priced?.action ?? (input.action as BasketAction),
+    offeringId: priced?.offeringId ?? null,
+    offeringVersion: priced?.offeringVersion ?? null,
+    productInstanceId: input.productInstanceId ?? null,
+    parentLineId: input.parentItemNumber ? s.items[input.parentItemNumber - 1].itemId : null,
+    parentProductInstanceId: input.parentProductInstanceId ?? null,
+    configuration: input.configuration ?? {},
+    quantity: input.quantity ?? 1,
+    usageEstimate: null,
+    zone: input.zone ?? null,
+  };
 }
 
 /** Every target's guard, or none. */
@@ -341,8 +293,9 @@ async function recordOrder(s: Submission, input: SubmissionInput): Promise<Order
       parentProductInstanceId: i.parentProductInstanceId ?? null,
       dependsOn: dependenciesOf(i).map((n) => s.items[n - 1].itemId),
       details: stripUndefined({
-        configuration: item.configuration !== undefined ? item.configuration : i.configuration,
+        configuration: i.configuration,
         quantity: i.quantity,
+        zone: i.zone,
         subscriptionId: i.subscriptionId,
         subscription: i.subscription,
         place: i.place,
@@ -374,13 +327,13 @@ async function planFulfillment(s: Submission, order: Order, routing: Routing): P
   await planAndEnqueueInTx(s.tx, s.ctx, s.now, order, s.items.map((item, k) => {
     const target = item.input.productInstanceId ? s.assets.products.find((p) => p.productInstanceId === item.input.productInstanceId) : undefined;
     const targetOffering = { offeringId: target?.productOfferingId ?? null, offeringVersion: target?.productOfferingVersion ?? null };
-    const sold = item.sale?.offering;
+    const priced = item.basket?.offering;
     return {
       itemId: item.itemId,
       steps: item.module.steps,
-      // Planned on the specification tree of what it sells, or else of its target.
-      ...(sold ? { offeringId: sold.id, offeringVersion: sold.version } : targetOffering),
-      ...(item.sale?.inPlaceOfTarget ? { replacedOfferingId: targetOffering.offeringId, replacedOfferingVersion: targetOffering.offeringVersion } : {}),
+      // Planned on the specification tree of the offering it was priced with (what it sells), else of its target's.
+      ...(priced ? { offeringId: priced.id, offeringVersion: priced.version } : targetOffering),
+      ...(target ? { replacedOfferingId: targetOffering.offeringId, replacedOfferingVersion: targetOffering.offeringVersion } : {}),
       dependsOnItemIds: order.items[k].dependsOn,
       // A scheduled item's tasks wait for its date.
       notBefore: item.module.scheduled ? item.input.requestedTerminationDate ?? null : null,
@@ -423,11 +376,6 @@ async function collectErrors(errors: FieldError[], at: string, check: () => Prom
 
 function edgesOf(assets: InstalledVersions) {
   return assets.relationships.map((r) => ({ source: r.sourceProductInstanceId, target: r.targetProductInstanceId, type: r.type }));
-}
-
-/** The account's first activation: how long it has been a customer, for loyalty rules. */
-function customerSince(assets: InstalledVersions): string | null {
-  return assets.products.map((p) => p.activationDate).filter((d): d is string => d !== null).sort()[0] ?? null;
 }
 
 /** The items (1-based numbers) an item waits for: those it names, and the item it is an add-on of. */

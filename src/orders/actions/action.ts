@@ -5,7 +5,7 @@
  * and how it is withdrawn or taken again on a re-run. The submission pipeline (orders/submit.ts)
  * and the item lifecycle (orders/lifecycle.ts) call these and never ask which action an item is.
  */
-import { findCatalogVersion, type OfferingVersion, type ProductSpecificationVersion } from '../../catalog/index.ts';
+import { findCatalogVersion } from '../../catalog/index.ts';
 import type { Account } from '../../customers/index.ts';
 import type { StepPlan } from '../../fulfillment/index.ts';
 import { productInstanceInTx, type assetVersionsInTx, type FulfilledService, type InventoryService, type ProductInstance, type ProductInstanceCommand } from '../../inventory/index.ts';
@@ -13,7 +13,8 @@ import type { CommandContext, JsonObject } from '../../platform/context.ts';
 import type { Tx } from '../../platform/db.ts';
 import type { FieldError } from '../../platform/errors.ts';
 import { NotFoundError } from '../../platform/errors.ts';
-import type { PricedLine, PricingItem } from '../../pricing/index.ts';
+import type { PricedLine } from '../../pricing/index.ts';
+import type { BasketLine, PricedBasketLine } from '../../quotes/index.ts';
 import type { TaskOutcome } from '../lifecycle.ts';
 import type { OrderItemInput } from '../model.ts';
 import type { OrderItemRecord, OrderRecord } from '../store.ts';
@@ -39,15 +40,15 @@ export interface OrderActionModule {
 
   /** The item's own fields: what it must give and must not (field paths relative to the item). */
   validate?(item: OrderItemInput, now: string): FieldError[];
-  /**
-   * The offering the item sells, if any, and the field that names it. `inPlaceOfTarget`: the
-   * offering takes its target's place (sold where the target sits, planned over its services).
-   */
-  sells?(item: OrderItemInput): { offeringId: string; offeringVersion?: number; field: string; inPlaceOfTarget?: boolean };
   /** Checks of the target beyond its state; throws a ValidationError with fields relative to the item. */
   checkTarget?(item: DraftItem, s: Submission): Promise<void>;
-  /** Configures what the item sells or changes, and says how to price it; throws a ValidationError with fields relative to the item. */
-  configure?(item: DraftItem, s: Submission): Promise<Omit<PricingItem, 'itemId'>>;
+  /**
+   * How the item is priced, as a line of the basket (quotes/basket.ts checks it can be sold,
+   * fits the add-on rules and is configured, and prices it): a sale of an offering, a
+   * replacement of the target by one, or a change of the target's configuration. Without
+   * this hook the item is not priced.
+   */
+  basketLine?(item: OrderItemInput): Pick<BasketLine, 'offeringId' | 'offeringVersion'> & { action: 'ADD' | 'REPLACE' | 'MODIFY' };
 
   // ---- once every check passed and every target's guard is held
 
@@ -97,14 +98,8 @@ export interface DraftItem {
   cascadedFrom?: number;
   /** The item of the amended order that held this item's target. */
   amends?: { orderId: string; itemId: string };
-  /** The offering sold, found and sellable. */
-  sale?: { offering: OfferingVersion; inPlaceOfTarget: boolean };
-  /** The sold offering's product specification. */
-  specification?: ProductSpecificationVersion;
-  /** The configuration of what is sold, validated and defaulted. */
-  configuration?: Record<string, unknown>;
-  /** A change of the target: the configuration change and the name that follows it. */
-  change?: { target: ProductInstance; configuration: JsonObject; name: string | undefined };
+  /** What the basket found for the item: the offering, specification and configuration, a change of the target. */
+  basket?: PricedBasketLine;
   /** The item's price lines (this order's, or its quote's). */
   priceLines: PricedLine[];
   /** The product instance the item created. */
@@ -130,12 +125,6 @@ export interface ItemEnv {
 /** The one price snapshot shape, {currency, lines} (docs/installed-base.md), also when nothing was priced. */
 export function priceSnapshotOf(item: DraftItem, s: Submission): JsonObject {
   return { currency: s.account.currency, lines: item.priceLines } as unknown as JsonObject;
-}
-
-/** The item of the bundle this item is a member of: its parent item, when that sells a bundle. */
-export function bundleItemIdOf(item: DraftItem, s: Submission): string | null {
-  const parent = item.input.parentItemNumber ? s.items[item.input.parentItemNumber - 1] : undefined;
-  return parent?.sale?.offering.body.bundle ? parent.itemId : null;
 }
 
 export async function currentProduct(tx: Tx, id: string): Promise<ProductInstance> {

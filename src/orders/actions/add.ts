@@ -4,12 +4,11 @@
  * it gets the services and resources they set up and is ACTIVE; when they fail it is ERROR,
  * the error recorded; withdrawn, it is CANCELLED; a re-run starts its activation again.
  */
-import { catalogSnapshotOf, findProductSpecificationVersion, instanceNameOf } from '../../catalog/index.ts';
+import { catalogSnapshotOf, instanceNameOf } from '../../catalog/index.ts';
 import { productInstanceInTx } from '../../inventory/index.ts';
 import type { JsonObject } from '../../platform/context.ts';
 import type { FieldError } from '../../platform/errors.ts';
-import { validateConfiguration } from '../../pricing/index.ts';
-import { bundleItemIdOf, currentProduct, priceSnapshotOf, servicesFromTasks, type OrderActionModule } from './action.ts';
+import { currentProduct, priceSnapshotOf, servicesFromTasks, type OrderActionModule } from './action.ts';
 
 export const add: OrderActionModule = {
   target: null,
@@ -22,28 +21,12 @@ export const add: OrderActionModule = {
     return errors;
   },
 
-  sells: (item) => ({ offeringId: item.offeringId!, offeringVersion: item.offeringVersion, field: 'offeringId' }),
-
-  async configure(item, s) {
-    const offering = item.sale!.offering;
-    const spec = offering.body.productSpecification
-      ? await findProductSpecificationVersion(s.tx, offering.body.productSpecification.id, offering.body.productSpecification.version)
-      : null;
-    if (spec) item.specification = spec;
-    item.configuration = validateConfiguration(spec?.body ?? null, item.input.configuration ?? {});
-    return {
-      offering: { id: offering.id, version: offering.version, body: offering.body },
-      specification: spec?.body ?? null,
-      configuration: item.configuration,
-      quantity: item.input.quantity ?? 1,
-      bundleItemId: bundleItemIdOf(item, s),
-    };
-  },
+  basketLine: (item) => ({ action: 'ADD', offeringId: item.offeringId!, offeringVersion: item.offeringVersion ?? null }),
 
   async begin(item, s, inventory) {
     const input = item.input;
-    const offering = item.sale!.offering;
-    const spec = item.specification;
+    const { offering: sold, specification: spec, configuration } = item.basket!;
+    const offering = sold!;
     const parent = input.parentItemNumber ? s.items[input.parentItemNumber - 1] : null;
     const parentInstanceId = parent ? parent.createdInstanceId ?? null : input.parentProductInstanceId ?? null;
     // An add-on joins its parent's subscription unless told otherwise; members of a bundle share one.
@@ -64,9 +47,9 @@ export const add: OrderActionModule = {
       productOfferingVersion: offering.version,
       productSpecificationId: spec.id,
       productSpecificationVersion: spec.version,
-      name: instanceNameOf(offering.body, spec.body, item.configuration!),
+      name: instanceNameOf(offering.body, spec.body, configuration!),
       catalogSnapshot: catalogSnapshotOf(offering, spec),
-      configuration: item.configuration as JsonObject,
+      configuration: configuration as JsonObject,
       price: priceSnapshotOf(item, s),
       place: (input.place ?? null) as JsonObject | null,
       subscriptionId: joins,
@@ -79,7 +62,7 @@ export const add: OrderActionModule = {
     if (parent && parent.subscriptionId === null) parent.subscriptionId = subscription?.subscriptionId ?? null;
   },
 
-  recorded: (item) => ({ offeringId: item.input.offeringId!, offeringVersion: item.sale!.offering.version }),
+  recorded: (item) => ({ offeringId: item.input.offeringId!, offeringVersion: item.basket!.offering!.version, details: { configuration: item.basket!.configuration } }),
 
   async apply({ tx, ctx, inventory, cause }, target, tasks) {
     for (const fulfilled of await servicesFromTasks(tx, tasks)) {

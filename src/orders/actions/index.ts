@@ -1,10 +1,13 @@
 /**
- * The order actions (seed 000 §11–13), one module each (the shape is in action.ts). A new
- * action is a new module in this folder plus its line below: the submission pipeline
- * (orders/submit.ts), the item lifecycle (orders/lifecycle.ts) and fulfillment's planner ask
- * the module, never the action's name, and the API's list of actions is this registry's. The
- * database checks the names too (order_item.action, and the guard's operation type, which
- * inventory's OPERATION_TYPES lists): a new action also needs its migration.
+ * The order actions (seed 000 §11–13), one module each (the shape is in action.ts).
+ *
+ * Adding an action is a new module in this folder plus its line below: nothing else in the
+ * code switches on an action's name — the submission pipeline (orders/submit.ts), the item
+ * lifecycle (orders/lifecycle.ts) and fulfillment's planner ask the module, and the API's list
+ * of actions is this registry's. Only data names them: the database checks order_item.action
+ * and the guard's operation type (migrations 0004, 0008; inventory's OPERATION_TYPES), so a
+ * new action also comes with its migration; a new input field goes into the item's schema
+ * (orders/routes.ts, OrderItemInput).
  *
  * What an item does to its assets, by action:
  *

@@ -6,41 +6,23 @@
  * re-pointed to it and the old one is DISCONNECTED; when they fail, or it is withdrawn, the
  * guard is released and the target is as it was.
  */
-import { catalogSnapshotOf, findOfferingVersion, findProductSpecificationVersion, instanceNameOf, type ProductSpecificationBody } from '../../catalog/index.ts';
-import { productInstanceInTx } from '../../inventory/index.ts';
+import { catalogSnapshotOf, findOfferingVersion, findProductSpecificationVersion, instanceNameOf } from '../../catalog/index.ts';
 import type { JsonObject } from '../../platform/context.ts';
-import { BusinessRuleError, NotFoundError, ValidationError } from '../../platform/errors.ts';
-import { validateConfiguration } from '../../pricing/index.ts';
-import { bundleItemIdOf, servicesFromTasks, type OrderActionModule } from './action.ts';
+import { BusinessRuleError, NotFoundError } from '../../platform/errors.ts';
+import { servicesFromTasks, type OrderActionModule } from './action.ts';
 
 export const replace: OrderActionModule = {
   target: { command: 'replacement:apply' },
   // The new product is built and activated, then the old one's services are deactivated.
-  steps: { kind: 'build', last: 'activate' },
+  steps: { kind: 'build', last: 'activate', replaces: true },
 
   validate: (item) => item.replacementOfferingId ? [] : [{ field: '/replacementOfferingId', message: 'a REPLACE item names the replacing offering' }],
 
-  sells: (item) => ({ offeringId: item.replacementOfferingId!, field: 'replacementOfferingId', inPlaceOfTarget: true }),
+  // Sold where the target sits (onto its parent, by the add-on rules of an ADD there), configured
+  // over the target's configurable values (docs/orders-and-fulfillment.md): quotes/basket.ts.
+  basketLine: (item) => ({ action: 'REPLACE', offeringId: item.replacementOfferingId!, offeringVersion: null }),
 
-  async configure(item, s) {
-    const offering = item.sale!.offering;
-    const spec = offering.body.productSpecification
-      ? await findProductSpecificationVersion(s.tx, offering.body.productSpecification.id, offering.body.productSpecification.version)
-      : null;
-    if (!spec) throw ValidationError.field('/replacementOfferingId', `offering ${offering.body.code} has no product specification (a bundle?): it cannot replace a product instance`);
-    item.specification = spec;
-    const old = (await productInstanceInTx(s.tx, item.input.productInstanceId!))!.configuration;
-    item.configuration = configureReplacement(spec.body, old, item.input.configuration ?? {});
-    return {
-      offering: { id: offering.id, version: offering.version, body: offering.body },
-      specification: spec.body,
-      configuration: item.configuration,
-      quantity: item.input.quantity ?? 1,
-      bundleItemId: bundleItemIdOf(item, s),
-    };
-  },
-
-  recorded: (item) => ({ details: { replacementOfferingVersion: item.sale?.offering.version } }),
+  recorded: (item) => ({ details: { configuration: item.basket!.configuration, replacementOfferingVersion: item.basket!.offering!.version } }),
 
   async apply({ tx, ctx, inventory, cause, item, details }, target, tasks) {
     const offering = await findOfferingVersion(tx, details.replacementOfferingId, details.replacementOfferingVersion);
@@ -53,7 +35,7 @@ export const replace: OrderActionModule = {
       ...cause,
       expectedVersion: target.version,
       place: (details.place ?? null) as JsonObject | null,
-      // Configured and priced for the new offering at submission (configure, above).
+      // Configured and priced for the new offering at submission (the basket, above).
       replacement: {
         productOfferingId: offering.id,
         productOfferingVersion: offering.version,
@@ -69,23 +51,3 @@ export const replace: OrderActionModule = {
     return replaced.productInstance.productInstanceId;
   },
 };
-
-/**
- * The configuration of a replacement (docs/orders-and-fulfillment.md): what the item gives,
- * over the old instance's values of the characteristics the new specification also has and
- * lets the customer choose — each kept only when the new specification accepts it — and the
- * new specification's defaults for the rest. Throws a ValidationError for the item's own values.
- */
-function configureReplacement(spec: ProductSpecificationBody, old: Record<string, unknown>, given: Record<string, unknown>): Record<string, unknown> {
-  const carried: Record<string, unknown> = {};
-  for (const c of spec.characteristics) {
-    if (!c.configurable || !(c.name in old) || c.name in given) continue;
-    try {
-      validateConfiguration({ ...spec, characteristics: [c] }, { [c.name]: old[c.name] });
-      carried[c.name] = old[c.name];
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-    }
-  }
-  return validateConfiguration(spec, { ...carried, ...given });
-}
