@@ -1,6 +1,7 @@
 /**
  * The installed base as pure data: states, the commands each state accepts, and the rules
- * of relationships. No I/O here; service.ts applies these rules inside transactions.
+ * of relationships. No I/O here; the commands (commands/, over pipeline.ts) apply these
+ * rules inside transactions.
  */
 
 export const PRODUCT_INSTANCE_STATES = [
