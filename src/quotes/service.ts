@@ -17,7 +17,8 @@ import {
   ConcurrentModificationError,
   IllegalTransitionError,
   NotFoundError,
-  ProblemError,
+  QuoteExpiredError,
+  StaleQuoteError,
   ValidationError,
   type FieldError,
 } from '../platform/errors.ts';
@@ -34,24 +35,11 @@ import {
   type Quote,
   type QuoteCommand,
   type QuoteLine,
-  type StaleInstance,
 } from './model.ts';
 import * as store from './store.ts';
 
-export class StaleQuoteError extends ProblemError {
-  readonly type = 'stale-quote';
-  readonly status = 409;
-  readonly title = 'The installed base changed since the quote was made';
-  constructor(quoteId: string, changed: StaleInstance[]) {
-    super(`quote ${quoteId} was made against versions that changed: ${changed.map((c) => `${c.productInstanceId} (quoted v${c.quotedVersion ?? '-'}, now v${c.currentVersion ?? 'gone'})`).join(', ')}; make a new quote`, { quoteId, changedInstances: changed });
-  }
-}
-
-export class QuoteExpiredError extends ProblemError {
-  readonly type = 'quote-expired';
-  readonly status = 409;
-  readonly title = 'The quote has expired';
-}
+// Declared with every problem type in platform/errors.ts; exported here as before.
+export { QuoteExpiredError, StaleQuoteError };
 
 export interface QuoteLineInput {
   action: 'ADD' | 'MODIFY' | 'DISCONNECT';
