@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { contextOf, decodeCursor, IdParams, isKeysetCursor, keysetPage, Page, PageQuery, Uuid } from '../http/http.ts';
+import { contextOf, getById, Page, pageByCreation, PageQuery, Uuid } from '../http/http.ts';
 import { ACCOUNT_SEGMENTS, type CustomerService } from './service.ts';
 
 const CustomerSchema = Type.Object({
@@ -38,15 +38,9 @@ export function registerCustomerRoutes(app: FastifyInstance, customers: Customer
 
   r.get('/customers', {
     schema: { tags, summary: 'List customers', querystring: Type.Object(PageQuery), response: { 200: Page(CustomerSchema) } },
-  }, async (request) => {
-    const limit = request.query.limit ?? 50;
-    const after = decodeCursor<{ createdAt: string; id: string }>(request.query.cursor, isKeysetCursor);
-    const rows = await customers.listCustomers(contextOf(request), { after, limit: limit + 1 });
-    return keysetPage(rows, limit, (c) => ({ createdAt: c.createdAt, id: c.customerId }));
-  });
+  }, async (request) => pageByCreation(request.query, (c) => c.customerId, (page) => customers.listCustomers(contextOf(request), page)));
 
-  r.get('/customers/:id', { schema: { tags, summary: 'One customer', params: IdParams, response: { 200: CustomerSchema } } },
-    async (request) => customers.getCustomer(contextOf(request), request.params.id));
+  getById(r, '/customers/:id', { tags, summary: 'One customer', response: CustomerSchema }, (ctx, id) => customers.getCustomer(ctx, id));
 
   r.post('/accounts', {
     schema: {
@@ -65,13 +59,7 @@ export function registerCustomerRoutes(app: FastifyInstance, customers: Customer
 
   r.get('/accounts', {
     schema: { tags, summary: 'List accounts', querystring: Type.Object({ customerId: Type.Optional(Uuid), ...PageQuery }), response: { 200: Page(AccountSchema) } },
-  }, async (request) => {
-    const limit = request.query.limit ?? 50;
-    const after = decodeCursor<{ createdAt: string; id: string }>(request.query.cursor, isKeysetCursor);
-    const rows = await customers.listAccounts(contextOf(request), { customerId: request.query.customerId }, { after, limit: limit + 1 });
-    return keysetPage(rows, limit, (a) => ({ createdAt: a.createdAt, id: a.accountId }));
-  });
+  }, async (request) => pageByCreation(request.query, (a) => a.accountId, (page) => customers.listAccounts(contextOf(request), { customerId: request.query.customerId }, page)));
 
-  r.get('/accounts/:id', { schema: { tags, summary: 'One account', params: IdParams, response: { 200: AccountSchema } } },
-    async (request) => customers.getAccount(contextOf(request), request.params.id));
+  getById(r, '/accounts/:id', { tags, summary: 'One account', response: AccountSchema }, (ctx, id) => customers.getAccount(ctx, id));
 }
