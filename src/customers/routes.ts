@@ -23,18 +23,22 @@ const AccountSchema = Type.Object({
   updatedAt: Type.String(),
 });
 
+const CustomerInput = Type.Object({ name: Type.String({ minLength: 1, maxLength: 300 }), externalReference: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false });
+
+const AccountInput = Type.Object({
+  customerId: Uuid,
+  name: Type.String({ minLength: 1, maxLength: 300 }),
+  currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217, e.g. IDR' }),
+  timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Jakarta' }),
+  segment: Type.Optional(Type.Union(ACCOUNT_SEGMENTS.map((v) => Type.Literal(v)), { description: 'The market segment: only offerings of this segment (or `any`) are sold to the account. Not set: any offering.' })),
+}, { additionalProperties: false });
+
 export function registerCustomerRoutes(app: FastifyInstance, customers: CustomerService): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['customers and accounts'];
 
-  r.post('/customers', {
-    schema: {
-      tags,
-      summary: 'Create a customer',
-      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 300 }), externalReference: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
-      response: { 201: CustomerSchema },
-    },
-  }, async (request, reply) => reply.status(201).send(await customers.createCustomer(contextOf(request), request.body)));
+  r.post('/customers', { schema: { tags, summary: 'Create a customer', body: CustomerInput, response: { 201: CustomerSchema } } },
+    async (request, reply) => reply.status(201).send(await customers.createCustomer(contextOf(request), request.body)));
 
   r.get('/customers', {
     schema: { tags, summary: 'List customers', querystring: Type.Object(PageQuery), response: { 200: Page(CustomerSchema) } },
@@ -43,18 +47,7 @@ export function registerCustomerRoutes(app: FastifyInstance, customers: Customer
   getById(r, '/customers/:id', { tags, summary: 'One customer', response: CustomerSchema }, (ctx, id) => customers.getCustomer(ctx, id));
 
   r.post('/accounts', {
-    schema: {
-      tags,
-      summary: 'Open an account for a customer (currency and time zone are fixed per account)',
-      body: Type.Object({
-        customerId: Uuid,
-        name: Type.String({ minLength: 1, maxLength: 300 }),
-        currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217, e.g. IDR' }),
-        timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Jakarta' }),
-        segment: Type.Optional(Type.Union(ACCOUNT_SEGMENTS.map((v) => Type.Literal(v)), { description: 'The market segment: only offerings of this segment (or `any`) are sold to the account. Not set: any offering.' })),
-      }, { additionalProperties: false }),
-      response: { 201: AccountSchema },
-    },
+    schema: { tags, summary: 'Open an account for a customer (currency and time zone are fixed per account)', body: AccountInput, response: { 201: AccountSchema } },
   }, async (request, reply) => reply.status(201).send(await customers.createAccount(contextOf(request), request.body)));
 
   r.get('/accounts', {
