@@ -67,7 +67,7 @@ const owners = {
  */
 const shared = {
   // decision 0007: a version's row, its history, its audit row and its outbox event in one statement.
-  'src/inventory/store.ts': ['audit_log', 'outbox_event'],
+  'src/inventory/store/history.ts': ['audit_log', 'outbox_event'],
   // decision 0016: the consistency check reads across the parts it checks, read-only.
   'src/inventory/check.ts': ['tenant', 'product_order', 'fulfillment_task', 'outbox_event'],
 };

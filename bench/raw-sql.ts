@@ -87,7 +87,7 @@ export async function createActiveProducts(services: Services, ctx: CommandConte
     const created = await services.catalog.create(ctx, kind, body as never);
     return (await services.catalog.publish(ctx, kind, created.id, 1)).id;
   };
-  const productSpecificationId = await publish('product_specification', { code: 'bench-fiber', name: 'Bench fiber', serviceSpecifications: [], characteristics: [] });
+  const productSpecificationId = await publish('product_specification', { code: 'bench-fiber', name: 'Bench fiber', serviceSpecifications: [], characteristics: [{ name: 'bandwidthMbps', valueType: 'integer', unit: 'Mbit/s', configurable: true, default: 1000, minCardinality: 1, maxCardinality: 1 }] });
   const productOfferingId = await publish('product_offering', { code: 'bench-fiber', name: 'Bench fiber', category: 'connectivity', segment: 'any', productSpecification: { id: productSpecificationId, version: 1 }, priceLists: [{ currency: 'IDR', charges: [] }] });
   const instances: Instance[] = [];
   for (let i = 0; i < count; i++) {

@@ -1,7 +1,9 @@
 /**
  * The installed base as pure data: states, the commands each state accepts, and the rules
- * of relationships. No I/O here; service.ts applies these rules inside transactions.
+ * of relationships. No I/O here; the commands (commands/, over pipeline.ts) apply these
+ * rules inside transactions.
  */
+import { allowedCommands, transition } from '../platform/state-machine.ts';
 
 export const PRODUCT_INSTANCE_STATES = [
   'PENDING_ACTIVATION',
@@ -80,25 +82,24 @@ export type SubscriptionCommand = keyof typeof SUBSCRIPTION_TRANSITIONS;
 export const SUBSCRIPTION_COMMANDS = Object.keys(SUBSCRIPTION_TRANSITIONS) as SubscriptionCommand[];
 
 export function allowedProductInstanceCommands(state: ProductInstanceState): ProductInstanceCommand[] {
-  return PRODUCT_INSTANCE_COMMANDS.filter((c) => (PRODUCT_INSTANCE_TRANSITIONS[c].from as readonly string[]).includes(state));
+  return allowedCommands(PRODUCT_INSTANCE_TRANSITIONS, state);
 }
 
 export function allowedSubscriptionCommands(state: SubscriptionState): SubscriptionCommand[] {
-  return SUBSCRIPTION_COMMANDS.filter((c) => (SUBSCRIPTION_TRANSITIONS[c].from as readonly string[]).includes(state));
+  return allowedCommands(SUBSCRIPTION_TRANSITIONS, state);
 }
 
 export type TransitionResult<S> = { ok: true; to: S } | { ok: false; allowed: string[] };
 
 export function productInstanceTransition(state: ProductInstanceState, command: ProductInstanceCommand): TransitionResult<ProductInstanceState> {
-  const transition = PRODUCT_INSTANCE_TRANSITIONS[command];
-  if ((transition.from as readonly string[]).includes(state)) return { ok: true, to: transition.to };
-  return { ok: false, allowed: allowedProductInstanceCommands(state) };
+  return transition(PRODUCT_INSTANCE_TRANSITIONS, state, command);
 }
 
+/** A renewal keeps the state (`to: 'SAME'`). */
 export function subscriptionTransition(state: SubscriptionState, command: SubscriptionCommand): TransitionResult<SubscriptionState> {
-  const transition = SUBSCRIPTION_TRANSITIONS[command];
-  if (!(transition.from as readonly string[]).includes(state)) return { ok: false, allowed: allowedSubscriptionCommands(state) };
-  return { ok: true, to: transition.to === 'SAME' ? state : transition.to };
+  const verdict = transition(SUBSCRIPTION_TRANSITIONS, state, command);
+  if (!verdict.ok) return verdict;
+  return { ok: true, to: verdict.to === 'SAME' ? state : verdict.to };
 }
 
 export const SERVICE_INSTANCE_STATES = ['PENDING', 'ACTIVE', 'SUSPENDED', 'TERMINATED'] as const;

@@ -3,7 +3,7 @@ import { findAccountInTx } from '../customers/index.ts';
 import { inTenantTransaction, queryRows, type Pool, type Tx } from '../platform/db.ts';
 import { NotFoundError } from '../platform/errors.ts';
 import type { Clock } from '../platform/clock.ts';
-import * as store from './store.ts';
+import * as store from './store/index.ts';
 import type { CommandContext, EntityKind, HistoryEntry, JsonObject, ProductInstance, Relationship, ResourceInstance, ServiceInstance, Subscription } from './types.ts';
 
 /** The seed 000 §20.1 shape, with services nested in products and resources in services. */

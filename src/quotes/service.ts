@@ -7,34 +7,22 @@
 import type { CommandContext } from '../platform/context.ts';
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, notTheResponse, type Pool, type Tx } from '../platform/db.ts';
-import { NotFoundError, ProblemError, ValidationError } from '../platform/errors.ts';
+import { NotFoundError, QuoteExpiredError, StaleQuoteError, ValidationError } from '../platform/errors.ts';
 import type { PriceResult } from '../pricing/index.ts';
 import { findAccountInTx } from '../customers/index.ts';
 import { acceptQuoteInTx } from './commands/accept.ts';
 import { convertQuoteCommandInTx, type OrderDraft } from './commands/convert.ts';
 import { createQuoteInTx, previewPriceInTx, type QuoteLineInput } from './commands/create.ts';
 import { repriceQuoteInTx } from './commands/reprice.ts';
-import { effectiveQuoteStatus, type Quote, type StaleInstance } from './model.ts';
+import { effectiveQuoteStatus, type Quote } from './model.ts';
 import { changeQuoteInTx, isExpiry, type QuoteExpiry } from './pipeline.ts';
 import * as store from './store.ts';
 
 export type { OrderDraft } from './commands/convert.ts';
 export type { QuoteLineInput } from './commands/create.ts';
 
-export class StaleQuoteError extends ProblemError {
-  readonly type = 'stale-quote';
-  readonly status = 409;
-  readonly title = 'The installed base changed since the quote was made';
-  constructor(quoteId: string, changed: StaleInstance[]) {
-    super(`quote ${quoteId} was made against versions that changed: ${changed.map((c) => `${c.productInstanceId} (quoted v${c.quotedVersion ?? '-'}, now v${c.currentVersion ?? 'gone'})`).join(', ')}; make a new quote`, { quoteId, changedInstances: changed });
-  }
-}
-
-export class QuoteExpiredError extends ProblemError {
-  readonly type = 'quote-expired';
-  readonly status = 409;
-  readonly title = 'The quote has expired';
-}
+// Declared with every problem type in platform/errors.ts; exported here as before.
+export { QuoteExpiredError, StaleQuoteError };
 
 export interface QuoteSettings {
   /** How long a quote stays valid unless the request asks for less. */

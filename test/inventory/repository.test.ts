@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { buildEvent } from '../../src/events/outbox.ts';
-import * as store from '../../src/inventory/store.ts';
+import * as store from '../../src/inventory/store/index.ts';
 import type { JsonObject } from '../../src/platform/context.ts';
 import type { Guard, ProductInstance, Relationship } from '../../src/inventory/types.ts';
 import { inTenantTransaction, queryOne, queryRows, type Tx } from '../../src/platform/db.ts';

@@ -8,7 +8,7 @@ import type { CommandContext } from '../../platform/context.ts';
 import type { Tx } from '../../platform/db.ts';
 import { staleInstances, type Quote } from '../model.ts';
 import { changeQuoteInTx, isExpiry, type QuoteExpiry } from '../pipeline.ts';
-import { StaleQuoteError } from '../service.ts';
+import { StaleQuoteError } from '../../platform/errors.ts';
 
 export interface OrderDraft {
   quoteId: string;
