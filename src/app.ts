@@ -9,7 +9,7 @@ import type { Pool } from './platform/db.ts';
 import type { Logger } from './platform/logger.ts';
 import { PriceRuleService } from './pricing/index.ts';
 import { QuoteService } from './quotes/index.ts';
-import { InFlightOrders, OrderService, orderOutcomes } from './orders/index.ts';
+import { InFlightOrders, OrderService, fulfillmentOutcomes } from './orders/index.ts';
 import { Orchestrator, InternalProvisioner, ManualProvisioner, ProvisionerRegistry, fulfillmentSettingsOf, type FulfillmentSettings, type CallbackSecrets } from './fulfillment/index.ts';
 
 export interface Services {
@@ -73,5 +73,5 @@ export function createServices(pool: Pool, clock: Clock, options: ServiceOptions
  */
 export function createOrchestrator(pool: Pool, clock: Clock, options: Pick<ServiceOptions, 'provisioners' | 'fulfillment' | 'logger'> = {}): Orchestrator {
   const registry = options.provisioners?.registry ?? new ProvisionerRegistry([new ManualProvisioner(), new InternalProvisioner()]);
-  return new Orchestrator({ pool, clock, registry, settings: options.fulfillment ?? fulfillmentSettingsOf(), outcomes: orderOutcomes, logger: options.logger });
+  return new Orchestrator({ pool, clock, registry, settings: options.fulfillment ?? fulfillmentSettingsOf(), outcomes: fulfillmentOutcomes, logger: options.logger });
 }

@@ -1,10 +1,10 @@
 /**
  * Orders in flight, at their boundary with fulfillment (decision 0015):
  *
- * - `orderOutcomes`, orders' side of the outcome interface (fulfillment/outcomes.ts): what an
- *   order does when fulfillment reports that a task starts, that an item's tasks are done or
- *   failed, or that a withdrawn item's work is undone. The assembly (src/app.ts) gives it to
- *   the orchestrator. Each outcome locks the order once (lockOrder) and the rest works on it.
+ * - `fulfillmentOutcomes`, orders' side of the outcome interface (fulfillment/outcomes.ts):
+ *   what an order does when fulfillment reports that a task starts, that an item's tasks are
+ *   done or failed, or that a withdrawn item's work is undone. The assembly (src/app.ts) gives
+ *   it to the orchestrator. Each outcome locks the order once (lockOrder); the rest works on it.
  * - the commands that change an order in flight together with its tasks: withdrawing items
  *   (an amendment, a cancellation), cancelling the order, re-running its failed items. The
  *   order's side is here and in lifecycle.ts; the tasks' side is fulfillment's (order-tasks.ts).
@@ -28,7 +28,7 @@ type OrderView = OrderRecord & { items: OrderItemRecord[] };
 /** Item states an amendment or a cancellation can still withdraw. */
 const OPEN_ITEM_STATES: readonly string[] = ['acknowledged', 'inProgress', 'held'];
 
-export const orderOutcomes: FulfillmentOutcomes = {
+export const fulfillmentOutcomes: FulfillmentOutcomes = {
   async taskStarting(tx, ctx, now, ref, kind) {
     // A compensation does not start its item (it is being withdrawn): it reads it under the order's lock.
     const item = kind === 'provision'
