@@ -90,174 +90,105 @@ const FIBER_2G_PRICE = price(FIBER_INSTALLATION, priceLine(ID.branch.modifyItem,
 
 // ------------------------------------------------------------------ installed base, quotes, orders
 
+/** A service instance of the demo products, active at Jakarta HQ, with its allocated resources ([id, type, resource id]). */
+const demoService = (serviceInstanceId: string, serviceSpecificationId: string, name: string, technicalParameters: Record<string, unknown>, resources: [string, string, string][]) => ({
+  serviceInstanceId,
+  serviceSpecificationId,
+  name,
+  status: 'ACTIVE',
+  version: 2,
+  place: JAKARTA_HQ,
+  externalServiceId: null,
+  technicalParameters,
+  resourceInstances: resources.map(([resourceInstanceId, resourceType, resourceId]) => ({ resourceInstanceId, resourceType, resourceId, status: 'ALLOCATED', version: 1 })),
+});
+
+/** A demo product as the installed base lists it: active since the demo's "now", on the demo subscription. */
+const demoProduct = (product: {
+  productInstanceId: string;
+  name: string;
+  productOfferingId: string;
+  configuration: Record<string, unknown>;
+  price: ReturnType<typeof price>;
+  relationships: { relationshipId: string; type: string; targetProductInstanceId: string }[];
+  service: ReturnType<typeof demoService>;
+}) => ({
+  productInstanceId: product.productInstanceId,
+  name: product.name,
+  status: 'ACTIVE',
+  version: 3,
+  subscriptionId: ID.demo.subscription,
+  productOfferingId: product.productOfferingId,
+  productOfferingVersion: 1,
+  configuration: product.configuration,
+  price: product.price,
+  place: JAKARTA_HQ,
+  activationDate: AT,
+  terminationDate: null,
+  relationships: product.relationships,
+  serviceInstances: [product.service],
+});
+
+const DEMO_PRODUCTS = [
+  demoProduct({
+    productInstanceId: ID.demo.staticIp,
+    name: 'Static IP /29',
+    productOfferingId: ID.offering.staticIp29,
+    configuration: { prefixLength: 29 },
+    price: price(priceLine(DEMO_ITEM.staticIp, ID.offering.staticIp29, 'static-ip-monthly', 'Static IP /29 monthly', 'recurring', '75000000')),
+    relationships: [],
+    service: demoService('5e5828e0-9f1e-4935-999c-76464316f897', '02725715-5422-5dc1-a4b4-63ccc22ec190', 'IP Allocation Service', {}, [
+      ['4ae91779-d438-4cfa-bfee-49c7b8d4dbcf', 'IP_BLOCK', '203.0.113.8/29'],
+    ]),
+  }),
+  demoProduct({
+    productInstanceId: ID.demo.fiber,
+    name: 'Business Fiber 1Gbps',
+    productOfferingId: ID.offering.businessFiber,
+    configuration: { accessType: 'FTTx', bandwidthMbps: '1000' },
+    price: price(
+      priceLine(DEMO_ITEM.fiber, ID.offering.businessFiber, 'fiber-1g-monthly', 'Business Fiber 1Gbps monthly', 'recurring', '1500000000'),
+      priceLine(DEMO_ITEM.fiber, ID.offering.businessFiber, 'installation', 'Installation', 'one_time', '500000000'),
+    ),
+    relationships: [
+      { relationshipId: '06611f3e-de2d-4b6e-8cf2-ebd968463ac6', type: 'PARENT_OF', targetProductInstanceId: ID.demo.managedRouter },
+      { relationshipId: 'e319aafd-d900-43e2-b057-bb2fc9cf538a', type: 'PARENT_OF', targetProductInstanceId: ID.demo.staticIp },
+    ],
+    service: demoService('5d691e5f-56b4-4cfb-be4f-620ec739cf10', ID.serviceSpecification.internetAccess, 'Internet Access Service', { vlan: 2101, profile: 'BIZ-1G' }, [
+      ['3922a230-9eec-43a9-b5de-7ecb09497096', 'ONT', 'ZTEG-C8A1F0E2'],
+      ['52701dbd-6a26-45c9-b8bf-9d946b2adf7d', 'PORT', 'JKT-OLT-07/1/3/12'],
+      ['6185473e-4e03-4e29-b86b-00ee3f7449f6', 'VLAN', '2101'],
+    ]),
+  }),
+  demoProduct({
+    productInstanceId: ID.demo.managedRouter,
+    name: 'Managed Router',
+    productOfferingId: ID.offering.managedRouter,
+    configuration: { model: 'MikroTik CCR2004' },
+    price: price(priceLine(DEMO_ITEM.managedRouter, ID.offering.managedRouter, 'managed-router-monthly', 'Managed router monthly', 'recurring', '120000000')),
+    relationships: [],
+    service: demoService('4f1058a4-a6f4-4bb7-8f78-8c0a48d4a5d6', '9a47d48b-6139-51be-abaf-bd9341a414a7', 'Managed CPE Service', { monitoring: true }, [
+      ['3db94780-bbac-419e-9a83-56730b491ff0', 'ROUTER', 'HEX-7F3A99D0'],
+    ]),
+  }),
+  demoProduct({
+    productInstanceId: ID.demo.slaGold,
+    name: 'SLA Gold',
+    productOfferingId: ID.offering.slaGold,
+    configuration: { responseTimeHours: 4, availabilityPercent: '99.9' },
+    price: price(priceLine(DEMO_ITEM.slaGold, ID.offering.slaGold, 'sla-gold-monthly', 'SLA Gold monthly', 'recurring', '250000000')),
+    relationships: [{ relationshipId: 'fbf6164a-8b44-41f3-bcae-2b84dd387738', type: 'ADDON_OF', targetProductInstanceId: ID.demo.fiber }],
+    service: demoService('75180f9a-e758-486b-a0d1-a1025c187268', 'eb6095e9-0625-5771-a041-747d2b411efd', 'SLA Monitoring Service', { tier: 'gold' }, []),
+  }),
+];
+
 const installedBase = {
   response: {
     accountId: ID.account,
     customerId: ID.customer,
     snapshotTime: AT,
     asOf: null,
-    products: [
-      {
-        productInstanceId: ID.demo.staticIp,
-        name: 'Static IP /29',
-        status: 'ACTIVE',
-        version: 3,
-        subscriptionId: ID.demo.subscription,
-        productOfferingId: ID.offering.staticIp29,
-        productOfferingVersion: 1,
-        configuration: { prefixLength: 29 },
-        price: price(priceLine(DEMO_ITEM.staticIp, ID.offering.staticIp29, 'static-ip-monthly', 'Static IP /29 monthly', 'recurring', '75000000')),
-        place: JAKARTA_HQ,
-        activationDate: AT,
-        terminationDate: null,
-        relationships: [],
-        serviceInstances: [
-          {
-            serviceInstanceId: '5e5828e0-9f1e-4935-999c-76464316f897',
-            serviceSpecificationId: '02725715-5422-5dc1-a4b4-63ccc22ec190',
-            name: 'IP Allocation Service',
-            status: 'ACTIVE',
-            version: 2,
-            place: JAKARTA_HQ,
-            externalServiceId: null,
-            technicalParameters: {},
-            resourceInstances: [
-              {
-                resourceInstanceId: '4ae91779-d438-4cfa-bfee-49c7b8d4dbcf',
-                resourceType: 'IP_BLOCK',
-                resourceId: '203.0.113.8/29',
-                status: 'ALLOCATED',
-                version: 1,
-              },
-            ],
-          },
-        ],
-      },
-      {
-        productInstanceId: ID.demo.fiber,
-        name: 'Business Fiber 1Gbps',
-        status: 'ACTIVE',
-        version: 3,
-        subscriptionId: ID.demo.subscription,
-        productOfferingId: ID.offering.businessFiber,
-        productOfferingVersion: 1,
-        configuration: { accessType: 'FTTx', bandwidthMbps: '1000' },
-        price: price(
-          priceLine(DEMO_ITEM.fiber, ID.offering.businessFiber, 'fiber-1g-monthly', 'Business Fiber 1Gbps monthly', 'recurring', '1500000000'),
-          priceLine(DEMO_ITEM.fiber, ID.offering.businessFiber, 'installation', 'Installation', 'one_time', '500000000'),
-        ),
-        place: JAKARTA_HQ,
-        activationDate: AT,
-        terminationDate: null,
-        relationships: [
-          {
-            relationshipId: '06611f3e-de2d-4b6e-8cf2-ebd968463ac6',
-            type: 'PARENT_OF',
-            targetProductInstanceId: ID.demo.managedRouter,
-          },
-          { relationshipId: 'e319aafd-d900-43e2-b057-bb2fc9cf538a', type: 'PARENT_OF', targetProductInstanceId: ID.demo.staticIp },
-        ],
-        serviceInstances: [
-          {
-            serviceInstanceId: '5d691e5f-56b4-4cfb-be4f-620ec739cf10',
-            serviceSpecificationId: ID.serviceSpecification.internetAccess,
-            name: 'Internet Access Service',
-            status: 'ACTIVE',
-            version: 2,
-            place: JAKARTA_HQ,
-            externalServiceId: null,
-            technicalParameters: { vlan: 2101, profile: 'BIZ-1G' },
-            resourceInstances: [
-              {
-                resourceInstanceId: '3922a230-9eec-43a9-b5de-7ecb09497096',
-                resourceType: 'ONT',
-                resourceId: 'ZTEG-C8A1F0E2',
-                status: 'ALLOCATED',
-                version: 1,
-              },
-              {
-                resourceInstanceId: '52701dbd-6a26-45c9-b8bf-9d946b2adf7d',
-                resourceType: 'PORT',
-                resourceId: 'JKT-OLT-07/1/3/12',
-                status: 'ALLOCATED',
-                version: 1,
-              },
-              {
-                resourceInstanceId: '6185473e-4e03-4e29-b86b-00ee3f7449f6',
-                resourceType: 'VLAN',
-                resourceId: '2101',
-                status: 'ALLOCATED',
-                version: 1,
-              },
-            ],
-          },
-        ],
-      },
-      {
-        productInstanceId: ID.demo.managedRouter,
-        name: 'Managed Router',
-        status: 'ACTIVE',
-        version: 3,
-        subscriptionId: ID.demo.subscription,
-        productOfferingId: ID.offering.managedRouter,
-        productOfferingVersion: 1,
-        configuration: { model: 'MikroTik CCR2004' },
-        price: price(priceLine(DEMO_ITEM.managedRouter, ID.offering.managedRouter, 'managed-router-monthly', 'Managed router monthly', 'recurring', '120000000')),
-        place: JAKARTA_HQ,
-        activationDate: AT,
-        terminationDate: null,
-        relationships: [],
-        serviceInstances: [
-          {
-            serviceInstanceId: '4f1058a4-a6f4-4bb7-8f78-8c0a48d4a5d6',
-            serviceSpecificationId: '9a47d48b-6139-51be-abaf-bd9341a414a7',
-            name: 'Managed CPE Service',
-            status: 'ACTIVE',
-            version: 2,
-            place: JAKARTA_HQ,
-            externalServiceId: null,
-            technicalParameters: { monitoring: true },
-            resourceInstances: [
-              {
-                resourceInstanceId: '3db94780-bbac-419e-9a83-56730b491ff0',
-                resourceType: 'ROUTER',
-                resourceId: 'HEX-7F3A99D0',
-                status: 'ALLOCATED',
-                version: 1,
-              },
-            ],
-          },
-        ],
-      },
-      {
-        productInstanceId: ID.demo.slaGold,
-        name: 'SLA Gold',
-        status: 'ACTIVE',
-        version: 3,
-        subscriptionId: ID.demo.subscription,
-        productOfferingId: ID.offering.slaGold,
-        productOfferingVersion: 1,
-        configuration: { responseTimeHours: 4, availabilityPercent: '99.9' },
-        price: price(priceLine(DEMO_ITEM.slaGold, ID.offering.slaGold, 'sla-gold-monthly', 'SLA Gold monthly', 'recurring', '250000000')),
-        place: JAKARTA_HQ,
-        activationDate: AT,
-        terminationDate: null,
-        relationships: [ { relationshipId: 'fbf6164a-8b44-41f3-bcae-2b84dd387738', type: 'ADDON_OF', targetProductInstanceId: ID.demo.fiber } ],
-        serviceInstances: [
-          {
-            serviceInstanceId: '75180f9a-e758-486b-a0d1-a1025c187268',
-            serviceSpecificationId: 'eb6095e9-0625-5771-a041-747d2b411efd',
-            name: 'SLA Monitoring Service',
-            status: 'ACTIVE',
-            version: 2,
-            place: JAKARTA_HQ,
-            externalServiceId: null,
-            technicalParameters: { tier: 'gold' },
-            resourceInstances: [],
-          },
-        ],
-      },
-    ],
+    products: DEMO_PRODUCTS,
     subscriptions: [
       {
         subscriptionId: ID.demo.subscription,
@@ -272,104 +203,74 @@ const installedBase = {
   },
 };
 
-const preview = {
-  request: {
-    accountId: ID.account,
-    lines: [
-      { action: 'ADD', offeringId: ID.offering.businessFiber, configuration: { bandwidthMbps: '2000' } },
-      { action: 'ADD', offeringId: ID.offering.staticIp29, parentLineNumber: 1 },
-    ],
+/** The lines of the preview and of the quote: a second Business Fiber at 2 Gbit/s, and a Static IP /29 on it. */
+const FIBER_2G_WITH_IP = [
+  { action: 'ADD', offeringId: ID.offering.businessFiber, configuration: { bandwidthMbps: '2000' } },
+  { action: 'ADD', offeringId: ID.offering.staticIp29, parentLineNumber: 1 },
+];
+
+/** What the pricing engine answers for FIBER_2G_WITH_IP, its lines keyed by the two items (or quote lines). */
+const fiber2gWithIpPrice = (fiberItem: string, ipItem: string) => ({
+  currency: 'IDR',
+  at: AT,
+  rounding: 'HALF_UP',
+  lines: [
+    priceLine(fiberItem, ID.offering.businessFiber, 'fiber-2g-monthly', 'Business Fiber 2Gbps monthly', 'recurring', '2500000000'),
+    priceLine(fiberItem, ID.offering.businessFiber, 'installation', 'Installation', 'one_time', '500000000'),
+    priceLine(ipItem, ID.offering.staticIp29, 'static-ip-monthly', 'Static IP /29 monthly', 'recurring', '75000000'),
+  ],
+  totals: {
+    oneTimeMinor: '500000000',
+    prepaidMinor: '0',
+    recurring: [ { period: 'month', periodDays: null, amountMinor: '2575000000' } ],
+    usageEstimateMinor: '0',
+    grandTotalMinor: '3075000000',
+    listTotalMinor: '3075000000',
+    discountTotalMinor: '0',
   },
-  response: {
-    currency: 'IDR',
-    at: AT,
-    rounding: 'HALF_UP',
-    lines: [
-      {
-        lineId: '7f8a068f-d87e-468d-b0fa-4d9cb55d4a36:fiber-2g-monthly',
-        itemId: '7f8a068f-d87e-468d-b0fa-4d9cb55d4a36',
-        offeringId: ID.offering.businessFiber,
-        offeringVersion: 1,
-        chargeCode: 'fiber-2g-monthly',
-        chargeName: 'Business Fiber 2Gbps monthly',
-        kind: 'recurring',
-        period: 'month',
-        periodDays: null,
-        quantity: '1',
-        listAmountMinor: '2500000000',
-        adjustments: [],
-        finalAmountMinor: '2500000000',
-        usage: null,
-      },
-      {
-        lineId: '7f8a068f-d87e-468d-b0fa-4d9cb55d4a36:installation',
-        itemId: '7f8a068f-d87e-468d-b0fa-4d9cb55d4a36',
-        offeringId: ID.offering.businessFiber,
-        offeringVersion: 1,
-        chargeCode: 'installation',
-        chargeName: 'Installation',
-        kind: 'one_time',
-        period: null,
-        periodDays: null,
-        quantity: '1',
-        listAmountMinor: '500000000',
-        adjustments: [],
-        finalAmountMinor: '500000000',
-        usage: null,
-      },
-      {
-        lineId: 'e7cc0bbe-c4ac-4c94-a097-5400aa3ee058:static-ip-monthly',
-        itemId: 'e7cc0bbe-c4ac-4c94-a097-5400aa3ee058',
-        offeringId: ID.offering.staticIp29,
-        offeringVersion: 1,
-        chargeCode: 'static-ip-monthly',
-        chargeName: 'Static IP /29 monthly',
-        kind: 'recurring',
-        period: 'month',
-        periodDays: null,
-        quantity: '1',
-        listAmountMinor: '75000000',
-        adjustments: [],
-        finalAmountMinor: '75000000',
-        usage: null,
-      },
-    ],
-    totals: {
-      oneTimeMinor: '500000000',
-      prepaidMinor: '0',
-      recurring: [ { period: 'month', periodDays: null, amountMinor: '2575000000' } ],
-      usageEstimateMinor: '0',
-      grandTotalMinor: '3075000000',
-      listTotalMinor: '3075000000',
-      discountTotalMinor: '0',
+  rules: [
+    {
+      ruleId: 'cdf156fa-933c-4903-9fb0-3f1d40dfd168',
+      ruleCode: 'welcome10',
+      applied: false,
+      reason: 'promo code WELCOME10 was not presented',
+      lineIds: [],
     },
-    rules: [
-      {
-        ruleId: 'cdf156fa-933c-4903-9fb0-3f1d40dfd168',
-        ruleCode: 'welcome10',
-        applied: false,
-        reason: 'promo code WELCOME10 was not presented',
-        lineIds: [],
-      },
-      {
-        ruleId: '2e7d2ebb-4a3d-4073-a1fc-15b35a33ea70',
-        ruleCode: 'loyalty',
-        applied: false,
-        reason: 'tenure of 0 months is below the first loyalty tier (12 months)',
-        lineIds: [],
-      },
-    ],
-  },
+    {
+      ruleId: '2e7d2ebb-4a3d-4073-a1fc-15b35a33ea70',
+      ruleCode: 'loyalty',
+      applied: false,
+      reason: 'tenure of 0 months is below the first loyalty tier (12 months)',
+      lineIds: [],
+    },
+  ],
+});
+
+const preview = {
+  request: { accountId: ID.account, lines: FIBER_2G_WITH_IP },
+  response: fiber2gWithIpPrice('7f8a068f-d87e-468d-b0fa-4d9cb55d4a36', 'e7cc0bbe-c4ac-4c94-a097-5400aa3ee058'),
 };
 
+/** A quote line that adds an offering (with `parentLineId`: onto the product of that line). */
+const quoteAddLine = (lineId: string, lineNumber: number, offeringId: string, parentLineId: string | null, configuration: Record<string, unknown>) => ({
+  lineId,
+  lineNumber,
+  action: 'ADD',
+  offeringId,
+  offeringVersion: 1,
+  productInstanceId: null,
+  parentLineId,
+  parentProductInstanceId: null,
+  bundleLineId: null,
+  configuration,
+  quantity: 1,
+  usageEstimate: null,
+  zone: null,
+});
+const QUOTE_LINE = { fiber: 'e1696f82-2a6b-4e56-8f14-b1b846167cab', staticIp: 'c0fe95bd-ae5e-48ee-8ecc-3ed1afe51f06' };
+
 const quoteCreate = {
-  request: {
-    lines: [
-      { action: 'ADD', offeringId: ID.offering.businessFiber, configuration: { bandwidthMbps: '2000' } },
-      { action: 'ADD', offeringId: ID.offering.staticIp29, parentLineNumber: 1 },
-    ],
-    validForHours: 72,
-  },
+  request: { lines: FIBER_2G_WITH_IP, validForHours: 72 },
   response: {
     quoteId: ID.quote,
     accountId: ID.account,
@@ -378,163 +279,17 @@ const quoteCreate = {
     snapshot: {
       snapshotId: '57675e5d-1f91-44d8-90ec-0952bf7bb139',
       snapshotTime: AT,
-      assetVersions: [
-        {
-          productInstanceId: ID.demo.staticIp,
-          version: 3,
-          status: 'ACTIVE',
-          productOfferingId: ID.offering.staticIp29,
-          productOfferingVersion: 1,
-          name: 'Static IP /29',
-          activationDate: AT,
-          configuration: { prefixLength: 29 },
-        },
-        {
-          productInstanceId: ID.demo.fiber,
-          version: 3,
-          status: 'ACTIVE',
-          productOfferingId: ID.offering.businessFiber,
-          productOfferingVersion: 1,
-          name: 'Business Fiber 1Gbps',
-          activationDate: AT,
-          configuration: { accessType: 'FTTx', bandwidthMbps: '1000' },
-        },
-        {
-          productInstanceId: ID.demo.managedRouter,
-          version: 3,
-          status: 'ACTIVE',
-          productOfferingId: ID.offering.managedRouter,
-          productOfferingVersion: 1,
-          name: 'Managed Router',
-          activationDate: AT,
-          configuration: { model: 'MikroTik CCR2004' },
-        },
-        {
-          productInstanceId: ID.demo.slaGold,
-          version: 3,
-          status: 'ACTIVE',
-          productOfferingId: ID.offering.slaGold,
-          productOfferingVersion: 1,
-          name: 'SLA Gold',
-          activationDate: AT,
-          configuration: { responseTimeHours: 4, availabilityPercent: '99.9' },
-        },
-      ],
+      // The installed base above, as the quote's snapshot records each product.
+      assetVersions: DEMO_PRODUCTS.map(({ productInstanceId, version, status, productOfferingId, productOfferingVersion, name, activationDate, configuration }) =>
+        ({ productInstanceId, version, status, productOfferingId, productOfferingVersion, name, activationDate, configuration })),
       subscriptionVersions: [ { subscriptionId: ID.demo.subscription, version: 2, status: 'ACTIVE' } ],
     },
     promoCodes: [],
     lines: [
-      {
-        lineId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab',
-        lineNumber: 1,
-        action: 'ADD',
-        offeringId: ID.offering.businessFiber,
-        offeringVersion: 1,
-        productInstanceId: null,
-        parentLineId: null,
-        parentProductInstanceId: null,
-        bundleLineId: null,
-        configuration: { bandwidthMbps: '2000' },
-        quantity: 1,
-        usageEstimate: null,
-        zone: null,
-      },
-      {
-        lineId: 'c0fe95bd-ae5e-48ee-8ecc-3ed1afe51f06',
-        lineNumber: 2,
-        action: 'ADD',
-        offeringId: ID.offering.staticIp29,
-        offeringVersion: 1,
-        productInstanceId: null,
-        parentLineId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab',
-        parentProductInstanceId: null,
-        bundleLineId: null,
-        configuration: {},
-        quantity: 1,
-        usageEstimate: null,
-        zone: null,
-      },
+      quoteAddLine(QUOTE_LINE.fiber, 1, ID.offering.businessFiber, null, { bandwidthMbps: '2000' }),
+      quoteAddLine(QUOTE_LINE.staticIp, 2, ID.offering.staticIp29, QUOTE_LINE.fiber, {}),
     ],
-    price: {
-      currency: 'IDR',
-      at: AT,
-      rounding: 'HALF_UP',
-      lines: [
-        {
-          lineId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab:fiber-2g-monthly',
-          itemId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab',
-          offeringId: ID.offering.businessFiber,
-          offeringVersion: 1,
-          chargeCode: 'fiber-2g-monthly',
-          chargeName: 'Business Fiber 2Gbps monthly',
-          kind: 'recurring',
-          period: 'month',
-          periodDays: null,
-          quantity: '1',
-          listAmountMinor: '2500000000',
-          adjustments: [],
-          finalAmountMinor: '2500000000',
-          usage: null,
-        },
-        {
-          lineId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab:installation',
-          itemId: 'e1696f82-2a6b-4e56-8f14-b1b846167cab',
-          offeringId: ID.offering.businessFiber,
-          offeringVersion: 1,
-          chargeCode: 'installation',
-          chargeName: 'Installation',
-          kind: 'one_time',
-          period: null,
-          periodDays: null,
-          quantity: '1',
-          listAmountMinor: '500000000',
-          adjustments: [],
-          finalAmountMinor: '500000000',
-          usage: null,
-        },
-        {
-          lineId: 'c0fe95bd-ae5e-48ee-8ecc-3ed1afe51f06:static-ip-monthly',
-          itemId: 'c0fe95bd-ae5e-48ee-8ecc-3ed1afe51f06',
-          offeringId: ID.offering.staticIp29,
-          offeringVersion: 1,
-          chargeCode: 'static-ip-monthly',
-          chargeName: 'Static IP /29 monthly',
-          kind: 'recurring',
-          period: 'month',
-          periodDays: null,
-          quantity: '1',
-          listAmountMinor: '75000000',
-          adjustments: [],
-          finalAmountMinor: '75000000',
-          usage: null,
-        },
-      ],
-      totals: {
-        oneTimeMinor: '500000000',
-        prepaidMinor: '0',
-        recurring: [ { period: 'month', periodDays: null, amountMinor: '2575000000' } ],
-        usageEstimateMinor: '0',
-        grandTotalMinor: '3075000000',
-        listTotalMinor: '3075000000',
-        discountTotalMinor: '0',
-      },
-      rules: [
-        {
-          ruleId: 'cdf156fa-933c-4903-9fb0-3f1d40dfd168',
-          ruleCode: 'welcome10',
-          applied: false,
-          reason: 'promo code WELCOME10 was not presented',
-          lineIds: [],
-        },
-        {
-          ruleId: '2e7d2ebb-4a3d-4073-a1fc-15b35a33ea70',
-          ruleCode: 'loyalty',
-          applied: false,
-          reason: 'tenure of 0 months is below the first loyalty tier (12 months)',
-          lineIds: [],
-        },
-      ],
-    },
+    price: fiber2gWithIpPrice(QUOTE_LINE.fiber, QUOTE_LINE.staticIp),
     pricedAt: AT,
     expiresAt: '2026-07-05T10:30:00.000Z',
     acceptedAt: null,
@@ -545,122 +300,91 @@ const quoteCreate = {
   },
 };
 
+/** An order as submitted (acknowledged, version 1), with its items. */
+const acknowledgedOrder = (orderId: string, quoteId: string | null, externalReference: string, items: ReturnType<typeof acknowledgedItem>[]) => ({
+  orderId,
+  accountId: ID.account,
+  status: 'acknowledged',
+  quoteId,
+  supplementalOfOrderId: null,
+  externalReference,
+  version: 1,
+  createdAt: AT,
+  updatedAt: AT,
+  completedAt: null,
+  items,
+});
+
+/** An order item as submitted: `target` names what it acts on (none: null), in the order the API lists them. */
+const acknowledgedItem = ({ itemId, itemNumber, action, details, ...target }: {
+  itemId: string;
+  itemNumber: number;
+  action: string;
+  details: Record<string, unknown>;
+  productInstanceId?: string;
+  expectedVersion?: number;
+  offeringId?: string;
+  offeringVersion?: number;
+  parentItemId?: string;
+  dependsOn?: string[];
+}) => ({
+  itemId,
+  itemNumber,
+  action,
+  status: 'acknowledged',
+  productInstanceId: null as string | null,
+  expectedVersion: null as number | null,
+  offeringId: null as string | null,
+  offeringVersion: null as number | null,
+  parentItemId: null as string | null,
+  parentProductInstanceId: null,
+  dependsOn: [] as string[],
+  details,
+  error: null,
+  version: 1,
+  createdAt: AT,
+  updatedAt: AT,
+  ...target,
+});
+
+/** The items of the quote's order: the fiber, and the Static IP that depends on it. */
+const QUOTE_ORDER_ITEM = { fiber: '60089d86-9027-43b8-bbb9-8ffeeb846669', staticIp: '55ce3dac-fa56-4a20-a03e-486e75f92237' };
+
 const quoteOrder = {
   request: { expectedQuoteVersion: 2, externalReference: 'CRM-OPP-4711' },
-  response: {
-    orderId: ID.quoteOrder,
-    accountId: ID.account,
-    status: 'acknowledged',
-    quoteId: ID.quote,
-    supplementalOfOrderId: null,
-    externalReference: 'CRM-OPP-4711',
-    version: 1,
-    createdAt: AT,
-    updatedAt: AT,
-    completedAt: null,
-    items: [
-      {
-        itemId: '60089d86-9027-43b8-bbb9-8ffeeb846669',
-        itemNumber: 1,
-        action: 'ADD',
-        status: 'acknowledged',
-        productInstanceId: '3dce3e5b-9944-4031-8394-c8a45a4213bc',
-        expectedVersion: null,
-        offeringId: ID.offering.businessFiber,
-        offeringVersion: 1,
-        parentItemId: null,
-        parentProductInstanceId: null,
-        dependsOn: [],
-        details: {
-          configuration: { bandwidthMbps: '2000', accessType: 'FTTx' },
-          quantity: 1,
-          price: {
-            currency: 'IDR',
-            lines: [
-              {
-                lineId: '60089d86-9027-43b8-bbb9-8ffeeb846669:fiber-2g-monthly',
-                itemId: '60089d86-9027-43b8-bbb9-8ffeeb846669',
-                offeringId: ID.offering.businessFiber,
-                offeringVersion: 1,
-                chargeCode: 'fiber-2g-monthly',
-                chargeName: 'Business Fiber 2Gbps monthly',
-                kind: 'recurring',
-                period: 'month',
-                periodDays: null,
-                quantity: '1',
-                listAmountMinor: '2500000000',
-                adjustments: [],
-                finalAmountMinor: '2500000000',
-                usage: null,
-              },
-              {
-                lineId: '60089d86-9027-43b8-bbb9-8ffeeb846669:installation',
-                itemId: '60089d86-9027-43b8-bbb9-8ffeeb846669',
-                offeringId: ID.offering.businessFiber,
-                offeringVersion: 1,
-                chargeCode: 'installation',
-                chargeName: 'Installation',
-                kind: 'one_time',
-                period: null,
-                periodDays: null,
-                quantity: '1',
-                listAmountMinor: '500000000',
-                adjustments: [],
-                finalAmountMinor: '500000000',
-                usage: null,
-              },
-            ],
-          },
-        },
-        error: null,
-        version: 1,
-        createdAt: AT,
-        updatedAt: AT,
+  response: acknowledgedOrder(ID.quoteOrder, ID.quote, 'CRM-OPP-4711', [
+    acknowledgedItem({
+      itemId: QUOTE_ORDER_ITEM.fiber,
+      itemNumber: 1,
+      action: 'ADD',
+      productInstanceId: '3dce3e5b-9944-4031-8394-c8a45a4213bc',
+      offeringId: ID.offering.businessFiber,
+      offeringVersion: 1,
+      details: {
+        configuration: { bandwidthMbps: '2000', accessType: 'FTTx' },
+        quantity: 1,
+        price: price(
+          priceLine(QUOTE_ORDER_ITEM.fiber, ID.offering.businessFiber, 'fiber-2g-monthly', 'Business Fiber 2Gbps monthly', 'recurring', '2500000000'),
+          priceLine(QUOTE_ORDER_ITEM.fiber, ID.offering.businessFiber, 'installation', 'Installation', 'one_time', '500000000'),
+        ),
       },
-      {
-        itemId: '55ce3dac-fa56-4a20-a03e-486e75f92237',
-        itemNumber: 2,
-        action: 'ADD',
-        status: 'acknowledged',
-        productInstanceId: '99b7cafd-4421-4b2f-8524-b6bfaee9f0ff',
-        expectedVersion: null,
-        offeringId: ID.offering.staticIp29,
-        offeringVersion: 1,
-        parentItemId: '60089d86-9027-43b8-bbb9-8ffeeb846669',
-        parentProductInstanceId: null,
-        dependsOn: [ '60089d86-9027-43b8-bbb9-8ffeeb846669' ],
-        details: {
-          configuration: { prefixLength: 29 },
-          quantity: 1,
-          price: {
-            currency: 'IDR',
-            lines: [
-              {
-                lineId: '55ce3dac-fa56-4a20-a03e-486e75f92237:static-ip-monthly',
-                itemId: '55ce3dac-fa56-4a20-a03e-486e75f92237',
-                offeringId: ID.offering.staticIp29,
-                offeringVersion: 1,
-                chargeCode: 'static-ip-monthly',
-                chargeName: 'Static IP /29 monthly',
-                kind: 'recurring',
-                period: 'month',
-                periodDays: null,
-                quantity: '1',
-                listAmountMinor: '75000000',
-                adjustments: [],
-                finalAmountMinor: '75000000',
-                usage: null,
-              },
-            ],
-          },
-        },
-        error: null,
-        version: 1,
-        createdAt: AT,
-        updatedAt: AT,
+    }),
+    acknowledgedItem({
+      itemId: QUOTE_ORDER_ITEM.staticIp,
+      itemNumber: 2,
+      action: 'ADD',
+      productInstanceId: '99b7cafd-4421-4b2f-8524-b6bfaee9f0ff',
+      offeringId: ID.offering.staticIp29,
+      offeringVersion: 1,
+      parentItemId: QUOTE_ORDER_ITEM.fiber,
+      dependsOn: [QUOTE_ORDER_ITEM.fiber],
+      details: {
+        configuration: { prefixLength: 29 },
+        quantity: 1,
+        price: price(priceLine(QUOTE_ORDER_ITEM.staticIp, ID.offering.staticIp29, 'static-ip-monthly', 'Static IP /29 monthly', 'recurring', '75000000')),
       },
-    ],
-  },
+    }),
+  ]),
 };
 
 const orderSubmit = {
@@ -668,38 +392,16 @@ const orderSubmit = {
     externalReference: 'CRM-CASE-0815',
     items: [ { action: 'MODIFY', productInstanceId: ID.demo.fiber, expectedVersion: 3, configuration: { bandwidthMbps: '2000' } } ],
   },
-  response: {
-    orderId: ID.modifyOrder,
-    accountId: ID.account,
-    status: 'acknowledged',
-    quoteId: null,
-    supplementalOfOrderId: null,
-    externalReference: 'CRM-CASE-0815',
-    version: 1,
-    createdAt: AT,
-    updatedAt: AT,
-    completedAt: null,
-    items: [
-      {
-        itemId: '40e6eac0-4c12-4ad5-a103-762c0d0a2873',
-        itemNumber: 1,
-        action: 'MODIFY',
-        status: 'acknowledged',
-        productInstanceId: ID.demo.fiber,
-        expectedVersion: 3,
-        offeringId: null,
-        offeringVersion: null,
-        parentItemId: null,
-        parentProductInstanceId: null,
-        dependsOn: [],
-        details: { configuration: { bandwidthMbps: '2000' } },
-        error: null,
-        version: 1,
-        createdAt: AT,
-        updatedAt: AT,
-      },
-    ],
-  },
+  response: acknowledgedOrder(ID.modifyOrder, null, 'CRM-CASE-0815', [
+    acknowledgedItem({
+      itemId: '40e6eac0-4c12-4ad5-a103-762c0d0a2873',
+      itemNumber: 1,
+      action: 'MODIFY',
+      productInstanceId: ID.demo.fiber,
+      expectedVersion: 3,
+      details: { configuration: { bandwidthMbps: '2000' } },
+    }),
+  ]),
 };
 
 const piCreate = {

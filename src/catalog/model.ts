@@ -7,6 +7,7 @@
  * ISO 4217 currency; fractional rates (usage per unit, percentages) are decimal strings.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import type { TransitionTable } from '../platform/state-machine.ts';
 
 export const MinorUnits = Type.String({ pattern: '^(0|[1-9][0-9]{0,17})$', description: 'Integer amount in minor units, as a string' });
 export const SignedMinorUnits = Type.String({ pattern: '^-?(0|[1-9][0-9]{0,17})$' });
@@ -17,6 +18,17 @@ export const Code = Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,79}$', descri
 
 export const LIFECYCLE_STATUSES = ['draft', 'active', 'retired'] as const;
 export type LifecycleStatus = (typeof LIFECYCLE_STATUSES)[number];
+
+/**
+ * The commands on one version of a catalog entity. Retirement retires every version of the id
+ * at once; a publication also retires the active version it supersedes.
+ */
+export const VERSION_TRANSITIONS = {
+  'draft:replace': { from: ['draft'], to: 'draft' },
+  'publication:apply': { from: ['draft'], to: 'active' },
+  'retirement:apply': { from: ['draft', 'active'], to: 'retired' },
+} as const satisfies TransitionTable<LifecycleStatus>;
+export type VersionCommand = keyof typeof VERSION_TRANSITIONS;
 
 // ------------------------------------------------------------------ characteristics
 
@@ -50,32 +62,31 @@ export type Characteristic = Static<typeof Characteristic>;
 export const SpecRef = Type.Object({ id: Type.String({ format: 'uuid' }), version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false });
 export type SpecRef = Static<typeof SpecRef>;
 
+// The members the specifications (and offerings, charges, rules) share.
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Description = Type.Optional(Type.String({ maxLength: 2000 }));
+const Characteristics = Type.Array(Characteristic, { maxItems: 100, default: [] });
+const SpecRefs = Type.Array(SpecRef, { maxItems: 50, default: [] });
+
 /** Resource specification: what is consumed or locked (port, VLAN, IP block, ONT). */
-export const ResourceSpecificationBody = Type.Object({
-  code: Code,
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  resourceType: Type.String({ minLength: 1, maxLength: 80 }),
-  characteristics: Type.Array(Characteristic, { maxItems: 100, default: [] }),
-}, { additionalProperties: false });
+export const ResourceSpecificationBody = Type.Object(
+  { code: Code, name: Name, resourceType: Type.String({ minLength: 1, maxLength: 80 }), characteristics: Characteristics },
+  { additionalProperties: false },
+);
 export type ResourceSpecificationBody = Static<typeof ResourceSpecificationBody>;
 
 /** Service specification: the technical service that realises a product (used by fulfillment). */
-export const ServiceSpecificationBody = Type.Object({
-  code: Code,
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  characteristics: Type.Array(Characteristic, { maxItems: 100, default: [] }),
-  resourceSpecifications: Type.Array(SpecRef, { maxItems: 50, default: [] }),
-}, { additionalProperties: false });
+export const ServiceSpecificationBody = Type.Object(
+  { code: Code, name: Name, characteristics: Characteristics, resourceSpecifications: SpecRefs },
+  { additionalProperties: false },
+);
 export type ServiceSpecificationBody = Static<typeof ServiceSpecificationBody>;
 
 /** Product specification: the commercial product's characteristics and how it is realised. */
-export const ProductSpecificationBody = Type.Object({
-  code: Code,
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  description: Type.Optional(Type.String({ maxLength: 2000 })),
-  characteristics: Type.Array(Characteristic, { maxItems: 100, default: [] }),
-  serviceSpecifications: Type.Array(SpecRef, { maxItems: 50, default: [] }),
-}, { additionalProperties: false });
+export const ProductSpecificationBody = Type.Object(
+  { code: Code, name: Name, description: Description, characteristics: Characteristics, serviceSpecifications: SpecRefs },
+  { additionalProperties: false },
+);
 export type ProductSpecificationBody = Static<typeof ProductSpecificationBody>;
 
 // ------------------------------------------------------------------ charges
@@ -84,7 +95,7 @@ export const RECURRING_PERIODS = ['month', 'year', 'days'] as const;
 
 const ChargeCommon = {
   code: Code,
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Name,
   /** Charged only when a characteristic has this value (e.g. a price per bandwidth option). */
   condition: Type.Optional(Type.Object({ characteristic: Type.String(), equals: Type.Union([Type.String(), Type.Number(), Type.Boolean()]) }, { additionalProperties: false })),
   /** Multiply by the numeric value of this characteristic (e.g. per extra IP address). */
@@ -143,8 +154,8 @@ export type BundleMember = Static<typeof BundleMember>;
 
 export const ProductOfferingBody = Type.Object({
   code: Code,
-  name: Type.String({ minLength: 1, maxLength: 200 }),
-  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  name: Name,
+  description: Description,
   category: Type.String({ minLength: 1, maxLength: 80 }),
   segment: Type.Union([Type.Literal('residential'), Type.Literal('business'), Type.Literal('enterprise'), Type.Literal('any')]),
   /** Zones where it can be sold; empty = everywhere. */
@@ -217,7 +228,7 @@ export type Discount = Static<typeof Discount>;
 
 export const PriceRuleBody = Type.Object({
   code: Code,
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Name,
   type: Type.Union(RULE_TYPES.filter((t) => t !== 'account_term' && t !== 'bundle').map((t) => Type.Literal(t))),
   priority: Type.Integer({ minimum: 0, maximum: 10000 }),
   stacking: Stacking,
@@ -238,7 +249,7 @@ export type PriceRuleBody = Static<typeof PriceRuleBody>;
 
 /** Individual terms of one account: an override of a charge's list amount, or a discount. */
 export const AccountTermBody = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 200 }),
+  name: Name,
   priority: Type.Integer({ minimum: 0, maximum: 10000, default: 0 }),
   stacking: Stacking,
   appliesTo: RuleTarget,

@@ -14,7 +14,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { contextOf, decodeCursor, encodeCursor, IdParams, Page, PageQuery, Uuid, UUID_PATTERN } from '../http/http.ts';
+import { contextOf, decodeCursor, encodeCursor, getById, IdParams, Page, PageQuery, Uuid, UUID_PATTERN } from '../http/http.ts';
 import { LIFECYCLE_STATUSES, ProductOfferingBody } from './model.ts';
 import { BODY_SCHEMAS, type CatalogKind, type CatalogService } from './service.ts';
 import type { CodeCursor } from './store.ts';
@@ -108,9 +108,8 @@ export function registerCatalogRoutes(app: FastifyInstance, catalog: CatalogServ
       });
     }
 
-    r.get(`${path}/:id`, {
-      schema: { tags, summary: `The current version of a ${what} (newest published; the draft if never published)`, params: IdParams, response: { 200: Version } },
-    }, async (request) => catalog.get(contextOf(request), kind, request.params.id));
+    getById(r, `${path}/:id`, { tags, summary: `The current version of a ${what} (newest published; the draft if never published)`, response: Version },
+      (ctx, id) => catalog.get(ctx, kind, id));
 
     r.get(`${path}/:id/versions`, {
       schema: { tags, summary: `Every version of a ${what}, oldest first`, params: IdParams, querystring: Type.Object(PageQuery), response: { 200: Page(Version) } },

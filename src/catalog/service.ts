@@ -26,13 +26,16 @@ import {
 } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { CommandContext, JsonObject } from '../platform/context.ts';
+import { transition } from '../platform/state-machine.ts';
 import type { CatalogCache } from './cache.ts';
 import {
   ProductOfferingBody,
   ProductSpecificationBody,
   ResourceSpecificationBody,
   ServiceSpecificationBody,
+  VERSION_TRANSITIONS,
   type LifecycleStatus,
+  type VersionCommand,
   type Versioned,
 } from './model.ts';
 import * as store from './store.ts';
@@ -90,13 +93,6 @@ export interface CatalogPage<B> {
   items: CatalogVersion<B>[];
   nextCursor: string | null;
 }
-
-/** The commands allowed on a version in each state, for illegal-transition answers. */
-const VERSION_COMMANDS: Record<LifecycleStatus, string[]> = {
-  draft: ['draft:replace', 'publication:apply', 'retirement:apply'],
-  active: ['retirement:apply'],
-  retired: [],
-};
 
 function view<B>(kind: CatalogKind, row: VersionRow): CatalogVersion<B> {
   const served: CatalogVersion<B> = {
@@ -308,6 +304,18 @@ async function checkReferences(tx: Tx, kind: CatalogKind, body: any, selfId: str
   if (errors.length) throw validationError(errors);
 }
 
+/** Locks every version of an id and returns `version`, once its state allows `command`. */
+async function lockVersionFor(tx: Tx, kind: CatalogKind, id: string, version: number, command: VersionCommand): Promise<VersionRow> {
+  const { label } = TABLES[kind];
+  const versions = await store.lockVersions(tx, kind, id);
+  if (versions.length === 0) throw NotFoundError.of(label, id);
+  const target = versions.find((v) => v.version === version);
+  if (!target) throw NotFoundError.of(`${label} version`, `${id} v${version}`);
+  const verdict = transition(VERSION_TRANSITIONS, target.status, command);
+  if (!verdict.ok) throw new IllegalTransitionError(`${label} version`, `${id} v${version}`, target.status, command, verdict.allowed);
+  return target;
+}
+
 /** A deadlock between two publications that reference each other is retried, not a 500. */
 function isRetryable(error: unknown): boolean {
   const code = (error as { code?: string })?.code;
@@ -411,13 +419,7 @@ export class CatalogService {
     const body = prepareDocument(kind, input, id);
     const { label } = TABLES[kind];
     return this.change(ctx, async (tx, now) => {
-      const versions = await store.lockVersions(tx, kind, id);
-      if (versions.length === 0) throw NotFoundError.of(label, id);
-      const target = versions.find((v) => v.version === version);
-      if (!target) throw NotFoundError.of(`${label} version`, `${id} v${version}`);
-      if (target.status !== 'draft') {
-        throw new IllegalTransitionError(`${label} version`, `${id} v${version}`, target.status, 'draft:replace', VERSION_COMMANDS[target.status]);
-      }
+      const target = await lockVersionFor(tx, kind, id, version, 'draft:replace');
       if (body.code !== target.code) throw ValidationError.field('/code', `must stay "${target.code}": the code of ${label} ${id} never changes`);
       await checkReferences(tx, kind, body, id, false);
       const row = await store.replaceDraftBody(tx, kind, id, version, body);
@@ -431,15 +433,8 @@ export class CatalogService {
    * published), retires the version it supersedes and makes it the one that is sold.
    */
   async publish<K extends CatalogKind>(ctx: CommandContext, kind: K, id: string, version: number): Promise<CatalogVersion<BodyOf[K]>> {
-    const { label } = TABLES[kind];
     return this.change(ctx, async (tx, now) => {
-      const versions = await store.lockVersions(tx, kind, id);
-      if (versions.length === 0) throw NotFoundError.of(label, id);
-      const target = versions.find((v) => v.version === version);
-      if (!target) throw NotFoundError.of(`${label} version`, `${id} v${version}`);
-      if (target.status !== 'draft') {
-        throw new IllegalTransitionError(`${label} version`, `${id} v${version}`, target.status, 'publication:apply', VERSION_COMMANDS[target.status]);
-      }
+      const target = await lockVersionFor(tx, kind, id, version, 'publication:apply');
       checkDocument(kind, target.body, id);
       await checkReferences(tx, kind, target.body, id, true);
       const { published, superseded } = await store.publishDraft(tx, kind, id, version, now);

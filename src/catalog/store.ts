@@ -1,9 +1,10 @@
 /**
  * SQL of the catalog: one function per statement. The four catalog tables share one shape
  * (one row per id and version, see migrations/0002_catalog.sql), so the statements take the
- * kind and fill in its table and id column from the fixed TABLES map below; nothing else is
- * ever interpolated. product_offering has extra columns copied from the body (category …
- * is_bundle) and its own insert, update and list statements.
+ * kind and fill in its table and id column from the fixed TABLES map below (and a condition of
+ * the fixed REFERRERS map); nothing else is ever interpolated. product_offering has extra
+ * columns copied from the body (category … is_bundle) and its own insert, update and list
+ * statements.
  */
 import { queryOne, queryRows, type Tx } from '../platform/db.ts';
 import type { LifecycleStatus, ProductOfferingBody } from './model.ts';
@@ -126,46 +127,33 @@ export async function findAllVersionsOf(tx: Tx, kind: CatalogKind, ids: string[]
   return rows.map((r) => fromRow(kind, r));
 }
 
+/**
+ * Which kind references each kind, and the condition on the referrer's body that finds the
+ * references to an id ($2: the reference as jsonb, or for a specification of an offering the id as text).
+ */
+const REFERRERS: Record<CatalogKind, { kind: CatalogKind; names: string; reference: (id: string) => string }> = {
+  product_offering: {
+    kind: 'product_offering',
+    names: `(body -> 'addOns' @> $2::jsonb or body -> 'bundle' -> 'members' @> $2::jsonb)`,
+    reference: (id) => JSON.stringify([{ offeringId: id }]),
+  },
+  product_specification: { kind: 'product_offering', names: `body -> 'productSpecification' ->> 'id' = $2::text`, reference: (id) => id },
+  service_specification: { kind: 'product_specification', names: `body -> 'serviceSpecifications' @> $2::jsonb`, reference: (id) => JSON.stringify([{ id }]) },
+  resource_specification: { kind: 'service_specification', names: `body -> 'resourceSpecifications' @> $2::jsonb`, reference: (id) => JSON.stringify([{ id }]) },
+};
+
 /** The active versions that reference `id` (a retirement of `id` would strand them). */
 export async function findActiveReferrers(tx: Tx, kind: CatalogKind, id: string): Promise<{ kind: CatalogKind; id: string; version: number; code: string }[]> {
-  const ref = JSON.stringify([{ id }]);
-  let rows: any[];
-  switch (kind) {
-    case 'product_offering':
-      rows = (await queryRows<any>(
-        tx,
-        `select 'product_offering' as kind, product_offering_id as id, version, code from product_offering
-          where status = 'active' and product_offering_id <> $1
-            and (body -> 'addOns' @> $2::jsonb or body -> 'bundle' -> 'members' @> $2::jsonb)`,
-        [id, JSON.stringify([{ offeringId: id }])],
-      ));
-      break;
-    case 'product_specification':
-      rows = await queryRows<any>(
-        tx,
-        `select 'product_offering' as kind, product_offering_id as id, version, code from product_offering
-          where status = 'active' and body -> 'productSpecification' ->> 'id' = $1::text`,
-        [id],
-      );
-      break;
-    case 'service_specification':
-      rows = await queryRows<any>(
-        tx,
-        `select 'product_specification' as kind, product_specification_id as id, version, code from product_specification
-          where status = 'active' and body -> 'serviceSpecifications' @> $1::jsonb`,
-        [ref],
-      );
-      break;
-    case 'resource_specification':
-      rows = await queryRows<any>(
-        tx,
-        `select 'service_specification' as kind, service_specification_id as id, version, code from service_specification
-          where status = 'active' and body -> 'resourceSpecifications' @> $1::jsonb`,
-        [ref],
-      );
-      break;
-  }
-  return rows.map((r) => ({ kind: r.kind, id: r.id, version: r.version, code: r.code }));
+  const referrer = REFERRERS[kind];
+  const { table, id: idColumn } = TABLES[referrer.kind];
+  // `<> $1`: an offering that lists itself does not hold itself up.
+  const rows = await queryRows<{ id: string; version: number; code: string }>(
+    tx,
+    `select ${idColumn} as id, version, code from ${table}
+      where status = 'active' and ${idColumn} <> $1 and ${referrer.names}`,
+    [id, referrer.reference(id)],
+  );
+  return rows.map((r) => ({ kind: referrer.kind, id: r.id, version: r.version, code: r.code }));
 }
 
 /** For each offering id, the codes of the active offerings that list it in their addOns. */

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { contextOf, decodeCursor, IdParams, isKeysetCursor, keysetPage, Page, PageQuery, Uuid } from '../http/http.ts';
+import { contextOf, getById, Page, pageByCreation, PageQuery, Uuid } from '../http/http.ts';
 import { ACCOUNT_SEGMENTS, type CustomerService } from './service.ts';
 
 const CustomerSchema = Type.Object({
@@ -23,55 +23,36 @@ const AccountSchema = Type.Object({
   updatedAt: Type.String(),
 });
 
+const CustomerInput = Type.Object({ name: Type.String({ minLength: 1, maxLength: 300 }), externalReference: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false });
+
+const AccountInput = Type.Object({
+  customerId: Uuid,
+  name: Type.String({ minLength: 1, maxLength: 300 }),
+  currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217, e.g. IDR' }),
+  timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Jakarta' }),
+  segment: Type.Optional(Type.Union(ACCOUNT_SEGMENTS.map((v) => Type.Literal(v)), { description: 'The market segment: only offerings of this segment (or `any`) are sold to the account. Not set: any offering.' })),
+}, { additionalProperties: false });
+
 export function registerCustomerRoutes(app: FastifyInstance, customers: CustomerService): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['customers and accounts'];
 
-  r.post('/customers', {
-    schema: {
-      tags,
-      summary: 'Create a customer',
-      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 300 }), externalReference: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false }),
-      response: { 201: CustomerSchema },
-    },
-  }, async (request, reply) => reply.status(201).send(await customers.createCustomer(contextOf(request), request.body)));
+  r.post('/customers', { schema: { tags, summary: 'Create a customer', body: CustomerInput, response: { 201: CustomerSchema } } },
+    async (request, reply) => reply.status(201).send(await customers.createCustomer(contextOf(request), request.body)));
 
   r.get('/customers', {
     schema: { tags, summary: 'List customers', querystring: Type.Object(PageQuery), response: { 200: Page(CustomerSchema) } },
-  }, async (request) => {
-    const limit = request.query.limit ?? 50;
-    const after = decodeCursor<{ createdAt: string; id: string }>(request.query.cursor, isKeysetCursor);
-    const rows = await customers.listCustomers(contextOf(request), { after, limit: limit + 1 });
-    return keysetPage(rows, limit, (c) => ({ createdAt: c.createdAt, id: c.customerId }));
-  });
+  }, async (request) => pageByCreation(request.query, (c) => c.customerId, (page) => customers.listCustomers(contextOf(request), page)));
 
-  r.get('/customers/:id', { schema: { tags, summary: 'One customer', params: IdParams, response: { 200: CustomerSchema } } },
-    async (request) => customers.getCustomer(contextOf(request), request.params.id));
+  getById(r, '/customers/:id', { tags, summary: 'One customer', response: CustomerSchema }, (ctx, id) => customers.getCustomer(ctx, id));
 
   r.post('/accounts', {
-    schema: {
-      tags,
-      summary: 'Open an account for a customer (currency and time zone are fixed per account)',
-      body: Type.Object({
-        customerId: Uuid,
-        name: Type.String({ minLength: 1, maxLength: 300 }),
-        currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217, e.g. IDR' }),
-        timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Jakarta' }),
-        segment: Type.Optional(Type.Union(ACCOUNT_SEGMENTS.map((v) => Type.Literal(v)), { description: 'The market segment: only offerings of this segment (or `any`) are sold to the account. Not set: any offering.' })),
-      }, { additionalProperties: false }),
-      response: { 201: AccountSchema },
-    },
+    schema: { tags, summary: 'Open an account for a customer (currency and time zone are fixed per account)', body: AccountInput, response: { 201: AccountSchema } },
   }, async (request, reply) => reply.status(201).send(await customers.createAccount(contextOf(request), request.body)));
 
   r.get('/accounts', {
     schema: { tags, summary: 'List accounts', querystring: Type.Object({ customerId: Type.Optional(Uuid), ...PageQuery }), response: { 200: Page(AccountSchema) } },
-  }, async (request) => {
-    const limit = request.query.limit ?? 50;
-    const after = decodeCursor<{ createdAt: string; id: string }>(request.query.cursor, isKeysetCursor);
-    const rows = await customers.listAccounts(contextOf(request), { customerId: request.query.customerId }, { after, limit: limit + 1 });
-    return keysetPage(rows, limit, (a) => ({ createdAt: a.createdAt, id: a.accountId }));
-  });
+  }, async (request) => pageByCreation(request.query, (a) => a.accountId, (page) => customers.listAccounts(contextOf(request), { customerId: request.query.customerId }, page)));
 
-  r.get('/accounts/:id', { schema: { tags, summary: 'One account', params: IdParams, response: { 200: AccountSchema } } },
-    async (request) => customers.getAccount(contextOf(request), request.params.id));
+  getById(r, '/accounts/:id', { tags, summary: 'One account', response: AccountSchema }, (ctx, id) => customers.getAccount(ctx, id));
 }

@@ -71,6 +71,25 @@ interface DemoSale {
   children: (DemoProduct & { link: 'PARENT_OF' | 'ADDON_OF' })[];
 }
 
+/** A fiber internet product: its access service on an ONT, an OLT port and a VLAN. */
+function internetProduct(
+  product: Omit<DemoProduct, 'service'>,
+  line: { profile: string; vlan: number; ont: string; ontModel: string; port: string },
+): DemoProduct {
+  return {
+    ...product,
+    service: {
+      name: 'Internet Access Service',
+      parameters: { profile: line.profile, vlan: line.vlan },
+      resources: [
+        { type: 'ONT', id: line.ont, attributes: { model: line.ontModel } },
+        { type: 'PORT', id: line.port },
+        { type: 'VLAN', id: String(line.vlan) },
+      ],
+    },
+  };
+}
+
 const JAKARTA_HQ = { name: 'Jakarta HQ', street: 'Jl. Jend. Sudirman Kav. 52-53', city: 'Jakarta Selatan', country: 'ID' };
 
 /** A business buying enterprise offerings: only enterprise (or `any`) offerings are sold to it. */
@@ -80,20 +99,10 @@ const ENTERPRISE_SALE: DemoSale = {
   key: 'initial-sale',
   place: JAKARTA_HQ,
   termMonths: 24,
-  root: {
-    name: 'Business Fiber 1Gbps',
-    offering: 'business-fiber',
-    configuration: { bandwidthMbps: '1000', accessType: 'FTTx' },
-    service: {
-      name: 'Internet Access Service',
-      parameters: { profile: 'BIZ-1G', vlan: 2101 },
-      resources: [
-        { type: 'ONT', id: 'ZTEG-C8A1F0E2', attributes: { model: 'ZTE F670L' } },
-        { type: 'PORT', id: 'JKT-OLT-07/1/3/12' },
-        { type: 'VLAN', id: '2101' },
-      ],
-    },
-  },
+  root: internetProduct(
+    { name: 'Business Fiber 1Gbps', offering: 'business-fiber', configuration: { bandwidthMbps: '1000', accessType: 'FTTx' } },
+    { profile: 'BIZ-1G', vlan: 2101, ont: 'ZTEG-C8A1F0E2', ontModel: 'ZTE F670L', port: 'JKT-OLT-07/1/3/12' },
+  ),
   children: [
     { name: 'Static IP /29', offering: 'static-ip-29', link: 'PARENT_OF', configuration: { prefixLength: 29 }, service: { name: 'IP Allocation Service', parameters: {}, resources: [{ type: 'IP_BLOCK', id: '203.0.113.8/29' }] } },
     { name: 'Managed Router', offering: 'managed-router', link: 'PARENT_OF', configuration: { model: 'MikroTik CCR2004' }, service: { name: 'Managed CPE Service', parameters: { monitoring: true }, resources: [{ type: 'ROUTER', id: 'HEX-7F3A99D0', attributes: { serialNumber: 'HEX-7F3A99D0' } }] } },
@@ -108,20 +117,10 @@ const RESIDENTIAL_SALE: DemoSale = {
   key: 'residential-sale',
   place: { name: 'Home', street: 'Jl. Dago No. 17', city: 'Bandung', country: 'ID' },
   termMonths: 12,
-  root: {
-    name: 'Internet 100 Mbit/s',
-    offering: 'internet-100',
-    configuration: { bandwidthMbps: 100 },
-    service: {
-      name: 'Internet Access Service',
-      parameters: { profile: 'HOME-100M', vlan: 3101 },
-      resources: [
-        { type: 'ONT', id: 'ZTEG-B4D2E6F1', attributes: { model: 'ZTE F609' } },
-        { type: 'PORT', id: 'BDG-OLT-02/1/1/5' },
-        { type: 'VLAN', id: '3101' },
-      ],
-    },
-  },
+  root: internetProduct(
+    { name: 'Internet 100 Mbit/s', offering: 'internet-100', configuration: { bandwidthMbps: 100 } },
+    { profile: 'HOME-100M', vlan: 3101, ont: 'ZTEG-B4D2E6F1', ontModel: 'ZTE F609', port: 'BDG-OLT-02/1/1/5' },
+  ),
   children: [],
 };
 

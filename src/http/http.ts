@@ -1,6 +1,6 @@
-/** Shared HTTP pieces: request context, pagination, common schemas. */
+/** Shared HTTP pieces: request context, pagination, common schemas, the route shapes every part repeats. */
 import { Type, type TSchema } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ValidationError } from '../platform/errors.ts';
 import { isInstant } from '../platform/instants.ts';
 import { UUID_PATTERN } from '../platform/ids.ts';
@@ -74,11 +74,42 @@ export function decodeCursor<T>(cursor: string | undefined, check: (value: any) 
   throw ValidationError.field('/cursor', 'is not a cursor this endpoint returned');
 }
 
+/** Where a page in creation order starts: after the row of this (createdAt, id). */
+export interface CreationCursor {
+  createdAt: string;
+  id: string;
+}
+
 /** Keyset page over (createdAt, id): fetch one more than asked to know if there is a next page. */
-export function keysetPage<T>(rows: T[], limit: number, key: (row: T) => { createdAt: string; id: string }) {
+export function keysetPage<T>(rows: T[], limit: number, key: (row: T) => CreationCursor) {
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
   return { items, nextCursor: rows.length > limit && last ? encodeCursor(key(last)) : null };
+}
+
+/**
+ * The answer of a list route paged in creation order: reads the `limit` and `cursor` of its
+ * query (PageQuery), fetches one row more than asked, and answers `{ items, nextCursor }`.
+ */
+export async function pageByCreation<T extends { createdAt: string }>(
+  query: { limit?: number; cursor?: string },
+  idOf: (row: T) => string,
+  fetch: (page: { after: CreationCursor | null; limit: number }) => Promise<T[]>,
+) {
+  const limit = query.limit ?? 50;
+  const after = decodeCursor<CreationCursor>(query.cursor, isKeysetCursor);
+  return keysetPage(await fetch({ after, limit: limit + 1 }), limit, (row) => ({ createdAt: row.createdAt, id: idOf(row) }));
+}
+
+/** `GET <url>/:id`: one resource by its id, read in the caller's tenant. */
+export function getById(
+  app: FastifyInstance,
+  url: string,
+  doc: { tags: string[]; summary: string; response: TSchema },
+  read: (ctx: CommandContext, id: string) => Promise<unknown>,
+): void {
+  app.get<{ Params: { id: string } }>(url, { schema: { tags: doc.tags, summary: doc.summary, params: IdParams, response: { 200: doc.response } } },
+    async (request) => read(contextOf(request), request.params.id));
 }
 
 /** Cursors are opaque but come back from clients: check every part before SQL sees it. */

@@ -1,183 +1,17 @@
 /**
- * Every error a user can see, as one class per stable problem type (RFC 9457).
- * The `type` slug is part of the public contract: never rename one.
+ * Every error a user can see (RFC 9457). The table below is the one source of the problem types:
+ * each slug's status and title, and what it means (served at /problems/{type}, listed in the
+ * OpenAPI document). Each error class is made from its row by `problem(slug)`, so a class cannot
+ * drift from what is documented. The `type` slug is part of the public contract: never rename one.
  */
-export abstract class ProblemError extends Error {
-  abstract readonly type: string;
-  abstract readonly status: number;
-  abstract readonly title: string;
-  /** Extra members of the problem document, e.g. `allowedCommands`. */
-  readonly extensions: Record<string, unknown>;
 
-  constructor(detail: string, extensions: Record<string, unknown> = {}) {
-    super(detail);
-    this.extensions = extensions;
-  }
+export interface ProblemType {
+  status: number;
+  title: string;
+  description: string;
 }
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
-
-export class ValidationError extends ProblemError {
-  readonly type = 'validation-error';
-  readonly status = 400;
-  readonly title = 'Request is not valid';
-  constructor(detail: string, readonly errors: FieldError[]) {
-    super(detail, { errors });
-  }
-  static field(field: string, message: string): ValidationError {
-    return new ValidationError(`${field}: ${message}`, [{ field, message }]);
-  }
-}
-
-export class UnauthorizedError extends ProblemError {
-  readonly type = 'unauthorized';
-  readonly status = 401;
-  readonly title = 'Missing or invalid API key';
-}
-
-export class ForbiddenError extends ProblemError {
-  readonly type = 'forbidden';
-  readonly status = 403;
-  readonly title = 'The API key role may not do this';
-}
-
-export class NotFoundError extends ProblemError {
-  readonly type = 'not-found';
-  readonly status = 404;
-  readonly title = 'Not found';
-  static of(kind: string, id: string): NotFoundError {
-    return new NotFoundError(`${kind} ${id} does not exist`, { resource: kind, id });
-  }
-}
-
-export class ConcurrentModificationError extends ProblemError {
-  readonly type = 'concurrent-modification';
-  readonly status = 409;
-  readonly title = 'The resource changed since the version you expected';
-  constructor(kind: string, id: string, expectedVersion: number, currentVersion: number | null) {
-    super(
-      currentVersion === null
-        ? `${kind} ${id} was changed by another transaction while this one ran (expected version ${expectedVersion})`
-        : `${kind} ${id} is at version ${currentVersion}, not the expected version ${expectedVersion}`,
-      { resource: kind, id, expectedVersion, currentVersion },
-    );
-  }
-}
-
-export class OperationInProgressError extends ProblemError {
-  readonly type = 'operation-in-progress';
-  readonly status = 409;
-  readonly title = 'Another operation is active on this asset';
-  constructor(productInstanceId: string, holder: { orderId: string | null; orderItemId: string | null; operationType: string }) {
-    super(
-      `product instance ${productInstanceId} is held by ${holder.operationType} of order ${holder.orderId ?? '(none)'}` +
-        ` item ${holder.orderItemId ?? '(none)'}`,
-      { productInstanceId, heldBy: { orderId: holder.orderId, orderItemId: holder.orderItemId, operationType: holder.operationType } },
-    );
-  }
-}
-
-export class IllegalTransitionError extends ProblemError {
-  readonly type = 'illegal-transition';
-  readonly status = 409;
-  readonly title = 'The command is not allowed in the current state';
-  /** `extra`: more members, e.g. the `field` of the order item that asked for it. */
-  constructor(kind: string, id: string, state: string, command: string, allowedCommands: readonly string[], extra: Record<string, unknown> = {}) {
-    super(
-      `${kind} ${id} is ${state}: ${command} is not allowed; allowed: ${allowedCommands.length ? allowedCommands.join(', ') : 'none'}`,
-      { resource: kind, id, state, command, allowedCommands, ...extra },
-    );
-  }
-}
-
-export class InvalidRelationshipError extends ProblemError {
-  readonly type = 'invalid-relationship';
-  readonly status = 422;
-  readonly title = 'The relationship breaks a relationship rule';
-}
-
-export class DuplicateRelationshipError extends ProblemError {
-  readonly type = 'duplicate-relationship';
-  readonly status = 409;
-  readonly title = 'The relationship already exists';
-}
-
-export class BusinessRuleError extends ProblemError {
-  readonly type = 'business-rule-violation';
-  readonly status = 422;
-  readonly title = 'The request breaks a business rule';
-}
-
-export class IdempotencyKeyReuseError extends ProblemError {
-  readonly type = 'idempotency-key-reuse';
-  readonly status = 422;
-  readonly title = 'Idempotency-Key was already used with a different request';
-}
-
-export class IdempotencyInProgressError extends ProblemError {
-  readonly type = 'idempotency-in-progress';
-  readonly status = 409;
-  readonly title = 'A request with this Idempotency-Key is still being processed';
-}
-
-export class DuplicateCodeError extends ProblemError {
-  readonly type = 'duplicate-code';
-  readonly status = 409;
-  readonly title = 'The code is already used';
-}
-
-export class DraftExistsError extends ProblemError {
-  readonly type = 'draft-exists';
-  readonly status = 409;
-  readonly title = 'A draft version already exists';
-}
-
-export class PromoExhaustedError extends ProblemError {
-  readonly type = 'promo-exhausted';
-  readonly status = 422;
-  readonly title = 'The promotion has no redemptions left';
-}
-
-export class PointOfNoReturnError extends ProblemError {
-  readonly type = 'point-of-no-return';
-  readonly status = 409;
-  readonly title = 'Work past its point of no return would be affected';
-  constructor(task: { taskId: string; taskNumber: number; step: string; status: string; orderId: string; itemId: string }) {
-    super(
-      `task ${task.taskNumber} (${task.step}, ${task.status}) of order ${task.orderId} is past its point of no return; the amendment would affect it`,
-      { task: { taskId: task.taskId, taskNumber: task.taskNumber, step: task.step, status: task.status, orderId: task.orderId, itemId: task.itemId } },
-    );
-  }
-}
-
-export class BadSignatureError extends ProblemError {
-  readonly type = 'bad-signature';
-  readonly status = 401;
-  readonly title = 'The callback signature does not verify';
-}
-
-/**
- * The database cannot be reached or dropped the connection (server restarting, backend
- * terminated, pool timed out waiting for a connection). Retryable: the HTTP layer answers 503
- * with `Retry-After`. `reason` says what happened in a few words without addresses; `cause`
- * keeps the driver's error for the logs.
- */
-export class DatabaseUnavailableError extends ProblemError {
-  readonly type = 'database-unavailable';
-  readonly status = 503;
-  readonly title = 'The database is unavailable';
-  /** What the Retry-After header says: the pool gives up on a connection within a few seconds. */
-  static readonly RETRY_AFTER_SECONDS = 5;
-  constructor(readonly reason: string, readonly cause?: unknown) {
-    super(`the database is unavailable: ${reason}; retry in a few seconds`);
-  }
-}
-
-/** The documentation of every problem type, served at /problems/{type}. */
-export const PROBLEM_TYPES: Record<string, { status: number; title: string; description: string }> = {
+const TABLE = {
   'validation-error': { status: 400, title: 'Request is not valid', description: 'A field of the body, path or query is missing or malformed. `errors[]` names each field (JSON pointer style) and what is wrong. Nothing was changed.' },
   unauthorized: { status: 401, title: 'Missing or invalid API key', description: 'Send `Authorization: Bearer <key>`. The key may be unknown or revoked.' },
   forbidden: { status: 403, title: 'The API key role may not do this', description: 'Viewer keys can only read; admin-only endpoints need an admin key.' },
@@ -205,4 +39,127 @@ export const PROBLEM_TYPES: Record<string, { status: number; title: string; desc
   'bad-signature': { status: 401, title: 'The callback signature does not verify', description: 'Callbacks from external systems carry `X-Tenure-Timestamp` and `X-Tenure-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>` made with the provisioner\'s shared secret, within 300 s of our clock. Nothing was changed.' },
   'database-unavailable': { status: 503, title: 'The database is unavailable', description: 'Tenure cannot reach its PostgreSQL (restarting, failing over, or out of connections). The request was not completed; retry after the `Retry-After` seconds. A write may have committed only if the connection broke during its commit: retry a POST with the same `Idempotency-Key` to get its one outcome. `GET /health` answers this type while the database is away.' },
   'internal-error': { status: 500, title: 'Internal error', description: 'A bug in Tenure. The transaction was rolled back. Please report it with the `instance` id.' },
-};
+} as const satisfies Record<string, ProblemType>;
+
+export type ProblemTypeSlug = keyof typeof TABLE;
+
+/** The documentation of every problem type, served at /problems/{type}. */
+export const PROBLEM_TYPES: Readonly<Record<string, ProblemType>> = TABLE;
+
+export abstract class ProblemError extends Error {
+  abstract readonly type: string;
+  abstract readonly status: number;
+  abstract readonly title: string;
+  /** Extra members of the problem document, e.g. `allowedCommands`. */
+  readonly extensions: Record<string, unknown>;
+
+  constructor(detail: string, extensions: Record<string, unknown> = {}) {
+    super(detail);
+    this.extensions = extensions;
+  }
+}
+
+/** The base class of the errors of one problem type: its `type`, `status` and `title` come from the table. */
+function problem<T extends ProblemTypeSlug>(slug: T) {
+  const { status, title } = TABLE[slug];
+  return class extends ProblemError {
+    readonly type = slug;
+    readonly status = status;
+    readonly title = title;
+  };
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class ValidationError extends problem('validation-error') {
+  constructor(detail: string, readonly errors: FieldError[]) {
+    super(detail, { errors });
+  }
+  static field(field: string, message: string): ValidationError {
+    return new ValidationError(`${field}: ${message}`, [{ field, message }]);
+  }
+}
+
+export class UnauthorizedError extends problem('unauthorized') {}
+export class ForbiddenError extends problem('forbidden') {}
+export class InvalidRelationshipError extends problem('invalid-relationship') {}
+export class DuplicateRelationshipError extends problem('duplicate-relationship') {}
+export class BusinessRuleError extends problem('business-rule-violation') {}
+export class IdempotencyKeyReuseError extends problem('idempotency-key-reuse') {}
+export class IdempotencyInProgressError extends problem('idempotency-in-progress') {}
+export class DuplicateCodeError extends problem('duplicate-code') {}
+export class DraftExistsError extends problem('draft-exists') {}
+export class PromoExhaustedError extends problem('promo-exhausted') {}
+export class BadSignatureError extends problem('bad-signature') {}
+/** Made with `{ quoteId, expiresAt }` as extensions. */
+export class QuoteExpiredError extends problem('quote-expired') {}
+
+export class NotFoundError extends problem('not-found') {
+  static of(kind: string, id: string): NotFoundError {
+    return new NotFoundError(`${kind} ${id} does not exist`, { resource: kind, id });
+  }
+}
+
+export class ConcurrentModificationError extends problem('concurrent-modification') {
+  constructor(kind: string, id: string, expectedVersion: number, currentVersion: number | null) {
+    super(
+      currentVersion === null
+        ? `${kind} ${id} was changed by another transaction while this one ran (expected version ${expectedVersion})`
+        : `${kind} ${id} is at version ${currentVersion}, not the expected version ${expectedVersion}`,
+      { resource: kind, id, expectedVersion, currentVersion },
+    );
+  }
+}
+
+export class OperationInProgressError extends problem('operation-in-progress') {
+  constructor(productInstanceId: string, holder: { orderId: string | null; orderItemId: string | null; operationType: string }) {
+    super(
+      `product instance ${productInstanceId} is held by ${holder.operationType} of order ${holder.orderId ?? '(none)'}` +
+        ` item ${holder.orderItemId ?? '(none)'}`,
+      { productInstanceId, heldBy: { orderId: holder.orderId, orderItemId: holder.orderItemId, operationType: holder.operationType } },
+    );
+  }
+}
+
+export class IllegalTransitionError extends problem('illegal-transition') {
+  /** `extra`: more members, e.g. the `field` of the order item that asked for it. */
+  constructor(kind: string, id: string, state: string, command: string, allowedCommands: readonly string[], extra: Record<string, unknown> = {}) {
+    super(
+      `${kind} ${id} is ${state}: ${command} is not allowed; allowed: ${allowedCommands.length ? allowedCommands.join(', ') : 'none'}`,
+      { resource: kind, id, state, command, allowedCommands, ...extra },
+    );
+  }
+}
+
+export class PointOfNoReturnError extends problem('point-of-no-return') {
+  constructor(task: { taskId: string; taskNumber: number; step: string; status: string; orderId: string; itemId: string }) {
+    super(
+      `task ${task.taskNumber} (${task.step}, ${task.status}) of order ${task.orderId} is past its point of no return; the amendment would affect it`,
+      { task: { taskId: task.taskId, taskNumber: task.taskNumber, step: task.step, status: task.status, orderId: task.orderId, itemId: task.itemId } },
+    );
+  }
+}
+
+export class StaleQuoteError extends problem('stale-quote') {
+  /** `changed`: quotes/model.ts's stale instances, sent whole as `changedInstances`. */
+  constructor(quoteId: string, changed: readonly { productInstanceId: string; quotedVersion: number | null; currentVersion: number | null }[]) {
+    super(`quote ${quoteId} was made against versions that changed: ${changed.map((c) => `${c.productInstanceId} (quoted v${c.quotedVersion ?? '-'}, now v${c.currentVersion ?? 'gone'})`).join(', ')}; make a new quote`, { quoteId, changedInstances: changed });
+  }
+}
+
+/**
+ * The database cannot be reached or dropped the connection (server restarting, backend
+ * terminated, pool timed out waiting for a connection). Retryable: the HTTP layer answers 503
+ * with `Retry-After`. `reason` says what happened in a few words without addresses; `cause`
+ * keeps the driver's error for the logs.
+ */
+export class DatabaseUnavailableError extends problem('database-unavailable') {
+  /** What the Retry-After header says: the pool gives up on a connection within a few seconds. */
+  static readonly RETRY_AFTER_SECONDS = 5;
+  constructor(readonly reason: string, readonly cause?: unknown) {
+    super(`the database is unavailable: ${reason}; retry in a few seconds`);
+  }
+}

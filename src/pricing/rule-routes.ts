@@ -2,7 +2,7 @@
 import { Type, type TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { contextOf, decodeCursor, encodeCursor, IdParams, isKeysetCursor, keysetPage, Page, PageQuery, Uuid } from '../http/http.ts';
+import { contextOf, decodeCursor, encodeCursor, getById, IdParams, Page, pageByCreation, PageQuery, Uuid } from '../http/http.ts';
 import { AccountTermBody, PriceRuleBody } from '../catalog/index.ts';
 import type { PriceRuleService } from './rule-service.ts';
 
@@ -67,8 +67,7 @@ export function registerPriceRuleRoutes(app: FastifyInstance, rules: PriceRuleSe
     return { items, nextCursor: rows.length > limit && last ? encodeCursor({ priority: last.priority, code: last.code }) : null };
   });
 
-  r.get('/price-rules/:id', { schema: { tags, summary: 'One price rule', params: IdParams, response: { 200: RuleSchema } } },
-    async (request) => rules.getRule(contextOf(request), request.params.id));
+  getById(r, '/price-rules/:id', { tags, summary: 'One price rule', response: RuleSchema }, (ctx, id) => rules.getRule(ctx, id));
 
   r.post('/price-rules/:id/retirement::apply', {
     config: adminOnly,
@@ -85,12 +84,7 @@ export function registerPriceRuleRoutes(app: FastifyInstance, rules: PriceRuleSe
 
   r.get('/accounts/:accountId/price-terms', {
     schema: { tags, summary: "An account's price terms, ended ones included", params: accountParams, querystring: Type.Object(PageQuery), response: { 200: Page(TermSchema) } },
-  }, async (request) => {
-    const limit = request.query.limit ?? 50;
-    const after = decodeCursor<{ createdAt: string; id: string }>(request.query.cursor, isKeysetCursor);
-    const rows = await rules.listTerms(contextOf(request), request.params.accountId, { after, limit: limit + 1 });
-    return keysetPage(rows, limit, (t) => ({ createdAt: t.createdAt, id: t.id }));
-  });
+  }, async (request) => pageByCreation(request.query, (t) => t.id, (page) => rules.listTerms(contextOf(request), request.params.accountId, page)));
 
   r.post('/accounts/:accountId/price-terms/:termId/end::apply', {
     config: adminOnly,

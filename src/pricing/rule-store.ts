@@ -30,6 +30,9 @@ export interface PromoRedemption {
   redeemedAt: string;
 }
 
+/** A rule is read with how often it was redeemed (rows of `price_rule p`). */
+const REDEMPTIONS = '(select count(*)::int from promo_redemption r where r.rule_id = p.rule_id) as redemptions';
+
 const ruleFromRow = (r: any): StoredRule => ({
   id: r.rule_id,
   code: r.code,
@@ -72,7 +75,7 @@ export async function insertRule(tx: Tx, row: { tenantId: string; id: string; bo
 export async function findRule(tx: Tx, id: string): Promise<StoredRule | undefined> {
   const row = await queryOne(
     tx,
-    `select p.*, (select count(*)::int from promo_redemption r where r.rule_id = p.rule_id) as redemptions
+    `select p.*, ${REDEMPTIONS}
        from price_rule p where p.rule_id = $1`,
     [id],
   );
@@ -92,7 +95,7 @@ export async function lockRule(tx: Tx, id: string): Promise<StoredRule | undefin
 export async function listRules(tx: Tx, filter: { status?: string; type?: string }, after: { priority: number; code: string } | null, limit: number): Promise<StoredRule[]> {
   const rows = await queryRows(
     tx,
-    `select p.*, (select count(*)::int from promo_redemption r where r.rule_id = p.rule_id) as redemptions
+    `select p.*, ${REDEMPTIONS}
        from price_rule p
       where ($1::text is null or p.status = $1)
         and ($2::text is null or p.type = $2)
@@ -107,8 +110,8 @@ export async function listRules(tx: Tx, filter: { status?: string; type?: string
 export async function retireRule(tx: Tx, id: string, at: string): Promise<StoredRule | undefined> {
   const row = await queryOne(
     tx,
-    `update price_rule set status = 'retired', retired_at = $2 where rule_id = $1 and status = 'active'
-     returning *, (select count(*)::int from promo_redemption r where r.rule_id = price_rule.rule_id) as redemptions`,
+    `update price_rule p set status = 'retired', retired_at = $2 where p.rule_id = $1 and p.status = 'active'
+     returning p.*, ${REDEMPTIONS}`,
     [id, at],
   );
   return row ? ruleFromRow(row) : undefined;

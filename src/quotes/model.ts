@@ -112,6 +112,9 @@ export function staleInstances(lines: readonly QuoteLine[], snapshot: readonly A
   return stale;
 }
 
+/** What the composition rules read of a line (a quote line, or a line of a basket). */
+export type CompositionLine = Pick<QuoteLine, 'lineId' | 'offeringId' | 'parentLineId' | 'parentProductInstanceId'> & { action: string };
+
 export interface CompositionProblem {
   lineId: string;
   message: string;
@@ -127,9 +130,9 @@ export interface CompositionProblem {
  *  - an add-on-only offering (`requiresParent`) has a parent line or an owned parent instance.
  * `offerings` maps offering id → the version used for the line (parents included).
  */
-export function checkComposition(
-  lines: readonly QuoteLine[],
-  offeringOf: (line: QuoteLine) => ProductOfferingBody | undefined,
+export function checkComposition<L extends CompositionLine>(
+  lines: readonly L[],
+  offeringOf: (line: L) => ProductOfferingBody | undefined,
   owned: {
     offeringOfInstance: (productInstanceId: string) => ProductOfferingBody | undefined;
     existingAddOns: (productInstanceId: string, offeringId: string) => number;
