@@ -9,7 +9,7 @@ import { catalogSnapshotOf, findAddOnParents, findOfferingVersion, findProductSp
 import { findAccountInTx, type Account } from '../customers/index.ts';
 import { appendToOutbox, buildEvent } from '../events/index.ts';
 import { assetVersionsInTx, checkConfigurationChange, holdAssetsForOrderInTx, renewalEndDate, containedChildren, containmentEdge, activeOperationInTx, productInstanceInTx, subscriptionInTx, InventoryService, type OrderTarget, type ProductInstance } from '../inventory/index.ts';
-import { withdrawItemsInTx, listOrderTasksInTx, planAndEnqueueInTx, type Routing, type TaskView } from '../fulfillment/index.ts';
+import { listOrderTasksInTx, planAndEnqueueInTx, type Routing, type TaskView } from '../fulfillment/index.ts';
 import type { JsonObject } from '../platform/context.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -18,6 +18,7 @@ import { ConcurrentModificationError, IllegalTransitionError, NotFoundError, Ope
 import { newId } from '../platform/ids.ts';
 import { validateConfiguration, priceItems, countPromoRedemptions, loadPricingRules, type PricedLine, type PriceResult, type PricingItem } from '../pricing/index.ts';
 import { checkComposition, liveAddOnCounter, convertQuoteInTx, type QuoteLine } from '../quotes/index.ts';
+import { withdrawItemsInTx } from './in-flight.ts';
 import { setOrderHeldInTx } from './lifecycle.ts';
 import { TARGET_COMMAND, actionAllowedOn, checkItemDependencies, type OrderAction } from './model.ts';
 import * as store from './store.ts';
