@@ -9,7 +9,7 @@ import type { Pool } from './platform/db.ts';
 import type { Logger } from './platform/logger.ts';
 import { PriceRuleService } from './pricing/index.ts';
 import { QuoteService } from './quotes/index.ts';
-import { OrderService } from './orders/index.ts';
+import { InFlightOrders, OrderService, fulfillmentOutcomes } from './orders/index.ts';
 import { Orchestrator, InternalProvisioner, ManualProvisioner, ProvisionerRegistry, fulfillmentSettingsOf, type FulfillmentSettings, type CallbackSecrets } from './fulfillment/index.ts';
 
 export interface Services {
@@ -23,6 +23,8 @@ export interface Services {
   priceRules: PriceRuleService;
   quotes: QuoteService;
   orders: OrderService;
+  /** Re-runs and cancellations of orders in flight. */
+  inFlightOrders: InFlightOrders;
   orchestrator: Orchestrator;
   fulfillment: FulfillmentSettings;
   /** Shared secrets of the HTTP provisioners, by code: their callbacks are verified with them. */
@@ -57,6 +59,7 @@ export function createServices(pool: Pool, clock: Clock, options: ServiceOptions
     priceRules: new PriceRuleService(deps),
     quotes: new QuoteService({ ...deps, quoteSettings: { defaultValidityHours: config.quoteValidityHours } }),
     orders: new OrderService({ ...deps, routing: fulfillment.routing }),
+    inFlightOrders: new InFlightOrders(deps),
     orchestrator: createOrchestrator(pool, clock, { ...options, provisioners, fulfillment }),
     fulfillment,
     callbackSecrets: provisioners.callbackSecrets,
@@ -65,9 +68,10 @@ export function createServices(pool: Pool, clock: Clock, options: ServiceOptions
 
 /**
  * The fulfillment orchestrator alone, on a pool of its own: `npm start` gives its in-process
- * worker one, so that the connections a worker holds for its tasks never starve the API.
+ * worker one, so that the connections a worker holds for its tasks never starve the API. It
+ * reports its outcomes to orders (decision 0015).
  */
 export function createOrchestrator(pool: Pool, clock: Clock, options: Pick<ServiceOptions, 'provisioners' | 'fulfillment' | 'logger'> = {}): Orchestrator {
   const registry = options.provisioners?.registry ?? new ProvisionerRegistry([new ManualProvisioner(), new InternalProvisioner()]);
-  return new Orchestrator({ pool, clock, registry, settings: options.fulfillment ?? fulfillmentSettingsOf(), logger: options.logger });
+  return new Orchestrator({ pool, clock, registry, settings: options.fulfillment ?? fulfillmentSettingsOf(), outcomes: fulfillmentOutcomes, logger: options.logger });
 }

@@ -134,7 +134,7 @@ export async function buildServer(services: Services, options: { logger?: boolea
   registerCatalogRoutes(app, services.catalog);
   registerPriceRuleRoutes(app, services.priceRules);
   registerQuoteRoutes(app, services.quotes);
-  registerOrderRoutes(app, services.orders);
+  registerOrderRoutes(app, services);
   registerFulfillmentRoutes(app, services);
   // The catalog cache's Redis connection (if any) closes with the server.
   app.addHook('onClose', async () => services.catalog.cache.close());

@@ -116,9 +116,9 @@ fulfillmentCommand
     const db = await openDatabase();
     try {
       const services = createServices(db.pool, systemClock, { redisUrl: null });
-      const tenantId = await services.orchestrator.tenantOfOrder(options.order);
+      const tenantId = await services.inFlightOrders.tenantOfOrder(options.order);
       if (!tenantId) throw new Error(`order ${options.order} does not exist`);
-      const result = await services.orchestrator.rerunOrder({ tenantId, actor: null, correlationId: `cli-rerun-${Date.now()}` }, options.order);
+      const result = await services.inFlightOrders.rerunOrder({ tenantId, actor: null, correlationId: `cli-rerun-${Date.now()}` }, options.order);
       if (options.json) console.log(JSON.stringify(result, null, 2));
       else if (result.rerunItemIds.length === 0) console.log(`order ${options.order}: nothing failed, nothing to re-run`);
       else console.log(`order ${options.order}: re-running ${result.rerunItemIds.length} item(s); tasks due: ${result.tasks.filter((t) => t.status === 'pending').map((t) => t.taskNumber).join(', ')}`);

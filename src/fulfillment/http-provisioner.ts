@@ -66,23 +66,10 @@ export interface HttpProvisionerConfig {
 
 export class HttpProvisionerConfigError extends Error {}
 
-/** The JSON body of every call. */
-export interface HttpProvisioningRequestBody {
-  taskId: string;
-  idempotencyKey: string;
-  correlationId: string;
-  tenantId: string;
-  accountId: string;
-  orderId: string;
-  orderItemId: string;
-  action: string;
-  step: string;
+/** The JSON body of every call: the task as the orchestrator gives it. */
+export interface HttpProvisioningRequestBody extends ProvisioningTask {
   /** Only on compensate calls: the step being undone. */
   compensatedStep?: string;
-  specification: ProvisioningTask['specification'];
-  productInstanceId: string | null;
-  parameters: Record<string, unknown>;
-  attempt: number;
 }
 
 /** `v1=<hex HMAC-SHA256 of "<timestamp>.<rawBody>">`. */
@@ -178,7 +165,7 @@ export class HttpProvisioner implements Provisioner {
   }
 
   provision(task: ProvisioningTask): Promise<ProvisioningResult> {
-    return this.send(this.url, requestBody(task), task.idempotencyKey, task.correlationId);
+    return this.send(this.url, task, task.idempotencyKey, task.correlationId);
   }
 
   /**
@@ -187,7 +174,7 @@ export class HttpProvisioner implements Provisioner {
    * that dedupes by key does not mistake the undo for a replay of the provision call.
    */
   compensate(task: ProvisioningTask): Promise<ProvisioningResult> {
-    const body = { ...requestBody(task), step: 'compensate', compensatedStep: task.step, idempotencyKey: `${task.idempotencyKey}:compensate` };
+    const body = { ...task, step: 'compensate', compensatedStep: task.step, idempotencyKey: `${task.idempotencyKey}:compensate` };
     return this.send(this.compensateUrl, body, body.idempotencyKey, task.correlationId);
   }
 
@@ -225,24 +212,6 @@ export class HttpProvisioner implements Provisioner {
       clearTimeout(timer);
     }
   }
-}
-
-function requestBody(task: ProvisioningTask): HttpProvisioningRequestBody {
-  return {
-    taskId: task.taskId,
-    idempotencyKey: task.idempotencyKey,
-    correlationId: task.correlationId,
-    tenantId: task.tenantId,
-    accountId: task.accountId,
-    orderId: task.orderId,
-    orderItemId: task.orderItemId,
-    action: task.action,
-    step: task.step,
-    specification: task.specification,
-    productInstanceId: task.productInstanceId,
-    parameters: task.parameters,
-    attempt: task.attempt,
-  };
 }
 
 /** Maps a complete HTTP answer to a result (pure; exported for the tests of edge cases). */

@@ -1,6 +1,8 @@
 // The public surface of fulfillment/: other parts import from here only (eslint.config.js enforces it).
 export { type Routing, type StepPlan } from './decompose.ts';
-export { Orchestrator, withdrawItemsInTx, type FulfillmentSettings } from './orchestrator.ts';
+export { Orchestrator, type FulfillmentSettings } from './orchestrator.ts';
+export { orderTasksInTx, rerunItemTasksInTx, setOrderTasksHeldInTx, withdrawItemTasksInTx, type FulfillmentTask } from './order-tasks.ts';
+export { type FulfillmentOutcomes, type ItemFailure, type ItemRef, type ItemToProvision, type OrderOutcomes, type TaskOutcome } from './outcomes.ts';
 export { listOrderTasksInTx, planAndEnqueueInTx, type TaskView } from './plan.ts';
 export { ProvisionerRegistry, ProvisionerRegistryError } from './provisioner.ts';
 export { InternalProvisioner, ManualProvisioner, loadProvisioners, type CallbackSecrets } from './provisioners.ts';

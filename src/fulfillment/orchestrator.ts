@@ -2,24 +2,26 @@
  * The orchestrator (seed 003 B): the one entry point that runs fulfillment tasks through
  * their provisioners and turns outcomes into order progress. It never runs inside an HTTP
  * request: workers call `runOnce` in a loop (worker.ts); the HTTP API only records results
- * posted by operators and external systems, re-runs and cancels.
+ * posted by operators and external systems. Re-runs and cancellations are orders' commands,
+ * which change the tasks through order-tasks.ts.
  *
  * A task's life:  pending ──claim──▶ running ──done──▶ done
  *                                       │  └──waiting──▶ waiting ──result posted──▶ done | failed
  *                                       ├──failed, retryable, attempts left──▶ pending (next run after a backoff)
  *                                       └──failed otherwise──▶ failed (the item fails; items that depend on it fail)
- * An item whose provisioning tasks are all done is completed through the inventory commands
- * in the same transaction as its last task's outcome (orders/lifecycle.ts).
+ * Outcomes reach the order items through the outcome interface (outcomes.ts, decision 0015),
+ * in the same transaction as the task's new state: an item whose provisioning tasks are all
+ * done is completed there, one that failed fails there.
  */
 import { recordAudit } from '../platform/audit.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Clock } from '../platform/clock.ts';
 import { asDatabaseError, holdConnections, inTenantTransaction, unavailableReason, type Connection, type HeldConnection, type Pool, type Tx } from '../platform/db.ts';
-import { IllegalTransitionError, NotFoundError, PointOfNoReturnError, ProblemError } from '../platform/errors.ts';
+import { IllegalTransitionError, NotFoundError, ProblemError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { Logger } from '../platform/logger.ts';
-import { completeItemInTx, failItemInTx, finishWithdrawalInTx, lockOrderInTx, markItemStartedInTx, orderViewInTx, requestOrderCancellationInTx, rerunFailedItemsInTx, withdrawItemInTx, ORDER_FINAL_STATES, type TaskOutcome, type OrderItemRecord } from '../orders/index.ts';
 import { DEFAULT_ROUTING, type Routing } from './decompose.ts';
+import type { FulfillmentOutcomes, ItemFailure, ItemToProvision, OrderOutcomes } from './outcomes.ts';
 import type { ProvisionerRegistry, ProvisioningResult, ProvisioningTask } from './provisioner.ts';
 import * as queue from './queue.ts';
 import type { TaskRow } from './queue.ts';
@@ -106,7 +108,7 @@ export class Orchestrator {
   readonly leaseMs: number;
   private readonly inFlight = new Map<string, InFlight>();
 
-  constructor(private readonly deps: { pool: Pool; clock: Clock; registry: ProvisionerRegistry; settings: FulfillmentSettings; logger?: Logger }) {
+  constructor(private readonly deps: { pool: Pool; clock: Clock; registry: ProvisionerRegistry; settings: FulfillmentSettings; outcomes: FulfillmentOutcomes; logger?: Logger }) {
     this.leaseMs = leaseMsOf(deps.settings, deps.registry);
   }
 
@@ -211,16 +213,14 @@ export class Orchestrator {
       await this.record(flight, { outcome: 'failed', code: 'attempts-exhausted', message: `the worker running attempt ${task.maxAttempts} was lost; no attempts left`, retryable: false }, deadline);
       return;
     }
-    let item: OrderItemRecord;
+    let item: ItemToProvision;
     let original: TaskRow | undefined;
     flight.busy = true;
     try {
-      ({ item, original } = await inTenantTransaction(connection, task.tenantId, async (tx) => {
-        const started = task.kind === 'provision'
-          ? await markItemStartedInTx(tx, ctx, this.now(), task.accountId, task.orderId, task.itemId)
-          : (await lockOrderInTx(tx, task.accountId, task.orderId)).items.find((i) => i.itemId === task.itemId)!;
-        return { item: started, original: task.compensatesTaskId ? await queue.findTask(tx, task.compensatesTaskId) : undefined };
-      }));
+      ({ item, original } = await inTenantTransaction(connection, task.tenantId, async (tx) => ({
+        item: await this.deps.outcomes.taskStarting(tx, ctx, this.now(), task, task.kind),
+        original: task.compensatesTaskId ? await queue.findTask(tx, task.compensatesTaskId) : undefined,
+      })));
     } catch (error) {
       if (unavailableReason(error) !== null) {
         // Nothing was called: the attempt does not count, and the task is due again at once.
@@ -274,10 +274,9 @@ export class Orchestrator {
       this.deps.logger?.warn({ err: error, taskId: task.taskId }, 'fulfillment: completing the item failed');
       await this.whileUnavailable(deadline, connection, (on) => inTenantTransaction(on, task.tenantId, async (tx) => {
         const now = this.now();
-        await lockOrderInTx(tx, task.accountId, task.orderId);
+        const order = await this.deps.outcomes.lockOrder(tx, ctx, now, task);
         const updated = await queue.updateTask(tx, task, { status: 'done', externalId: result.externalId ?? null, result: result.data ?? null }, now, { claimToken });
-        if (!updated) return;
-        await this.failItemAndDependents(tx, ctx, now, updated, { code: 'completion-failed', message: messageOf(error) });
+        if (updated) await this.failItem(tx, now, order, updated, { code: 'completion-failed', message: messageOf(error) });
       }));
     }
   }
@@ -297,13 +296,13 @@ export class Orchestrator {
   ): Promise<TaskRow | undefined> {
     const now = this.now();
     // The order lock first, always: outcomes of one order are applied one at a time.
-    await lockOrderInTx(tx, task.accountId, task.orderId);
+    const order = await this.deps.outcomes.lockOrder(tx, ctx, now, task);
     switch (result.outcome) {
       case 'waiting':
         return queue.updateTask(tx, task, { status: 'waiting', externalId: result.externalId ?? null }, now, guard);
       case 'done': {
         const done = await queue.updateTask(tx, task, { status: 'done', externalId: result.externalId ?? null, result: result.data ?? null }, now, guard);
-        if (done) await this.afterDone(tx, ctx, now, done);
+        if (done) await this.afterDone(tx, now, order, done);
         return done;
       }
       case 'failed': {
@@ -315,35 +314,27 @@ export class Orchestrator {
         const failed = await queue.updateTask(tx, task, { status: 'failed', lastError }, now, guard);
         if (failed) {
           const exhausted = result.retryable ? ` (after ${task.attempts} attempts)` : '';
-          await this.failItemAndDependents(tx, ctx, now, failed, { code: result.code, message: `${task.step} failed: ${result.message}${exhausted}` });
+          await this.failItem(tx, now, order, failed, { code: result.code, message: `${task.step} failed: ${result.message}${exhausted}` });
         }
         return failed;
       }
     }
   }
 
-  private async afterDone(tx: Tx, ctx: CommandContext, now: string, task: TaskRow): Promise<void> {
+  private async afterDone(tx: Tx, now: string, order: OrderOutcomes, task: TaskRow): Promise<void> {
     const tasks = await queue.listItemTasks(tx, task.accountId, task.itemId, task.kind);
     if (task.kind === 'compensation') {
       await queue.markCompensated(tx, task.accountId, task.compensatesTaskId!, now);
-      if (tasks.every((t) => t.status === 'done')) await finishWithdrawalInTx(tx, ctx, now, task.accountId, task.orderId, task.itemId);
+      if (tasks.every((t) => t.status === 'done')) await order.itemWithdrawn(task.itemId);
       return;
     }
-    if (tasks.every((t) => t.status === 'done')) {
-      await completeItemInTx(tx, ctx, now, task.accountId, task.orderId, task.itemId, tasks.map(outcomeOf));
-    }
+    if (tasks.every((t) => t.status === 'done')) await order.itemProvisioned(task.itemId, tasks.map(queue.outcomeOf));
   }
 
-  /** The item fails; its tasks not yet run are cancelled; so are the items that wait for it. */
-  private async failItemAndDependents(tx: Tx, ctx: CommandContext, now: string, task: TaskRow, error: { code: string; message: string }): Promise<void> {
-    const { items } = await lockOrderInTx(tx, task.accountId, task.orderId);
-    await queue.cancelTasks(tx, task.accountId, [task.itemId], ['pending'], now);
-    await failItemInTx(tx, ctx, now, task.accountId, task.orderId, task.itemId, { ...error, taskId: task.taskId });
-    const failedItem = items.find((i) => i.itemId === task.itemId)!;
-    for (const dependent of dependentsOf(items, [task.itemId])) {
-      await queue.cancelTasks(tx, task.accountId, [dependent.itemId], ['pending'], now);
-      await failItemInTx(tx, ctx, now, task.accountId, task.orderId, dependent.itemId, { code: 'dependency-failed', message: `item ${failedItem.itemNumber} (${failedItem.action}), which this item waits for, failed` });
-    }
+  /** The task's item fails, and the items that wait for it: their tasks not yet run are cancelled. */
+  private async failItem(tx: Tx, now: string, order: OrderOutcomes, task: TaskRow, failure: ItemFailure): Promise<void> {
+    const failed = await order.itemFailed(task.itemId, { ...failure, taskId: task.taskId });
+    await queue.cancelTasks(tx, task.accountId, failed, ['pending'], now);
   }
 
   /**
@@ -370,142 +361,17 @@ export class Orchestrator {
     });
   }
 
-  /** The tenant of an order, for operator tools that name only the order. */
-  async tenantOfOrder(orderId: string): Promise<string | undefined> {
-    const result = await this.deps.pool.query('select tenant_id from product_order where order_id = $1', [orderId]);
-    return result.rows[0]?.tenant_id;
-  }
-
   /** Looks a task up across tenants by id, for a callback that names only the task. */
   async tenantOfTask(taskId: string): Promise<string | undefined> {
     const result = await this.deps.pool.query('select tenant_id from fulfillment_task where task_id = $1', [taskId]);
     return result.rows[0]?.tenant_id;
   }
-
-  /**
-   * Manual re-run (seed 003 B2): the failed items of the order take their assets again and
-   * their failed and cancelled tasks are due again with fresh attempts. Audited. Re-running an
-   * order with nothing failed changes nothing.
-   */
-  async rerunOrder(ctx: CommandContext, orderId: string): Promise<{ order: unknown; rerunItemIds: string[]; tasks: TaskRow[] }> {
-    return inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
-      const now = this.now();
-      const accountId = await accountOfOrder(tx, orderId);
-      const rerunItemIds = await rerunFailedItemsInTx(tx, ctx, now, accountId, orderId);
-      if (rerunItemIds.length) {
-        const tasks = await queue.resetTasksForRerun(tx, accountId, rerunItemIds, now);
-        // An item whose tasks were all done failed while completing: complete it now.
-        for (const itemId of rerunItemIds) {
-          const itemTasks = await queue.listItemTasks(tx, accountId, itemId, 'provision');
-          if (itemTasks.every((t) => t.status === 'done')) await completeItemInTx(tx, ctx, now, accountId, orderId, itemId, itemTasks.map(outcomeOf));
-        }
-        await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.rerun', targetType: 'order', targetId: orderId, subjectAccountId: accountId, details: { items: rerunItemIds, tasks: tasks.map((t) => t.taskId) } });
-      }
-      // The answer of POST /orders/:id/rerun, read in this transaction (orderViewInTx).
-      const tasks = await queue.listOrderTasks(tx, accountId, orderId);
-      return { order: await orderViewInTx(tx, orderId), rerunItemIds, tasks };
-    });
-  }
-
-  /** Cancels an order in flight: every item not ended is withdrawn (see withdrawItemsInTx). Returns the order as it is then. */
-  async cancelOrder(ctx: CommandContext, orderId: string, reason: string): Promise<unknown> {
-    return inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
-      const now = this.now();
-      const accountId = await accountOfOrder(tx, orderId);
-      const { order, items } = await lockOrderInTx(tx, accountId, orderId);
-      if (ORDER_FINAL_STATES.includes(order.status)) {
-        throw new IllegalTransitionError('order', orderId, order.status, 'cancel', []);
-      }
-      const open = items.filter((i) => ['acknowledged', 'inProgress', 'held'].includes(i.status)).map((i) => i.itemId);
-      await withdrawItemsInTx(tx, ctx, now, accountId, orderId, open, reason, { wholeOrder: true });
-      await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.cancel', targetType: 'order', targetId: orderId, subjectAccountId: accountId, details: { reason, items: open } });
-      return orderViewInTx(tx, orderId);
-    });
-  }
 }
 
-async function accountOfOrder(tx: Tx, orderId: string): Promise<string> {
-  const result = await tx.query('select account_id from product_order where order_id = $1', [orderId]);
-  if (!result.rows[0]) throw NotFoundError.of('order', orderId);
-  return result.rows[0].account_id;
-}
-
-/**
- * Withdraws items of an order in flight (an amendment by a supplemental order, or a
- * cancellation), with the items that depend on them. Refused with `point-of-no-return`,
- * changing nothing, when a task past its point of no return has started. Otherwise tasks not
- * started are cancelled, done (or started) work is compensated by new tasks that run in the
- * reverse order, and the items' assets return to where they were.
- */
-export async function withdrawItemsInTx(
-  tx: Tx,
-  ctx: CommandContext,
-  now: string,
-  accountId: string,
-  orderId: string,
-  itemIds: readonly string[],
-  reason: string,
-  options: { wholeOrder?: boolean } = {},
-): Promise<{ withdrawn: string[]; compensations: number }> {
-  const { items } = await lockOrderInTx(tx, accountId, orderId);
-  const affected = [...new Set([...itemIds, ...dependentsOf(items, itemIds).map((i) => i.itemId)])]
-    .filter((id) => ['acknowledged', 'inProgress', 'held'].includes(items.find((i) => i.itemId === id)?.status ?? ''));
-  const tasks = (await queue.lockItemTasks(tx, accountId, affected)).filter((t) => t.kind === 'provision');
-  const started = (t: TaskRow) => t.status === 'running' || t.status === 'waiting' || t.status === 'done';
-  const pastReturn = tasks.find((t) => t.pointOfNoReturn && started(t));
-  if (pastReturn) throw new PointOfNoReturnError(pastReturn);
-  const toUndo = tasks.filter(started);
-  await queue.cancelTasks(tx, accountId, affected, ['pending', 'running', 'waiting'], now);
-  const maxNumber = Math.max(0, ...(await queue.listOrderTasks(tx, accountId, orderId)).map((t) => t.taskNumber));
-  const compensations = toUndo.map((t, i) => ({ taskId: newId(), compensates: t, taskNumber: maxNumber + i + 1, dependsOn: [] as string[] }));
-  // Undo in reverse: a task's compensation waits for the compensations of the tasks that built on it.
-  for (const c of compensations) {
-    c.dependsOn = compensations.filter((other) => other.compensates.dependsOn.includes(c.compensates.taskId)).map((other) => other.taskId);
-  }
-  await queue.insertCompensations(tx, compensations, now);
-  if (options.wholeOrder) await requestOrderCancellationInTx(tx, ctx, now, accountId, orderId, reason);
-  // Dependents first, so that an add-on is withdrawn before its parent.
-  for (const itemId of [...affected].reverse()) {
-    await withdrawItemInTx(tx, ctx, now, accountId, orderId, itemId, { reason, compensating: compensations.some((c) => c.compensates.itemId === itemId) });
-  }
-  return { withdrawn: affected, compensations: compensations.length };
-}
-
-/** Items that wait, directly or through others, for any of `itemIds`. */
-function dependentsOf(items: readonly OrderItemRecord[], itemIds: readonly string[]): OrderItemRecord[] {
-  const found = new Set<string>();
-  const visit = (id: string) => {
-    for (const item of items) {
-      if (item.dependsOn.includes(id) && !found.has(item.itemId)) {
-        found.add(item.itemId);
-        visit(item.itemId);
-      }
-    }
-  };
-  itemIds.forEach(visit);
-  return items.filter((i) => found.has(i.itemId));
-}
-
-function outcomeOf(t: TaskRow): TaskOutcome {
-  return { taskId: t.taskId, step: t.step, specification: t.specification, dependsOn: t.dependsOn, externalId: t.externalId, result: t.result };
-}
-
-function provisioningTaskOf(task: TaskRow, item: OrderItemRecord, attempt: number): ProvisioningTask {
-  return {
-    taskId: task.taskId,
-    idempotencyKey: task.idempotencyKey,
-    correlationId: task.correlationId,
-    tenantId: task.tenantId,
-    accountId: task.accountId,
-    orderId: task.orderId,
-    orderItemId: task.itemId,
-    action: item.action,
-    step: task.step,
-    specification: task.specification,
-    productInstanceId: item.productInstanceId,
-    parameters: item.details,
-    attempt,
-  };
+/** The provisioner's request: the task, for its item, at this attempt. */
+function provisioningTaskOf(task: TaskRow, item: ItemToProvision, attempt: number): ProvisioningTask {
+  const { taskId, idempotencyKey, correlationId, tenantId, accountId, orderId, itemId, step, specification } = task;
+  return { taskId, idempotencyKey, correlationId, tenantId, accountId, orderId, orderItemId: itemId, action: item.action, step, specification, productInstanceId: item.productInstanceId, parameters: item.parameters, attempt };
 }
 
 function messageOf(error: unknown): string {

@@ -3,9 +3,13 @@
  * provisioner registered by code. The orchestrator calls `provision` for a task and gets a
  * typed result back; it never calls an external system itself.
  */
+import type { ItemToProvision } from './outcomes.ts';
 
-/** What a provisioner is asked to do: one fulfillment task. */
-export interface ProvisioningTask {
+/**
+ * What a provisioner is asked to do: one fulfillment task, for an order item (what the item
+ * says, ItemToProvision: action, productInstanceId, parameters).
+ */
+export interface ProvisioningTask extends ItemToProvision {
   taskId: string;
   /**
    * Stable across retries and replays of the same task: an external system that has seen it
@@ -18,14 +22,10 @@ export interface ProvisioningTask {
   accountId: string;
   orderId: string;
   orderItemId: string;
-  action: string;
   /** reserve | configure | activate | modify | suspend | resume | move | deactivate | release | renew */
   step: string;
   /** The service or resource specification the task is for (code and id), if any. */
   specification: { kind: 'service' | 'resource' | 'product'; id: string; version: number; code: string } | null;
-  productInstanceId: string | null;
-  /** The item's configuration and everything else the action carries. */
-  parameters: Record<string, unknown>;
   attempt: number;
 }
 

@@ -8,6 +8,7 @@
  * "Now" is always a parameter: tests and tenants' test clocks control it, not the database.
  */
 import { queryOne, queryRows, type Pool, type Tx } from '../platform/db.ts';
+import type { TaskOutcome } from './outcomes.ts';
 
 export type TaskStatus = 'pending' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled' | 'compensated';
 
@@ -38,6 +39,11 @@ export interface TaskRow {
   lockedUntil: string | null;
   startedAt: string | null;
   finishedAt: string | null;
+}
+
+/** A done task as the outcome interface reports it (outcomes.ts). */
+export function outcomeOf(t: TaskRow): TaskOutcome {
+  return { taskId: t.taskId, step: t.step, specification: t.specification, dependsOn: t.dependsOn, externalId: t.externalId, result: t.result };
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -78,7 +84,7 @@ export function taskFromRow(r: any): TaskRow {
  * done. Running tasks whose lease ran out (their worker died) are first put back to pending,
  * so that the claim itself walks only the pending index in due order. SKIP LOCKED lets
  * concurrent claimers pass each other's rows instead of waiting; the claim and the lease are
- * one statement. Tasks of a held order wait.
+ * one statement. Tasks of a held order wait: their order's hold is on them (setOrderHeld).
  */
 export async function claimReadyTasks(pool: Pool | Tx, claimToken: string, now: string, leaseMs: number, limit: number): Promise<TaskRow[]> {
   await pool.query(
@@ -91,14 +97,11 @@ export async function claimReadyTasks(pool: Pool | Tx, claimToken: string, now: 
     `with ready as (
        select t.account_id, t.task_id
          from fulfillment_task t
-        where t.status = 'pending' and t.next_run_at <= $1
+        where t.status = 'pending' and not t.held and t.next_run_at <= $1
           and not exists (
                 select 1 from unnest(t.depends_on) as dependency (task_id)
                   join fulfillment_task d on d.account_id = t.account_id and d.task_id = dependency.task_id
                  where d.status <> 'done')
-          and not exists (
-                select 1 from product_order o
-                 where o.account_id = t.account_id and o.order_id = t.order_id and o.status = 'held')
         order by t.next_run_at, t.task_number
         limit $4
         for update of t skip locked
@@ -203,6 +206,17 @@ export async function cancelTasks(tx: Tx, accountId: string, itemIds: string[], 
   return rows.map(taskFromRow);
 }
 
+/**
+ * Holds an order's tasks, or releases them: the claim skips held tasks, so those not yet
+ * claimed wait while their order is held; running ones finish.
+ */
+export async function setOrderHeld(tx: Tx, accountId: string, orderId: string, held: boolean, now: string): Promise<void> {
+  await tx.query(
+    'update fulfillment_task set held = $3, updated_at = $4 where account_id = $1 and order_id = $2 and held <> $3',
+    [accountId, orderId, held, now],
+  );
+}
+
 export async function markCompensated(tx: Tx, accountId: string, taskId: string, now: string): Promise<void> {
   await tx.query(`update fulfillment_task set status = 'compensated', updated_at = $3 where account_id = $1 and task_id = $2`, [accountId, taskId, now]);
 }
@@ -232,8 +246,10 @@ export async function insertCompensations(tx: Tx, compensations: NewCompensation
     await tx.query(
       `insert into fulfillment_task (tenant_id, account_id, task_id, order_id, item_id, task_number, kind, compensates_task_id,
          step, spec_kind, spec_id, spec_version, spec_code, provisioner_code, status, depends_on, point_of_no_return,
-         idempotency_key, correlation_id, max_attempts, next_run_at, created_at, updated_at)
-       values ($1, $2, $3, $4, $5, $6, 'compensation', $7, $8, $9, $10, $11, $12, $13, 'pending', $14, false, $15, $16, $17, $18, $18, $18)`,
+         idempotency_key, correlation_id, max_attempts, next_run_at, created_at, updated_at, held)
+       values ($1, $2, $3, $4, $5, $6, 'compensation', $7, $8, $9, $10, $11, $12, $13, 'pending', $14, false, $15, $16, $17, $18, $18, $18,
+               -- Held with its order, like the task it undoes.
+               (select held from fulfillment_task where account_id = $2 and task_id = $7))`,
       [t.tenantId, t.accountId, c.taskId, t.orderId, t.itemId, c.taskNumber, t.taskId, t.step, t.specification?.kind ?? null,
        t.specification?.id ?? null, t.specification?.version ?? null, t.specification?.code ?? null, t.provisionerCode,
        c.dependsOn, `${t.idempotencyKey}:compensate`, t.correlationId, t.maxAttempts, now],

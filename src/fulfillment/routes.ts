@@ -1,4 +1,4 @@
-/** HTTP → fulfillment: results of waiting tasks, signed callbacks, re-runs and cancellations. */
+/** HTTP → fulfillment: results of waiting tasks, and signed callbacks (re-runs and cancellations are orders' routes). */
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -97,26 +97,4 @@ export function registerFulfillmentRoutes(app: FastifyInstance, deps: { orchestr
       return orchestrator.postResult({ tenantId, actor: null, correlationId: request.headers['x-correlation-id']?.toString() ?? null }, body.taskId, posted);
     });
   });
-
-  r.post('/orders/:id/rerun', {
-    config: { adminOnly: true },
-    schema: {
-      tags,
-      summary: 'Re-run the failed work of an order (seed 003 B2): failed items take their assets again, their failed tasks run again with fresh attempts',
-      description: 'Admin only, audited. Re-running an order with nothing failed changes nothing and returns the same view.',
-      params: IdParams,
-      response: { 200: AnyObject },
-    },
-  }, async (request) => orchestrator.rerunOrder(contextOf(request), request.params.id));
-
-  r.post('/orders/:id/cancel', {
-    schema: {
-      tags,
-      summary: 'Cancel an order in flight: tasks not started are cancelled, done work that can be undone is compensated',
-      description: 'Refused with 409 point-of-no-return, changing nothing, when a started task is past its point of no return. The order is pendingCancellation while compensations run, then cancelled (or partial when some items had completed).',
-      params: IdParams,
-      body: Type.Object({ reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })) }, { additionalProperties: false }),
-      response: { 200: AnyObject },
-    },
-  }, async (request) => orchestrator.cancelOrder(contextOf(request), request.params.id, request.body.reason ?? 'cancelled by request') as Promise<object>);
 }

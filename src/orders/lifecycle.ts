@@ -1,13 +1,15 @@
 /**
  * What happens to an order and its items while they are fulfilled: each function runs inside
- * the caller's transaction (the orchestrator's, or an amendment's) and changes the installed
- * base only through the inventory commands (seed 000 §18), so that an item's state and its
- * assets change together or not at all. Every function first locks the order row: item
+ * the caller's transaction (the orchestrator's, through the outcome interface in-flight.ts
+ * implements, or an amendment's) and changes the installed base only through the inventory
+ * commands (seed 000 §18), so that an item's state and its assets change together or not at
+ * all. Every change works on an order the transaction has locked (lockOrderInTx), once: item
  * changes of one order are serialised, and the order is settled exactly once.
  *
  * What an item does to its assets, by action, is its action's module's (orders/actions/index.ts).
  */
 import { appendToOutbox, buildEvent } from '../events/index.ts';
+import { setOrderTasksHeldInTx, type ItemFailure, type TaskOutcome } from '../fulfillment/index.ts';
 import { productInstanceInTx, InventoryService, holdAssetsForOrderInTx } from '../inventory/index.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
@@ -18,31 +20,26 @@ import { ORDER_FINAL_STATES, itemTransition, orderTransition, settledOrderState,
 import * as store from './store.ts';
 import type { OrderItemRecord, OrderRecord } from './store.ts';
 
-/** A finished task of the item, as fulfillment reports it. */
-export interface TaskOutcome {
-  taskId: string;
-  step: string;
-  specification: { kind: string; id: string; version: number; code: string } | null;
-  dependsOn: string[];
-  externalId: string | null;
-  result: Record<string, unknown> | null;
+export type ItemError = ItemFailure;
+
+/**
+ * An order this transaction has locked, with its items. The functions below keep it current
+ * as they move the order and its items, so that a transaction locks an order once.
+ */
+export interface LockedOrder {
+  order: OrderRecord;
+  items: OrderItemRecord[];
 }
 
-export interface ItemError {
-  code: string;
-  message: string;
-  taskId?: string | null;
-}
-
-/** The order, locked, with its items. */
-async function lockedOrder(tx: Tx, accountId: string, orderId: string): Promise<{ order: OrderRecord; items: OrderItemRecord[] }> {
+/** Locks the order and returns it with its items: every change to an order or its items starts here. */
+export async function lockOrderInTx(tx: Tx, accountId: string, orderId: string): Promise<LockedOrder> {
   const order = await store.lockOrder(tx, accountId, orderId);
   if (!order) throw NotFoundError.of('order', orderId);
   return { order, items: await store.listItems(tx, accountId, orderId) };
 }
 
-function itemOf(items: OrderItemRecord[], itemId: string): OrderItemRecord {
-  const item = items.find((i) => i.itemId === itemId);
+export function itemOf(locked: LockedOrder, itemId: string): OrderItemRecord {
+  const item = locked.items.find((i) => i.itemId === itemId);
   if (!item) throw NotFoundError.of('order item', itemId);
   return item;
 }
@@ -51,7 +48,7 @@ async function moveItem(
   tx: Tx,
   ctx: CommandContext,
   now: string,
-  order: OrderRecord,
+  locked: LockedOrder,
   item: OrderItemRecord,
   command: ItemCommand,
   reason: string | null,
@@ -59,12 +56,15 @@ async function moveItem(
 ): Promise<OrderItemRecord> {
   const verdict = itemTransition(item.status, command);
   if (!verdict.ok) throw new IllegalTransitionError('order item', item.itemId, item.status, command, verdict.allowed);
+  const { order } = locked;
   const updated = await store.updateItem(tx, order.accountId, item, { status: verdict.to, ...change }, now);
   await store.insertStateChange(tx, ctx.tenantId, order.accountId, order.orderId, { itemId: item.itemId, fromStatus: item.status, toStatus: verdict.to, reason, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
+  locked.items = locked.items.map((i) => (i.itemId === updated.itemId ? updated : i));
   return updated;
 }
 
-async function moveOrder(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, command: OrderCommand, reason: string | null): Promise<OrderRecord> {
+async function moveOrder(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder, command: OrderCommand, reason: string | null): Promise<OrderRecord> {
+  const { order } = locked;
   const verdict = orderTransition(order.status, command);
   if (!verdict.ok) throw new IllegalTransitionError('order', order.orderId, order.status, command, verdict.allowed);
   const updated = await store.updateOrderStatus(tx, order.accountId, order, verdict.to, now);
@@ -80,78 +80,81 @@ async function moveOrder(tx: Tx, ctx: CommandContext, now: string, order: OrderR
     aggregateVersion: updated.version,
     body: { orderId: order.orderId, status: verdict.to, previousStatus: order.status, reason },
   }));
+  // The hold is on the tasks too, whichever way the order enters or leaves `held`: the claim
+  // skips a held order's tasks without reading the order (decision 0015).
+  if ((order.status === 'held') !== (verdict.to === 'held')) await setOrderTasksHeldInTx(tx, now, order.accountId, order.orderId, verdict.to === 'held');
+  locked.order = updated;
   return updated;
 }
 
+/** The order starts with its first item, and an item with its first task. */
+async function startItem(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder, item: OrderItemRecord): Promise<OrderItemRecord> {
+  if (locked.order.status === 'acknowledged') await moveOrder(tx, ctx, now, locked, 'start', null);
+  return item.status === 'acknowledged' ? moveItem(tx, ctx, now, locked, item, 'start', null) : item;
+}
+
 /** Once every item has ended, the order ends: completed, failed, partial or cancelled. */
-async function settle(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord): Promise<OrderRecord> {
-  if (ORDER_FINAL_STATES.includes(order.status)) return order;
-  const items = await store.listItems(tx, order.accountId, order.orderId);
-  let settled = settledOrderState(items.map((i) => i.status));
-  if (!settled) return order;
+async function settle(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder): Promise<void> {
+  const status = locked.order.status;
+  if (ORDER_FINAL_STATES.includes(status)) return;
+  let settled = settledOrderState(locked.items.map((i) => i.status));
+  if (!settled) return;
   // A cancellation requested after some items completed ends the order partially done.
-  if (settled === 'completed' && order.status === 'pendingCancellation') settled = 'partial';
+  if (settled === 'completed' && status === 'pendingCancellation') settled = 'partial';
   // Work already running when the order was held may still end it.
-  if ((order.status === 'acknowledged' || order.status === 'held') && settled !== 'cancelled') order = await moveOrder(tx, ctx, now, order, 'start', null);
+  if ((status === 'acknowledged' || status === 'held') && settled !== 'cancelled') await moveOrder(tx, ctx, now, locked, 'start', null);
   const command: OrderCommand = { completed: 'complete', failed: 'fail', partial: 'completePartially', cancelled: 'cancel' }[settled as 'completed' | 'failed' | 'partial' | 'cancelled'] as OrderCommand;
-  if (settled === 'cancelled' && order.status === 'inProgress') order = await moveOrder(tx, ctx, now, order, 'requestCancellation', null);
-  return moveOrder(tx, ctx, now, order, command, null);
+  if (settled === 'cancelled' && locked.order.status === 'inProgress') await moveOrder(tx, ctx, now, locked, 'requestCancellation', null);
+  await moveOrder(tx, ctx, now, locked, command, null);
 }
 
 /**
- * The order as GET /orders/:id shows it, read in the caller's transaction: a command that
- * answers with the order reads it in the transaction of its change, so that the answer is
- * what an Idempotency-Key stores with that change (src/http/idempotency.ts).
+ * The first task of an item started: the item, and the order with it, are in progress. Returns
+ * the item. Only an item's first task starts it (and maybe its order, which always starts
+ * first) and locks the order: every later task reads the one item row and takes no lock.
  */
-export async function orderViewInTx(tx: Tx, orderId: string): Promise<Awaited<ReturnType<typeof store.findOrder>>> {
-  return store.findOrder(tx, orderId);
-}
-
-/** Locks the order and returns it with its items: fulfillment takes this lock before it changes an order's tasks. */
-export async function lockOrderInTx(tx: Tx, accountId: string, orderId: string): Promise<{ order: OrderRecord; items: OrderItemRecord[] }> {
-  return lockedOrder(tx, accountId, orderId);
-}
-
-/** The first task of an item started: the item, and the order with it, are in progress. Returns the item. */
-export async function markItemStartedInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, itemId: string): Promise<OrderItemRecord> {
-  // Only an item's first task starts it (and maybe its order, which always starts first):
-  // every later task reads the one item row and takes no lock.
-  const seen = await store.findItem(tx, accountId, itemId);
+export async function markItemStartedInTx(tx: Tx, ctx: CommandContext, now: string, ref: { accountId: string; orderId: string; itemId: string }): Promise<OrderItemRecord> {
+  const seen = await store.findItem(tx, ref.accountId, ref.itemId);
   if (seen && seen.status !== 'acknowledged') return seen;
-  let { order, items } = await lockedOrder(tx, accountId, orderId);
-  const item = itemOf(items, itemId);
-  if (order.status === 'acknowledged') order = await moveOrder(tx, ctx, now, order, 'start', null);
-  return item.status === 'acknowledged' ? moveItem(tx, ctx, now, order, item, 'start', null) : item;
+  const locked = await lockOrderInTx(tx, ref.accountId, ref.orderId);
+  return startItem(tx, ctx, now, locked, itemOf(locked, ref.itemId));
 }
 
 /**
  * Every task of the item is done: apply the change to the installed base and complete the
- * item. Idempotent: an item that already ended is left as it is.
+ * item — the one place an item completes. Idempotent: an item that already ended is left as it is.
  */
-export async function completeItemInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, itemId: string, tasks: readonly TaskOutcome[]): Promise<void> {
-  let { order, items } = await lockedOrder(tx, accountId, orderId);
-  let item = itemOf(items, itemId);
+export async function completeItemInTx(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder, itemId: string, tasks: readonly TaskOutcome[]): Promise<void> {
+  let item = itemOf(locked, itemId);
   if (item.status !== 'acknowledged' && item.status !== 'inProgress') return;
-  if (order.status === 'acknowledged') order = await moveOrder(tx, ctx, now, order, 'start', null);
-  if (item.status === 'acknowledged') item = await moveItem(tx, ctx, now, order, item, 'start', null);
-  const productInstanceId = await applyItem(tx, ctx, now, order, item, tasks);
-  await moveItem(tx, ctx, now, order, item, 'complete', null, { productInstanceId });
-  await settle(tx, ctx, now, order);
+  item = await startItem(tx, ctx, now, locked, item);
+  const productInstanceId = await applyItem(tx, ctx, now, locked.order, item, tasks);
+  await moveItem(tx, ctx, now, locked, item, 'complete', null, { productInstanceId });
+  await settle(tx, ctx, now, locked);
 }
 
 /** A task failed for good: the item fails, its assets go to their documented state. */
-export async function failItemInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, itemId: string, error: ItemError): Promise<void> {
-  let { order, items } = await lockedOrder(tx, accountId, orderId);
-  let item = itemOf(items, itemId);
+export async function failItemInTx(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder, itemId: string, error: ItemError): Promise<void> {
+  let item = itemOf(locked, itemId);
   if (!['acknowledged', 'inProgress', 'pendingCancellation'].includes(item.status)) return;
-  if (order.status === 'acknowledged') order = await moveOrder(tx, ctx, now, order, 'start', null);
-  if (item.status === 'acknowledged') item = await moveItem(tx, ctx, now, order, item, 'start', null);
+  item = await startItem(tx, ctx, now, locked, item);
   // An item being withdrawn whose compensation failed has nothing left to undo on its assets;
   // its error says so, and a re-run leaves it alone (its work was withdrawn, not failed).
   const withdrawn = item.status === 'pendingCancellation';
-  if (!withdrawn) await failAssets(tx, ctx, now, order, item, error);
-  await moveItem(tx, ctx, now, order, item, 'fail', error.message, { error: { ...error, ...(withdrawn ? { duringWithdrawal: true } : {}) } });
-  await settle(tx, ctx, now, order);
+  if (!withdrawn) await failAssets(tx, ctx, now, locked.order, item, error);
+  await moveItem(tx, ctx, now, locked, item, 'fail', error.message, { error: { ...error, ...(withdrawn ? { duringWithdrawal: true } : {}) } });
+  await settle(tx, ctx, now, locked);
+}
+
+/** The item fails, and so do the items that wait for it. Returns the ids of all of them. */
+export async function failItemAndDependentsInTx(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder, itemId: string, error: ItemError): Promise<string[]> {
+  const failedItem = itemOf(locked, itemId);
+  const dependents = dependentsOf(locked.items, [itemId]);
+  await failItemInTx(tx, ctx, now, locked, itemId, error);
+  for (const dependent of dependents) {
+    await failItemInTx(tx, ctx, now, locked, dependent.itemId, { code: 'dependency-failed', message: `item ${failedItem.itemNumber} (${failedItem.action}), which this item waits for, failed` });
+  }
+  return [itemId, ...dependents.map((d) => d.itemId)];
 }
 
 /**
@@ -160,14 +163,13 @@ export async function failItemInTx(tx: Tx, ctx: CommandContext, now: string, acc
  * With done work still to undo in external systems the item waits in pendingCancellation
  * until its compensations are done; otherwise it is cancelled now.
  */
-export async function withdrawItemInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, itemId: string, options: { reason: string; compensating: boolean }): Promise<void> {
-  const { order, items } = await lockedOrder(tx, accountId, orderId);
-  const item = itemOf(items, itemId);
+export async function withdrawItemInTx(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder, itemId: string, options: { reason: string; compensating: boolean }): Promise<void> {
+  const item = itemOf(locked, itemId);
   if (!['acknowledged', 'inProgress', 'held'].includes(item.status)) return;
-  await withdrawAssets(tx, ctx, now, order, item);
-  const pending = await moveItem(tx, ctx, now, order, item, 'requestCancellation', options.reason);
-  if (!options.compensating) await moveItem(tx, ctx, now, order, pending, 'cancel', options.reason);
-  await settle(tx, ctx, now, order);
+  await withdrawAssets(tx, ctx, now, locked.order, item);
+  const pending = await moveItem(tx, ctx, now, locked, item, 'requestCancellation', options.reason);
+  if (!options.compensating) await moveItem(tx, ctx, now, locked, pending, 'cancel', options.reason);
+  await settle(tx, ctx, now, locked);
 }
 
 /**
@@ -175,7 +177,8 @@ export async function withdrawItemInTx(tx: Tx, ctx: CommandContext, now: string,
  * Holding a held order, or releasing one that is not held, changes nothing.
  */
 export async function setOrderHeldInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, held: boolean, reason: string | null): Promise<OrderRecord> {
-  const { order } = await lockedOrder(tx, accountId, orderId);
+  const locked = await lockOrderInTx(tx, accountId, orderId);
+  const { order } = locked;
   // Releasing the hold of an order that has ended is refused like holding it: 409
   // illegal-transition. Holding a held order, or releasing an open order that is not held,
   // changes nothing.
@@ -184,22 +187,20 @@ export async function setOrderHeldInTx(tx: Tx, ctx: CommandContext, now: string,
     throw new IllegalTransitionError('order', order.orderId, order.status, 'release-hold', verdict.ok ? [] : verdict.allowed);
   }
   if (held === (order.status === 'held')) return order;
-  return moveOrder(tx, ctx, now, order, held ? 'hold' : 'start', reason);
+  return moveOrder(tx, ctx, now, locked, held ? 'hold' : 'start', reason);
 }
 
 /** The whole order is to be cancelled: pendingCancellation while its items are withdrawn. */
-export async function requestOrderCancellationInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, reason: string): Promise<OrderRecord> {
-  const { order } = await lockedOrder(tx, accountId, orderId);
-  return order.status === 'pendingCancellation' ? order : moveOrder(tx, ctx, now, order, 'requestCancellation', reason);
+export async function requestOrderCancellationInTx(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder, reason: string): Promise<void> {
+  if (locked.order.status !== 'pendingCancellation') await moveOrder(tx, ctx, now, locked, 'requestCancellation', reason);
 }
 
 /** The compensations of a withdrawn item are done: it is cancelled. */
-export async function finishWithdrawalInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string, itemId: string): Promise<void> {
-  const { order, items } = await lockedOrder(tx, accountId, orderId);
-  const item = itemOf(items, itemId);
+export async function finishWithdrawalInTx(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder, itemId: string): Promise<void> {
+  const item = itemOf(locked, itemId);
   if (item.status !== 'pendingCancellation') return;
-  await moveItem(tx, ctx, now, order, item, 'cancel', 'compensation done');
-  await settle(tx, ctx, now, order);
+  await moveItem(tx, ctx, now, locked, item, 'cancel', 'compensation done');
+  await settle(tx, ctx, now, locked);
 }
 
 /**
@@ -207,16 +208,30 @@ export async function finishWithdrawalInTx(tx: Tx, ctx: CommandContext, now: str
  * refuses the whole re-run) and are in progress again, and so is the order. Returns the
  * re-run item ids; none when nothing had failed.
  */
-export async function rerunFailedItemsInTx(tx: Tx, ctx: CommandContext, now: string, accountId: string, orderId: string): Promise<string[]> {
-  let { order, items } = await lockedOrder(tx, accountId, orderId);
-  const failed = items.filter((i) => i.status === 'failed' && !i.error?.duringWithdrawal);
+export async function rerunFailedItemsInTx(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder): Promise<string[]> {
+  const failed = locked.items.filter((i) => i.status === 'failed' && !i.error?.duringWithdrawal);
   if (failed.length === 0) return [];
-  if (order.status === 'failed' || order.status === 'partial') order = await moveOrder(tx, ctx, now, order, 'rerun', 'manual re-run');
+  if (locked.order.status === 'failed' || locked.order.status === 'partial') await moveOrder(tx, ctx, now, locked, 'rerun', 'manual re-run');
   for (const item of failed) {
-    await retakeAssets(tx, ctx, now, order, item);
-    await moveItem(tx, ctx, now, order, item, 'rerun', 'manual re-run', { error: null });
+    await retakeAssets(tx, ctx, now, locked.order, item);
+    await moveItem(tx, ctx, now, locked, item, 'rerun', 'manual re-run', { error: null });
   }
   return failed.map((i) => i.itemId);
+}
+
+/** Items that wait, directly or through others, for any of `itemIds`. */
+export function dependentsOf(items: readonly OrderItemRecord[], itemIds: readonly string[]): OrderItemRecord[] {
+  const found = new Set<string>();
+  const visit = (id: string) => {
+    for (const item of items) {
+      if (item.dependsOn.includes(id) && !found.has(item.itemId)) {
+        found.add(item.itemId);
+        visit(item.itemId);
+      }
+    }
+  };
+  itemIds.forEach(visit);
+  return items.filter((i) => found.has(i.itemId));
 }
 
 // ------------------------------------------------------------------------- per action

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { contextOf, DateTime, decodeCursor, IdParams, isKeysetCursor, keysetPage, JsonObjectSchema, Page, PageQuery, Uuid } from '../http/http.ts';
 import { ORDER_ACTIONS } from './actions/index.ts';
+import type { InFlightOrders } from './in-flight.ts';
 import type { OrderService } from './service.ts';
 
 const ItemInput = Type.Object({
@@ -34,9 +35,10 @@ const ItemInput = Type.Object({
 
 const AnyObject = Type.Object({}, { additionalProperties: true });
 
-export function registerOrderRoutes(app: FastifyInstance, orders: OrderService): void {
+export function registerOrderRoutes(app: FastifyInstance, deps: { orders: OrderService; inFlightOrders: InFlightOrders }): void {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['orders'];
+  const { orders, inFlightOrders } = deps;
 
   r.post('/accounts/:accountId/orders', {
     schema: {
@@ -99,4 +101,28 @@ export function registerOrderRoutes(app: FastifyInstance, orders: OrderService):
 
   r.get('/orders/:id/history', { schema: { tags, summary: 'Every state change of the order and its items', params: IdParams, response: { 200: AnyObject } } },
     async (request) => ({ items: await orders.orderHistory(contextOf(request), request.params.id), nextCursor: null }));
+
+  // Re-run and cancel change the order's tasks too: the API document lists them with fulfillment's operations.
+  const fulfillmentTags = ['fulfillment'];
+  r.post('/orders/:id/rerun', {
+    config: { adminOnly: true },
+    schema: {
+      tags: fulfillmentTags,
+      summary: 'Re-run the failed work of an order (seed 003 B2): failed items take their assets again, their failed tasks run again with fresh attempts',
+      description: 'Admin only, audited. Re-running an order with nothing failed changes nothing and returns the same view.',
+      params: IdParams,
+      response: { 200: AnyObject },
+    },
+  }, async (request) => inFlightOrders.rerunOrder(contextOf(request), request.params.id));
+
+  r.post('/orders/:id/cancel', {
+    schema: {
+      tags: fulfillmentTags,
+      summary: 'Cancel an order in flight: tasks not started are cancelled, done work that can be undone is compensated',
+      description: 'Refused with 409 point-of-no-return, changing nothing, when a started task is past its point of no return. The order is pendingCancellation while compensations run, then cancelled (or partial when some items had completed).',
+      params: IdParams,
+      body: Reason,
+      response: { 200: AnyObject },
+    },
+  }, async (request) => inFlightOrders.cancelOrder(contextOf(request), request.params.id, request.body.reason ?? 'cancelled by request'));
 }

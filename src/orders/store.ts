@@ -1,5 +1,5 @@
 /** The SQL of orders. */
-import { isUniqueViolation, queryOne, queryRows, type Tx } from '../platform/db.ts';
+import { isUniqueViolation, queryOne, queryRows, type Pool, type Tx } from '../platform/db.ts';
 import { BusinessRuleError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { ItemState, OrderAction, OrderState } from './model.ts';
@@ -138,6 +138,12 @@ export async function findOrder(tx: Tx, orderId: string): Promise<(OrderRecord &
   if (!row) return undefined;
   const items = await queryRows(tx, 'select * from order_item where account_id = $1 and order_id = $2 order by item_number', [row.account_id, orderId]);
   return { ...orderFromRow(row), items: items.map(itemFromRow) };
+}
+
+/** The tenant of an order, looked up across tenants (outside a tenant's transaction), for operator tools that name only the order. */
+export async function findTenantOfOrder(pool: Pool, orderId: string): Promise<string | undefined> {
+  const row = await queryOne<{ tenant_id: string }>(pool, 'select tenant_id from product_order where order_id = $1', [orderId]);
+  return row?.tenant_id;
 }
 
 export async function listOrderIds(tx: Tx, accountId: string, after: { createdAt: string; id: string } | null, limit: number): Promise<string[]> {

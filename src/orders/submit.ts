@@ -8,7 +8,7 @@
 import { recordAudit } from '../platform/audit.ts';
 import { findAccountInTx } from '../customers/index.ts';
 import { appendToOutbox, buildEvent } from '../events/index.ts';
-import { withdrawItemsInTx, planAndEnqueueInTx, type Routing } from '../fulfillment/index.ts';
+import { planAndEnqueueInTx, type Routing } from '../fulfillment/index.ts';
 import { activeOperationInTx, assetVersionsInTx, containedChildren, holdAssetsForOrderInTx, InventoryService, type OrderTarget, type ProductInstanceState } from '../inventory/index.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
@@ -17,6 +17,7 @@ import { newId } from '../platform/ids.ts';
 import type { PriceResult } from '../pricing/index.ts';
 import { priceBasketInTx, type BasketAction, type BasketLine } from '../quotes/index.ts';
 import { ORDER_ACTION_MODULES, ORDER_ACTIONS, actionsAllowedOn, type DraftItem, type Submission } from './actions/index.ts';
+import { withdrawItemsInTx } from './in-flight.ts';
 import { priceSnapshotOf, type InstalledVersions } from './actions/action.ts';
 import { checkItemDependencies, type OrderItemInput } from './model.ts';
 import * as store from './store.ts';

@@ -4,6 +4,7 @@
  */
 import type { ProductOfferingBody } from '../catalog/index.ts';
 import type { PriceResult } from '../pricing/index.ts';
+import { allowedCommands, transition } from '../platform/state-machine.ts';
 
 export const QUOTE_STATES = ['DRAFT', 'PRICED', 'ACCEPTED', 'CONVERTED', 'EXPIRED', 'CANCELLED'] as const;
 export type QuoteState = (typeof QUOTE_STATES)[number];
@@ -17,7 +18,11 @@ export const QUOTE_TRANSITIONS = {
 export type QuoteCommand = keyof typeof QUOTE_TRANSITIONS;
 
 export function allowedQuoteCommands(state: QuoteState): QuoteCommand[] {
-  return (Object.keys(QUOTE_TRANSITIONS) as QuoteCommand[]).filter((c) => (QUOTE_TRANSITIONS[c].from as readonly string[]).includes(state));
+  return allowedCommands(QUOTE_TRANSITIONS, state);
+}
+
+export function quoteTransition(state: QuoteState, command: QuoteCommand): { ok: true; to: QuoteState } | { ok: false; allowed: QuoteCommand[] } {
+  return transition(QUOTE_TRANSITIONS, state, command);
 }
 
 /** States in which time can still run out on a quote. */

@@ -8,7 +8,7 @@ import { recordAudit } from '../platform/audit.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { ConcurrentModificationError, IllegalTransitionError, NotFoundError } from '../platform/errors.ts';
-import { QUOTE_TRANSITIONS, allowedQuoteCommands, EXPIRABLE_STATES, type Quote, type QuoteCommand } from './model.ts';
+import { quoteTransition, EXPIRABLE_STATES, type Quote, type QuoteCommand } from './model.ts';
 import * as store from './store.ts';
 
 /** Time ran out on the quote before the command: the command is refused, the expiry recorded. */
@@ -45,13 +45,11 @@ export async function changeQuoteInTx(
     await quoteEvent(tx, ctx, { ...current, status: 'EXPIRED', version: current.version + 1 }, 'QuoteExpired', now);
     return { expired: true, quoteId, expiresAt: current.expiresAt };
   }
-  const transition = QUOTE_TRANSITIONS[command];
-  if (!(transition.from as readonly string[]).includes(current.status)) {
-    throw new IllegalTransitionError('quote', quoteId, current.status, command, allowedQuoteCommands(current.status));
-  }
+  const verdict = quoteTransition(current.status, command);
+  if (!verdict.ok) throw new IllegalTransitionError('quote', quoteId, current.status, command, verdict.allowed);
   const next: Quote = structuredClone(current);
   const eventType = await change(next);
-  next.status = transition.to;
+  next.status = verdict.to;
   next.version = current.version + 1;
   next.updatedAt = now;
   if (!(await store.updateQuote(tx, next, expectedVersion))) throw new ConcurrentModificationError('quote', quoteId, expectedVersion, null);

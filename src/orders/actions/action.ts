@@ -7,7 +7,7 @@
  */
 import { findCatalogVersion } from '../../catalog/index.ts';
 import type { Account } from '../../customers/index.ts';
-import type { StepPlan } from '../../fulfillment/index.ts';
+import type { StepPlan, TaskOutcome } from '../../fulfillment/index.ts';
 import { productInstanceInTx, type assetVersionsInTx, type FulfilledService, type InventoryService, type ProductInstance, type ProductInstanceCommand } from '../../inventory/index.ts';
 import type { CommandContext, JsonObject } from '../../platform/context.ts';
 import type { Tx } from '../../platform/db.ts';
@@ -15,7 +15,6 @@ import type { FieldError } from '../../platform/errors.ts';
 import { NotFoundError } from '../../platform/errors.ts';
 import type { PricedLine } from '../../pricing/index.ts';
 import type { BasketLine, PricedBasketLine } from '../../quotes/index.ts';
-import type { TaskOutcome } from '../lifecycle.ts';
 import type { OrderItemInput } from '../model.ts';
 import type { OrderItemRecord, OrderRecord } from '../store.ts';
 
