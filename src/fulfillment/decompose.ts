@@ -3,8 +3,6 @@
  * resource specifications its product specification names, with dependencies between them
  * (reserve resources → configure the service → activate the product). Pure: no I/O.
  */
-import type { OrderAction } from '../orders/index.ts';
-
 export interface SpecRef {
   kind: 'product' | 'service' | 'resource';
   id: string;
@@ -50,11 +48,29 @@ export interface PlannedTask {
   maxAttempts: number;
 }
 
+/**
+ * The steps an order item needs, as its order action names them (orders/actions/): a small
+ * vocabulary that planItemSteps lays out on the item's specification tree, so that this part
+ * plans without knowing the order actions.
+ */
+export type StepPlan =
+  /**
+   * Reserve each service's resources → configure the service → `last` on the product
+   * (activate, move); `replaces`: then deactivate the services of the product it replaces.
+   */
+  | { kind: 'build'; last: 'activate' | 'move'; replaces?: boolean }
+  /** Deactivate each service, then release its resources; the product itself when it has no services. */
+  | { kind: 'teardown' }
+  /** `step` on each service (modify, suspend, resume); on the product when it has no services. */
+  | { kind: 'each-service'; step: string }
+  /** `step` on the product only (renew). */
+  | { kind: 'product'; step: string };
+
 export interface ItemToPlan {
   itemId: string;
-  action: OrderAction;
+  steps: StepPlan;
   tree: SpecTree;
-  /** For REPLACE: the tree of the instance being replaced (its services are deactivated). */
+  /** For a replacement: the tree of the instance being replaced (its services are deactivated). */
   replacedTree?: SpecTree | null;
   /** Items this item waits for: every first task of this item depends on their last tasks. */
   dependsOnItemIds: string[];
@@ -68,34 +84,23 @@ interface LocalTask {
 }
 
 /** The tasks of one item, in order, with dependencies local to the item. */
-export function planItemSteps(action: OrderAction, tree: SpecTree, replacedTree: SpecTree | null = null): LocalTask[] {
+export function planItemSteps(plan: StepPlan, tree: SpecTree, replacedTree: SpecTree | null = null): LocalTask[] {
   const tasks: LocalTask[] = [];
   const add = (step: string, spec: SpecRef | null, after: number[]) => tasks.push({ step, spec, after }) - 1;
-  const perService = (step: string, services: SpecTree['services'], after: number[] = []) =>
-    services.length ? services.map((s) => add(step, s, after)) : [add(step, tree.product, after)];
 
-  switch (action) {
-    case 'ADD':
-    case 'MOVE':
-    case 'REPLACE': {
+  switch (plan.kind) {
+    case 'build': {
       const configured: number[] = [];
       for (const service of tree.services) {
         const reserved = service.resources.map((r) => add('reserve', r, []));
         configured.push(add('configure', service, reserved));
       }
-      if (action === 'REPLACE' && replacedTree) {
-        // The new product is activated before the old one's services go away.
-        const activated = add('activate', tree.product, configured);
-        for (const service of replacedTree.services) add('deactivate', service, [activated]);
-        return tasks;
-      }
-      add(action === 'MOVE' ? 'move' : 'activate', tree.product, configured);
+      const done = add(plan.last, tree.product, configured);
+      // The new product is up before the old one's services go away.
+      if (plan.replaces) for (const service of replacedTree?.services ?? []) add('deactivate', service, [done]);
       return tasks;
     }
-    case 'MODIFY':
-      perService('modify', tree.services);
-      return tasks;
-    case 'DISCONNECT': {
+    case 'teardown': {
       for (const service of tree.services) {
         const deactivated = add('deactivate', service, []);
         service.resources.forEach((r) => add('release', r, [deactivated]));
@@ -103,14 +108,12 @@ export function planItemSteps(action: OrderAction, tree: SpecTree, replacedTree:
       if (tree.services.length === 0) add('deactivate', tree.product, []);
       return tasks;
     }
-    case 'SUSPEND':
-      perService('suspend', tree.services);
+    case 'each-service':
+      if (tree.services.length === 0) add(plan.step, tree.product, []);
+      for (const service of tree.services) add(plan.step, service, []);
       return tasks;
-    case 'RESUME':
-      perService('resume', tree.services);
-      return tasks;
-    case 'RENEW':
-      add('renew', tree.product, []);
+    case 'product':
+      add(plan.step, tree.product, []);
       return tasks;
   }
 }
@@ -135,7 +138,7 @@ export function planOrder(items: readonly ItemToPlan[], routing: Routing): Plann
     const index = pending.findIndex((i) => i.dependsOnItemIds.every((d) => placed.has(d) || !items.some((x) => x.itemId === d)));
     if (index < 0) throw new Error('item dependencies form a cycle');
     const item = pending.splice(index, 1)[0];
-    const local = planItemSteps(item.action, item.tree, item.replacedTree ?? null);
+    const local = planItemSteps(item.steps, item.tree, item.replacedTree ?? null);
     const base = planned.length;
     const waitFor = item.dependsOnItemIds.flatMap((d) => lastTasksOf.get(d) ?? []);
     local.forEach((t) => {

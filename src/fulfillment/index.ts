@@ -1,5 +1,5 @@
 // The public surface of fulfillment/: other parts import from here only (eslint.config.js enforces it).
-export { type Routing } from './decompose.ts';
+export { type Routing, type StepPlan } from './decompose.ts';
 export { Orchestrator, type FulfillmentSettings } from './orchestrator.ts';
 export { orderTasksInTx, rerunItemTasksInTx, setOrderTasksHeldInTx, withdrawItemTasksInTx, type FulfillmentTask } from './order-tasks.ts';
 export { type FulfillmentOutcomes, type ItemFailure, type ItemRef, type ItemToProvision, type OrderOutcomes, type TaskOutcome } from './outcomes.ts';

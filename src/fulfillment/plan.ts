@@ -7,17 +7,16 @@ import { ConfigError } from '../platform/config.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { newId } from '../platform/ids.ts';
-import type { OrderAction } from '../orders/index.ts';
 import { listOrderTasks, type TaskRow } from './queue.ts';
-import { DEFAULT_ROUTING, planOrder, type ItemToPlan, type PlannedTask, type Routing, type SpecTree } from './decompose.ts';
+import { DEFAULT_ROUTING, planOrder, type ItemToPlan, type PlannedTask, type Routing, type SpecTree, type StepPlan } from './decompose.ts';
 
 export interface ItemForPlanning {
   itemId: string;
-  action: OrderAction;
-  /** ADD / REPLACE: the offering sold; others: the target's offering. */
+  steps: StepPlan;
+  /** The offering whose specification tree the steps are laid on. */
   offeringId: string | null;
   offeringVersion: number | null;
-  /** REPLACE: the offering of the instance being replaced. */
+  /** The offering of the instance the item changes: a plan that replaces it deactivates that tree's services. */
   replacedOfferingId?: string | null;
   replacedOfferingVersion?: number | null;
   dependsOnItemIds: string[];
@@ -72,9 +71,9 @@ export async function planAndEnqueueInTx(
   for (const item of items) {
     toPlan.push({
       itemId: item.itemId,
-      action: item.action,
+      steps: item.steps,
       tree: await specTreeOf(tx, item.offeringId, item.offeringVersion),
-      replacedTree: item.action === 'REPLACE' ? await specTreeOf(tx, item.replacedOfferingId ?? null, item.replacedOfferingVersion ?? null) : null,
+      replacedTree: item.steps.kind === 'build' && item.steps.replaces ? await specTreeOf(tx, item.replacedOfferingId ?? null, item.replacedOfferingVersion ?? null) : null,
       dependsOnItemIds: item.dependsOnItemIds,
     });
   }

@@ -6,30 +6,17 @@
  * all. Every change works on an order the transaction has locked (lockOrderInTx), once: item
  * changes of one order are serialised, and the order is settled exactly once.
  *
- * What an item does to its assets, by action:
- *
- *   action      at submission              when its tasks are done                 when it fails
- *   ADD         instance PENDING_ACTIVATION services, resources attached; ACTIVE  ERROR, error recorded
- *   MODIFY      PENDING_MODIFICATION        change applied, new version, ACTIVE     ACTIVE unchanged, error recorded
- *   DISCONNECT  guard held (future date:    DISCONNECTED (start + complete) at the    previous state, schedule withdrawn,
- *               scheduled on the product)   requested date, else now                  guard released
- *   SUSPEND     guard held                  SUSPENDED                                previous state, guard released
- *   RESUME      guard held                  ACTIVE                                   previous state, guard released
- *   MOVE        guard held                  moved; new services and resources from   previous state, guard released
- *                                           the tasks, old ones released
- *   REPLACE     guard held                  new instance ACTIVE with the tasks'      previous state, guard released
- *                                           services, relationships re-pointed, old
- *                                           DISCONNECTED
- *   RENEW       guard held                  subscription end date moved              previous state, guard released
+ * What an item does to its assets, by action, is its action's module's (orders/actions/index.ts).
  */
-import { catalogSnapshotOf, findCatalogVersion, findOfferingVersion, findProductSpecificationVersion, instanceNameOf } from '../catalog/index.ts';
 import { appendToOutbox, buildEvent } from '../events/index.ts';
 import { setOrderTasksHeldInTx, type ItemFailure, type TaskOutcome } from '../fulfillment/index.ts';
-import { productInstanceInTx, subscriptionInTx, InventoryService, holdAssetsForOrderInTx, type FulfilledService, type ProductInstance } from '../inventory/index.ts';
-import type { CommandContext, JsonObject } from '../platform/context.ts';
+import { productInstanceInTx, InventoryService, holdAssetsForOrderInTx } from '../inventory/index.ts';
+import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
-import { BusinessRuleError, IllegalTransitionError, NotFoundError } from '../platform/errors.ts';
-import { ORDER_FINAL_STATES, TARGET_COMMAND, itemTransition, orderTransition, settledOrderState, type ItemCommand, type OrderCommand } from './model.ts';
+import { IllegalTransitionError, NotFoundError } from '../platform/errors.ts';
+import { ORDER_ACTION_MODULES, type ItemEnv } from './actions/index.ts';
+import { currentProduct } from './actions/action.ts';
+import { ORDER_FINAL_STATES, itemTransition, orderTransition, settledOrderState, type ItemCommand, type OrderCommand } from './model.ts';
 import * as store from './store.ts';
 import type { OrderItemRecord, OrderRecord } from './store.ts';
 
@@ -248,175 +235,52 @@ export function dependentsOf(items: readonly OrderItemRecord[], itemIds: readonl
 }
 
 // ------------------------------------------------------------------------- per action
+// What an item does to its assets is its action's module's (orders/actions/); these dispatch.
 
-const causeOf = (item: OrderItemRecord, orderId: string, ctx: CommandContext) => ({ orderId, orderItemId: item.itemId, correlationId: ctx.correlationId });
-
-async function currentProduct(tx: Tx, id: string): Promise<ProductInstance> {
-  const product = await productInstanceInTx(tx, id);
-  if (!product) throw NotFoundError.of('product instance', id);
-  return product;
+function envOf(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord): ItemEnv {
+  return {
+    tx, ctx, now, order, item,
+    inventory: InventoryService.within(tx, now),
+    cause: { orderId: order.orderId, orderItemId: item.itemId, correlationId: ctx.correlationId },
+    details: item.details as Record<string, any>,
+  };
 }
 
 /** Applies a done item to the installed base; returns the product instance it leaves (the new one for REPLACE). */
 async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord, tasks: readonly TaskOutcome[]): Promise<string | null> {
-  const inventory = InventoryService.within(tx, now);
-  const cause = causeOf(item, order.orderId, ctx);
-  const details = item.details as Record<string, any>;
   if (!item.productInstanceId) return null; // an ADD of a bundle: commercial only, its members are the products
   const target = await currentProduct(tx, item.productInstanceId);
-  switch (item.action) {
-    case 'ADD': {
-      for (const fulfilled of await servicesFromTasks(tx, tasks)) {
-        const service = await inventory.attachServiceInstance(ctx, target.productInstanceId, { ...cause, ...fulfilled });
-        for (const resource of fulfilled.resources) await inventory.attachResourceInstance(ctx, service.serviceInstanceId, { ...cause, ...resource });
-      }
-      await inventory.completeActivation(ctx, target.productInstanceId, { ...cause, expectedVersion: (await currentProduct(tx, target.productInstanceId)).version });
-      return target.productInstanceId;
-    }
-    case 'MODIFY':
-      await inventory.completeModification(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version });
-      return target.productInstanceId;
-    case 'DISCONNECT': {
-      // A scheduled disconnect takes effect at its date, even when the worker ran it a little later.
-      const effectiveAt = details.requestedTerminationDate ?? now;
-      const started = await inventory.startDisconnect(ctx, target.productInstanceId, { ...cause, effectiveAt, expectedVersion: target.version, reason: details.reason ?? null, requestedTerminationDate: details.requestedTerminationDate ?? null });
-      await inventory.completeDisconnect(ctx, target.productInstanceId, { ...cause, effectiveAt, expectedVersion: started.productInstance.version });
-      return target.productInstanceId;
-    }
-    case 'SUSPEND':
-      await inventory.suspend(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version, reason: details.reason ?? null });
-      return target.productInstanceId;
-    case 'RESUME':
-      await inventory.resume(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version });
-      return target.productInstanceId;
-    case 'MOVE': {
-      // The services configured at the new place, with the resources reserved there; an
-      // offering whose specification names no services keeps its services, copied to the new place.
-      const services = await servicesFromTasks(tx, tasks);
-      await inventory.move(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version, place: details.place as JsonObject, ...(services.length ? { services } : {}) });
-      return target.productInstanceId;
-    }
-    case 'REPLACE': {
-      const offering = await findOfferingVersion(tx, details.replacementOfferingId, details.replacementOfferingVersion);
-      if (!offering) throw NotFoundError.of('product offering', details.replacementOfferingId);
-      const specRef = offering.body.productSpecification;
-      const specification = specRef ? await findProductSpecificationVersion(tx, specRef.id, specRef.version) : null;
-      if (!specification) throw new BusinessRuleError(`offering ${offering.body.code} has no product specification: it cannot replace a product`);
-      if (!details.configuration || !details.price) throw new BusinessRuleError(`order item ${item.itemId} has no configuration or price for its replacement`);
-      const replaced = await inventory.replace(ctx, target.productInstanceId, {
-        ...cause,
-        expectedVersion: target.version,
-        place: (details.place ?? null) as JsonObject | null,
-        // Configured and priced for the new offering at submission (orders/service.ts).
-        replacement: {
-          productOfferingId: offering.id,
-          productOfferingVersion: offering.version,
-          productSpecificationId: specification.id,
-          productSpecificationVersion: specification.version,
-          name: instanceNameOf(offering.body, specification.body, details.configuration),
-          catalogSnapshot: catalogSnapshotOf(offering, specification),
-          configuration: details.configuration as JsonObject,
-          price: details.price as JsonObject,
-        },
-        services: await servicesFromTasks(tx, tasks),
-      });
-      return replaced.productInstance.productInstanceId;
-    }
-    case 'RENEW': {
-      if (!target.subscriptionId) throw new BusinessRuleError(`product instance ${target.productInstanceId} has no subscription to renew`);
-      const subscription = await subscriptionInTx(tx, target.subscriptionId);
-      if (!subscription) throw NotFoundError.of('subscription', target.subscriptionId);
-      await inventory.renewSubscription(ctx, subscription.subscriptionId, { ...cause, expectedVersion: subscription.version, termMonths: details.termMonths ?? null, newEndDate: details.newEndDate ?? null });
-      await inventory.releaseOrderItemHolds(ctx, order.accountId, item.itemId, 'renewed');
-      return target.productInstanceId;
-    }
-  }
-}
-
-/**
- * What fulfillment set up for an item: each configure task is a service (its result the
- * technical parameters, its external id the service's), with the resources its reserve tasks
- * returned. ADD, MOVE and REPLACE all record their services from this.
- */
-/**
- * The services the configure tasks set up, each with the resources reserved for it, named as
- * the catalog names them: a service by its specification's name, a resource by its
- * specification's resource type (as the demo and the internal routes record them).
- */
-async function servicesFromTasks(tx: Tx, tasks: readonly TaskOutcome[]): Promise<FulfilledService[]> {
-  const services: FulfilledService[] = [];
-  for (const configured of tasks.filter((t) => t.step === 'configure' && t.specification)) {
-    const spec = configured.specification!;
-    const service = await findCatalogVersion(tx, 'service_specification', spec.id, spec.version);
-    const resources: FulfilledService['resources'] = [];
-    for (const reserved of tasks.filter((t) => t.step === 'reserve' && t.specification && configured.dependsOn.includes(t.taskId))) {
-      const resource = await findCatalogVersion(tx, 'resource_specification', reserved.specification!.id, reserved.specification!.version);
-      resources.push({
-        resourceType: resource?.body.resourceType ?? reserved.specification!.code,
-        resourceId: reserved.externalId,
-        externalResourceId: reserved.externalId,
-        attributes: (reserved.result ?? {}) as JsonObject,
-      });
-    }
-    services.push({
-      serviceSpecificationId: spec.id,
-      serviceSpecificationVersion: spec.version,
-      name: service?.body.name ?? spec.code,
-      externalServiceId: configured.externalId,
-      technicalParameters: (configured.result ?? {}) as JsonObject,
-      resources,
-    });
-  }
-  return services;
+  return ORDER_ACTION_MODULES[item.action].apply(envOf(tx, ctx, now, order, item), target, tasks);
 }
 
 async function failAssets(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord, error: ItemError): Promise<void> {
-  const inventory = InventoryService.within(tx, now);
-  const cause = causeOf(item, order.orderId, ctx);
   const product = item.productInstanceId ? await productInstanceInTx(tx, item.productInstanceId) : undefined;
-  const problem = { code: error.code, message: error.message };
-  if (item.action === 'ADD' && product?.status === 'PENDING_ACTIVATION') {
-    await inventory.failActivation(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version, error: problem });
-  } else if (item.action === 'MODIFY' && product?.status === 'PENDING_MODIFICATION') {
-    await inventory.failModification(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version, error: problem });
-  } else if (item.action === 'DISCONNECT' && product) {
-    await inventory.unscheduleDisconnect(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
-  }
-  if (product) await inventory.releaseOrderItemHolds(ctx, product.accountId, item.itemId, `order item failed: ${error.code}`);
+  if (!product) return;
+  const env = envOf(tx, ctx, now, order, item);
+  await ORDER_ACTION_MODULES[item.action].fail?.(env, product, { code: error.code, message: error.message });
+  await env.inventory.releaseOrderItemHolds(ctx, product.accountId, item.itemId, `order item failed: ${error.code}`);
 }
 
 async function withdrawAssets(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord): Promise<void> {
-  const inventory = InventoryService.within(tx, now);
   const product = item.productInstanceId ? await productInstanceInTx(tx, item.productInstanceId) : undefined;
   if (!product) return;
-  const cause = causeOf(item, order.orderId, ctx);
-  if (item.action === 'ADD' && (product.status === 'PENDING_ACTIVATION' || product.status === 'ERROR')) {
-    await inventory.cancelActivation(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
-  } else if (item.action === 'MODIFY' && product.status === 'PENDING_MODIFICATION') {
-    await inventory.cancelModification(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
-  } else if (item.action === 'DISCONNECT') {
-    await inventory.unscheduleDisconnect(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
-  }
-  await inventory.releaseOrderItemHolds(ctx, product.accountId, item.itemId, 'order item withdrawn');
+  const env = envOf(tx, ctx, now, order, item);
+  await ORDER_ACTION_MODULES[item.action].withdraw?.(env, product);
+  await env.inventory.releaseOrderItemHolds(ctx, product.accountId, item.itemId, 'order item withdrawn');
 }
 
 async function retakeAssets(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord): Promise<void> {
-  const inventory = InventoryService.within(tx, now);
   if (!item.productInstanceId) return;
   const product = await currentProduct(tx, item.productInstanceId);
-  const cause = causeOf(item, order.orderId, ctx);
-  if (item.action === 'ADD') {
-    await inventory.startActivation(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version });
-  } else if (item.action === 'MODIFY') {
-    await inventory.startModification(ctx, product.productInstanceId, { ...cause, expectedVersion: product.version, requestedChange: { configuration: (item.details.configuration ?? {}) as JsonObject } });
-  } else {
-    await holdAssetsForOrderInTx(tx, ctx, now, product.accountId, [{
-      productInstanceId: product.productInstanceId,
-      expectedVersion: product.version,
-      orderId: order.orderId,
-      orderItemId: item.itemId,
-      operationType: item.action,
-      command: item.action === 'RENEW' ? null : TARGET_COMMAND[item.action],
-    }]);
-  }
+  const module = ORDER_ACTION_MODULES[item.action];
+  if (module.retake) return module.retake(envOf(tx, ctx, now, order, item), product);
+  // Without a hook of its own, the item takes its target's guard again, as at submission.
+  await holdAssetsForOrderInTx(tx, ctx, now, product.accountId, [{
+    productInstanceId: product.productInstanceId,
+    expectedVersion: product.version,
+    orderId: order.orderId,
+    orderItemId: item.itemId,
+    operationType: item.action,
+    command: module.target?.command ?? null,
+  }]);
 }

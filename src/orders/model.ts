@@ -1,31 +1,43 @@
 /**
- * Orders as pure data (seed 000 §11–13, TMF622 states): what each action needs and does to
- * the installed base, the order and item lifecycles, and the order's own consistency rules.
+ * Orders as pure data (seed 000 §11–13, TMF622 states): an item's input, the order and item
+ * lifecycles, and the order's own consistency rules. What each action needs and does to the
+ * installed base is its module's (orders/actions/).
  */
-import { productInstanceTransition, type ProductInstanceCommand, type ProductInstanceState } from '../inventory/index.ts';
+import type { OrderAction } from './actions/index.ts';
 
-export const ORDER_ACTIONS = ['ADD', 'MODIFY', 'DISCONNECT', 'SUSPEND', 'RESUME', 'MOVE', 'REPLACE', 'RENEW'] as const;
-export type OrderAction = (typeof ORDER_ACTIONS)[number];
+export type { OrderAction } from './actions/index.ts';
 
-/**
- * The installed-base command each action starts on its target (the state check of order
- * submission): ADD has no target; RENEW changes the target's subscription, not the product.
- */
-export const TARGET_COMMAND: Record<Exclude<OrderAction, 'ADD' | 'RENEW'>, ProductInstanceCommand> = {
-  MODIFY: 'modification:start',
-  DISCONNECT: 'disconnect:start',
-  SUSPEND: 'suspension:apply',
-  RESUME: 'resumption:apply',
-  MOVE: 'move:apply',
-  REPLACE: 'replacement:apply',
-};
-
-/** Can a product instance in `state` be the target of `action`? Lists the allowed actions when not. */
-export function actionAllowedOn(action: OrderAction, state: ProductInstanceState): { ok: true } | { ok: false; allowedActions: OrderAction[] } {
-  const allowed = (ORDER_ACTIONS.filter((a) => a !== 'ADD') as Exclude<OrderAction, 'ADD'>[]).filter((a) =>
-    a === 'RENEW' ? !['DISCONNECTED', 'CANCELLED'].includes(state) : productInstanceTransition(state, TARGET_COMMAND[a]).ok,
-  );
-  return (allowed as OrderAction[]).includes(action) ? { ok: true } : { ok: false, allowedActions: allowed };
+/** An item of an order as submitted: which fields an action needs is its module's to check. */
+export interface OrderItemInput {
+  action: OrderAction;
+  /** MODIFY … RENEW: the product instance, and the version you read. */
+  productInstanceId?: string;
+  expectedVersion?: number;
+  /** ADD */
+  offeringId?: string;
+  offeringVersion?: number;
+  /** ADD, REPLACE: the availability zone it is sold in (an offering that lists zones is refused outside them). */
+  zone?: string;
+  /** ADD, REPLACE: the configuration; MODIFY: the change (null removes a characteristic). */
+  configuration?: Record<string, unknown>;
+  quantity?: number;
+  subscriptionId?: string;
+  subscription?: { termMonths?: number; billingCycle?: string; autoRenew?: boolean };
+  /** ADD: an add-on of another item of this order (1-based), or of an owned instance. */
+  parentItemNumber?: number;
+  parentProductInstanceId?: string;
+  /** Items (1-based numbers) that must complete before this one starts. */
+  dependsOn?: number[];
+  /** ADD, MOVE: where. */
+  place?: Record<string, unknown>;
+  reason?: string;
+  /** DISCONNECT: at a future date instead of now. */
+  requestedTerminationDate?: string;
+  /** REPLACE: the offering that replaces the target. */
+  replacementOfferingId?: string;
+  /** RENEW */
+  termMonths?: number;
+  newEndDate?: string;
 }
 
 // ---------------------------------------------------------------------------- lifecycles

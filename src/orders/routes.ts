@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { contextOf, DateTime, decodeCursor, IdParams, isKeysetCursor, keysetPage, JsonObjectSchema, Page, PageQuery, Uuid } from '../http/http.ts';
-import { ORDER_ACTIONS } from './model.ts';
+import { ORDER_ACTIONS } from './actions/index.ts';
 import type { InFlightOrders } from './in-flight.ts';
 import type { OrderService } from './service.ts';
 
@@ -14,6 +14,7 @@ const ItemInput = Type.Object({
   offeringId: Type.Optional(Uuid),
   offeringVersion: Type.Optional(Type.Integer({ minimum: 1 })),
   configuration: Type.Optional(JsonObjectSchema),
+  zone: Type.Optional(Type.String({ minLength: 1, maxLength: 40, description: 'ADD, REPLACE: the availability zone it is sold in; an offering that lists zones is refused outside them' })),
   quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
   subscriptionId: Type.Optional(Uuid),
   subscription: Type.Optional(Type.Object({

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ensureDemo } from '../../src/demo/seed.ts';
 import { GUARD_OPERATION_TYPES, OPERATION_TYPES } from '../../src/inventory/model.ts';
-import { ORDER_ACTIONS } from '../../src/orders/model.ts';
+import { ORDER_ACTIONS } from '../../src/orders/actions/index.ts';
 import { MAX_REQUEST_INTEGER } from '../../src/http/validation.ts';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
 import { assertProblem, call, createTestApp, type TestApp } from '../helpers/app.ts';

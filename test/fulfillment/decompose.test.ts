@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DEFAULT_ROUTING, planItemSteps, planOrder, type SpecTree } from '../../src/fulfillment/decompose.ts';
+import { DEFAULT_ROUTING, planItemSteps as planSteps, planOrder, type SpecTree } from '../../src/fulfillment/decompose.ts';
+import { ORDER_ACTION_MODULES, type OrderAction } from '../../src/orders/actions/index.ts';
 import { ensureDemo } from '../../src/demo/seed.ts';
 import { queryRows } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
@@ -10,6 +11,10 @@ const fiberTree: SpecTree = {
   product: ref('product', 'fiber'),
   services: [{ ...ref('service', 'internet'), resources: [ref('resource', 'port'), ref('resource', 'vlan')] }],
 };
+
+// An action's steps are its module's; the planner lays them out on the specification tree.
+const planItemSteps = (action: OrderAction, tree: SpecTree, replacedTree: SpecTree | null = null) => planSteps(ORDER_ACTION_MODULES[action].steps, tree, replacedTree);
+const steps = (action: OrderAction) => ORDER_ACTION_MODULES[action].steps;
 
 describe('decomposition (pure)', () => {
   test('ADD: reserve each resource → configure the service → activate the product', () => {
@@ -37,8 +42,8 @@ describe('decomposition (pure)', () => {
 
   test('an item that depends on another starts after its last tasks; points of no return are marked; routing picks provisioners', () => {
     const planned = planOrder([
-      { itemId: 'addon', action: 'ADD', tree: { product: ref('product', 'sla'), services: [] }, dependsOnItemIds: ['base'] },
-      { itemId: 'base', action: 'ADD', tree: fiberTree, dependsOnItemIds: [] },
+      { itemId: 'addon', steps: steps('ADD'), tree: { product: ref('product', 'sla'), services: [] }, dependsOnItemIds: ['base'] },
+      { itemId: 'base', steps: steps('ADD'), tree: fiberTree, dependsOnItemIds: [] },
     ], { ...DEFAULT_ROUTING, bySpecCode: { port: 'olt' }, byStep: { configure: 'radius' } });
     const base = planned.filter((t) => t.itemId === 'base');
     const addon = planned.filter((t) => t.itemId === 'addon');
@@ -48,7 +53,7 @@ describe('decomposition (pure)', () => {
     assert.equal(base[1].provisionerCode, 'manual');
     assert.equal(base[2].provisionerCode, 'radius');
     assert.deepEqual(planned.map((t) => t.pointOfNoReturn), [false, false, false, true, true]);
-    assert.equal(planOrder([{ itemId: 'r', action: 'RENEW', tree: fiberTree, dependsOnItemIds: [] }], DEFAULT_ROUTING)[0].provisionerCode, 'internal');
+    assert.equal(planOrder([{ itemId: 'r', steps: steps('RENEW'), tree: fiberTree, dependsOnItemIds: [] }], DEFAULT_ROUTING)[0].provisionerCode, 'internal');
   });
 });
 

@@ -124,6 +124,32 @@ describe('order submission', () => {
     assert.deepEqual(await activeGuards(router.id), []);
   });
 
+  test('a direct order checks the availability zone as a quote does: outside the offering\'s zones it is 400 naming the item, and nothing is written', async () => {
+    const list = await api('GET', '/product-offerings?limit=200');
+    const router = list.body.items.find((o: any) => o.body.code === 'managed-router');
+    const created = await api('POST', '/product-offerings', { ...router.body, code: 'managed-router-jkt', name: 'Managed Router (Jakarta, Bandung)', availabilityZones: ['JKT', 'BDG'] });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal((await api('POST', `/product-offerings/${created.body.id}/versions/1/publication:apply`)).status, 200);
+    const written = () => queryRows(app.db.pool, `select
+      (select count(*)::int from product_order) as orders, (select count(*)::int from order_item) as items,
+      (select count(*)::int from order_state_change) as changes, (select count(*)::int from product_instance) as instances,
+      (select count(*)::int from product_instance_history) as history, (select count(*)::int from asset_operation_guard) as guards,
+      (select count(*)::int from fulfillment_task) as tasks, (select count(*)::int from outbox_event) as events,
+      (select count(*)::int from audit_log) as audits`);
+    const before = await written();
+
+    const refused = await api('POST', `/accounts/${accountId}/orders`, { items: [{ action: 'ADD', offeringId: created.body.id, zone: 'SBY' }] });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.equal(refused.body.type, '/problems/validation-error');
+    assert.deepEqual(refused.body.errors, [{ field: '/items/0/offeringId', message: 'offering managed-router-jkt is not available in zone SBY; it is in JKT, BDG' }]);
+    assert.deepEqual(await written(), before, 'nothing is written');
+
+    const sold = await api('POST', `/accounts/${accountId}/orders`, { items: [{ action: 'ADD', offeringId: created.body.id, zone: 'JKT' }] });
+    assert.equal(sold.status, 201, JSON.stringify(sold.body));
+    assert.equal(sold.body.items[0].details.zone, 'JKT');
+    assert.equal(sold.body.items[0].offeringId, created.body.id);
+  });
+
   test('an order from an accepted quote converts it in the same transaction, with the stale check', async () => {
     await refresh();
     const router = product['Managed Router'];
