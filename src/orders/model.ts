@@ -3,6 +3,7 @@
  * lifecycles, and the order's own consistency rules. What each action needs and does to the
  * installed base is its module's (orders/actions/).
  */
+import { transition } from '../platform/state-machine.ts';
 import type { OrderAction } from './actions/index.ts';
 
 export type { OrderAction } from './actions/index.ts';
@@ -75,15 +76,11 @@ export const ITEM_TRANSITIONS = {
 export type ItemCommand = keyof typeof ITEM_TRANSITIONS;
 
 export function orderTransition(state: OrderState, command: OrderCommand): { ok: true; to: OrderState } | { ok: false; allowed: OrderCommand[] } {
-  const t = ORDER_TRANSITIONS[command];
-  if ((t.from as readonly string[]).includes(state)) return { ok: true, to: t.to };
-  return { ok: false, allowed: (Object.keys(ORDER_TRANSITIONS) as OrderCommand[]).filter((c) => (ORDER_TRANSITIONS[c].from as readonly string[]).includes(state)) };
+  return transition(ORDER_TRANSITIONS, state, command);
 }
 
 export function itemTransition(state: ItemState, command: ItemCommand): { ok: true; to: ItemState } | { ok: false; allowed: ItemCommand[] } {
-  const t = ITEM_TRANSITIONS[command];
-  if ((t.from as readonly string[]).includes(state)) return { ok: true, to: t.to };
-  return { ok: false, allowed: (Object.keys(ITEM_TRANSITIONS) as ItemCommand[]).filter((c) => (ITEM_TRANSITIONS[c].from as readonly string[]).includes(state)) };
+  return transition(ITEM_TRANSITIONS, state, command);
 }
 
 /** The order's state once every item has ended: all completed, none completed, or a mix. */

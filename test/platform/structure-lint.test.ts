@@ -55,4 +55,13 @@ describe('structure lint', () => {
       'structure/own-tables: inventory/ names outbox_event, a table of events/: call the surface of events/, or list the statement as shared in eslint.config.js with its decision record',
     ]);
   });
+
+  test('the whole of src/ passes: no import up the layers or into internals, no SQL on tables of other parts (fulfillment knows nothing of orders: decision 0015)', async () => {
+    const results = await eslint.lintFiles(['src/**/*.ts']);
+    for (const file of ['src/fulfillment/orchestrator.ts', 'src/orders/submit.ts', 'src/inventory/pipeline.ts']) {
+      assert.ok(results.some((r) => r.filePath === path.join(root, file)), `${file} was linted`);
+    }
+    const problems = results.flatMap((r) => r.messages.map((m) => `${path.relative(root, r.filePath)}:${m.line} ${m.ruleId}: ${m.message}`));
+    assert.deepEqual(problems, []);
+  });
 });

@@ -6,7 +6,7 @@
 import { Temporal } from 'temporal-polyfill';
 import { findAccountInTx } from '../../customers/index.ts';
 import { BusinessRuleError, ValidationError } from '../../platform/errors.ts';
-import { PRODUCT_INSTANCE_FINAL_STATES, SUBSCRIPTION_TRANSITIONS, type SubscriptionCommand } from '../model.ts';
+import { PRODUCT_INSTANCE_FINAL_STATES, allowedSubscriptionCommands, type SubscriptionCommand } from '../model.ts';
 import { audit, checkExpectedVersion, loadSubscription, transitionSubscription, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
 import * as store from '../store/index.ts';
 import type { ProductInstance, Subscription } from '../types.ts';
@@ -50,7 +50,7 @@ export async function changeSubscriptionState(u: Unit, id: string, command: Excl
 export async function endSubscriptionIfEmpty(u: Unit, product: ProductInstance, cause: CorrelatedCause): Promise<void> {
   if (!product.subscriptionId) return;
   const subscription = await loadSubscription(u, product.subscriptionId);
-  if (!(SUBSCRIPTION_TRANSITIONS['termination:apply'].from as readonly string[]).includes(subscription.status)) return;
+  if (!allowedSubscriptionCommands(subscription.status).includes('termination:apply')) return;
   const products = await store.listProductInstancesOfSubscription(u.tx, product.accountId, product.subscriptionId);
   if (products.some((p) => !PRODUCT_INSTANCE_FINAL_STATES.includes(p.status))) return;
   const effectiveAt = cause.effectiveAt ?? u.now;
