@@ -48,13 +48,18 @@ export const ORDER_STATES = ['acknowledged', 'inProgress', 'held', 'pendingCance
 export type OrderState = (typeof ORDER_STATES)[number];
 export const ORDER_FINAL_STATES: readonly OrderState[] = ['cancelled', 'completed', 'failed', 'partial'];
 
-export const ORDER_TRANSITIONS = {
+/** The lifecycle an order and its items share; an order adds partial completion and its re-run. */
+const COMMON_TRANSITIONS = {
   start: { from: ['acknowledged', 'held'], to: 'inProgress' },
   hold: { from: ['acknowledged', 'inProgress'], to: 'held' },
   requestCancellation: { from: ['acknowledged', 'inProgress', 'held'], to: 'pendingCancellation' },
   cancel: { from: ['acknowledged', 'held', 'pendingCancellation'], to: 'cancelled' },
   complete: { from: ['inProgress'], to: 'completed' },
   fail: { from: ['inProgress', 'pendingCancellation'], to: 'failed' },
+} as const;
+
+export const ORDER_TRANSITIONS = {
+  ...COMMON_TRANSITIONS,
   completePartially: { from: ['inProgress', 'pendingCancellation'], to: 'partial' },
   /** Manual re-run of failed work (seed 003 B2). */
   rerun: { from: ['failed', 'partial'], to: 'inProgress' },
@@ -65,12 +70,7 @@ export const ITEM_STATES = ['acknowledged', 'inProgress', 'held', 'pendingCancel
 export type ItemState = (typeof ITEM_STATES)[number];
 
 export const ITEM_TRANSITIONS = {
-  start: { from: ['acknowledged', 'held'], to: 'inProgress' },
-  hold: { from: ['acknowledged', 'inProgress'], to: 'held' },
-  requestCancellation: { from: ['acknowledged', 'inProgress', 'held'], to: 'pendingCancellation' },
-  cancel: { from: ['acknowledged', 'held', 'pendingCancellation'], to: 'cancelled' },
-  complete: { from: ['inProgress'], to: 'completed' },
-  fail: { from: ['inProgress', 'pendingCancellation'], to: 'failed' },
+  ...COMMON_TRANSITIONS,
   rerun: { from: ['failed'], to: 'inProgress' },
 } as const satisfies Record<string, { from: readonly ItemState[]; to: ItemState }>;
 export type ItemCommand = keyof typeof ITEM_TRANSITIONS;
