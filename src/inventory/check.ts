@@ -22,6 +22,7 @@ export type FindingKind =
   | 'duplicate-subscription'
   | 'expired-lease'
   | 'running-without-lease'
+  | 'hold-mismatch'
   | 'unpublished-outbox-event';
 
 /** What an operator should do about each kind of finding. */
@@ -35,6 +36,7 @@ export const FINDING_ACTIONS: Record<FindingKind, string> = {
   'duplicate-subscription': 'The account pays twice for one sale: DISCONNECT the product instances of the extra subscription (the later order\'s), which ends it, and credit what it charged.',
   'expired-lease': 'The worker that claimed the task died or stalled past its lease: make sure a `tenure worker` runs (its next claim takes the task over); if the finding stays, read the workers\' logs.',
   'running-without-lease': 'No worker holds this running task, so none will record its outcome or take it over: set it back to pending (locked_by, locked_until null); its idempotency key keeps the external system from doing the work twice.',
+  'hold-mismatch': 'The order\'s hold and its tasks\' `held` flag disagree, so a held order\'s tasks would run or a released order\'s would wait for ever: move the order through the API, which sets every task\'s flag: a held order, POST /orders/{id}/release-hold then /hold; an open one, /hold then /release-hold; then find what wrote one without the other.',
   'unpublished-outbox-event': 'The relay is not publishing: check that it runs and that the broker is reachable; it publishes the events in order once it resumes.',
 };
 
@@ -154,6 +156,7 @@ export async function runConsistencyCheck(tx: Tx, now: Date, options: CheckOptio
   }
   findings.push(...await duplicateOrders(tx));
   findings.push(...await leaseFindings(tx, now));
+  findings.push(...await holdFindings(tx));
   const outbox = await outboxFindings(tx, now, options);
   findings.push(...outbox.findings);
   return { healthy: findings.length === 0, checkedAt: now.toISOString(), findings, information: { outbox: outbox.information } };
@@ -265,6 +268,27 @@ async function leaseFindings(tx: Tx, now: Date): Promise<Finding[]> {
       ? finding({ kind: 'running-without-lease', tenantId: r.tenant_id, accountId: r.account_id, entity: 'fulfillment_task', id: r.task_id, version: null, detail: `${what}, is running without a lease (holder ${r.locked_by ?? 'none'}, expiry ${r.locked_until?.toISOString() ?? 'none'})` })
       : finding({ kind: 'expired-lease', tenantId: r.tenant_id, accountId: r.account_id, entity: 'fulfillment_task', id: r.task_id, version: null, detail: `${what}, is running under the lease of ${r.locked_by} that expired at ${r.locked_until.toISOString()} (now ${now.toISOString()})` });
   });
+}
+
+/**
+ * Tasks whose `held` flag disagrees with their order (decision 0015): an order's hold is
+ * written twice, on the order and on each of its tasks, by the one function that moves the
+ * order's status. One finding per order, naming its disagreeing tasks.
+ */
+async function holdFindings(tx: Tx): Promise<Finding[]> {
+  const rows = await queryRows<any>(
+    tx,
+    `select o.tenant_id, o.account_id, o.order_id, o.status, array_agg(t.task_id order by t.task_number) as task_ids
+       from fulfillment_task t
+       join product_order o on o.account_id = t.account_id and o.order_id = t.order_id
+      where t.held <> (o.status = 'held')
+      group by o.tenant_id, o.account_id, o.order_id, o.status
+      order by o.account_id, o.order_id`,
+  );
+  return rows.map((r) => finding({
+    kind: 'hold-mismatch', tenantId: r.tenant_id, accountId: r.account_id, entity: 'fulfillment_task', id: r.task_ids[0], ids: r.task_ids, version: null,
+    detail: `order ${r.order_id} is ${r.status} but ${r.task_ids.length} of its tasks are ${r.status === 'held' ? 'not held' : 'held'}`,
+  }));
 }
 
 /** How many event ids a finding names at most (the count says how many there are). */

@@ -193,6 +193,30 @@ describe('consistency check: what crashes and faults leave behind', () => {
     assertHealthy(await check());
   });
 
+  test("a task whose held flag disagrees with its order is found, one finding per order; holding and releasing through the API mends it", async () => {
+    const order = await addFiber({ 'idempotency-key': 'hold-1' });
+    const orderId = order.body.orderId;
+    assert.equal((await api('POST', `/orders/${orderId}/hold`, { reason: 'customer asked' })).status, 200);
+    assertHealthy(await check()); // held through the API: the order and every task agree
+    const tasks = await queryRows<{ task_id: string; held: boolean }>(app.db.pool, `select task_id, held from fulfillment_task where order_id = $1 order by task_number`, [orderId]);
+    assert.ok(tasks.length >= 2 && tasks.every((t) => t.held));
+    // Written outside the orders' lifecycle: two tasks of the held order released.
+    await app.db.pool.query(`update fulfillment_task set held = false where task_id = any($1)`, [[tasks[0].task_id, tasks[1].task_id]]);
+    const report = await check();
+    assert.deepEqual(report.findings.map((f) => [f.kind, f.entity, f.id, f.ids, f.accountId, f.detail]), [
+      ['hold-mismatch', 'fulfillment_task', tasks[0].task_id, [tasks[0].task_id, tasks[1].task_id], accountId, `order ${orderId} is held but 2 of its tasks are not held`],
+    ]);
+    assert.equal(report.findings[0].action, FINDING_ACTIONS['hold-mismatch']);
+    // The documented way out: release and hold again; then released, the order completes.
+    assert.equal((await api('POST', `/orders/${orderId}/release-hold`, {})).status, 200);
+    assert.equal((await api('POST', `/orders/${orderId}/hold`, { reason: 'again' })).status, 200);
+    assertHealthy(await check());
+    assert.equal((await api('POST', `/orders/${orderId}/release-hold`, {})).status, 200);
+    await drainFulfillment(app);
+    assert.equal((await api('GET', `/orders/${orderId}`)).body.status, 'completed');
+    assertHealthy(await check());
+  });
+
   test('with the relay on, events unpublished past the threshold are one finding per account; young or published ones are not', async () => {
     await app.db.pool.query(`update outbox_event set published_at = occurred_at`);
     const order = await addFiber({ 'idempotency-key': 'outbox-1' });
