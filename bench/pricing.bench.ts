@@ -203,12 +203,18 @@ async function main(): Promise<void> {
     const offeringIds = new Map(catalogPage.items.map((o) => [o.code, o.id]));
     const offering = (code: string) => offeringIds.get(code) ?? (() => { throw new Error(`demo offering ${code} is missing`); })();
     const lines = quoteLines(offering);
+    // The quote mixes residential and business offerings: priced for an account without a
+    // segment, which may buy both (the demo's accounts are each one segment).
+    const enterprise = await services.customers.getAccount(ctx, demo.accountId);
+    const { accountId } = await services.customers.createAccount(ctx, {
+      customerId: enterprise.customerId, name: 'bench: pricing (no segment)', currency: enterprise.currency, timeZone: enterprise.timeZone, segment: null,
+    });
 
     // The engine's inputs, read once; checked against a preview of the same quote at the same instant.
     const at = new Date().toISOString();
-    const { items, context } = await loadEngineInputs(services, ctx, demo.accountId, lines, at);
+    const { items, context } = await loadEngineInputs(services, ctx, accountId, lines, at);
     const engineResult = priceItems(items, context);
-    const serviceResult = await services.quotes.previewPrice(ctx, { accountId: demo.accountId, lines, promoCodes: PROMO_CODES, at });
+    const serviceResult = await services.quotes.previewPrice(ctx, { accountId, lines, promoCodes: PROMO_CODES, at });
     assertSamePrice(engineResult, serviceResult);
     const priceLines = serviceResult.lines.length;
     const applied = serviceResult.rules.filter((r) => r.applied).map((r) => r.ruleCode.replace(/^bundle:.*/, 'bundle'));
@@ -218,7 +224,7 @@ async function main(): Promise<void> {
     const variants: Variant[] = ALL_VARIANTS.filter((v) => v !== 'redis' || redisServices);
     const steps: Record<Variant, Step[]> = {
       engine: [engineStep(items, context)],
-      service: Array.from({ length: CONCURRENCY }, () => serviceStep(services, ctx, demo.accountId, lines)),
+      service: Array.from({ length: CONCURRENCY }, () => serviceStep(services, ctx, accountId, lines)),
       uncached: Array.from({ length: CONCURRENCY }, () => listStep(services, ctx, false)),
       memory: Array.from({ length: CONCURRENCY }, () => listStep(services, ctx, true)),
       redis: redisServices ? Array.from({ length: CONCURRENCY }, () => listStep(redisServices, ctx, true)) : [],
