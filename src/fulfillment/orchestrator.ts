@@ -305,7 +305,7 @@ export class Orchestrator {
         if (done) {
           await this.afterDone(tx, now, order, done);
           // The tasks that waited for it may be ready now.
-          await queue.notifyTasksReady(tx);
+          await queue.notifyDependentsReady(tx, done);
         }
         return done;
       }

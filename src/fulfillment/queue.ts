@@ -23,6 +23,19 @@ export async function notifyTasksReady(tx: Tx): Promise<void> {
   await tx.query("select pg_notify($1, '')", [TASKS_READY_CHANNEL]);
 }
 
+/**
+ * notifyTasksReady for a task done just now, in the same statement, when a pending task of its
+ * order waits for it: the last tasks of an order wake nobody (every worker would claim for nothing).
+ */
+export async function notifyDependentsReady(tx: Tx, task: { accountId: string; orderId: string; taskId: string }): Promise<void> {
+  await tx.query(
+    `select pg_notify($1, '')
+      where exists (select 1 from fulfillment_task
+                     where account_id = $2 and order_id = $3 and status = 'pending' and $4 = any (depends_on))`,
+    [TASKS_READY_CHANNEL, task.accountId, task.orderId, task.taskId],
+  );
+}
+
 export type TaskStatus = 'pending' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled' | 'compensated';
 
 export interface TaskRow {

@@ -37,12 +37,18 @@ describe('workers woken by tasks-ready notifications', { timeout: 120_000 }, () 
   let app: TestApp;
   let accountId: string;
   let router: string;
+  let fiber: string;
+  let staticIp: string;
   let pool: Pool;
   let worker: Worker | null = null;
   /** What each of the worker's rounds ran. */
   const rounds: number[] = [];
   const logLines: { level: number; msg: string }[] = [];
-  const settings: FulfillmentSettings = { ...DEFAULT_SETTINGS, routing: { defaultProvisioner: 'internal', maxAttempts: 5 }, pollIntervalMs: POLL_MS, batchSize: 10 };
+  // The fiber's internet-access service is configured by a person (the manual provisioner): the
+  // worker is idle while that task waits, and the result posted for it must wake the worker.
+  const settings: FulfillmentSettings = {
+    ...DEFAULT_SETTINGS, routing: { defaultProvisioner: 'internal', maxAttempts: 5, bySpecCode: { 'internet-access': 'manual' } }, pollIntervalMs: POLL_MS, batchSize: 10,
+  };
 
   const listeners = () => queryRows<{ pid: number; query: string }>(app.db.pool,
     'select pid, query from pg_stat_activity where datname = current_database() and application_name = $1', [WAKE_UP_APPLICATION_NAME]);
@@ -76,6 +82,8 @@ describe('workers woken by tasks-ready notifications', { timeout: 120_000 }, () 
     accountId = (await ensureDemo(app.services, KEY)).accountId;
     const offerings = (await call(app.server, KEY, 'GET', '/product-offerings?limit=200')).body.items;
     router = offerings.find((o: any) => o.body.code === 'managed-router').id;
+    fiber = offerings.find((o: any) => o.body.code === 'business-fiber').id;
+    staticIp = offerings.find((o: any) => o.body.code === 'static-ip-29').id;
     pool = createPool(app.db.url, settings.batchSize);
     const orchestrator = createOrchestrator(pool, app.clock, { fulfillment: settings });
     const runOnce = orchestrator.runOnce.bind(orchestrator);
@@ -130,6 +138,34 @@ describe('workers woken by tasks-ready notifications', { timeout: 120_000 }, () 
     // The trouble is told once, at info: warnings and errors are for what an operator must act on.
     assert.deepEqual(logLines.filter((l) => l.level >= 40), []);
     assert.equal(logLines.filter((l) => l.msg.startsWith('wake-up listener not connected')).length, 1, JSON.stringify(logLines));
+  });
+
+  test('a result posted for a waiting task wakes the worker for the tasks that waited for it', async () => {
+    const res = await call(app.server, KEY, 'POST', `/accounts/${accountId}/orders`, {
+      items: [
+        { action: 'ADD', offeringId: fiber, configuration: { bandwidthMbps: '1000' }, place: { city: 'Bandung' }, subscription: { termMonths: 12 } },
+        { action: 'ADD', offeringId: staticIp, parentItemNumber: 1 },
+      ],
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const orderId: string = res.body.orderId;
+    const tasksOf = () => queryRows<{ task_id: string; step: string; status: string; attempts: number; provisioner_code: string }>(app.db.pool,
+      'select task_id, step, status, attempts, provisioner_code from fulfillment_task where order_id = $1 order by task_number', [orderId]);
+    const waiting = await until('the configure task waits for its operator', async () => (await tasksOf()).find((t) => t.status === 'waiting'));
+    assert.deepEqual({ step: waiting.step, provisioner: waiting.provisioner_code }, { step: 'configure', provisioner: 'manual' });
+    await idle();
+    assert.ok((await tasksOf()).some((t) => t.status === 'pending'), 'tasks wait for the configure task');
+
+    const started = Date.now();
+    const posted = await call(app.server, KEY, 'POST', `/fulfillment/tasks/${waiting.task_id}/result`, { outcome: 'done', externalId: 'ticket-7' });
+    assert.equal(posted.status, 200, JSON.stringify(posted.body));
+    const order = await until('the order ends', async () => {
+      const body = (await call(app.server, KEY, 'GET', `/orders/${orderId}`)).body;
+      return ['completed', 'failed', 'partial', 'cancelled'].includes(body.status) ? body : undefined;
+    });
+    assert.equal(order.status, 'completed', JSON.stringify(order));
+    assert.ok(Date.now() - started < WITHIN_MS);
+    assert.deepEqual((await tasksOf()).map((t) => ({ status: t.status, attempts: t.attempts })), (await tasksOf()).map(() => ({ status: 'done', attempts: 1 })));
   });
 
   test('stopping the worker closes its listener', async () => {
