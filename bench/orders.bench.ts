@@ -53,6 +53,11 @@ const WORKER_COUNTS = (process.env.BENCH_WORKERS?.trim() || '1,4').split(',').ma
   return n;
 });
 const POLL_MS = Math.round(envNumber('BENCH_WORKER_POLL_MS', 20)!);
+/**
+ * Orders submitted one at a time to one idle worker process at the product's own poll interval
+ * (TENURE_FULFILLMENT_POLL_MS unset: 500 ms), after the rounds: the latency an operator sees.
+ */
+const SINGLE_ORDERS = Math.round(envNumber('BENCH_SINGLE_ORDERS', 20)!);
 const BATCH = Math.round(envNumber('BENCH_WORKER_BATCH', 10)!);
 /** The floor: measured seconds, summed over the rounds, and its concurrency (as the modification benchmark). */
 const FLOOR_SECONDS = envNumber('BENCH_FLOOR_SECONDS', 8)!;
@@ -77,15 +82,16 @@ interface WorkerProcess {
 }
 
 /** Starts `tenure worker --concurrency 1` as its own OS process (node with tsx, as `npm run tenure` does). */
-function startWorkerProcess(databaseUrl: string, index: number): WorkerProcess {
+function startWorkerProcess(databaseUrl: string, index: number, pollMs: number | null = POLL_MS): WorkerProcess {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: 'info',
     TENURE_FULFILLMENT_ROUTING: ROUTING,
-    TENURE_FULFILLMENT_POLL_MS: String(POLL_MS),
+    TENURE_FULFILLMENT_POLL_MS: String(pollMs),
     TENURE_FULFILLMENT_BATCH: String(BATCH),
   };
+  if (pollMs === null) delete env.TENURE_FULFILLMENT_POLL_MS;
   delete env.TENURE_PROVISIONERS;
   delete env.REDIS_URL;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'worker', '--concurrency', '1'], {
@@ -397,6 +403,40 @@ async function runOrderPhase(services: Services, ctx: CommandContext, databaseUr
   }
 }
 
+/**
+ * Single orders: one worker process at the default poll interval, warmed up, then SINGLE_ORDERS
+ * orders one at a time, each after the previous one completed and a pause of 100–300 ms (at
+ * random, so that submissions do not fall in step with the worker's polls). Returns the
+ * latencies' p50, p95 and max, ms.
+ */
+async function runSingleOrders(services: Services, ctx: CommandContext, databaseUrl: string, catalog: BenchCatalog, accounts: { warmup: string[]; measured: string[] }) {
+  const label = 'single orders, 1 worker';
+  const worker = startWorkerProcess(databaseUrl, 1, null);
+  const failIfProblems = () => {
+    if (worker.problems.length) throw new Error(`${label}: the worker process reported problems:\n${worker.problems.join('\n')}`);
+  };
+  try {
+    await worker.ready;
+    if (accounts.warmup.length) {
+      const warm = await submitAndWait(services, ctx, catalog, accounts.warmup, `${label} warm-up`);
+      await checkOutcome(services.pool, warm.orderIds, `${label} warm-up`);
+    }
+    const latencies: number[] = [];
+    for (const [i, account] of accounts.measured.entries()) {
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
+      const { orderIds } = await submitAndWait(services, ctx, catalog, [account], `${label} ${i + 1}`);
+      latencies.push(...(await checkOutcome(services.pool, orderIds, `${label} ${i + 1}`)).latencies);
+    }
+    failIfProblems();
+    const sorted = latencies.sort((a, b) => a - b);
+    const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
+    return { orders: sorted.length, p50: at(0.5), p95: at(0.95), max: Math.round(sorted[sorted.length - 1]) };
+  } finally {
+    await worker.stop();
+    failIfProblems();
+  }
+}
+
 // ------------------------------------------------------------------------- the floor
 
 // ------------------------------------------------------------------------- main
@@ -419,7 +459,7 @@ async function main(): Promise<void> {
 
     // One account per order, for every phase: its warm-up orders (per worker process) and its measured ones.
     const perRound = WORKER_COUNTS.reduce((a, w) => a + w * WARMUP_ORDERS + ORDERS, 0);
-    const allAccounts = await createAccounts(services, ctx, ROUNDS * perRound);
+    const allAccounts = await createAccounts(services, ctx, ROUNDS * perRound + (SINGLE_ORDERS > 0 ? WARMUP_ORDERS + SINGLE_ORDERS : 0));
     let nextAccount = 0;
     const take = (n: number) => allAccounts.slice(nextAccount, (nextAccount += n));
     const accountsFor = (workers: number) => ({ warmup: take(workers * WARMUP_ORDERS), measured: take(ORDERS) });
@@ -446,6 +486,8 @@ async function main(): Promise<void> {
       }
       console.log(`  round ${round + 1}: ${parts.join('\n           ')}`);
     }
+
+    const single = SINGLE_ORDERS > 0 ? await runSingleOrders(services, ctx, db.url, catalog, { warmup: take(WARMUP_ORDERS), measured: take(SINGLE_ORDERS) }) : null;
 
     // Totals per worker count over the rounds: orders / summed seconds.
     const floorRate = floorTotal.commands / floorTotal.seconds;
@@ -498,6 +540,7 @@ async function main(): Promise<void> {
       console.log(`  orders/s with ${b.workers} worker${b.workers > 1 ? 's' : ' '} ÷ floor commands/s = ${fmt(b.vsFloor, 3)}  (median of rounds ${fmt(b.medianRoundVsFloor, 3)}; one order costs the time of ${fmt(1 / b.vsFloor, 1)} floor commands)`);
     }
     if (speedup !== null) console.log(`  speed-up 4 workers vs 1 = ${fmt(speedup, 2)}×  (this machine has ${os.cpus().length} CPUs for the bench, the workers and PostgreSQL together)`);
+    if (single) console.log(`  single orders (one at a time, 1 idle worker, default poll interval): latency p50 ${fmt(single.p50)} ms, p95 ${fmt(single.p95)} ms, max ${fmt(single.max)} ms over ${single.orders} orders`);
 
     const report = {
       date: new Date().toISOString(),
@@ -507,7 +550,7 @@ async function main(): Promise<void> {
       cpus: os.cpus().length,
       settings: {
         ordersPerPhase: ORDERS, warmupOrdersPerWorker: WARMUP_ORDERS, submitters: SUBMITTERS, rounds: ROUNDS, workerCounts: WORKER_COUNTS,
-        workerPollMs: POLL_MS, workerBatch: BATCH, routing: JSON.parse(ROUTING),
+        workerPollMs: POLL_MS, workerBatch: BATCH, singleOrders: SINGLE_ORDERS, routing: JSON.parse(ROUTING),
         floorSecondsMeasured: FLOOR_SECONDS, floorConcurrency: FLOOR_CONCURRENCY, floorWarmupSeconds: FLOOR_WARMUP_SECONDS,
       },
       order: { items: ['business-fiber (bandwidthMbps 1000)', 'static-ip-29 (add-on of item 1)', 'sla-gold (add-on of item 1)'] },
@@ -517,6 +560,7 @@ async function main(): Promise<void> {
         ordersPerSecond: round1(b.ordersPerSecond), tasksPerSecond: round1(b.tasksPerSecond), submitOrdersPerSecond: round1(b.submitOrdersPerSecond),
         latencyMs: { p50: b.latencyMsP50, p95: b.latencyMsP95 }, cpuMsPerOrder: b.cpuMsPerOrder,
       }])),
+      ...(single ? { singleOrders: { orders: single.orders, latencyMs: { p50: single.p50, p95: single.p95, max: single.max } } } : {}),
       ratios: {
         ...Object.fromEntries(byWorkers.map((b) => [`workers${b.workers}VsFloor`, round3(b.vsFloor)])),
         ...(speedup !== null ? { speedup4vs1: round3(speedup) } : {}),

@@ -26,9 +26,10 @@ export async function startServer(): Promise<void> {
   const server = await buildServer(services, { logger: { level: config.logLevel } });
   await server.listen({ port: config.port, host: config.host });
   // One fulfillment worker in the API process (never inside a request); more run as `tenure worker`.
-  // It holds a connection per task in flight, from a pool of its own: the API's stays the API's.
+  // It holds a connection per task in flight, from a pool of its own: the API's stays the API's;
+  // and one more, outside the pool, to be woken when tasks become ready.
   const workerPool = config.fulfillment.inProcessWorker ? createPool(db.url, fulfillment.batchSize) : null;
-  const worker = workerPool ? startWorker(createOrchestrator(workerPool, systemClock, { provisioners, fulfillment, logger }), fulfillment, { logger }) : null;
+  const worker = workerPool ? startWorker(createOrchestrator(workerPool, systemClock, { provisioners, fulfillment, logger }), fulfillment, { logger, wakeUpFrom: workerPool }) : null;
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;

@@ -81,13 +81,14 @@ program
     const fulfillment = fulfillmentSettingsOf(config.fulfillment);
     const provisioners = await loadProvisioners(config, fulfillment.routing);
     const logger = createLogger(config.logLevel);
-    // One connection per task in flight: every loop can hold a whole batch.
+    // One connection per task in flight: every loop can hold a whole batch (and listens for
+    // tasks-ready notifications on one more, of its own).
     const db = await openDatabase({
       poolMax: concurrency * fulfillment.batchSize,
       waitForServer: { onWaiting: (reason, waitMs) => logger.warn({ reason, waitMs }, 'database unavailable at start-up; waiting for it') },
     });
     const orchestrator = createOrchestrator(db.pool, systemClock, { provisioners, fulfillment, logger });
-    const workers = Array.from({ length: concurrency }, () => startWorker(orchestrator, fulfillment, { logger }));
+    const workers = Array.from({ length: concurrency }, () => startWorker(orchestrator, fulfillment, { logger, wakeUpFrom: db.pool }));
     logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes(), leaseMs: orchestrator.leaseMs, connections: concurrency * fulfillment.batchSize }, 'fulfillment workers started');
     // Workers may all be waiting on the pool, whose timers do not hold the event loop: without
     // this the process would end by itself, silently, in the middle of an outage.

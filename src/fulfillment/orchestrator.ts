@@ -302,7 +302,11 @@ export class Orchestrator {
         return queue.updateTask(tx, task, { status: 'waiting', externalId: result.externalId ?? null }, now, guard);
       case 'done': {
         const done = await queue.updateTask(tx, task, { status: 'done', externalId: result.externalId ?? null, result: result.data ?? null }, now, guard);
-        if (done) await this.afterDone(tx, now, order, done);
+        if (done) {
+          await this.afterDone(tx, now, order, done);
+          // The tasks that waited for it may be ready now.
+          await queue.notifyDependentsReady(tx, done);
+        }
         return done;
       }
       case 'failed': {

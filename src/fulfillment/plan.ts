@@ -7,7 +7,7 @@ import { ConfigError } from '../platform/config.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { newId } from '../platform/ids.ts';
-import { listOrderTasks, type TaskRow } from './queue.ts';
+import { listOrderTasks, notifyTasksReady, type TaskRow } from './queue.ts';
 import { DEFAULT_ROUTING, planOrder, type ItemToPlan, type PlannedTask, type Routing, type SpecTree, type StepPlan } from './decompose.ts';
 
 export interface ItemForPlanning {
@@ -92,6 +92,8 @@ export async function planAndEnqueueInTx(
        ctx.correlationId ?? order.orderId, task.maxAttempts, now, dueOf.get(task.itemId)],
     );
   }
+  // Workers are woken when some task is due now; scheduled ones wait for a poll after their time.
+  if (planned.some((task) => dueOf.get(task.itemId) === now)) await notifyTasksReady(tx);
   return planned;
 }
 

@@ -10,6 +10,32 @@
 import { queryOne, queryRows, type Pool, type Tx } from '../platform/db.ts';
 import type { TaskOutcome } from './outcomes.ts';
 
+/** The channel of tasks-ready notifications: workers LISTEN on it (wake-up.ts). */
+export const TASKS_READY_CHANNEL = 'tenure_tasks_ready';
+
+/**
+ * Tells the listening workers that tasks may have become ready (decision 0017). PostgreSQL
+ * delivers the notification when the transaction commits, and not at all when it rolls back,
+ * and folds identical notifications of one transaction into one. A notification only wakes
+ * workers up to claim: a lost one costs a poll interval, nothing else.
+ */
+export async function notifyTasksReady(tx: Tx): Promise<void> {
+  await tx.query("select pg_notify($1, '')", [TASKS_READY_CHANNEL]);
+}
+
+/**
+ * notifyTasksReady for a task done just now, in the same statement, when a pending task of its
+ * order waits for it: the last tasks of an order wake nobody (every worker would claim for nothing).
+ */
+export async function notifyDependentsReady(tx: Tx, task: { accountId: string; orderId: string; taskId: string }): Promise<void> {
+  await tx.query(
+    `select pg_notify($1, '')
+      where exists (select 1 from fulfillment_task
+                     where account_id = $2 and order_id = $3 and status = 'pending' and $4 = any (depends_on))`,
+    [TASKS_READY_CHANNEL, task.accountId, task.orderId, task.taskId],
+  );
+}
+
 export type TaskStatus = 'pending' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled' | 'compensated';
 
 export interface TaskRow {
@@ -132,7 +158,9 @@ export async function releaseClaim(tx: Tx, task: { accountId: string; taskId: st
       where account_id = $1 and task_id = $2 and status = 'running' and locked_by = $3`,
     [task.accountId, task.taskId, claimToken, now, attemptMade ? 0 : 1],
   );
-  return result.rowCount === 1;
+  if (result.rowCount !== 1) return false;
+  await notifyTasksReady(tx);
+  return true;
 }
 
 export type TaskUpdate =
@@ -211,10 +239,11 @@ export async function cancelTasks(tx: Tx, accountId: string, itemIds: string[], 
  * claimed wait while their order is held; running ones finish.
  */
 export async function setOrderHeld(tx: Tx, accountId: string, orderId: string, held: boolean, now: string): Promise<void> {
-  await tx.query(
+  const result = await tx.query(
     'update fulfillment_task set held = $3, updated_at = $4 where account_id = $1 and order_id = $2 and held <> $3',
     [accountId, orderId, held, now],
   );
+  if (!held && result.rowCount) await notifyTasksReady(tx);
 }
 
 export async function markCompensated(tx: Tx, accountId: string, taskId: string, now: string): Promise<void> {
@@ -230,6 +259,7 @@ export async function resetTasksForRerun(tx: Tx, accountId: string, itemIds: str
       returning *`,
     [accountId, itemIds, now],
   );
+  if (rows.length) await notifyTasksReady(tx);
   return rows.map(taskFromRow);
 }
 
@@ -255,6 +285,7 @@ export async function insertCompensations(tx: Tx, compensations: NewCompensation
        c.dependsOn, `${t.idempotencyKey}:compensate`, t.correlationId, t.maxAttempts, now],
     );
   }
+  if (compensations.length) await notifyTasksReady(tx);
 }
 
 /**

@@ -1,15 +1,17 @@
 /**
  * A fulfillment worker: a loop that asks the orchestrator for a round of work, and waits a
- * poll interval when there was none. Stateless: run as many as you like, in `npm start`
- * (one, in the API process) or as `tenure worker` processes; a killed worker's tasks come
- * back to the others when their lease runs out.
+ * poll interval when there was none, or until tasks-ready notifications wake it (wake-up.ts,
+ * decision 0017). Stateless: run as many as you like, in `npm start` (one, in the API process)
+ * or as `tenure worker` processes; a killed worker's tasks come back to the others when their
+ * lease runs out.
  */
 import { hostname } from 'node:os';
-import { unavailableReason } from '../platform/db.ts';
+import { unavailableReason, type Pool } from '../platform/db.ts';
 import type { Logger } from '../platform/logger.ts';
 import { DEFAULT_SETTINGS, type FulfillmentSettings, type Orchestrator } from './orchestrator.ts';
 import { ConfigError, readConfig, type FulfillmentConfig } from '../platform/config.ts';
 import { routingOf } from './plan.ts';
+import { listenForTasksReady } from './wake-up.ts';
 
 export interface Worker {
   readonly id: string;
@@ -28,21 +30,35 @@ export interface WorkerBackoff {
 
 export const DEFAULT_BACKOFF: WorkerBackoff = { maxMs: 30_000 };
 
+/**
+ * Starts a worker loop. With `wakeUpFrom`, it listens for tasks-ready notifications on that
+ * pool's database, on one connection of its own besides the pool's; without, it only polls.
+ */
 export function startWorker(
   orchestrator: Orchestrator,
   settings: FulfillmentSettings,
-  options: { id?: string; logger?: Logger; backoff?: WorkerBackoff } = {},
+  options: { id?: string; logger?: Logger; backoff?: WorkerBackoff; wakeUpFrom?: Pool } = {},
 ): Worker {
   const id = options.id ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   let stopping = false;
   let wake: (() => void) | null = null;
+  // A notification during a round: the tasks it announces may have been committed after the
+  // round's claim, so the loop runs another round instead of sleeping.
+  let notified = false;
+  const listener = options.wakeUpFrom
+    ? listenForTasksReady(options.wakeUpFrom, () => {
+      notified = true;
+      wake?.();
+    }, { logger: options.logger, workerId: id })
+    : null;
   const loop = (async () => {
     // Consecutive failed rounds, and whether the current run of failures is a database outage
     // (logged once when it starts and once when it ends, not at every attempt).
     let failures = 0;
     let outage = false;
     while (!stopping) {
+      notified = false;
       let ran = 0;
       let waitMs = settings.pollIntervalMs;
       try {
@@ -62,7 +78,7 @@ export function startWorker(
           options.logger?.warn({ worker: id, reason }, 'database unavailable; fulfillment worker backing off until it answers');
         }
       }
-      if (ran === 0 && !stopping) {
+      if (ran === 0 && !stopping && !notified) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, waitMs);
           wake = () => {
@@ -79,12 +95,14 @@ export function startWorker(
     async stop() {
       stopping = true;
       wake?.();
+      const closing = listener?.close();
       let timer: NodeJS.Timeout | undefined;
       const ended = await Promise.race([
         loop.then(() => true),
         new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), settings.shutdownGraceMs); }),
       ]);
       clearTimeout(timer);
+      await closing;
       if (ended) return { gaveBack: 0 };
       const gaveBack = await orchestrator.giveBackInFlight(id);
       options.logger?.warn({ worker: id, gaveBack, graceMs: settings.shutdownGraceMs }, 'fulfillment worker stopped with calls still out; their tasks were given back');
