@@ -86,6 +86,78 @@ export async function findNewestPublished(tx: Tx, kind: CatalogKind, id: string)
   return row ? fromRow(kind, row) : undefined;
 }
 
+/** A version's row without its document, unless it is a draft (whose document may still change). */
+export interface VersionHead extends Omit<VersionRow, 'body'> {
+  tenantId: string;
+  /** Drafts only; a published version's document never changes and is read by findBodies. */
+  draftBody: unknown;
+}
+
+/** A VersionHead from columns named as in the tables, each prefixed with `p` (the specification's: `s_`). */
+const headFromRow = (kind: CatalogKind, r: any, p = ''): VersionHead => ({
+  id: r[p + 'id'],
+  version: r[p + 'version'],
+  code: r[p + 'code'],
+  status: r[p + 'status'],
+  createdAt: r[p + 'created_at'].toISOString(),
+  publishedAt: r[p + 'published_at'] ? r[p + 'published_at'].toISOString() : null,
+  retiredAt: r[p + 'retired_at'] ? r[p + 'retired_at'].toISOString() : null,
+  sellableFlag: kind === 'product_offering' ? r[p + 'sellable'] : null,
+  tenantId: r[p + 'tenant_id'],
+  draftBody: r[p + 'draft_body'],
+});
+
+/**
+ * For each wanted offering (a version, or with a null version its newest published one), in
+ * one statement: the version's row and the row of the product specification version it pins,
+ * without their documents (drafts excepted). `n` is the 1-based position in `wanted`; a
+ * wanted offering that does not exist has no row.
+ */
+export async function findOfferingHeadsWithSpecifications(
+  tx: Tx,
+  wanted: readonly { id: string; version: number | null }[],
+): Promise<{ n: number; offering: VersionHead; specification: VersionHead | null }[]> {
+  if (wanted.length === 0) return [];
+  const rows = await queryRows<any>(
+    tx,
+    `select w.n, o.tenant_id, o.product_offering_id as id, o.version, o.code, o.status, o.created_at, o.published_at, o.retired_at, o.sellable,
+            case when o.published_at is null then o.body end as draft_body,
+            s.tenant_id as s_tenant_id, s.product_specification_id as s_id, s.version as s_version, s.code as s_code, s.status as s_status,
+            s.created_at as s_created_at, s.published_at as s_published_at, s.retired_at as s_retired_at,
+            case when s.published_at is null then s.body end as s_draft_body
+       from unnest($1::uuid[], $2::int[]) with ordinality as w (id, version, n)
+       cross join lateral (
+              select * from product_offering v
+               where v.product_offering_id = w.id
+                 and (v.version = w.version or (w.version is null and v.published_at is not null))
+               order by v.version desc
+               limit 1) o
+       left join product_specification s
+              on s.product_specification_id = (o.body -> 'productSpecification' ->> 'id')::uuid
+             and s.version = (o.body -> 'productSpecification' ->> 'version')::int`,
+    [wanted.map((w) => w.id), wanted.map((w) => w.version)],
+  );
+  return rows.map((r) => ({
+    n: Number(r.n),
+    offering: headFromRow('product_offering', r),
+    specification: r.s_id ? headFromRow('product_specification', r, 's_') : null,
+  }));
+}
+
+/** The documents of these versions (keyed `${id}@${version}`). */
+export async function findBodies(tx: Tx, kind: CatalogKind, versions: readonly { id: string; version: number }[]): Promise<Map<string, unknown>> {
+  if (versions.length === 0) return new Map();
+  const { table, id: idColumn } = TABLES[kind];
+  const rows = await queryRows<{ id: string; version: number; body: unknown }>(
+    tx,
+    `select t.${idColumn} as id, t.version, t.body
+       from unnest($1::uuid[], $2::int[]) as w (id, version)
+       join ${table} t on t.${idColumn} = w.id and t.version = w.version`,
+    [versions.map((v) => v.id), versions.map((v) => v.version)],
+  );
+  return new Map(rows.map((r) => [`${r.id}@${r.version}`, r.body]));
+}
+
 /** Every version of an id, oldest first, from `afterVersion` on. */
 export async function listVersions(tx: Tx, kind: CatalogKind, id: string, afterVersion: number, limit: number): Promise<VersionRow[]> {
   const { table, id: idColumn } = TABLES[kind];
