@@ -155,12 +155,15 @@ export interface OfferingWithSpecification {
   offering: OfferingVersion;
   /** The product specification version the offering pins (null: it pins none, or that version is not in the catalog). */
   specification: ProductSpecificationVersion | null;
+  /** For an offering that `requiresParent`: the codes of the active offerings that allow it as an add-on (as findAddOnParents); else []. */
+  addOnParents: string[];
 }
 
 /**
  * For the basket, inside its tenant transaction: many offerings at once — each a version, or
  * with a null version its current one (as findOfferingVersion) — with the product
- * specification each pins (as findProductSpecificationVersion); null where there is none.
+ * specification each pins (as findProductSpecificationVersion) and, for an add-on, its possible
+ * parents (as findAddOnParents); null where there is none.
  * One statement reads the versions' rows (status, which version is current); the documents of
  * published versions come from `publishedDocuments`, and those it lacks from one more
  * statement per kind.
@@ -178,6 +181,7 @@ export async function findOfferingVersions(tx: Tx, wanted: readonly { id: string
     result[r.n - 1] = {
       offering: view<ProductOfferingBody>('product_offering', versionRow(r.offering)) as OfferingVersion,
       specification: r.specification ? view<ProductSpecificationBody>('product_specification', versionRow(r.specification)) : null,
+      addOnParents: r.addOnParents,
     };
   }
   return result;

@@ -5,7 +5,6 @@
  * refuse, and an order refuses what a quote would.
  */
 import {
-  findAddOnParents,
   findOfferingVersions,
   findProductSpecificationVersion,
   whyNotSellableToAccount,
@@ -206,13 +205,11 @@ export async function priceBasketInTx(tx: Tx, input: BasketInput): Promise<Price
     const offering = await loadOffering(asset.productOfferingId, asset.productOfferingVersion);
     if (offering) ownedOfferings.set(asset.productInstanceId, offering.body);
   }
-  const sold = out.map((o) => o.offering).filter((o): o is OfferingVersion => o !== null && o.body.requiresParent === true);
-  const addOnParents = await findAddOnParents(tx, [...new Set(sold.map((o) => o.id))]);
   const offeringOfLine = new Map(out.map((o) => [o.line.lineId, o.offering?.body]));
   const composition = checkComposition(compositionLines, (l) => offeringOfLine.get(l.lineId), {
     offeringOfInstance: (id) => ownedOfferings.get(id),
     existingAddOns: liveAddOnCounter(installedBase.products.filter((p) => !replaced.has(p.productInstanceId)), installedBase.relationships),
-    addOnParents: (id) => addOnParents.get(id) ?? [],
+    addOnParents: (id) => catalog.addOnParentsOf(id),
   });
   if (composition.length) throwIfAny(composition.map((p) => ({ field: field(out.findIndex((o) => o.line.lineId === p.lineId)), message: p.message })));
 
@@ -301,6 +298,8 @@ function catalogLoader(tx: Tx) {
       await preload([{ id, version }]);
       return loaded.get(key(id, version))?.offering ?? undefined;
     },
+    /** The codes of the active offerings that allow this offering (one of the basket's, if it requiresParent) as an add-on. */
+    addOnParentsOf: (offeringId: string): string[] => [...loaded.values()].find((f) => f?.offering.id === offeringId && f.offering.body.requiresParent)?.addOnParents ?? [],
     /** The specification the offering pins (null: none, or not in the catalog); the offering was loaded here. */
     specificationOf: (offering: OfferingVersion): ProductSpecificationVersion | null => loaded.get(key(offering.id, offering.version))?.specification ?? null,
   };
