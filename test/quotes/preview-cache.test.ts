@@ -18,7 +18,8 @@ describe('price previews and the published-document cache', () => {
   let otherHomeId: string;
   let internet: any;
 
-  const api = (key: string, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown) => call(app.server, key, method, url, body);
+  // call() names GET and POST only; the draft edit is a PUT (as in test/catalog/lifecycle.test.ts).
+  const api = (key: string, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown) => call(app.server, key, method as 'GET' | 'POST', url, body);
   const preview = (key: string, accountId: string, offeringId: string, offeringVersion?: number) =>
     api(key, 'POST', '/price-previews', { accountId, lines: [{ action: 'ADD', offeringId, ...(offeringVersion ? { offeringVersion } : {}) }] });
   /** The price lines without their ids (a preview's line ids are new each time). */
