@@ -170,3 +170,32 @@ export function median(values: number[]): number {
 export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 export const round1 = (n: number) => Math.round(n * 10) / 10;
 export const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+/** The value below which `p` (0–1) of the values lie (nearest rank). */
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+/** Sequential reads: `read` is called `count` times, one after another; each call's latency in ms. */
+export async function timeSequential(read: () => Promise<unknown>, count: number): Promise<PhaseResult & { latenciesMs: number[] }> {
+  const tripsBefore = roundTrips;
+  const cpuBefore = process.cpuUsage();
+  const machineBefore = machineCpuSeconds();
+  const started = performance.now();
+  const latenciesMs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await read();
+    latenciesMs.push(performance.now() - t);
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    commands: count,
+    seconds: (performance.now() - started) / 1000,
+    roundTrips: roundTrips - tripsBefore,
+    nodeCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    machineCpuSeconds: machineCpuSeconds() - machineBefore,
+    latenciesMs,
+  };
+}

@@ -50,28 +50,42 @@ export class InventoryQueries {
     return this.read(ctx, async (tx) => {
       const account = await findAccountInTx(tx, accountId);
       if (!account) throw NotFoundError.of('account', accountId);
-      let products: ProductInstance[];
-      let subscriptions: Subscription[];
-      let services: ServiceInstance[];
-      let resources: ResourceInstance[];
+      let products: store.InstalledProductFields[];
+      let subscriptions: store.InstalledSubscriptionFields[];
+      let services: store.InstalledServiceFields[];
+      let resources: store.InstalledResourceFields[];
       let relationships: Relationship[];
       if (asOf) {
-        products = (await store.statesAsOf(tx, 'product_instance', accountId, asOf)) as unknown as ProductInstance[];
-        subscriptions = (await store.statesAsOf(tx, 'subscription', accountId, asOf)) as unknown as Subscription[];
-        services = (await store.statesAsOf(tx, 'service_instance', accountId, asOf)) as unknown as ServiceInstance[];
-        resources = (await store.statesAsOf(tx, 'resource_instance', accountId, asOf)) as unknown as ResourceInstance[];
+        const byCreation = <T extends { createdAt: string }>(id: (e: T) => string) => (a: T, b: T) => a.createdAt.localeCompare(b.createdAt) || id(a).localeCompare(id(b));
+        products = ((await store.statesAsOf(tx, 'product_instance', accountId, asOf)) as unknown as ProductInstance[]).sort(byCreation((p) => p.productInstanceId));
+        subscriptions = ((await store.statesAsOf(tx, 'subscription', accountId, asOf)) as unknown as Subscription[]).sort(byCreation((s) => s.subscriptionId));
+        services = ((await store.statesAsOf(tx, 'service_instance', accountId, asOf)) as unknown as ServiceInstance[]).sort(byCreation((s) => s.serviceInstanceId));
+        resources = ((await store.statesAsOf(tx, 'resource_instance', accountId, asOf)) as unknown as ResourceInstance[]).sort(byCreation((r) => r.resourceInstanceId));
         relationships = await store.listRelationshipsAsOf(tx, accountId, asOf);
-        products.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.productInstanceId.localeCompare(b.productInstanceId));
-        subscriptions.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.subscriptionId.localeCompare(b.subscriptionId));
-        services.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.serviceInstanceId.localeCompare(b.serviceInstanceId));
-        resources.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.resourceInstanceId.localeCompare(b.resourceInstanceId));
       } else {
-        products = await store.listProductInstancesOfAccount(tx, accountId);
-        subscriptions = await store.listSubscriptionsOfAccount(tx, accountId);
-        services = await store.listServiceInstancesOfAccount(tx, accountId);
-        resources = await store.listResourceInstancesOfAccount(tx, accountId);
+        products = await store.listInstalledProductsOfAccount(tx, accountId);
+        subscriptions = await store.listInstalledSubscriptionsOfAccount(tx, accountId);
+        services = await store.listInstalledServicesOfAccount(tx, accountId);
+        resources = await store.listInstalledResourcesOfAccount(tx, accountId);
         relationships = await store.listCurrentRelationships(tx, accountId);
       }
+      // Children grouped by parent in one pass each (in their listed order), not filtered
+      // once per parent: an account with thousands of products would make that quadratic.
+      const relationshipsOf = groupBy(relationships, (r) => r.sourceProductInstanceId,
+        (r) => ({ relationshipId: r.relationshipId, type: r.type, targetProductInstanceId: r.targetProductInstanceId }));
+      const resourcesOf = groupBy(resources, (r) => r.serviceInstanceId,
+        (r) => ({ resourceInstanceId: r.resourceInstanceId, resourceType: r.resourceType, resourceId: r.resourceId, status: r.status, version: r.version }));
+      const servicesOf = groupBy(services, (s) => s.productInstanceId, (s) => ({
+        serviceInstanceId: s.serviceInstanceId,
+        serviceSpecificationId: s.serviceSpecificationId,
+        name: s.name,
+        status: s.status,
+        version: s.version,
+        place: s.place,
+        externalServiceId: s.externalServiceId,
+        technicalParameters: s.technicalParameters,
+        resourceInstances: resourcesOf.get(s.serviceInstanceId) ?? [],
+      }));
       return {
         accountId,
         customerId: account.customerId,
@@ -90,24 +104,8 @@ export class InventoryQueries {
           place: p.place,
           activationDate: p.activationDate,
           terminationDate: p.terminationDate,
-          relationships: relationships
-            .filter((r) => r.sourceProductInstanceId === p.productInstanceId)
-            .map((r) => ({ relationshipId: r.relationshipId, type: r.type, targetProductInstanceId: r.targetProductInstanceId })),
-          serviceInstances: services
-            .filter((s) => s.productInstanceId === p.productInstanceId)
-            .map((s) => ({
-              serviceInstanceId: s.serviceInstanceId,
-              serviceSpecificationId: s.serviceSpecificationId,
-              name: s.name,
-              status: s.status,
-              version: s.version,
-              place: s.place,
-              externalServiceId: s.externalServiceId,
-              technicalParameters: s.technicalParameters,
-              resourceInstances: resources
-                .filter((r) => r.serviceInstanceId === s.serviceInstanceId)
-                .map((r) => ({ resourceInstanceId: r.resourceInstanceId, resourceType: r.resourceType, resourceId: r.resourceId, status: r.status, version: r.version })),
-            })),
+          relationships: relationshipsOf.get(p.productInstanceId) ?? [],
+          serviceInstances: servicesOf.get(p.productInstanceId) ?? [],
         })),
         subscriptions: subscriptions.map((s) => ({
           subscriptionId: s.subscriptionId,
@@ -189,6 +187,18 @@ export class InventoryQueries {
       return store.listHistory(tx, kind, owner, id, page.afterVersion, page.limit);
     });
   }
+}
+
+/** `items` mapped by `view` and grouped by `key`, each group in the order of `items`. */
+function groupBy<T, V>(items: readonly T[], key: (item: T) => string, view: (item: T) => V): Map<string, V[]> {
+  const groups = new Map<string, V[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(view(item));
+    else groups.set(k, [view(item)]);
+  }
+  return groups;
 }
 
 async function ownerAccount(tx: Tx, kind: EntityKind, id: string): Promise<string | undefined> {

@@ -1,0 +1,147 @@
+/**
+ * The whole installed-base body through HTTP, byte for byte: an account with products, their
+ * services and resources, a subscription and a relationship, now and as of a past instant.
+ * The expected body is built from the single-entity reads, in the order the installed base
+ * promises (created_at, then id), so a faster read of the same rows must give the same text.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { catalogRefs, createAccount, priceSnapshot, serviceSpecRef } from '../helpers/fixtures.ts';
+
+describe('GET /accounts/{id}/installed-base: the whole body', () => {
+  let app: TestApp;
+  let accountId: string;
+  let customerId: string;
+  /** Entity ids in creation order (the clock moves between creations, so no ties). */
+  const products: string[] = [];
+  const subscriptions: string[] = [];
+  const servicesOf = new Map<string, string[]>();
+  const resourcesOf = new Map<string, string[]>();
+
+  const tick = () => app.clock.advance(1000);
+  const cause = () => ({ orderId: randomUUID(), orderItemId: randomUUID() });
+
+  async function read(asOf?: string): Promise<string> {
+    const response = await app.server.inject({
+      method: 'GET',
+      url: `/accounts/${accountId}/installed-base${asOf ? `?asOf=${encodeURIComponent(asOf)}` : ''}`,
+      headers: { authorization: `Bearer ${app.adminKey}` },
+    });
+    assert.equal(response.statusCode, 200, response.body);
+    return response.body;
+  }
+
+  /** The body the installed base must give now, from the one-entity reads. */
+  async function expected(snapshotTime: string, asOf: string | null) {
+    const q = app.services.queries;
+    const productBodies = [];
+    for (const id of products) {
+      const p = await q.productInstance(app.ctx, id);
+      const serviceBodies = [];
+      for (const sid of servicesOf.get(id) ?? []) {
+        const s = await q.serviceInstance(app.ctx, sid);
+        const resources = [];
+        for (const rid of resourcesOf.get(sid) ?? []) {
+          const r = await q.resourceInstance(app.ctx, rid);
+          resources.push({ resourceInstanceId: r.resourceInstanceId, resourceType: r.resourceType, resourceId: r.resourceId, status: r.status, version: r.version });
+        }
+        serviceBodies.push({
+          serviceInstanceId: s.serviceInstanceId, serviceSpecificationId: s.serviceSpecificationId, name: s.name, status: s.status, version: s.version,
+          place: s.place, externalServiceId: s.externalServiceId, technicalParameters: s.technicalParameters, resourceInstances: resources,
+        });
+      }
+      productBodies.push({
+        productInstanceId: p.productInstanceId, name: p.name, status: p.status, version: p.version, subscriptionId: p.subscriptionId,
+        productOfferingId: p.productOfferingId, productOfferingVersion: p.productOfferingVersion, configuration: p.configuration, price: p.price,
+        place: p.place, activationDate: p.activationDate, terminationDate: p.terminationDate,
+        relationships: p.relationships.filter((r) => r.sourceProductInstanceId === id)
+          .map((r) => ({ relationshipId: r.relationshipId, type: r.type, targetProductInstanceId: r.targetProductInstanceId })),
+        serviceInstances: serviceBodies,
+      });
+    }
+    const subscriptionBodies = [];
+    for (const id of subscriptions) {
+      const s = await q.subscription(app.ctx, id);
+      subscriptionBodies.push({ subscriptionId: s.subscriptionId, status: s.status, version: s.version, startDate: s.startDate, endDate: s.endDate, termMonths: s.termMonths, autoRenew: s.autoRenew });
+    }
+    return JSON.stringify({ accountId, customerId, snapshotTime, asOf, products: productBodies, subscriptions: subscriptionBodies });
+  }
+
+  async function product(name: string, withSubscription: boolean): Promise<string> {
+    tick();
+    const c = cause();
+    const created = await app.services.inventory.createProductInstance(app.ctx, {
+      accountId, ...catalogRefs(), name, catalogSnapshot: { offeringName: name }, configuration: { bandwidthMbps: 100 },
+      price: priceSnapshot(), place: { city: 'Jakarta', street: `Jl. ${name}` },
+      subscription: withSubscription ? { termMonths: 12, billingCycle: 'monthly' } : null, ...c,
+    });
+    const id = created.productInstance.productInstanceId;
+    products.push(id);
+    if (created.subscription) subscriptions.push(created.subscription.subscriptionId);
+    tick();
+    await app.services.inventory.startActivation(app.ctx, id, { ...c, expectedVersion: 1 });
+    tick();
+    await app.services.inventory.completeActivation(app.ctx, id, { ...c, expectedVersion: 2 });
+    return id;
+  }
+
+  async function service(productId: string, externalServiceId: string): Promise<string> {
+    tick();
+    const s = await app.services.inventory.attachServiceInstance(app.ctx, productId, { ...serviceSpecRef(), name: `Access ${externalServiceId}`, externalServiceId, technicalParameters: { vlan: 42 } });
+    servicesOf.set(productId, [...(servicesOf.get(productId) ?? []), s.serviceInstanceId]);
+    return s.serviceInstanceId;
+  }
+
+  async function resource(serviceId: string, resourceType: string, resourceId: string): Promise<string> {
+    tick();
+    const r = await app.services.inventory.attachResourceInstance(app.ctx, serviceId, { resourceType, resourceId });
+    resourcesOf.set(serviceId, [...(resourcesOf.get(serviceId) ?? []), r.resourceInstanceId]);
+    return r.resourceInstanceId;
+  }
+
+  before(async () => {
+    app = await createTestApp();
+    ({ accountId, customerId } = await createAccount(app.services, app.ctx));
+  });
+  after(async () => app.close());
+
+  test('now and as of an earlier instant, with products, services, resources, subscriptions and relationships', async () => {
+    const fiber = await product('Fiber', true);
+    const router = await product('Router', false);
+    const sla = await product('SLA', true);
+    const fiberAccess = await service(fiber, 'svc-fiber');
+    await resource(fiberAccess, 'ONT', 'ont-1');
+    const ip = await resource(fiberAccess, 'IPV4', '10.0.0.1');
+    const routerAccess = await service(router, 'svc-router');
+    await resource(routerAccess, 'PORT', 'port-7');
+    await service(fiber, 'svc-fiber-2');
+    tick();
+    const link = await app.services.inventory.createRelationship(app.ctx, { sourceProductInstanceId: sla, targetProductInstanceId: fiber, type: 'ADDON_OF', ...cause() });
+    tick();
+    const then = app.clock.now().toISOString();
+    const bodyThen = await expected(then, null);
+    assert.equal(await read(), bodyThen);
+
+    // Later: a resource released, the relationship ended, a product suspended, one more product.
+    tick();
+    await app.services.inventory.releaseResourceInstance(app.ctx, ip, { expectedVersion: 1 });
+    tick();
+    await app.services.inventory.endRelationship(app.ctx, link.relationshipId, {});
+    tick();
+    const fiberNow = await app.services.queries.productInstance(app.ctx, fiber);
+    await app.services.inventory.suspend(app.ctx, fiber, { expectedVersion: fiberNow.version });
+    await product('Voice', true);
+    tick();
+    const now = app.clock.now().toISOString();
+    const bodyNow = await expected(now, null);
+    assert.notEqual(bodyNow.slice(bodyNow.indexOf('"products"')), bodyThen.slice(bodyThen.indexOf('"products"')));
+    assert.equal(await read(), bodyNow);
+
+    // As of `then`, rebuilt from history: the same text as the current read gave then.
+    assert.equal(await read(then), bodyThen.replace(`"snapshotTime":"${then}","asOf":null`, `"snapshotTime":"${then}","asOf":"${then}"`));
+    // As of now, from history too: the same as the current read.
+    assert.equal(await read(now), bodyNow.replace(`"snapshotTime":"${now}","asOf":null`, `"snapshotTime":"${now}","asOf":"${now}"`));
+  });
+});
