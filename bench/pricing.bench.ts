@@ -6,13 +6,16 @@
  *       Business Fiber 2Gbps with its three add-ons, Internet 100 with promo WELCOME10):
  *         engine    priceItems on inputs loaded once: the engine's own throughput, no I/O
  *         service   QuoteService.previewPrice: account, snapshot, catalog and rules read from
- *                   PostgreSQL on every preview, then the same engine
+ *                   PostgreSQL on every preview (published catalog documents from the
+ *                   in-process cache), then the same engine
+ *         http      POST /price-previews on a listening Fastify server (buildServer), called
+ *                   with fetch over keep-alive connections: the service plus auth and JSON
  *   (b) ListProducts (CatalogService.listOfferings, the demo catalog, one page):
  *         uncached  straight from PostgreSQL ({ cache: false })
  *         memory    through the in-process catalog cache
  *         redis     through the Redis catalog cache (only when REDIS_URL is set)
  *
- * The ratios service/engine, memory/uncached and redis/uncached are the result; absolute
+ * The ratios service/engine, http/engine, memory/uncached and redis/uncached are the result; absolute
  * rates on a shared machine are noise.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -20,9 +23,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { buildServer } from '../src/api/server.ts';
 import { createServices, type Services } from '../src/app.ts';
 import type { ProductSpecificationBody } from '../src/catalog/model.ts';
-import { findOfferingVersion, findProductSpecificationVersion, type OfferingListQuery } from '../src/catalog/service.ts';
+import { findOfferingVersion, findProductSpecificationVersion, publishedDocuments, type OfferingListQuery } from '../src/catalog/service.ts';
 import { findAccountInTx } from '../src/customers/service.ts';
 import { ensureDemo } from '../src/demo/seed.ts';
 import { assetVersionsInTx } from '../src/inventory/queries.ts';
@@ -36,9 +40,9 @@ import type { PriceResult, PricingContext, PricingItem } from '../src/pricing/ty
 import { DEFAULT_QUOTE_SETTINGS, type QuoteLineInput } from '../src/quotes/service.ts';
 import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step } from './support.ts';
 
-const ALL_VARIANTS = ['engine', 'service', 'uncached', 'memory', 'redis'] as const;
+const ALL_VARIANTS = ['engine', 'service', 'http', 'uncached', 'memory', 'redis'] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
-const PREVIEW_VARIANTS: readonly Variant[] = ['engine', 'service'];
+const PREVIEW_VARIANTS: readonly Variant[] = ['engine', 'service', 'http'];
 
 const CONCURRENCY = envNumber('BENCH_CONCURRENCY', 8)!;
 /** Measured time per variant, summed over the rounds. */
@@ -143,6 +147,21 @@ function serviceStep(services: Services, ctx: CommandContext, accountId: string,
   };
 }
 
+function httpStep(baseUrl: string, apiKey: string, accountId: string, lines: QuoteLineInput[]): Step {
+  const body = JSON.stringify({ accountId, lines, promoCodes: PROMO_CODES });
+  return async () => {
+    // Node's fetch (undici) keeps connections alive by default: one connection per worker.
+    const response = await fetch(`${baseUrl}/price-previews`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+      body,
+    });
+    const json = await response.json();
+    if (response.status !== 200) throw new Error(`POST /price-previews → ${response.status}: ${JSON.stringify(json)}`);
+    return 1;
+  };
+}
+
 function listStep(services: Services, ctx: CommandContext, cache: boolean): Step {
   return async () => {
     const page = await services.catalog.listOfferings(ctx, LIST_QUERY, { cache });
@@ -181,13 +200,15 @@ async function dropTenantKeys(client: Redis, tenantId: string): Promise<void> {
 async function main(): Promise<void> {
   console.log(`bench: pricing and ListProducts, ${CONCURRENCY} concurrent workers (engine: 1), ${BENCH_SECONDS} s per variant in ${ROUNDS} interleaved rounds, ${WARMUP_SECONDS} s warm-up each`);
   const redis = REDIS_URL ? await redisInfo(REDIS_URL) : null;
-  const db = await openBenchDatabase(CONCURRENCY + 2);
+  // One connection per service and http worker, plus room for the http variant's API-key lookup.
+  const db = await openBenchDatabase(CONCURRENCY * 2);
   process.once('SIGINT', () => void db.close().finally(() => process.exit(130)));
   // The default services read the catalog through the in-process cache, whatever REDIS_URL says;
   // the Redis variant gets its own CatalogService on a Redis cache.
   const services = createServices(db.pool, systemClock, { redisUrl: null });
   const redisServices = REDIS_URL ? createServices(db.pool, systemClock, { redisUrl: REDIS_URL }) : null;
   let tenantId: string | null = null;
+  let server: Awaited<ReturnType<typeof buildServer>> | null = null;
   try {
     console.log(`bench: PostgreSQL ${db.postgresVersion} (${db.source === 'embedded' ? 'throw-away embedded, fsync off' : 'DATABASE_URL server, fresh database'}), `
       + `${redis ? `Redis ${redis.version}` : 'no Redis'}, Node ${process.version}, ${os.cpus().length} CPUs`);
@@ -221,10 +242,16 @@ async function main(): Promise<void> {
     console.log(`bench: the quote: ${lines.length} lines (${items.filter((i) => i.offering.body.bundle).length} bundle, ${items.filter((i) => i.bundleItemId).length} bundle members), `
       + `${priceLines} price lines, rules applied: ${applied.join(', ')}; ListProducts page: ${catalogPage.items.length} offerings`);
 
+    server = await buildServer(services, { logger: false });
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    const address = server.server.address();
+    const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
     const variants: Variant[] = ALL_VARIANTS.filter((v) => v !== 'redis' || redisServices);
     const steps: Record<Variant, Step[]> = {
       engine: [engineStep(items, context)],
       service: Array.from({ length: CONCURRENCY }, () => serviceStep(services, ctx, accountId, lines)),
+      http: Array.from({ length: CONCURRENCY }, () => httpStep(baseUrl, DEMO_KEY, accountId, lines)),
       uncached: Array.from({ length: CONCURRENCY }, () => listStep(services, ctx, false)),
       memory: Array.from({ length: CONCURRENCY }, () => listStep(services, ctx, true)),
       redis: redisServices ? Array.from({ length: CONCURRENCY }, () => listStep(redisServices, ctx, true)) : [],
@@ -235,6 +262,7 @@ async function main(): Promise<void> {
       const warm = await runPhase(steps[v], { seconds: WARMUP_SECONDS });
       console.log(`  warm-up ${v.padEnd(8)} ${fmt(warm.commands / warm.seconds).padStart(8)} /s`);
     }
+    const documentsBefore = { ...publishedDocuments.stats };
     const cacheStatsBefore = { memory: { ...services.catalog.cache.stats }, redis: redisServices ? { ...redisServices.catalog.cache.stats } : null };
 
     const totals = Object.fromEntries(variants.map((v) => [v, emptyTotal()])) as Record<Variant, PhaseResult>;
@@ -256,6 +284,7 @@ async function main(): Promise<void> {
     const results = Object.fromEntries(variants.map((v) => [v, rate(v)])) as Partial<Record<Variant, number>>;
     const ratioPairs: Array<{ name: string; label: string; of: Variant; to: Variant }> = [
       { name: 'serviceVsEngine', label: 'service / engine ', of: 'service', to: 'engine' },
+      { name: 'httpVsEngine', label: 'http / engine    ', of: 'http', to: 'engine' },
       { name: 'memoryVsUncached', label: 'memory / uncached', of: 'memory', to: 'uncached' },
       { name: 'redisVsUncached', label: 'redis / uncached ', of: 'redis', to: 'uncached' },
     ].filter((p) => variants.includes(p.of as Variant)) as Array<{ name: string; label: string; of: Variant; to: Variant }>;
@@ -270,6 +299,7 @@ async function main(): Promise<void> {
     const otherCpuMs = perOp((t) => t.machineCpuSeconds - t.nodeCpuSeconds, 1000);
     const workers = (v: Variant) => steps[v].length;
 
+    const documentStats = { hits: publishedDocuments.stats.hits - documentsBefore.hits, misses: publishedDocuments.stats.misses - documentsBefore.misses };
     const cacheStats = {
       memory: diffStats(services.catalog.cache.stats, cacheStatsBefore.memory),
       redis: redisServices && cacheStatsBefore.redis ? diffStats(redisServices.catalog.cache.stats, cacheStatsBefore.redis) : null,
@@ -291,6 +321,7 @@ async function main(): Promise<void> {
     if (!redisServices) console.log('  redis / uncached  = skipped (REDIS_URL not set)');
     console.log(`  cache: memory ${cacheStats.memory.hits} hits, ${cacheStats.memory.misses} misses`
       + (cacheStats.redis ? `; redis ${cacheStats.redis.hits} hits, ${cacheStats.redis.misses} misses, ${cacheStats.redis.errors} errors` : ''));
+    console.log(`  published catalog documents (previews): ${documentStats.hits} hits, ${documentStats.misses} misses`);
     if (cacheStats.redis && cacheStats.redis.errors > 0) console.log('  WARNING: Redis failed some reads (they went to PostgreSQL): the redis rate is not a pure cache rate');
 
     const report = {
@@ -319,6 +350,7 @@ async function main(): Promise<void> {
       medianRoundRatios,
       skipped: redisServices ? [] : [{ variant: 'redis', reason: 'REDIS_URL not set' }],
       cacheStats,
+      publishedDocuments: documentStats,
       perRound: perRound.map((r) => Object.fromEntries(variants.map((v) => [v, round1(r[v]!)]))),
     };
     await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
@@ -327,6 +359,7 @@ async function main(): Promise<void> {
   } finally {
     if (redis && tenantId) await dropTenantKeys(redis.client, tenantId).catch(() => {});
     if (redis) await redis.client.quit().catch(() => redis.client.disconnect());
+    await server?.close();
     await redisServices?.catalog.cache.close();
     await services.catalog.cache.close();
     await db.close();

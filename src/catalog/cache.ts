@@ -191,3 +191,63 @@ export class RedisCatalogCache implements CatalogCache {
     else client.disconnect();
   }
 }
+
+// ------------------------------------------------------------------ published documents
+
+/**
+ * The documents (bodies) of published catalog versions, in process, by (kind, tenant, id,
+ * version): what a price preview reads for every line. A published version's document never
+ * changes (a trigger refuses it, decision 0008), so an entry is never stale and needs neither
+ * revision nor TTL; and other processes' changes cannot make it wrong. What does change is kept
+ * out: drafts (their document is edited) are never stored, and a version's lifecycle (status,
+ * retiredAt, which version is current) is read from PostgreSQL with its row every time — only
+ * the document comes from here. The tenant is part of the key, taken from the row that Row-Level
+ * Security let the reader see, so no tenant is ever served another's document.
+ *
+ * Entries are frozen (deeply), so no caller can change a cached document through its copy.
+ * Bounded: past `maxEntries`, the least recently used entry goes.
+ */
+export class PublishedDocuments {
+  readonly stats = { hits: 0, misses: 0 };
+  private readonly entries = new Map<string, unknown>();
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  private static key(kind: string, tenantId: string, id: string, version: number): string {
+    return `${kind}:${tenantId}:${id}:${version}`;
+  }
+
+  get(kind: string, tenantId: string, id: string, version: number): unknown {
+    const key = PublishedDocuments.key(kind, tenantId, id, version);
+    const body = this.entries.get(key);
+    if (body === undefined) {
+      this.stats.misses++;
+      return undefined;
+    }
+    this.stats.hits++;
+    // Most recently used last: the first key is the one to drop when full.
+    this.entries.delete(key);
+    this.entries.set(key, body);
+    return body;
+  }
+
+  /** Stores a published version's document; returns it frozen. */
+  set(kind: string, tenantId: string, id: string, version: number, body: unknown): unknown {
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    const frozen = deepFreeze(body);
+    this.entries.set(PublishedDocuments.key(kind, tenantId, id, version), frozen);
+    return frozen;
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

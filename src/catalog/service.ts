@@ -27,7 +27,7 @@ import {
 import { newId } from '../platform/ids.ts';
 import type { CommandContext, JsonObject } from '../platform/context.ts';
 import { transition } from '../platform/state-machine.ts';
-import type { CatalogCache } from './cache.ts';
+import { PublishedDocuments, type CatalogCache } from './cache.ts';
 import {
   ProductOfferingBody,
   ProductSpecificationBody,
@@ -39,7 +39,7 @@ import {
   type Versioned,
 } from './model.ts';
 import * as store from './store.ts';
-import { TABLES, type CatalogKind, type CodeCursor, type VersionRow } from './store.ts';
+import { TABLES, type CatalogKind, type CodeCursor, type VersionHead, type VersionRow } from './store.ts';
 import {
   canonicalValidity,
   checkChargeCharacteristics,
@@ -146,6 +146,67 @@ export async function findProductSpecificationVersion(tx: Tx, id: string, versio
 export async function findCatalogVersion<K extends CatalogKind>(tx: Tx, kind: K, id: string, version: number): Promise<CatalogVersion<BodyOf[K]> | null> {
   const row = await store.findVersion(tx, kind, id, version);
   return row ? view<BodyOf[K]>(kind, row) : null;
+}
+
+/** The process's published catalog documents (cache.ts): shared by every pool and tenant, keyed by tenant. */
+export const publishedDocuments = new PublishedDocuments();
+
+export interface OfferingWithSpecification {
+  offering: OfferingVersion;
+  /** The product specification version the offering pins (null: it pins none, or that version is not in the catalog). */
+  specification: ProductSpecificationVersion | null;
+  /** For an offering that `requiresParent`: the codes of the active offerings that allow it as an add-on (as findAddOnParents); else []. */
+  addOnParents: string[];
+}
+
+/**
+ * For the basket, inside its tenant transaction: many offerings at once — each a version, or
+ * with a null version its current one (as findOfferingVersion) — with the product
+ * specification each pins (as findProductSpecificationVersion) and, for an add-on, its possible
+ * parents (as findAddOnParents); null where there is none.
+ * One statement reads the versions' rows (status, which version is current); the documents of
+ * published versions come from `publishedDocuments`, and those it lacks from one more
+ * statement per kind.
+ */
+export async function findOfferingVersions(tx: Tx, wanted: readonly { id: string; version: number | null }[]): Promise<(OfferingWithSpecification | null)[]> {
+  const rows = await store.findOfferingHeadsWithSpecifications(tx, wanted);
+  const documents = await documentsOf(tx, rows.flatMap((r): [CatalogKind, VersionHead][] =>
+    [['product_offering', r.offering], ...(r.specification ? [['product_specification', r.specification] as [CatalogKind, VersionHead]] : [])]));
+  const versionRow = (head: VersionHead): VersionRow => {
+    const { tenantId: _tenant, draftBody: _draft, ...row } = head;
+    return { ...row, body: documents.get(head) };
+  };
+  const result: (OfferingWithSpecification | null)[] = wanted.map(() => null);
+  for (const r of rows) {
+    result[r.n - 1] = {
+      offering: view<ProductOfferingBody>('product_offering', versionRow(r.offering)) as OfferingVersion,
+      specification: r.specification ? view<ProductSpecificationBody>('product_specification', versionRow(r.specification)) : null,
+      addOnParents: r.addOnParents,
+    };
+  }
+  return result;
+}
+
+/**
+ * The documents of these versions: a draft's came with its row; a published one's comes from
+ * `publishedDocuments`, or else from one statement per kind, and is kept there.
+ */
+async function documentsOf(tx: Tx, heads: readonly [CatalogKind, VersionHead][]): Promise<Map<VersionHead, unknown>> {
+  const found = new Map<VersionHead, unknown>();
+  const missing = new Map<CatalogKind, VersionHead[]>();
+  for (const [kind, head] of heads) {
+    const body = head.publishedAt === null ? head.draftBody : publishedDocuments.get(kind, head.tenantId, head.id, head.version);
+    if (body !== undefined) found.set(head, body);
+    else missing.set(kind, [...(missing.get(kind) ?? []), head]);
+  }
+  for (const [kind, list] of missing) {
+    const loaded = await store.findBodies(tx, kind, list);
+    for (const head of list) {
+      const body = loaded.get(`${head.id}@${head.version}`);
+      found.set(head, body === undefined ? body : publishedDocuments.set(kind, head.tenantId, head.id, head.version, body));
+    }
+  }
+  return found;
 }
 
 /** Which of these offering ids exist (any version, any state): for rules that target offerings. */

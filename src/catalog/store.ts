@@ -86,6 +86,93 @@ export async function findNewestPublished(tx: Tx, kind: CatalogKind, id: string)
   return row ? fromRow(kind, row) : undefined;
 }
 
+/** A version's row without its document, unless it is a draft (whose document may still change). */
+export interface VersionHead extends Omit<VersionRow, 'body'> {
+  tenantId: string;
+  /** Drafts only; a published version's document never changes and is read by findBodies. */
+  draftBody: unknown;
+}
+
+/** A VersionHead from columns named as in the tables, each prefixed with `p` (the specification's: `s_`). */
+const headFromRow = (kind: CatalogKind, r: any, p = ''): VersionHead => ({
+  id: r[p + 'id'],
+  version: r[p + 'version'],
+  code: r[p + 'code'],
+  status: r[p + 'status'],
+  createdAt: r[p + 'created_at'].toISOString(),
+  publishedAt: r[p + 'published_at'] ? r[p + 'published_at'].toISOString() : null,
+  retiredAt: r[p + 'retired_at'] ? r[p + 'retired_at'].toISOString() : null,
+  sellableFlag: kind === 'product_offering' ? r[p + 'sellable'] : null,
+  tenantId: r[p + 'tenant_id'],
+  draftBody: r[p + 'draft_body'],
+});
+
+/**
+ * For each wanted offering (a version, or with a null version its newest published one), in
+ * one statement: the version's row and the row of the product specification version it pins,
+ * without their documents (drafts excepted); and, for an offering that `requiresParent`, the
+ * codes of the active offerings that list it in their addOns (as findAddOnParents). `n` is the
+ * 1-based position in `wanted`; a wanted offering that does not exist has no row.
+ */
+export async function findOfferingHeadsWithSpecifications(
+  tx: Tx,
+  wanted: readonly { id: string; version: number | null }[],
+): Promise<{ n: number; offering: VersionHead; specification: VersionHead | null; addOnParents: string[] }[]> {
+  if (wanted.length === 0) return [];
+  const rows = await queryRows<any>(
+    tx,
+    `with found as (
+       select w.n, o.*, coalesce((o.body ->> 'requiresParent')::boolean, false) as requires_parent
+         from unnest($1::uuid[], $2::int[]) with ordinality as w (id, version, n)
+        cross join lateral (
+              select * from product_offering v
+               where v.product_offering_id = w.id
+                 and (v.version = w.version or (w.version is null and v.published_at is not null))
+               order by v.version desc
+               limit 1) o
+     ), parents as (
+       select a.child, array_agg(p.code order by p.code) as codes
+         from product_offering p
+        cross join lateral (select r ->> 'offeringId' as child from jsonb_array_elements(p.body -> 'addOns') r) a
+        where p.status = 'active'
+          and a.child in (select f.product_offering_id::text from found f where f.requires_parent)
+        group by a.child
+     )
+     select f.n, f.tenant_id, f.product_offering_id as id, f.version, f.code, f.status, f.created_at, f.published_at, f.retired_at, f.sellable,
+            case when f.published_at is null then f.body end as draft_body,
+            case when f.requires_parent then coalesce(parents.codes, '{}') else '{}' end as add_on_parents,
+            s.tenant_id as s_tenant_id, s.product_specification_id as s_id, s.version as s_version, s.code as s_code, s.status as s_status,
+            s.created_at as s_created_at, s.published_at as s_published_at, s.retired_at as s_retired_at,
+            case when s.published_at is null then s.body end as s_draft_body
+       from found f
+       left join parents on parents.child = f.product_offering_id::text
+       left join product_specification s
+              on s.product_specification_id = (f.body -> 'productSpecification' ->> 'id')::uuid
+             and s.version = (f.body -> 'productSpecification' ->> 'version')::int`,
+    [wanted.map((w) => w.id), wanted.map((w) => w.version)],
+  );
+  return rows.map((r) => ({
+    n: Number(r.n),
+    offering: headFromRow('product_offering', r),
+    specification: r.s_id ? headFromRow('product_specification', r, 's_') : null,
+    addOnParents: r.add_on_parents,
+  }));
+}
+
+/** The documents of these versions (keyed `${id}@${version}`). */
+export async function findBodies(tx: Tx, kind: CatalogKind, versions: readonly { id: string; version: number }[]): Promise<Map<string, unknown>> {
+  if (versions.length === 0) return new Map();
+  const { table, id: idColumn } = TABLES[kind];
+  const rows = await queryRows<{ id: string; version: number; body: unknown }>(
+    tx,
+    `select t.${idColumn} as id, t.version, t.body
+       from unnest($1::uuid[], $2::int[]) as w (id, version)
+       join ${table} t on t.${idColumn} = w.id and t.version = w.version`,
+    [versions.map((v) => v.id), versions.map((v) => v.version)],
+  );
+  return new Map(rows.map((r) => [`${r.id}@${r.version}`, r.body]));
+}
+
 /** Every version of an id, oldest first, from `afterVersion` on. */
 export async function listVersions(tx: Tx, kind: CatalogKind, id: string, afterVersion: number, limit: number): Promise<VersionRow[]> {
   const { table, id: idColumn } = TABLES[kind];

@@ -54,6 +54,21 @@ export async function countPromoRedemptions(tx: Tx, ruleIds: string[]): Promise<
 }
 
 /**
+ * loadPricingRules and countPromoRedemptions of its promo rules, in one statement: what a price
+ * (a preview, a quote, an order) reads of rules and terms.
+ */
+export async function loadPricingInputs(tx: Tx, accountId: string, at: string): Promise<{ rules: PriceRule[]; promoRedemptions: Record<string, number> }> {
+  const { rules, terms } = await store.pricingInputsAt(tx, accountId, at);
+  return {
+    rules: [
+      ...rules.map((r): PriceRule => ({ ...r.body, id: r.id, source: 'rule' })),
+      ...terms.map((t): PriceRule => ({ ...t.body, id: t.id, source: 'account_term', type: 'account_term', code: `account-term:${t.id}` })),
+    ],
+    promoRedemptions: Object.fromEntries(rules.filter((r) => r.redemptions !== null).map((r) => [r.id, r.redemptions!])),
+  };
+}
+
+/**
  * Records that a quote of the account redeemed a promo rule, inside the caller's transaction.
  * Locks the rule row first (SELECT … FOR UPDATE), so concurrent redemptions of one rule count
  * and insert one at a time: when one slot is left, exactly one of them gets it and the others

@@ -132,6 +132,38 @@ export async function rulesInForceAt(tx: Tx, at: string): Promise<StoredRule[]> 
   return rows.map(ruleFromRow);
 }
 
+export interface RuleInForce {
+  id: string;
+  body: PriceRuleBody;
+  /** Promo rules: how many quotes redeemed it so far; null for the other types. */
+  redemptions: number | null;
+}
+
+/**
+ * A price's inputs in one statement: the tenant's rules in force at `at` (as rulesInForceAt,
+ * in its order, each promo with its redemptions so far), then the account's terms in force
+ * (as termsInForceAt, in its order).
+ */
+export async function pricingInputsAt(tx: Tx, accountId: string, at: string): Promise<{ rules: RuleInForce[]; terms: { id: string; body: AccountTermBody }[] }> {
+  const rows = await queryRows<any>(
+    tx,
+    `select 'rule' as source, p.rule_id as id, p.body, p.priority, null::timestamptz as term_created_at,
+            case when p.type = 'promo' then (select count(*)::int from promo_redemption r where r.rule_id = p.rule_id) end as redemptions
+       from price_rule p
+      where p.retired_at is null or p.retired_at > $2
+     union all
+     select 'term', t.term_id, t.body, null, t.created_at, null
+       from account_price_term t
+      where t.account_id = $1 and (t.ended_at is null or t.ended_at > $2)
+      order by source, priority, term_created_at, id`,
+    [accountId, at],
+  );
+  return {
+    rules: rows.filter((r) => r.source === 'rule').map((r) => ({ id: r.id, body: r.body, redemptions: r.redemptions })),
+    terms: rows.filter((r) => r.source === 'term').map((r) => ({ id: r.id, body: r.body })),
+  };
+}
+
 // ------------------------------------------------------------------ account price terms
 
 export async function insertTerm(tx: Tx, row: { tenantId: string; accountId: string; id: string; body: AccountTermBody; createdAt: string }): Promise<StoredTerm> {

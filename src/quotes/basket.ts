@@ -5,11 +5,11 @@
  * refuse, and an order refuses what a quote would.
  */
 import {
-  findAddOnParents,
-  findOfferingVersion,
+  findOfferingVersions,
   findProductSpecificationVersion,
   whyNotSellableToAccount,
   type OfferingVersion,
+  type OfferingWithSpecification,
   type ProductOfferingBody,
   type ProductSpecificationBody,
   type ProductSpecificationVersion,
@@ -21,7 +21,7 @@ import type { JsonObject } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { BusinessRuleError, NotFoundError, ValidationError, type FieldError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
-import { countPromoRedemptions, loadPricingRules, priceItems, validateConfiguration, type PriceResult, type PricingItem } from '../pricing/index.ts';
+import { loadPricingInputs, priceItems, validateConfiguration, type PriceResult, type PricingItem } from '../pricing/index.ts';
 import { checkComposition, liveAddOnCounter, type AssetVersion, type CompositionLine } from './model.ts';
 
 type RelationshipType = Parameters<typeof containmentEdge>[0]['type'];
@@ -129,13 +129,23 @@ export async function priceBasketInTx(tx: Tx, input: BasketInput): Promise<Price
   const { account, installedBase, at } = input;
   const field = (i: number, rest = '') => `${input.pointer}/${i}${rest}`;
   const assetOf = (id: string) => installedBase.products.find((a) => a.productInstanceId === id);
-  const loadOffering = offeringLoader(tx);
+  const catalog = catalogLoader(tx);
+  const loadOffering = catalog.offering;
   const out: PricedBasketLine[] = input.lines.map((line) => ({
     line: { ...line }, addedMember: false, bundleLineId: null, offering: null, specification: null, configuration: null, change: null, target: null, priced: false,
   }));
   const errors: FieldError[] = [];
 
   // ------------------------------------------------------------------ 1. catalog: what is sold, and may it be
+  // Every offering the lines name, and those of the instances they change or extend, in one read.
+  await catalog.preload(input.lines.flatMap((line) => {
+    const owned = (id: string | null) => {
+      const asset = id ? assetOf(id) : undefined;
+      return asset ? [{ id: asset.productOfferingId, version: asset.productOfferingVersion }] : [];
+    };
+    const sold = line.action === 'ADD' ? [{ id: line.offeringId!, version: line.offeringVersion }] : line.action === 'REPLACE' ? [{ id: line.offeringId!, version: null }] : [];
+    return [...sold, ...(line.action === 'MODIFY' ? owned(line.productInstanceId) : []), ...owned(line.parentProductInstanceId)];
+  }));
   for (const [i, o] of out.entries()) {
     const line = o.line;
     if (line.action === 'ADD' || line.action === 'REPLACE') {
@@ -195,13 +205,11 @@ export async function priceBasketInTx(tx: Tx, input: BasketInput): Promise<Price
     const offering = await loadOffering(asset.productOfferingId, asset.productOfferingVersion);
     if (offering) ownedOfferings.set(asset.productInstanceId, offering.body);
   }
-  const sold = out.map((o) => o.offering).filter((o): o is OfferingVersion => o !== null && o.body.requiresParent === true);
-  const addOnParents = await findAddOnParents(tx, [...new Set(sold.map((o) => o.id))]);
   const offeringOfLine = new Map(out.map((o) => [o.line.lineId, o.offering?.body]));
   const composition = checkComposition(compositionLines, (l) => offeringOfLine.get(l.lineId), {
     offeringOfInstance: (id) => ownedOfferings.get(id),
     existingAddOns: liveAddOnCounter(installedBase.products.filter((p) => !replaced.has(p.productInstanceId)), installedBase.relationships),
-    addOnParents: (id) => addOnParents.get(id) ?? [],
+    addOnParents: (id) => catalog.addOnParentsOf(id),
   });
   if (composition.length) throwIfAny(composition.map((p) => ({ field: field(out.findIndex((o) => o.line.lineId === p.lineId)), message: p.message })));
 
@@ -220,9 +228,9 @@ export async function priceBasketInTx(tx: Tx, input: BasketInput): Promise<Price
         o.target = target;
         o.configuration = checked.configuration;
         o.change = checked.change;
-        o.specification = (await findProductSpecificationVersion(tx, target.productSpecificationId, target.productSpecificationVersion)) ?? (await specificationOf(tx, offering));
+        o.specification = (await findProductSpecificationVersion(tx, target.productSpecificationId, target.productSpecificationVersion)) ?? catalog.specificationOf(offering);
       } else {
-        const spec = await specificationOf(tx, offering);
+        const spec = catalog.specificationOf(offering);
         o.specification = spec;
         if (line.action === 'REPLACE') {
           if (!spec) {
@@ -259,28 +267,42 @@ export async function priceBasketInTx(tx: Tx, input: BasketInput): Promise<Price
   // ------------------------------------------------------------------ 4. rules and price
   if (!input.pricing) return { lines: out, price: null };
   const { promoCodes, rounding } = input.pricing;
-  const rules = await loadPricingRules(tx, account.accountId, at);
+  const { rules, promoRedemptions } = await loadPricingInputs(tx, account.accountId, at);
   const known = new Set(rules.filter((r) => r.type === 'promo' && 'promoCode' in r && r.promoCode).map((r) => (r as { promoCode: string }).promoCode.toUpperCase()));
   throwIfAny(promoCodes.flatMap((code, i) => known.has(code.toUpperCase()) ? [] : [{ field: `/promoCodes/${i}`, message: `unknown promo code ${code}` }]));
-  const promoRedemptions = await countPromoRedemptions(tx, rules.filter((r) => r.type === 'promo').map((r) => r.id));
   const customerSince = installedBase.products.map((a) => a.activationDate).filter((d): d is string => d !== null).sort()[0] ?? null;
   const price = priceItems(items, { accountId: account.accountId, currency: account.currency, at, customerSince, promoCodes: [...promoCodes], rules, promoRedemptions, rounding });
   return { lines: out, price };
 }
 
-/** Offering versions, each read once per basket. */
-function offeringLoader(tx: Tx): (id: string, version: number | null) => Promise<OfferingVersion | undefined> {
-  const loaded = new Map<string, OfferingVersion | null>();
-  return async (id, version) => {
-    const key = `${id}@${version ?? 'current'}`;
-    if (!loaded.has(key)) loaded.set(key, await findOfferingVersion(tx, id, version ?? undefined));
-    return loaded.get(key) ?? undefined;
+/**
+ * Offering versions with their specifications, each read once per basket: `preload` reads many
+ * in one statement (findOfferingVersions); `offering` reads what was not preloaded.
+ */
+function catalogLoader(tx: Tx) {
+  const loaded = new Map<string, OfferingWithSpecification | null>();
+  const key = (id: string, version: number | null) => `${id}@${version ?? 'current'}`;
+  const preload = async (wanted: readonly { id: string; version: number | null }[]) => {
+    const missing = [...new Map(wanted.filter((w) => !loaded.has(key(w.id, w.version))).map((w) => [key(w.id, w.version), w])).values()];
+    if (missing.length === 0) return;
+    const found = await findOfferingVersions(tx, missing);
+    missing.forEach((w, i) => {
+      loaded.set(key(w.id, w.version), found[i]);
+      // The current version is also that version: specificationOf finds it by number.
+      if (found[i]) loaded.set(key(w.id, found[i]!.offering.version), found[i]);
+    });
   };
-}
-
-async function specificationOf(tx: Tx, offering: OfferingVersion): Promise<ProductSpecificationVersion | null> {
-  const ref = offering.body.productSpecification;
-  return ref ? findProductSpecificationVersion(tx, ref.id, ref.version) : null;
+  return {
+    preload,
+    offering: async (id: string, version: number | null): Promise<OfferingVersion | undefined> => {
+      await preload([{ id, version }]);
+      return loaded.get(key(id, version))?.offering ?? undefined;
+    },
+    /** The codes of the active offerings that allow this offering (one of the basket's, if it requiresParent) as an add-on. */
+    addOnParentsOf: (offeringId: string): string[] => [...loaded.values()].find((f) => f?.offering.id === offeringId && f.offering.body.requiresParent)?.addOnParents ?? [],
+    /** The specification the offering pins (null: none, or not in the catalog); the offering was loaded here. */
+    specificationOf: (offering: OfferingVersion): ProductSpecificationVersion | null => loaded.get(key(offering.id, offering.version))?.specification ?? null,
+  };
 }
 
 async function loadInstance(tx: Tx, productInstanceId: string): Promise<ProductInstance> {
