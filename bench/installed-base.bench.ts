@@ -22,7 +22,7 @@ import { buildServer } from '../src/api/server.ts';
 import { createServices, type Services } from '../src/app.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import type { CommandContext } from '../src/platform/context.ts';
-import { TENANT_SETUP_SQL, type Pool } from '../src/platform/db.ts';
+import { tenantBeginSql, type Pool } from '../src/platform/db.ts';
 import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, percentile, round1, round3, timeSequential, type PhaseResult } from './support.ts';
 
 const VARIANTS = ['floor', 'http', 'floorAsOf', 'httpAsOf'] as const;
@@ -99,8 +99,8 @@ async function createAccountWithProducts(services: Services, ctx: CommandContext
 async function inTenant<T>(pool: Pool, tenantId: string, work: (q: (text: string, params: unknown[]) => Promise<unknown[]>) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('begin');
-    await client.query(TENANT_SETUP_SQL, [tenantId]);
+    // Exactly what inTenantTransaction sends: BEGIN, application role and tenant setting in one round trip.
+    await client.query(tenantBeginSql(tenantId));
     const result = await work(async (text, params) => (await client.query(text, params)).rows);
     await client.query('commit');
     return result;

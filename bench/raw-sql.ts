@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../src/app.ts';
 import type { CommandContext } from '../src/platform/context.ts';
-import { TENANT_SETUP_SQL, type Pool } from '../src/platform/db.ts';
+import { tenantBeginSql, type Pool } from '../src/platform/db.ts';
 import type { Step } from './support.ts';
 
 /** A product instance a worker drives, with the version it was left at. */
@@ -34,9 +34,8 @@ export async function rawCommand(pool: Pool, tenantId: string, p: Instance, chan
   const client = await pool.connect();
   let broken = false;
   try {
-    await client.query('begin');
-    // Exactly what inTenantTransaction sends: application role + tenant setting.
-    await client.query(TENANT_SETUP_SQL, [tenantId]);
+    // Exactly what inTenantTransaction sends: BEGIN, application role and tenant setting in one round trip.
+    await client.query(tenantBeginSql(tenantId));
     const before = (await client.query(
       'select * from product_instance where account_id = $1 and product_instance_id = $2 for update',
       [p.accountId, p.productInstanceId],

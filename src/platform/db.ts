@@ -38,7 +38,14 @@ export function createPool(connectionString: string, max = 10): Pool {
  * Switches the open transaction to the application role with the tenant's setting, in one
  * round trip: set_config('role', …, true) is what `set local role` does.
  */
-export const TENANT_SETUP_SQL = `select set_config('role', 'tenure_app', true), set_config('tenure.tenant_id', $1, true)`;
+/**
+ * BEGIN, the application role and the tenant's setting, sent as one simple-protocol query: one
+ * round trip where three statements would take two (a parameter would need the extended
+ * protocol, which takes one statement at a time). The tenant id is quoted as a literal.
+ */
+export function tenantBeginSql(tenantId: string): string {
+  return `begin; select set_config('role', 'tenure_app', true), set_config('tenure.tenant_id', ${pg.escapeLiteral(tenantId)}, true)`;
+}
 
 /**
  * Runs `work` in one transaction as the application role with the tenant's setting, so that
@@ -48,8 +55,7 @@ export async function inTenantTransaction<T>(connection: Connection, tenantId: s
   let joined: JoinedTransaction | undefined;
   let result: T;
   try {
-    result = await inTransaction(connection, async (tx) => {
-      await tx.query(TENANT_SETUP_SQL, [tenantId]);
+    result = await inTransaction(connection, tenantBeginSql(tenantId), async (tx) => {
       joined = await tenantTransactionHook?.begin(tx, tenantId);
       const result = await work(tx);
       await joined?.beforeCommit(result);
@@ -107,7 +113,7 @@ export function isNotTheResponse(result: unknown): boolean {
  * creation, API-key lookup and operator tools that must see across tenants.
  */
 export async function inSystemTransaction<T>(connection: Connection, work: (tx: Tx) => Promise<T>): Promise<T> {
-  return inTransaction(connection, work);
+  return inTransaction(connection, 'begin', work);
 }
 
 /**
@@ -196,24 +202,24 @@ export async function holdConnections(pool: Pool, count: number): Promise<HeldCo
   return held;
 }
 
-async function inTransaction<T>(connection: Connection, work: (tx: Tx) => Promise<T>): Promise<T> {
-  if (connection instanceof HeldConnection) return transactionOn(connection, work);
+async function inTransaction<T>(connection: Connection, begin: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+  if (connection instanceof HeldConnection) return transactionOn(connection, begin, work);
   const held = await holdConnection(connection);
   try {
-    return await transactionOn(held, work);
+    return await transactionOn(held, begin, work);
   } finally {
     held.release();
   }
 }
 
-async function transactionOn<T>(held: HeldConnection, work: (tx: Tx) => Promise<T>): Promise<T> {
+async function transactionOn<T>(held: HeldConnection, begin: string, work: (tx: Tx) => Promise<T>): Promise<T> {
   if (held.lost) {
     held.release();
     throw new DatabaseUnavailableError('connection lost', held.lost);
   }
   const client = held.client;
   try {
-    await client.query('begin');
+    await client.query(begin);
     const result = await work(client);
     await client.query('commit');
     return result;

@@ -51,6 +51,27 @@ describe('tenant isolation by Row-Level Security', () => {
     );
   });
 
+  test('the tenant setting is sent with BEGIN as a quoted literal: one round trip, and a hostile tenant id is only a value', async () => {
+    const hostile = "x', true); create table pwned (id int); select set_config('tenure.tenant_id', 'y";
+    const seen = await inTenantTransaction(app.db.pool, hostile, async (tx) => {
+      const [row] = await queryRows<{ tenant: string; role: string; in_tx: boolean }>(tx,
+        "select current_setting('tenure.tenant_id') as tenant, current_user as role, now() = statement_timestamp() as in_tx");
+      // Row-Level Security reads the setting as a uuid: this one is not, so a read is refused.
+      await assert.rejects(tx.query('savepoint s; select 1 from customer'), /invalid input syntax for type uuid/);
+      await tx.query('rollback to savepoint s');
+      return row;
+    });
+    // In a transaction (now() is the transaction's start, before this statement), as tenure_app,
+    // with the whole string as the tenant's setting: nothing of it ran as SQL.
+    assert.deepEqual(seen, { tenant: hostile, role: 'tenure_app', in_tx: false });
+    const [pwned] = await queryRows<{ exists: boolean }>(app.db.pool, "select to_regclass('pwned') is not null as exists");
+    assert.equal(pwned.exists, false);
+    // The setting and the role end with the transaction.
+    const [after] = await queryRows<{ tenant: string | null; role: string }>(app.db.pool, "select nullif(current_setting('tenure.tenant_id', true), '') as tenant, current_user as role");
+    assert.equal(after.tenant, null);
+    assert.notEqual(after.role, 'tenure_app');
+  });
+
   test('the application role is not exempt from RLS', async () => {
     await inTenantTransaction(app.db.pool, app.tenantId, async (tx) => {
       const [role] = await queryRows<{ current_user: string; rolbypassrls: boolean; rolsuper: boolean }>(
