@@ -13,8 +13,6 @@
  * as in production, so `tenure check` stays clean). Reads are sequential (one at a time):
  * p50/p99 latency of each variant, and reads/s of http ÷ reads/s of its floor.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +21,8 @@ import { createServices, type Services } from '../src/app.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import type { CommandContext } from '../src/platform/context.ts';
 import { tenantBeginSql, type Pool } from '../src/platform/db.ts';
-import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, percentile, round1, round3, timeSequential, type PhaseResult } from './support.ts';
+import { createActiveProduct, createBenchSale, publishFirstVersion } from './raw-sql.ts';
+import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, percentile, round1, round3, timeSequential, type PhaseResult, runBench, writeResults } from './support.ts';
 
 const VARIANTS = ['floor', 'http', 'floorAsOf', 'httpAsOf'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -47,40 +46,11 @@ const RESULTS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 're
  * and two resources, written by the inventory commands.
  */
 async function createAccountWithProducts(services: Services, ctx: CommandContext, count: number): Promise<string> {
-  const customer = await services.customers.createCustomer(ctx, { name: 'Bench customer' });
-  const account = await services.customers.createAccount(ctx, { customerId: customer.customerId, name: 'Bench account', currency: 'IDR', timeZone: 'Asia/Jakarta' });
-  const publish = async (kind: 'service_specification' | 'product_specification' | 'product_offering', body: Record<string, unknown>) => {
-    const created = await services.catalog.create(ctx, kind, body as never);
-    return (await services.catalog.publish(ctx, kind, created.id, 1)).id;
-  };
-  const serviceSpecificationId = await publish('service_specification', { code: 'bench-access', name: 'Bench access service', resourceSpecifications: [] });
-  const productSpecificationId = await publish('product_specification', { code: 'bench-fiber', name: 'Bench fiber', serviceSpecifications: [], characteristics: [{ name: 'bandwidthMbps', valueType: 'integer', unit: 'Mbit/s', configurable: true, default: 1000, minCardinality: 1, maxCardinality: 1 }] });
-  const productOfferingId = await publish('product_offering', { code: 'bench-fiber', name: 'Bench fiber', category: 'connectivity', segment: 'any', productSpecification: { id: productSpecificationId, version: 1 }, priceLists: [{ currency: 'IDR', charges: [] }] });
-
+  const sale = await createBenchSale(services, ctx);
+  const serviceSpecificationId = await publishFirstVersion(services, ctx, 'service_specification', { code: 'bench-access', name: 'Bench access service', resourceSpecifications: [] });
   const createOne = async (i: number) => {
-    const cause = { orderId: randomUUID(), orderItemId: randomUUID() };
-    const name = 'Business Fiber 1Gbps';
-    const { productInstance } = await services.inventory.createProductInstance(ctx, {
-      accountId: account.accountId,
-      productOfferingId,
-      productOfferingVersion: 1,
-      productSpecificationId,
-      productSpecificationVersion: 1,
-      name,
-      catalogSnapshot: { offeringName: name },
-      configuration: { bandwidthMbps: 1000 },
-      place: { address: `Jl. Bench ${i}`, city: 'Jakarta' },
-      price: {
-        currency: 'IDR',
-        lines: [{ lineId: `${cause.orderItemId}:bench-monthly`, itemId: cause.orderItemId, offeringId: productOfferingId, offeringVersion: 1, chargeCode: 'bench-monthly', chargeName: 'Bench fiber monthly', kind: 'recurring', period: 'month', periodDays: null, quantity: '1', listAmountMinor: '1500000000', adjustments: [], finalAmountMinor: '1500000000', usage: null }],
-      },
-      subscription: { termMonths: 24, billingCycle: 'monthly' },
-      ...cause,
-    });
-    const id = productInstance.productInstanceId;
-    await services.inventory.startActivation(ctx, id, { ...cause, expectedVersion: 1 });
-    await services.inventory.completeActivation(ctx, id, { ...cause, expectedVersion: 2 });
-    const service = await services.inventory.attachServiceInstance(ctx, id, {
+    const { productInstanceId } = await createActiveProduct(services, ctx, sale, { address: `Jl. Bench ${i}`, city: 'Jakarta' });
+    const service = await services.inventory.attachServiceInstance(ctx, productInstanceId, {
       serviceSpecificationId, serviceSpecificationVersion: 1, name: 'Fiber access', externalServiceId: `svc-${i}`, technicalParameters: { vlan: 100 + (i % 3000) },
     });
     await services.inventory.attachResourceInstance(ctx, service.serviceInstanceId, { resourceType: 'ONT', resourceId: `ont-${i}` });
@@ -90,7 +60,7 @@ async function createAccountWithProducts(services: Services, ctx: CommandContext
   await Promise.all(Array.from({ length: SETUP_CONCURRENCY }, async () => {
     while (next < count) await createOne(next++);
   }));
-  return account.accountId;
+  return sale.accountId;
 }
 
 // ------------------------------------------------------------------------- the floor
@@ -288,19 +258,11 @@ async function main(): Promise<void> {
       perRound: perRound.map((r) => ({ ...Object.fromEntries(VARIANTS.map((v) => [v, round1(r[v])])), httpVsFloor: round3(r.http / r.floor), httpAsOfVsFloorAsOf: round3(r.httpAsOf / r.floorAsOf) })),
       medianRoundRatios: roundMedians,
     };
-    await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
-    await writeFile(RESULTS_FILE, JSON.stringify(report, null, 2) + '\n');
-    console.log(`\n  written to ${path.relative(process.cwd(), RESULTS_FILE)}`);
+    console.log(`\n  written to ${await writeResults(RESULTS_FILE, report)}`);
   } finally {
     if (server) await server.close().catch(() => {});
     await db.close();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -11,7 +11,6 @@
  * http/rawSql are the result; absolute rates on a shared machine are noise.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +19,7 @@ import { createServices, type Services } from '../src/app.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import type { CommandContext } from '../src/platform/context.ts';
 import { createActiveProducts, rawStep, type Instance } from './raw-sql.ts';
-import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step } from './support.ts';
+import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step, runBench, writeResults } from './support.ts';
 
 const VARIANTS = ['rawSql', 'service', 'http'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -197,19 +196,11 @@ async function main(): Promise<void> {
       })),
       medianRoundRatios: roundMedians,
     };
-    await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
-    await writeFile(RESULTS_FILE, JSON.stringify(report, null, 2) + '\n');
-    console.log(`\n  written to ${path.relative(process.cwd(), RESULTS_FILE)}`);
+    console.log(`\n  written to ${await writeResults(RESULTS_FILE, report)}`);
   } finally {
     if (server) await server.close().catch(() => {});
     await db.close();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

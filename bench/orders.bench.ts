@@ -19,7 +19,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +32,7 @@ import type { OrderItemInput } from '../src/orders/service.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import type { Pool } from '../src/platform/db.ts';
 import { createActiveProducts, rawStep } from './raw-sql.ts';
-import { addPhase, emptyTotal, envNumber, fmt, machineCpuSeconds, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step } from './support.ts';
+import { addPhase, emptyTotal, envNumber, fmt, machineCpuSeconds, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step, runBench, writeResults } from './support.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'orders-latest.json');
@@ -568,18 +567,10 @@ async function main(): Promise<void> {
       medianRoundRatios: Object.fromEntries(byWorkers.map((b) => [`workers${b.workers}VsFloor`, round3(b.medianRoundVsFloor)])),
       perPhase: orderPhases.map((p) => ({ ...p, seconds: round3(p.seconds), submitSeconds: round3(p.submitSeconds), ordersPerSecond: round1(p.ordersPerSecond), tasksPerSecond: round1(p.tasksPerSecond), vsFloor: round3(p.ordersPerSecond / floorPerRound[p.round - 1]) })),
     };
-    await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
-    await writeFile(RESULTS_FILE, JSON.stringify(report, null, 2) + '\n');
-    console.log(`\n  written to ${path.relative(process.cwd(), RESULTS_FILE)}; the run took ${fmt((Date.now() - runStarted) / 1000)} s`);
+    console.log(`\n  written to ${await writeResults(RESULTS_FILE, report)}; the run took ${fmt((Date.now() - runStarted) / 1000)} s`);
   } finally {
     await db.close();
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -18,7 +18,6 @@
  * The ratios service/engine, http/engine, memory/uncached and redis/uncached are the result; absolute
  * rates on a shared machine are noise.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +37,7 @@ import { priceItems } from '../src/pricing/engine.ts';
 import { countPromoRedemptions, loadPricingRules } from '../src/pricing/rule-service.ts';
 import type { PriceResult, PricingContext, PricingItem } from '../src/pricing/types.ts';
 import { DEFAULT_QUOTE_SETTINGS, type QuoteLineInput } from '../src/quotes/service.ts';
-import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step } from './support.ts';
+import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step, runBench, writeResults } from './support.ts';
 
 const ALL_VARIANTS = ['engine', 'service', 'http', 'uncached', 'memory', 'redis'] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
@@ -353,9 +352,7 @@ async function main(): Promise<void> {
       publishedDocuments: documentStats,
       perRound: perRound.map((r) => Object.fromEntries(variants.map((v) => [v, round1(r[v]!)]))),
     };
-    await mkdir(path.dirname(RESULTS_FILE), { recursive: true });
-    await writeFile(RESULTS_FILE, JSON.stringify(report, null, 2) + '\n');
-    console.log(`\n  written to ${path.relative(process.cwd(), RESULTS_FILE)}`);
+    console.log(`\n  written to ${await writeResults(RESULTS_FILE, report)}`);
   } finally {
     if (redis && tenantId) await dropTenantKeys(redis.client, tenantId).catch(() => {});
     if (redis) await redis.client.quit().catch(() => redis.client.disconnect());
@@ -371,10 +368,4 @@ const diffStats = (now: { hits: number; misses: number; errors: number }, before
 /** Ratios far below 1 (service/engine) need more digits than ratios near or above it. */
 const fmtRatio = (n: number) => (n < 0.1 ? fmt(n, 3) : fmt(n, 2));
 
-main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main);

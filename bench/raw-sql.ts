@@ -4,7 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Services } from '../src/app.ts';
-import type { CommandContext } from '../src/platform/context.ts';
+import type { ProductInstance } from '../src/inventory/index.ts';
+import type { CommandContext, JsonObject } from '../src/platform/context.ts';
 import { tenantBeginSql, type Pool } from '../src/platform/db.ts';
 import type { Step } from './support.ts';
 
@@ -77,42 +78,62 @@ export async function rawCommand(pool: Pool, tenantId: string, p: Instance, chan
   }
 }
 
-/** Active product instances for the floor (and the engine) to drive: one per concurrent worker. */
-export async function createActiveProducts(services: Services, ctx: CommandContext, count: number): Promise<Instance[]> {
+/** Creates and publishes version 1 of a catalog entry; returns its id. */
+export async function publishFirstVersion(services: Services, ctx: CommandContext, kind: 'service_specification' | 'product_specification' | 'product_offering', body: Record<string, unknown>): Promise<string> {
+  const created = await services.catalog.create(ctx, kind, body as never);
+  return (await services.catalog.publish(ctx, kind, created.id, 1)).id;
+}
+
+/** What the benches sell: one account, and the fiber offering (with its specification) its instances name. */
+export interface BenchSale {
+  accountId: string;
+  productSpecificationId: string;
+  productOfferingId: string;
+}
+
+export async function createBenchSale(services: Services, ctx: CommandContext): Promise<BenchSale> {
   const customer = await services.customers.createCustomer(ctx, { name: 'Bench customer' });
   const account = await services.customers.createAccount(ctx, { customerId: customer.customerId, name: 'Bench account', currency: 'IDR', timeZone: 'Asia/Jakarta' });
   // Instances name the catalog entries they were sold from, which must exist.
-  const publish = async (kind: 'product_specification' | 'product_offering', body: Record<string, unknown>) => {
-    const created = await services.catalog.create(ctx, kind, body as never);
-    return (await services.catalog.publish(ctx, kind, created.id, 1)).id;
-  };
-  const productSpecificationId = await publish('product_specification', { code: 'bench-fiber', name: 'Bench fiber', serviceSpecifications: [], characteristics: [{ name: 'bandwidthMbps', valueType: 'integer', unit: 'Mbit/s', configurable: true, default: 1000, minCardinality: 1, maxCardinality: 1 }] });
-  const productOfferingId = await publish('product_offering', { code: 'bench-fiber', name: 'Bench fiber', category: 'connectivity', segment: 'any', productSpecification: { id: productSpecificationId, version: 1 }, priceLists: [{ currency: 'IDR', charges: [] }] });
+  const productSpecificationId = await publishFirstVersion(services, ctx, 'product_specification', { code: 'bench-fiber', name: 'Bench fiber', serviceSpecifications: [], characteristics: [{ name: 'bandwidthMbps', valueType: 'integer', unit: 'Mbit/s', configurable: true, default: 1000, minCardinality: 1, maxCardinality: 1 }] });
+  const productOfferingId = await publishFirstVersion(services, ctx, 'product_offering', { code: 'bench-fiber', name: 'Bench fiber', category: 'connectivity', segment: 'any', productSpecification: { id: productSpecificationId, version: 1 }, priceLists: [{ currency: 'IDR', charges: [] }] });
+  return { accountId: account.accountId, productSpecificationId, productOfferingId };
+}
+
+/** One ACTIVE product instance of the sale, with its subscription, written by the inventory commands. */
+export async function createActiveProduct(services: Services, ctx: CommandContext, sale: BenchSale, place?: JsonObject): Promise<ProductInstance> {
+  const cause = { orderId: randomUUID(), orderItemId: randomUUID() };
+  const name = 'Business Fiber 1Gbps';
+  const { productInstance } = await services.inventory.createProductInstance(ctx, {
+    accountId: sale.accountId,
+    productOfferingId: sale.productOfferingId,
+    productOfferingVersion: 1,
+    productSpecificationId: sale.productSpecificationId,
+    productSpecificationVersion: 1,
+    name,
+    catalogSnapshot: { offeringName: name },
+    configuration: { bandwidthMbps: 1000 },
+    ...(place ? { place } : {}),
+    // The price snapshot's one shape: the currency and the pricing engine's lines.
+    price: {
+      currency: 'IDR',
+      lines: [{ lineId: `${cause.orderItemId}:bench-monthly`, itemId: cause.orderItemId, offeringId: sale.productOfferingId, offeringVersion: 1, chargeCode: 'bench-monthly', chargeName: 'Bench fiber monthly', kind: 'recurring', period: 'month', periodDays: null, quantity: '1', listAmountMinor: '1500000000', adjustments: [], finalAmountMinor: '1500000000', usage: null }],
+    },
+    subscription: { termMonths: 24, billingCycle: 'monthly' },
+    ...cause,
+  });
+  const id = productInstance.productInstanceId;
+  await services.inventory.startActivation(ctx, id, { ...cause, expectedVersion: 1 });
+  return services.inventory.completeActivation(ctx, id, { ...cause, expectedVersion: 2 });
+}
+
+/** Active product instances for the floor (and the engine) to drive: one per concurrent worker. */
+export async function createActiveProducts(services: Services, ctx: CommandContext, count: number): Promise<Instance[]> {
+  const sale = await createBenchSale(services, ctx);
   const instances: Instance[] = [];
   for (let i = 0; i < count; i++) {
-    const cause = { orderId: randomUUID(), orderItemId: randomUUID() };
-    const name = 'Business Fiber 1Gbps';
-    const { productInstance } = await services.inventory.createProductInstance(ctx, {
-      accountId: account.accountId,
-      productOfferingId,
-      productOfferingVersion: 1,
-      productSpecificationId,
-      productSpecificationVersion: 1,
-      name,
-      catalogSnapshot: { offeringName: name },
-      configuration: { bandwidthMbps: 1000 },
-      // The price snapshot's one shape: the currency and the pricing engine's lines.
-      price: {
-        currency: 'IDR',
-        lines: [{ lineId: `${cause.orderItemId}:bench-monthly`, itemId: cause.orderItemId, offeringId: productOfferingId, offeringVersion: 1, chargeCode: 'bench-monthly', chargeName: 'Bench fiber monthly', kind: 'recurring', period: 'month', periodDays: null, quantity: '1', listAmountMinor: '1500000000', adjustments: [], finalAmountMinor: '1500000000', usage: null }],
-      },
-      subscription: { termMonths: 24, billingCycle: 'monthly' },
-      ...cause,
-    });
-    const id = productInstance.productInstanceId;
-    await services.inventory.startActivation(ctx, id, { ...cause, expectedVersion: 1 });
-    const active = await services.inventory.completeActivation(ctx, id, { ...cause, expectedVersion: 2 });
-    instances.push({ accountId: active.accountId, customerId: active.customerId, productInstanceId: id, version: active.version });
+    const active = await createActiveProduct(services, ctx, sale);
+    instances.push({ accountId: active.accountId, customerId: active.customerId, productInstanceId: active.productInstanceId, version: active.version });
   }
   return instances;
 }

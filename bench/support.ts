@@ -3,7 +3,7 @@
  * embedded PostgreSQL), a round-trip counter, and a closed-loop load runner.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -198,4 +198,22 @@ export async function timeSequential(read: () => Promise<unknown>, count: number
     machineCpuSeconds: machineCpuSeconds() - machineBefore,
     latenciesMs,
   };
+}
+
+/** Writes a benchmark's result file (bench/results/, git-ignored); returns its path relative to the working folder. */
+export async function writeResults(file: string, report: unknown): Promise<string> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+  return path.relative(process.cwd(), file);
+}
+
+/** Runs a benchmark's main and exits: 0 when it finished, 1 with the error printed when it failed. */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
 }
