@@ -17,8 +17,43 @@ export type Tx = pg.PoolClient;
 /** How long a request waits for a connection (a new one, or a free one of a busy pool) before it is 503. */
 export const CONNECTION_TIMEOUT_MS = 5_000;
 
+/**
+ * Every parameterized statement is a named prepared statement, parsed and planned once per
+ * connection instead of at every call (decision 0018): the statement text is the key, so SQL
+ * must be constant text with its values in $n parameters. Past MAX_NAMED_STATEMENTS distinct
+ * texts (a bug building SQL from values), the rest go unnamed rather than fill the server's memory.
+ */
+const statementNames = new Map<string, string>();
+const MAX_NAMED_STATEMENTS = 2_000;
+
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
+    name = `tenure_${statementNames.size + 1}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+/** The number of distinct statements prepared so far by this process (tests, benchmarks). */
+export function preparedStatementCount(): number {
+  return statementNames.size;
+}
+
+class PreparingClient extends pg.Client {
+  // pg's query() has a dozen overloads; this one only names `query(text, values)` calls.
+  override query(config: any, values?: any, callback?: any): any {
+    if (typeof config === 'string' && Array.isArray(values)) {
+      const name = statementName(config);
+      if (name) return super.query({ name, text: config, values }, callback);
+    }
+    return super.query(config, values, callback);
+  }
+}
+
 export function createPool(connectionString: string, max = 10): Pool {
   const pool = new pg.Pool({
+    Client: PreparingClient,
     connectionString,
     max,
     // Fail fast while the database is away instead of making every request hang.
