@@ -233,17 +233,26 @@ async function enableStatementCounts(pool: Pool): Promise<boolean> {
 /**
  * Statements executed so far in this database, from pg_stat_statements (every process: the
  * bench's submitters and the workers; begin, commit and set included), leaving out the
- * bench's own watching: its completion polls and these CPU and statement samples. Not reset:
- * other databases' statements on the same server (other sessions' runs) stay out by dbid.
+ * bench's own watching: its completion polls and these CPU and statement samples. Not reset
+ * (other sessions' runs on the same server stay out by dbid); `epoch` changes when someone
+ * resets the counts or the server evicts entries, which makes a difference meaningless.
  */
-async function statementsSoFar(pool: Pool, enabled: boolean): Promise<number | null> {
+async function statementsSoFar(pool: Pool, enabled: boolean): Promise<{ count: number; epoch: string } | null> {
   if (!enabled) return null;
-  const { rows } = await pool.query<{ n: string }>(
-    `select coalesce(sum(calls), 0)::bigint as n from pg_stat_statements
+  const { rows } = await pool.query<{ n: string; epoch: string }>(
+    `select coalesce(sum(calls), 0)::bigint as n,
+            (select stats_reset::text || ' ' || dealloc::text from pg_stat_statements_info) as epoch
+       from pg_stat_statements
       where dbid = (select oid from pg_database where datname = current_database())
         and query not like '%as open from product_order%' and query not like '%pg_stat_%'`,
   );
-  return Number(rows[0].n);
+  return { count: Number(rows[0].n), epoch: rows[0].epoch };
+}
+
+/** Statements per order between two samples; null when either is missing or the counts were reset or evicted in between. */
+function statementsPerOrder(before: { count: number; epoch: string } | null, after: { count: number; epoch: string } | null, orders: number): number | null {
+  if (!before || !after || before.epoch !== after.epoch) return null;
+  return round1((after.count - before.count) / orders);
 }
 
 // ------------------------------------------------------------------------- orders
@@ -309,6 +318,13 @@ interface OrderPhase {
 
 /** pg_stat_statements answers in the bench database (set in main). */
 let statementsCounted = false;
+
+/** Statements per order over the phases that could count them (another session may reset the counts during one). */
+function statementsOver(phases: readonly OrderPhase[]): number | null {
+  const counted = phases.filter((p) => p.statementsPerOrder !== null);
+  if (counted.length === 0) return null;
+  return round1(counted.reduce((a, p) => a + p.statementsPerOrder! * p.orders, 0) / counted.reduce((a, p) => a + p.orders, 0));
+}
 
 /**
  * Submits `accounts.length` orders (one per account) with SUBMITTERS concurrent submitters and
@@ -441,7 +457,7 @@ async function runOrderPhase(services: Services, ctx: CommandContext, databaseUr
         // machine the rest can come out a little below zero; it is shown as 0.
         rest: workersCpu === null || postgresCpu === null ? null : round3((Math.max(0, machineSeconds - submitterCpu - workersCpu - postgresCpu) / n) * 1000),
       },
-      statementsPerOrder: statementsBefore === null || statementsAfter === null ? null : round1((statementsAfter - statementsBefore) / n),
+      statementsPerOrder: statementsPerOrder(statementsBefore, statementsAfter, n),
       submissionRoundTripsPerOrder: round1(submissionTrips / n),
     };
   } catch (error) {
@@ -569,7 +585,7 @@ async function main(): Promise<void> {
         latencyMsP50: median(mine.map((p) => p.latencyMs.p50)),
         latencyMsP95: median(mine.map((p) => p.latencyMs.p95)),
         cpuMsPerOrder: { submitter: cpu('submitter'), workers: cpu('workers'), postgres: cpu('postgres'), rest: cpu('rest') },
-        statementsPerOrder: mine.some((p) => p.statementsPerOrder === null) ? null : round1(mine.reduce((a, p) => a + p.statementsPerOrder! * p.orders, 0) / orders),
+        statementsPerOrder: statementsOver(mine),
         submissionRoundTripsPerOrder: round1(mine.reduce((a, p) => a + p.submissionRoundTripsPerOrder * p.orders, 0) / orders),
       };
     });
@@ -595,7 +611,7 @@ async function main(): Promise<void> {
     }
     console.log('');
     for (const b of byWorkers) {
-      console.log(`  SQL statements per order with ${b.workers} worker${b.workers > 1 ? 's' : ' '}: ${b.statementsPerOrder === null ? 'n/a (pg_stat_statements not loaded)' : fmt(b.statementsPerOrder, 1)}`
+      console.log(`  SQL statements per order with ${b.workers} worker${b.workers > 1 ? 's' : ' '}: ${b.statementsPerOrder === null ? `n/a (${statementsCounted ? 'the counts were reset during every phase' : 'pg_stat_statements not loaded'})` : fmt(b.statementsPerOrder, 1)}`
         + ` (pg_stat_statements, every process); the submitting process's round trips per order: ${fmt(b.submissionRoundTripsPerOrder, 1)}`);
     }
     console.log('');
