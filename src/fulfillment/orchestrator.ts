@@ -16,7 +16,7 @@
 import { recordAudit } from '../platform/audit.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Clock } from '../platform/clock.ts';
-import { asDatabaseError, holdConnections, inTenantTransaction, unavailableReason, type Connection, type HeldConnection, type Pool, type Tx } from '../platform/db.ts';
+import { asDatabaseError, holdConnection, holdConnections, inTenantTransaction, unavailableReason, type Connection, type HeldConnection, type Pool, type Tx } from '../platform/db.ts';
 import { IllegalTransitionError, NotFoundError, ProblemError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -107,6 +107,13 @@ export class Orchestrator {
   /** The lease this orchestrator's workers take on the tasks they claim. */
   readonly leaseMs: number;
   private readonly inFlight = new Map<string, InFlight>();
+  /**
+   * Orders this process found locked by another transaction (another worker runs their tasks),
+   * by id, with when to look at them again: the next rounds pass them instead of trying again
+   * while that transaction runs. Each notification wakes every worker, and all of them see
+   * the same ready tasks until the transaction that runs them commits.
+   */
+  private readonly passed = new Map<string, number>();
   /** Provisioners that answer at once (timeoutMs 0): their tasks run inside their order's transaction. */
   private readonly instantCodes: readonly string[];
 
@@ -131,16 +138,25 @@ export class Orchestrator {
    */
   async runOnce(workerId: string): Promise<number> {
     const claimToken = `${workerId}:${newId()}`;
-    const connections = await holdConnections(this.deps.pool, this.deps.settings.batchSize);
+    const { batchSize } = this.deps.settings;
+    // Looking comes first, on one connection: an idle worker's round holds no batch of them.
+    let ready: queue.ReadyTask[];
+    const looking = await holdConnection(this.deps.pool);
     try {
-      let ready: queue.ReadyTask[];
-      try {
-        ready = await queue.findReadyTasks(connections[0].client, this.now(), connections.length * CANDIDATES_PER_CONNECTION);
-      } catch (error) {
-        throw asDatabaseError(error, connections[0].lost);
-      }
+      ready = await queue.findReadyTasks(looking.client, this.now(), batchSize * CANDIDATES_PER_CONNECTION);
+    } catch (error) {
+      throw asDatabaseError(error, looking.lost);
+    } finally {
+      looking.release();
+    }
+    if (this.passed.size > 1_000) for (const [orderId, until] of this.passed) if (until <= performance.now()) this.passed.delete(orderId);
+    const candidates = ready.filter((t) => !this.passedRecently(t.orderId));
+    if (candidates.length === 0) return 0;
+    const wanted = ordersOf(candidates, this.instantCodes, batchSize).reduce((a, o) => a + o.slots, 0);
+    const connections = await holdConnections(this.deps.pool, wanted);
+    try {
       const free = [...connections];
-      const work = ordersOf(ready, this.instantCodes, connections.length).map((order) => ({ order, connections: free.splice(0, order.slots) }));
+      const work = ordersOf(candidates, this.instantCodes, connections.length).map((order) => ({ order, connections: free.splice(0, order.slots) }));
       for (const spare of free) spare.release();
       const deadline = performance.now() + this.leaseMs;
       const ran = await Promise.all(work.map(({ order, connections: mine }) => this.runOrder(order, mine, claimToken, deadline)));
@@ -148,6 +164,14 @@ export class Orchestrator {
     } finally {
       for (const connection of connections) connection.release();
     }
+  }
+
+  private passedRecently(orderId: string): boolean {
+    const until = this.passed.get(orderId);
+    if (until === undefined) return false;
+    if (until > performance.now()) return true;
+    this.passed.delete(orderId);
+    return false;
   }
 
   /**
@@ -188,7 +212,10 @@ export class Orchestrator {
     const now = this.now();
     const ctx: CommandContext = { tenantId: ref.tenantId, actor: null, correlationId: ref.correlationId };
     const order = await this.deps.outcomes.lockOrderIfFree(tx, ctx, now, ref);
-    if (!order) return { inline: 0, claimed: [] };
+    if (!order) {
+      this.passed.set(ref.orderId, performance.now() + PASS_MS);
+      return { inline: 0, claimed: [] };
+    }
     // Under the order's lock no task of it ends but by this transaction: what it reads now stays
     // true, with what it changes itself. It saves reading an item's tasks at every outcome.
     const known = new Map((await queue.listOrderTasks(tx, ref.accountId, ref.orderId)).map((t) => [t.taskId, t]));
@@ -482,6 +509,13 @@ function messageOf(error: unknown): string {
 
 /** Ready tasks looked at per connection of a round: enough to find work past an order another worker has. */
 const CANDIDATES_PER_CONNECTION = 2;
+
+/**
+ * How long a worker passes an order it found locked: about the time a transaction that runs
+ * an order's instant tasks takes on a loaded machine; a lock held longer (an amendment, a
+ * slow outcome) only delays the order's next tasks by this much at most, or until it notifies.
+ */
+const PASS_MS = 200;
 
 /** An order with ready tasks, as a round found it, and how many connections it gets. */
 interface ReadyOrder {
