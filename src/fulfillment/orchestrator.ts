@@ -224,11 +224,15 @@ export class Orchestrator {
     let inline = 0;
     while ([...known.values()].some((t) => t.status === 'pending' || (t.status === 'running' && t.lockedBy !== claimToken))) {
       const tasks = await queue.claimOrderTasks(tx, ref, { claimToken, now, leaseMs: this.leaseMs, instantCodes, otherLimit: otherSlots - claimed.length });
-      for (const task of tasks) known.set(task.taskId, task);
-      const instant = tasks.filter((t) => instantCodes.includes(t.provisionerCode));
-      claimed.push(...tasks.filter((t) => !instantCodes.includes(t.provisionerCode)));
+      const instant: TaskRow[] = [];
+      for (const { instant: runHere, ...row } of tasks) {
+        // Run here: as this transaction will record it, running this attempt under its claim.
+        const task: TaskRow = runHere ? { ...row, status: 'running', attempts: row.attempts + 1, lockedBy: claimToken, startedAt: row.startedAt ?? now } : row;
+        known.set(task.taskId, task);
+        (runHere ? instant : claimed).push(task);
+      }
       if (instant.length === 0) break;
-      for (const task of instant) await this.runInstantTask(tx, locked, task, claimToken);
+      for (const task of instant) await this.runInstantTask(tx, locked, task);
       inline += instant.length;
     }
     // What it could not take (no connection left for it) is for the next round, or another worker.
@@ -237,7 +241,7 @@ export class Orchestrator {
   }
 
   /** A task of an instant provisioner, in its order's transaction: start, call, outcome. */
-  private async runInstantTask(tx: Tx, locked: LockedRun, task: TaskRow, claimToken: string): Promise<void> {
+  private async runInstantTask(tx: Tx, locked: LockedRun, task: TaskRow): Promise<void> {
     const ctx = systemContext(task);
     let result: ProvisioningResult;
     if (task.attempts > task.maxAttempts) {
@@ -247,7 +251,7 @@ export class Orchestrator {
       const original = task.compensatesTaskId ? locked.known.get(task.compensatesTaskId) ?? await queue.findTask(tx, task.compensatesTaskId) : undefined;
       result = await this.call(task, provisioningTaskOf(original ?? task, item, task.attempts));
     }
-    await this.applyOutcomeInTx(tx, ctx, task, result, { claimToken }, locked);
+    await this.applyOutcomeInTx(tx, ctx, task, result, { runHere: true }, locked);
   }
 
   /** Calls the task's provisioner (or its compensation); a throw is a retryable failure. */
@@ -405,7 +409,7 @@ export class Orchestrator {
     ctx: CommandContext,
     task: TaskRow,
     result: ProvisioningResult,
-    guard: { claimToken: string } | { fromStatuses: queue.TaskStatus[] },
+    guard: queue.TaskGuard,
     /** In the transaction that runs the order's tasks (runOrderInTx): the order is locked already, its tasks known. */
     locked?: LockedRun,
   ): Promise<TaskRow | undefined> {

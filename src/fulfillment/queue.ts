@@ -146,18 +146,20 @@ export async function findReadyTasks(pool: Pool | Tx, now: string, limit: number
 
 /**
  * Claims the ready tasks of one order (as findReadyTasks defines ready, running ones whose
- * lease ran out included): every one whose provisioner is in `instantCodes`, which the caller
- * runs in this transaction, and up to `otherLimit` others, in task order. Each is marked
- * running under the claim token and the lease, its attempt counted. SKIP LOCKED passes the
- * rows another transaction has claimed and not yet committed. The caller holds the order's
- * lock, so nothing of the order ends meanwhile.
+ * lease ran out included), in task order: up to `otherLimit` whose provisioner is not in
+ * `instantCodes` are marked running under the claim token and the lease, their attempt
+ * counted, for calls outside this transaction; every one whose provisioner is instant is
+ * only locked, and returned as it is (`instant` true): the caller runs it in this
+ * transaction and records its outcome, attempt and start in one update (guard
+ * `{ runHere: true }`), so that a task run here is written once. SKIP LOCKED passes rows
+ * another transaction has claimed and not yet committed. The caller holds the order's lock.
  */
 export async function claimOrderTasks(
   tx: Pool | Tx,
   order: { accountId: string; orderId: string },
   claim: { claimToken: string; now: string; leaseMs: number; instantCodes: readonly string[]; otherLimit: number },
-): Promise<TaskRow[]> {
-  const rows = await queryRows(
+): Promise<(TaskRow & { instant: boolean })[]> {
+  const rows = await queryRows<any>(
     tx,
     `with ready as (
        select t.account_id, t.task_id, t.task_number, t.provisioner_code = any ($5::text[]) as instant
@@ -170,19 +172,23 @@ export async function claimOrderTasks(
         for update of t skip locked
      ), chosen as (
        select account_id, task_id
-         from (select r.*, row_number() over (partition by r.instant order by r.task_number) as n from ready r) numbered
-        where instant or n <= $6
+         from (select r.account_id, r.task_id, row_number() over (order by r.task_number) as n from ready r where not r.instant) numbered
+        where n <= $6
+     ), claimed as (
+       update fulfillment_task t
+          set status = 'running', attempts = t.attempts + 1, locked_by = $4,
+              locked_until = $3::timestamptz + make_interval(secs => $7::double precision / 1000),
+              started_at = coalesce(t.started_at, $3), updated_at = $3
+         from chosen
+        where t.account_id = chosen.account_id and t.task_id = chosen.task_id
+       returning t.*
      )
-     update fulfillment_task t
-        set status = 'running', attempts = t.attempts + 1, locked_by = $4,
-            locked_until = $3::timestamptz + make_interval(secs => $7::double precision / 1000),
-            started_at = coalesce(t.started_at, $3), updated_at = $3
-       from chosen
-      where t.account_id = chosen.account_id and t.task_id = chosen.task_id
-     returning t.*`,
+     select claimed.*, false as instant from claimed
+     union all
+     select t.*, true as instant from fulfillment_task t join ready r on r.account_id = t.account_id and r.task_id = t.task_id where r.instant`,
     [order.accountId, order.orderId, claim.now, claim.claimToken, claim.instantCodes, claim.otherLimit, claim.leaseMs],
   );
-  return rows.map(taskFromRow).sort((a, b) => a.taskNumber - b.taskNumber);
+  return rows.map((r) => ({ ...taskFromRow(r), instant: r.instant as boolean })).sort((a, b) => a.taskNumber - b.taskNumber);
 }
 
 /**
@@ -196,7 +202,7 @@ export async function claimReadyTasks(pool: Pool | Tx, claimToken: string, now: 
   const orders = [...new Map((await findReadyTasks(pool, now, limit)).map((t) => [t.orderId, t])).values()];
   for (const order of orders) {
     if (claimed.length >= limit) break;
-    claimed.push(...await claimOrderTasks(pool, order, { claimToken, now, leaseMs, instantCodes: [], otherLimit: limit - claimed.length }));
+    for (const { instant: _, ...task } of await claimOrderTasks(pool, order, { claimToken, now, leaseMs, instantCodes: [], otherLimit: limit - claimed.length })) claimed.push(task);
   }
   return claimed;
 }
@@ -235,6 +241,9 @@ export async function releaseClaim(tx: Tx, task: { accountId: string; taskId: st
   return true;
 }
 
+/** Who may record a task's outcome (updateTask). */
+export type TaskGuard = { claimToken: string } | { fromStatuses: TaskStatus[] } | { runHere: true };
+
 export type TaskUpdate =
   | { status: 'done'; externalId: string | null; result: Record<string, unknown> | null }
   | { status: 'waiting'; externalId: string | null }
@@ -243,7 +252,9 @@ export type TaskUpdate =
 
 /**
  * Records a task's outcome. With a claim token, only while that lease still holds the task
- * (running, same token); without one (a callback or an operator), only from `fromStatuses`.
+ * (running, same token); without one (a callback or an operator), only from `fromStatuses`;
+ * `runHere`: a task this transaction locked with claimOrderTasks and ran in place, whose
+ * attempt and start are counted by this same update.
  * Returns the updated task, or undefined when the task was not in a state to take it.
  */
 export async function updateTask(
@@ -251,9 +262,10 @@ export async function updateTask(
   task: { accountId: string; taskId: string },
   update: TaskUpdate,
   now: string,
-  guard: { claimToken: string } | { fromStatuses: TaskStatus[] },
+  guard: TaskGuard,
 ): Promise<TaskRow | undefined> {
   const ended = update.status === 'done' || update.status === 'failed';
+  const runHere = 'runHere' in guard;
   const row = await queryOne(
     tx,
     `update fulfillment_task
@@ -263,9 +275,13 @@ export async function updateTask(
             last_error = case when $3 in ('pending', 'failed') then $6::jsonb else last_error end,
             next_run_at = coalesce($7, next_run_at),
             finished_at = case when $8 then $9::timestamptz else finished_at end,
-            locked_by = null, locked_until = null, updated_at = $9
+            locked_by = null, locked_until = null, updated_at = $9,
+            attempts = attempts + case when $12 then 1 else 0 end,
+            started_at = case when $12 then coalesce(started_at, $9) else started_at end
       where account_id = $1 and task_id = $2
-        and (case when $10::text is not null then status = 'running' and locked_by = $10 else status = any ($11::text[]) end)
+        and (case when $10::text is not null then status = 'running' and locked_by = $10
+                  when $12 then status in ('pending', 'running')
+                  else status = any ($11::text[]) end)
       returning *`,
     [task.accountId, task.taskId, update.status,
      'externalId' in update ? update.externalId : null,
@@ -274,7 +290,8 @@ export async function updateTask(
      update.status === 'pending' ? update.nextRunAt : null,
      ended, now,
      'claimToken' in guard ? guard.claimToken : null,
-     'fromStatuses' in guard ? guard.fromStatuses : []],
+     'fromStatuses' in guard ? guard.fromStatuses : [],
+     runHere],
   );
   return row ? taskFromRow(row) : undefined;
 }
