@@ -1,1 +1,0 @@
-psql postgres://postgres@127.0.0.1:5432/postgres -Atc "select queryid, calls, rows, round(total_exec_time::numeric,1), left(regexp_replace(query, '\s+', ' ', 'g'), 90) from pg_stat_statements where dbid in (select oid from pg_database where datname like 'bench_%') order by queryid" 
