@@ -159,8 +159,12 @@ export class Orchestrator {
       const work = ordersOf(candidates, this.instantCodes, connections.length).map((order) => ({ order, connections: free.splice(0, order.slots) }));
       for (const spare of free) spare.release();
       const deadline = performance.now() + this.leaseMs;
-      const ran = await Promise.all(work.map(({ order, connections: mine }) => this.runOrder(order, mine, claimToken, deadline)));
-      return ran.reduce((a, n) => a + n, 0);
+      // Every order ends before the connections go back; an unavailable database fails the round
+      // (the worker backs off and logs the outage once), after the others have ended.
+      const ran = await Promise.allSettled(work.map(({ order, connections: mine }) => this.runOrder(order, mine, claimToken, deadline)));
+      const failed = ran.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return ran.reduce((a, r) => a + (r as PromiseFulfilledResult<number>).value, 0);
     } finally {
       for (const connection of connections) connection.release();
     }
@@ -196,7 +200,8 @@ export class Orchestrator {
       }
     } catch (error) {
       // Nothing of it committed, or all of it: tasks claimed for a call come back after their lease.
-      this.deps.logger?.error({ err: asDatabaseError(error, connections[0].lost), orderId: order.orderId }, 'fulfillment: claiming the order\'s tasks failed');
+      if (unavailableReason(error) !== null) throw asDatabaseError(error, connections[0].lost);
+      this.deps.logger?.error({ err: error, orderId: order.orderId }, 'fulfillment: claiming the order\'s tasks failed');
       return 0;
     }
     await Promise.all(ran.claimed.map((task, i) => this.runFlight(task, claimToken, connections[i], deadline)));
