@@ -261,7 +261,7 @@ async function beginItems(s: Submission): Promise<void> {
   for (const item of parentsFirst(s.items)) await item.module.begin?.(item, s, inventory);
 }
 
-/** The order, its items and their history. */
+/** The order, its items and their history, in one statement. */
 async function recordOrder(s: Submission, input: SubmissionInput): Promise<Order> {
   const { tx, ctx, now, account, orderId } = s;
   const order: OrderRecord = {
@@ -276,8 +276,6 @@ async function recordOrder(s: Submission, input: SubmissionInput): Promise<Order
     updatedAt: now,
     completedAt: null,
   };
-  await store.insertOrder(tx, ctx.tenantId, order, ctx.idempotencyKey ?? null);
-  await store.insertStateChange(tx, ctx.tenantId, account.accountId, orderId, { itemId: null, fromStatus: null, toStatus: 'acknowledged', reason: input.quoteId ? `from quote ${input.quoteId}` : 'submitted', recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
   const records = s.items.map((item): OrderItemRecord => {
     const { input: i } = item;
     const own = item.module.recorded?.(item) ?? {};
@@ -316,10 +314,11 @@ async function recordOrder(s: Submission, input: SubmissionInput): Promise<Order
       updatedAt: now,
     };
   });
-  for (const item of records) {
-    await store.insertItem(tx, ctx.tenantId, account.accountId, orderId, item);
-    await store.insertStateChange(tx, ctx.tenantId, account.accountId, orderId, { itemId: item.itemId, fromStatus: null, toStatus: 'acknowledged', reason: null, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
-  }
+  const actorApiKeyId = ctx.actor?.apiKeyId ?? null;
+  await store.insertOrderWithItems(tx, ctx.tenantId, order, ctx.idempotencyKey ?? null, records, [
+    { itemId: null, fromStatus: null, toStatus: 'acknowledged', reason: input.quoteId ? `from quote ${input.quoteId}` : 'submitted', recordedAt: now, actorApiKeyId },
+    ...records.map((item) => ({ itemId: item.itemId, fromStatus: null, toStatus: 'acknowledged', reason: null, recordedAt: now, actorApiKeyId })),
+  ]);
   return { ...order, items: records };
 }
 
