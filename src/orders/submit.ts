@@ -258,7 +258,16 @@ async function holdTargets(s: Submission): Promise<void> {
 /** What each item holds or creates in the installed base, every add-on after the item it is an add-on of. */
 async function beginItems(s: Submission): Promise<void> {
   const inventory = InventoryService.within(s.tx, s.now);
-  for (const item of parentsFirst(s.items)) await item.module.begin?.(item, s, inventory);
+  const ordered = parentsFirst(s.items);
+  const begun = new Set<unknown>();
+  for (const item of ordered) {
+    if (!item.module.beginAll) await item.module.begin?.(item, s, inventory);
+    else if (!begun.has(item.module)) {
+      // The action's items at once, where its first item comes.
+      begun.add(item.module);
+      await item.module.beginAll(ordered.filter((other) => other.module === item.module), s, inventory);
+    }
+  }
 }
 
 /** The order, its items and their history, in one statement. */
