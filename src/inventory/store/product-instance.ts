@@ -65,6 +65,7 @@ function withGuardFromRow(row: any): { product: ProductInstance; activeGuard: Gu
 
 /** findProductInstanceWithGuard for many instances in one read; an id that is not there has no entry. */
 export async function findProductInstancesWithGuards(tx: Tx, productInstanceIds: readonly string[]): Promise<Map<string, { product: ProductInstance; activeGuard: Guard | null }>> {
+  if (productInstanceIds.length === 0) return new Map();
   const rows = await queryRows<any>(
     tx,
     `select p.*,
