@@ -174,4 +174,32 @@ describe('multi-row order submission', () => {
     const guards = await queryRows<any>(app.db.pool, `select product_instance_id, order_item_id from asset_operation_guard where order_id = $1 and status = 'ACTIVE'`, [third.body.orderId]);
     assert.deepEqual(guards.map((g) => [g.product_instance_id, g.order_item_id]).sort(), third.body.items.map((i: any) => [i.productInstanceId, i.itemId]).sort());
   });
+  test('ADD items that join an existing subscription and link to an existing instance: no new subscription, the link to the installed product', async () => {
+    const base = await api('GET', `/accounts/${accountId}/installed-base`);
+    const fiber = base.body.products.find((p: any) => p.name === 'Business Fiber 1Gbps' && p.status === 'ACTIVE');
+    const subscriptionBefore = (await queryRows<any>(app.db.pool, 'select * from subscription where subscription_id = $1', [fiber.subscriptionId]))[0];
+    const subscriptionsBefore = (await everything()).subscription;
+    const res = await api('POST', `/accounts/${accountId}/orders`, {
+      items: [
+        { action: 'ADD', offeringId: offering['cpe-rental'], parentProductInstanceId: fiber.productInstanceId },
+        { action: 'ADD', offeringId: offering['managed-router'], subscriptionId: fiber.subscriptionId },
+      ],
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const [rental, router] = res.body.items.map((i: any) => i.productInstanceId);
+    const rows = await queryRows<any>(app.db.pool, 'select product_instance_id, subscription_id, version, status from product_instance where product_instance_id = any ($1) order by product_instance_id', [[rental, router]]);
+    assert.deepEqual(rows.map((r) => [r.product_instance_id, r.subscription_id, r.version, r.status]),
+      [[rental, fiber.subscriptionId, 2, 'PENDING_ACTIVATION'], [router, fiber.subscriptionId, 2, 'PENDING_ACTIVATION']].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
+    assert.deepEqual((await everything()).subscription, subscriptionsBefore, 'no subscription is created or changed');
+    assert.equal(subscriptionBefore.version, (await queryRows<any>(app.db.pool, 'select version from subscription where subscription_id = $1', [fiber.subscriptionId]))[0].version);
+    const links = await queryRows<any>(app.db.pool, 'select source_product_instance_id, relationship_type, target_product_instance_id from product_instance_relationship where created_by_order_id = $1', [res.body.orderId]);
+    assert.deepEqual(links.map((l) => [l.source_product_instance_id, l.relationship_type, l.target_product_instance_id]), [[rental, 'ADDON_OF', fiber.productInstanceId]]);
+    const events = await queryRows<any>(app.db.pool, `select event_type from outbox_event where payload ->> 'causationId' = any ($1) order by position`, [res.body.items.map((i: any) => i.itemId)]);
+    assert.deepEqual(events.map((e) => e.event_type), [
+      'ProductInstanceCreated', 'ProductInstanceRelationshipCreated', 'ProductInstanceActivationPending',
+      'ProductInstanceCreated', 'ProductInstanceActivationPending',
+    ]);
+    const report = await checkAllTenants(app.db.pool, app.clock.now());
+    assert.deepEqual(report.findings, []);
+  });
 });

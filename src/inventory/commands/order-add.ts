@@ -14,7 +14,7 @@ import { eventPayload, type OutboxEvent } from '../../events/index.ts';
 import { BusinessRuleError, InvalidRelationshipError, NotFoundError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
 import { productEvent, relationshipEvent, subscriptionEvent } from '../events.ts';
-import { checkNewRelationship, PRODUCT_INSTANCE_TRANSITIONS, type RelationshipEdge } from '../model.ts';
+import { PRODUCT_INSTANCE_TRANSITIONS } from '../model.ts';
 import { correlationOf, type Unit } from '../pipeline.ts';
 import * as store from '../store/index.ts';
 import type { EntityKind, Guard, JsonObject, ProductInstance, Relationship, Subscription } from '../types.ts';
@@ -47,12 +47,12 @@ export interface PendingProduct {
  * subscription's account and state, an add-on base in the account — and throws before writing
  * anything.
  *
- * No lock on the account's relationships (addRelationship takes one to serialise changes that
- * could each add half of a cycle): every link here starts at an instance this transaction
- * creates, which no other transaction can see or link to. A new instance's only incoming links
- * come from later new instances, so a containment cycle can only be among the new ones, and
- * the rules are checked among them; ADDON_OF has no one-parent rule and a new source has no
- * duplicate.
+ * The relationship rules hold without a lock on the account's relationships or a read of them
+ * (addRelationship takes both, to serialise changes that could each add half of a cycle): every
+ * link here starts at an instance this transaction creates, which no other transaction can see
+ * or link to, and ends at an existing instance or an earlier input's. A new instance's only
+ * incoming links come from later new instances, so no cycle can pass through it; ADDON_OF has
+ * no one-parent rule, and a link from a new instance duplicates none.
  */
 export async function createPendingProductsForOrder(
   u: Unit,
@@ -114,7 +114,6 @@ export async function createPendingProductsForOrder(
     });
 
   const created: PendingProduct[] = [];
-  const edges: RelationshipEdge[] = [];
   const start = PRODUCT_INSTANCE_TRANSITIONS['activation:start'];
   for (const input of inputs) {
     const cause = { orderId: input.orderId, orderItemId: input.orderItemId };
@@ -181,10 +180,6 @@ export async function createPendingProductsForOrder(
     event(productEvent(u, 'ProductInstanceCreated', null, v1, cause, { operation: 'ADD' }));
     if (input.addOnOf) {
       const target = 'existing' in input.addOnOf ? input.addOnOf.existing : created[input.addOnOf.of].productInstance.productInstanceId;
-      const proposed: RelationshipEdge = { source: v1.productInstanceId, target, type: 'ADDON_OF' };
-      const problem = checkNewRelationship(edges, proposed);
-      if (problem) throw new InvalidRelationshipError(`${proposed.source} ${proposed.type} ${proposed.target} breaks the relationship rules (${problem.kind})`, { rule: problem.kind });
-      edges.push(proposed);
       const relationship: Relationship = {
         relationshipId: newId(),
         accountId: account.accountId,
