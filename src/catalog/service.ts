@@ -209,6 +209,29 @@ async function documentsOf(tx: Tx, heads: readonly [CatalogKind, VersionHead][])
   return found;
 }
 
+/**
+ * The documents of these versions (drafts too), by `id@version`; a version that does not exist
+ * has none. Published documents come from `publishedDocuments` under the transaction's tenant
+ * (an entry exists only because a reader of that tenant saw its row), the others from one
+ * statement, and the published ones among them are kept there. For readers that need only
+ * documents, not a version's lifecycle: a published document never changes.
+ */
+export async function findCatalogDocuments<K extends CatalogKind>(tx: Tx, tenantId: string, kind: K, refs: readonly { id: string; version: number }[]): Promise<Map<string, BodyOf[K]>> {
+  const found = new Map<string, BodyOf[K]>();
+  const missing: { id: string; version: number }[] = [];
+  for (const ref of refs) {
+    const key = `${ref.id}@${ref.version}`;
+    if (found.has(key) || missing.some((m) => m.id === ref.id && m.version === ref.version)) continue;
+    const body = publishedDocuments.get(kind, tenantId, ref.id, ref.version);
+    if (body !== undefined) found.set(key, body as BodyOf[K]);
+    else missing.push(ref);
+  }
+  for (const row of await store.findVersionDocuments(tx, kind, missing)) {
+    found.set(`${row.id}@${row.version}`, (row.published ? publishedDocuments.set(kind, row.tenantId, row.id, row.version, row.body) : row.body) as BodyOf[K]);
+  }
+  return found;
+}
+
 /** Which of these offering ids exist (any version, any state): for rules that target offerings. */
 export async function findExistingOfferingIds(tx: Tx, ids: string[]): Promise<Set<string>> {
   return store.existingOfferingIds(tx, ids);
