@@ -52,7 +52,7 @@ import {
   normalizeDocument,
 } from './validation.ts';
 
-export { CATALOG_KINDS, type CatalogKind } from './store.ts';
+export { CATALOG_KINDS, type CatalogKind, type VersionHead } from './store.ts';
 
 export const BODY_SCHEMAS: Record<CatalogKind, TSchema> = {
   product_offering: ProductOfferingBody,
@@ -185,6 +185,40 @@ export async function findOfferingVersions(tx: Tx, wanted: readonly { id: string
     };
   }
   return result;
+}
+
+/**
+ * What findOfferingVersions answers, from rows a caller's statement read in its shape
+ * (store.findOfferingHeadsWithSpecifications: lifecycle columns, a draft's document, add-on
+ * parents) with every published document from `publishedDocuments`; null when one is not
+ * there (then the caller reads through findOfferingVersions, which loads and keeps it).
+ */
+export function offeringVersionsFromHeads(rows: readonly OfferingHeads[]): OfferingWithSpecification[] | null {
+  const documentOf = (kind: CatalogKind, head: VersionHead) =>
+    head.publishedAt === null ? head.draftBody : publishedDocuments.get(kind, head.tenantId, head.id, head.version);
+  const result: OfferingWithSpecification[] = [];
+  for (const r of rows) {
+    const offeringBody = documentOf('product_offering', r.offering);
+    const specificationBody = r.specification ? documentOf('product_specification', r.specification) : null;
+    if (offeringBody === undefined || specificationBody === undefined) return null;
+    const versionRow = (head: VersionHead, body: unknown): VersionRow => {
+      const { tenantId: _tenant, draftBody: _draft, ...row } = head;
+      return { ...row, body };
+    };
+    result.push({
+      offering: view<ProductOfferingBody>('product_offering', versionRow(r.offering, offeringBody)) as OfferingVersion,
+      specification: r.specification ? view<ProductSpecificationBody>('product_specification', versionRow(r.specification, specificationBody)) : null,
+      addOnParents: r.addOnParents,
+    });
+  }
+  return result;
+}
+
+/** An offering version's row with the specification version it pins, without published documents. */
+export interface OfferingHeads {
+  offering: VersionHead;
+  specification: VersionHead | null;
+  addOnParents: string[];
 }
 
 /**
