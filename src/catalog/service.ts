@@ -189,14 +189,14 @@ export async function findOfferingVersions(tx: Tx, wanted: readonly { id: string
 
 /**
  * What findOfferingVersions answers, from rows a caller's statement read in its shape
- * (store.findOfferingHeadsWithSpecifications: lifecycle columns, a draft's document, add-on
- * parents) with every published document from `publishedDocuments`; null when one is not
+ * (store.findOfferingHeadsWithSpecifications: lifecycle columns, a draft's document; not the
+ * add-on parents) with every published document from `publishedDocuments`; null when one is not
  * there (then the caller reads through findOfferingVersions, which loads and keeps it).
  */
-export function offeringVersionsFromHeads(rows: readonly OfferingHeads[]): OfferingWithSpecification[] | null {
+export function offeringVersionsFromHeads(rows: readonly Omit<OfferingHeads, 'addOnParents'>[]): Omit<OfferingWithSpecification, 'addOnParents'>[] | null {
   const documentOf = (kind: CatalogKind, head: VersionHead) =>
     head.publishedAt === null ? head.draftBody : publishedDocuments.get(kind, head.tenantId, head.id, head.version);
-  const result: OfferingWithSpecification[] = [];
+  const result: Omit<OfferingWithSpecification, 'addOnParents'>[] = [];
   for (const r of rows) {
     const offeringBody = documentOf('product_offering', r.offering);
     const specificationBody = r.specification ? documentOf('product_specification', r.specification) : null;
@@ -208,7 +208,6 @@ export function offeringVersionsFromHeads(rows: readonly OfferingHeads[]): Offer
     result.push({
       offering: view<ProductOfferingBody>('product_offering', versionRow(r.offering, offeringBody)) as OfferingVersion,
       specification: r.specification ? view<ProductSpecificationBody>('product_specification', versionRow(r.specification, specificationBody)) : null,
-      addOnParents: r.addOnParents,
     });
   }
   return result;

@@ -71,14 +71,21 @@ export interface BasketInput {
   pricing: { promoCodes: readonly string[]; rounding: RoundingMode } | null;
   /**
    * What the caller has read already (a preview, in one statement): offerings as
-   * findOfferingVersions answers them for these (id, version) pairs, and the rules in force.
+   * findOfferingVersions answers them for these (id, version) pairs (`addOnParents` null: not
+   * read; asking for them throws TransactionNeeded), and the rules in force.
    * Without a transaction (`tx` null) the basket reads nothing else: a line that needs more
    * (a MODIFY, a bundle member that is not in the basket) throws TransactionNeeded.
    */
   preloaded?: {
-    offerings: readonly { id: string; version: number | null; found: OfferingWithSpecification | null }[];
+    offerings: readonly PreloadedOffering[];
     pricing: PricingInputs;
   };
+}
+
+export interface PreloadedOffering {
+  id: string;
+  version: number | null;
+  found: (Omit<OfferingWithSpecification, 'addOnParents'> & { addOnParents: string[] | null }) | null;
 }
 
 /** priceBasketInTx was called without a transaction and needs to read more: run it in one. */
@@ -300,10 +307,10 @@ export async function priceBasketInTx(tx: Tx | null, input: BasketInput): Promis
  * Offering versions with their specifications, each read once per basket: `preload` reads many
  * in one statement (findOfferingVersions); `offering` reads what was not preloaded.
  */
-function catalogLoader(tx: Tx | null, preloaded: readonly { id: string; version: number | null; found: OfferingWithSpecification | null }[]) {
-  const loaded = new Map<string, OfferingWithSpecification | null>();
+function catalogLoader(tx: Tx | null, preloaded: readonly PreloadedOffering[]) {
+  const loaded = new Map<string, PreloadedOffering['found']>();
   const key = (id: string, version: number | null) => `${id}@${version ?? 'current'}`;
-  const keep = (w: { id: string; version: number | null }, found: OfferingWithSpecification | null) => {
+  const keep = (w: { id: string; version: number | null }, found: PreloadedOffering['found']) => {
     loaded.set(key(w.id, w.version), found);
     // The current version is also that version: specificationOf finds it by number.
     if (found) loaded.set(key(w.id, found.offering.version), found);
@@ -323,7 +330,11 @@ function catalogLoader(tx: Tx | null, preloaded: readonly { id: string; version:
       return loaded.get(key(id, version))?.offering ?? undefined;
     },
     /** The codes of the active offerings that allow this offering (one of the basket's, if it requiresParent) as an add-on. */
-    addOnParentsOf: (offeringId: string): string[] => [...loaded.values()].find((f) => f?.offering.id === offeringId && f.offering.body.requiresParent)?.addOnParents ?? [],
+    addOnParentsOf: (offeringId: string): string[] => {
+      const parents = [...loaded.values()].find((f) => f?.offering.id === offeringId && f.offering.body.requiresParent)?.addOnParents;
+      if (parents === null) throw new TransactionNeeded('the offerings an add-on may be added to');
+      return parents ?? [];
+    },
     /** The specification the offering pins (null: none, or not in the catalog); the offering was loaded here. */
     specificationOf: (offering: OfferingVersion): ProductSpecificationVersion | null => loaded.get(key(offering.id, offering.version))?.specification ?? null,
   };

@@ -21,7 +21,7 @@ const head = (t: string, sellable: string) => `json_build_object(
          'createdAt', ${iso(`${t}.created_at`)}, 'publishedAt', ${iso(`${t}.published_at`)}, 'retiredAt', ${iso(`${t}.retired_at`)},
          'sellableFlag', ${sellable}, 'draftBody', case when ${t}.published_at is null then ${t}.body end)`;
 
-const PREVIEW_INPUTS_SQL = `
+export const PREVIEW_INPUTS_SQL = `
   with products as (
     -- inventory: assetVersionsInTx (store.listProductInstancesOfAccount), the columns a basket uses
     select p.product_instance_id, p.version, p.status, p.product_offering_id, p.product_offering_version, p.name,
@@ -37,10 +37,10 @@ const PREVIEW_INPUTS_SQL = `
       from products p
      where p.product_instance_id::text = any($4::text[])
   ), found as (
-    -- catalog: store.findOfferingHeadsWithSpecifications
+    -- catalog: store.findOfferingHeadsWithSpecifications, without the add-on parents (only an
+    -- error message names them: the basket asks for them, and the preview reads them in a transaction)
     select w.id as wanted_id, w.version as wanted_version, w.n, o.product_offering_id as id, o.tenant_id, o.version, o.code, o.status,
-           o.created_at, o.published_at, o.retired_at, o.sellable, o.body,
-           coalesce((o.body ->> 'requiresParent')::boolean, false) as requires_parent
+           o.created_at, o.published_at, o.retired_at, o.sellable, o.body
       from wanted w
      cross join lateral (
            select * from product_offering v
@@ -48,13 +48,6 @@ const PREVIEW_INPUTS_SQL = `
               and (v.version = w.version or (w.version is null and v.published_at is not null))
             order by v.version desc
             limit 1) o
-  ), parents as (
-    select a.child, array_agg(p.code order by p.code) as codes
-      from product_offering p
-     cross join lateral (select r ->> 'offeringId' as child from jsonb_array_elements(p.body -> 'addOns') r) a
-     where p.status = 'active'
-       and a.child in (select f.id::text from found f where f.requires_parent)
-     group by a.child
   )
   select
     -- customers: findAccountInTx
@@ -72,10 +65,8 @@ const PREVIEW_INPUTS_SQL = `
        from product_instance_relationship r where r.account_id = $1 and r.ended_at is null), '[]') as relationships,
     coalesce((select json_agg(json_build_object('n', f.n, 'wantedId', f.wanted_id, 'wantedVersion', f.wanted_version,
               'offering', ${head('f', 'f.sellable')},
-              'specification', case when s.id is null then null else ${head('s', 'null::boolean')} end,
-              'addOnParents', case when f.requires_parent then coalesce(parents.codes, '{}') else '{}' end))
+              'specification', case when s.id is null then null else ${head('s', 'null::boolean')} end))
        from found f
-       left join parents on parents.child = f.id::text
        left join lateral (
              select ps.product_specification_id as id, ps.* from product_specification ps
               where ps.product_specification_id = (f.body -> 'productSpecification' ->> 'id')::uuid
@@ -93,7 +84,7 @@ export interface PreviewInputs {
   products: AssetVersion[];
   relationships: { type: string; sourceProductInstanceId: string; targetProductInstanceId: string }[];
   /** Each found offering: `n` its 1-based position in `offerings` asked for, null for one of an extended instance. */
-  offerings: (OfferingHeads & { n: number | null; wantedId: string; wantedVersion: number | null })[];
+  offerings: (Omit<OfferingHeads, 'addOnParents'> & { n: number | null; wantedId: string; wantedVersion: number | null })[];
   rules: { id: string; body: PriceRuleBody; redemptions: number | null }[];
   terms: { id: string; body: AccountTermBody }[];
 }

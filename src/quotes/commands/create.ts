@@ -60,7 +60,8 @@ export async function previewPrice(
   if (!read.account) throw NotFoundError.of('account', input.accountId);
   const versions = offeringVersionsFromHeads(read.offerings);
   if (!versions) return inTransaction();
-  const found = new Map(read.offerings.map((o, i) => [o.n === null ? `${o.wantedId}@${o.wantedVersion}` : `#${o.n}`, versions[i]]));
+  // Their add-on parents are not read: only the error of an add-on without a parent names them.
+  const found = new Map(read.offerings.map((o, i) => [o.n === null ? `${o.wantedId}@${o.wantedVersion}` : `#${o.n}`, { ...versions[i]!, addOnParents: null }]));
   const owned = extended.flatMap((id) => {
     const asset = read.products.find((p) => p.productInstanceId === id);
     return asset ? [{ id: asset.productOfferingId, version: asset.productOfferingVersion, found: found.get(`${asset.productOfferingId}@${asset.productOfferingVersion}`) ?? null }] : [];
