@@ -194,23 +194,24 @@ export async function findOfferingVersions(tx: Tx, wanted: readonly { id: string
  * there (then the caller reads through findOfferingVersions, which loads and keeps it).
  */
 export function offeringVersionsFromHeads(rows: readonly Omit<OfferingHeads, 'addOnParents'>[]): Omit<OfferingWithSpecification, 'addOnParents'>[] | null {
-  const documentOf = (kind: CatalogKind, head: VersionHead) =>
-    head.publishedAt === null ? head.draftBody : publishedDocuments.get(kind, head.tenantId, head.id, head.version);
   const result: Omit<OfferingWithSpecification, 'addOnParents'>[] = [];
   for (const r of rows) {
-    const offeringBody = documentOf('product_offering', r.offering);
-    const specificationBody = r.specification ? documentOf('product_specification', r.specification) : null;
-    if (offeringBody === undefined || specificationBody === undefined) return null;
-    const versionRow = (head: VersionHead, body: unknown): VersionRow => {
-      const { tenantId: _tenant, draftBody: _draft, ...row } = head;
-      return { ...row, body };
-    };
-    result.push({
-      offering: view<ProductOfferingBody>('product_offering', versionRow(r.offering, offeringBody)) as OfferingVersion,
-      specification: r.specification ? view<ProductSpecificationBody>('product_specification', versionRow(r.specification, specificationBody)) : null,
-    });
+    const offering = versionFromHead<ProductOfferingBody>('product_offering', r.offering);
+    const specification = r.specification ? versionFromHead<ProductSpecificationBody>('product_specification', r.specification) : null;
+    if (!offering || specification === undefined) return null;
+    result.push({ offering: offering as OfferingVersion, specification });
   }
   return result;
+}
+
+/** What view() serves for a head, its document a draft's own or the cached published one; undefined when that is not cached. */
+function versionFromHead<B>(kind: CatalogKind, head: VersionHead): CatalogVersion<B> | undefined {
+  const body = head.publishedAt === null ? head.draftBody : publishedDocuments.get(kind, head.tenantId, head.id, head.version);
+  if (body === undefined) return undefined;
+  return view<B>(kind, {
+    id: head.id, version: head.version, code: head.code, status: head.status, body,
+    createdAt: head.createdAt, publishedAt: head.publishedAt, retiredAt: head.retiredAt, sellableFlag: head.sellableFlag,
+  });
 }
 
 /** An offering version's row with the specification version it pins, without published documents. */

@@ -12,8 +12,12 @@ import { inTenantStatement, type Pool } from '../platform/db.ts';
 import type { AccountTermBody, PriceRuleBody } from '../catalog/index.ts';
 import type { AssetVersion } from './model.ts';
 
-/** A timestamp as JavaScript's toISOString writes it (what the stores' Date → ISO mapping gives). */
-const iso = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/**
+ * A timestamp as epoch milliseconds, truncated as pg's Date is (`isoOf` makes it the ISO string
+ * the stores' mapping gives): to_char would cost PostgreSQL more than the rest of the row.
+ */
+const iso = (column: string) => `floor(extract(epoch from ${column}) * 1000)::bigint`;
+const isoOf = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** VersionHead's fields, from a version row `t` (catalog/store.ts headFromRow). */
 const head = (t: string, sellable: string) => `json_build_object(
@@ -40,7 +44,8 @@ export const PREVIEW_INPUTS_SQL = `
     -- catalog: store.findOfferingHeadsWithSpecifications, without the add-on parents (only an
     -- error message names them: the basket asks for them, and the preview reads them in a transaction)
     select w.id as wanted_id, w.version as wanted_version, w.n, o.product_offering_id as id, o.tenant_id, o.version, o.code, o.status,
-           o.created_at, o.published_at, o.retired_at, o.sellable, o.body
+           o.created_at, o.published_at, o.retired_at, o.sellable, o.body -> 'productSpecification' as specification_ref,
+           case when o.published_at is null then o.body end as body
       from wanted w
      cross join lateral (
            select * from product_offering v
@@ -69,8 +74,9 @@ export const PREVIEW_INPUTS_SQL = `
        from found f
        left join lateral (
              select ps.product_specification_id as id, ps.* from product_specification ps
-              where ps.product_specification_id = (f.body -> 'productSpecification' ->> 'id')::uuid
-                and ps.version = (f.body -> 'productSpecification' ->> 'version')::int) s on true), '[]') as offerings,
+              where ps.product_specification_id = (f.specification_ref ->> 'id')::uuid
+                and ps.version = (f.specification_ref ->> 'version')::int
+              limit 1) s on true), '[]') as offerings,
     -- pricing: rule-store.ts pricingInputsAt (rules in force, promo redemptions; the account's terms)
     coalesce((select json_agg(json_build_object('id', p.rule_id, 'body', p.body,
               'redemptions', case when p.type = 'promo' then (select count(*)::int from promo_redemption r where r.rule_id = p.rule_id) end)
@@ -106,10 +112,11 @@ export async function readPreviewInputs(
     input.extendedInstanceIds,
     input.at,
   ]);
-  const headOf = (h: any): VersionHead => h;
+  const headOf = (h: any): VersionHead => ({ ...h, createdAt: isoOf(h.createdAt), publishedAt: isoOf(h.publishedAt), retiredAt: isoOf(h.retiredAt) });
+  const account = row.account;
   return {
-    account: row.account,
-    products: row.products,
+    account: account && { ...account, createdAt: isoOf(account.createdAt), updatedAt: isoOf(account.updatedAt) },
+    products: row.products.map((p: any) => ({ ...p, activationDate: isoOf(p.activationDate) })),
     relationships: row.relationships,
     offerings: row.offerings.map((o: any) => ({ ...o, offering: headOf(o.offering), specification: o.specification ? headOf(o.specification) : null })),
     rules: row.rules,

@@ -16,7 +16,7 @@ import { priceBasketInTx, TransactionNeeded, type BasketInput } from '../basket.
 import type { Quote, QuoteLine, QuoteLineAction } from '../model.ts';
 import { quoteEvent } from '../pipeline.ts';
 import type { QuoteSettings } from '../service.ts';
-import { readPreviewInputs } from '../preview-store.ts';
+import { readPreviewInputs, type PreviewInputs } from '../preview-store.ts';
 import * as store from '../store.ts';
 
 export interface QuoteLineInput {
@@ -57,6 +57,18 @@ export async function previewPrice(
   const at = input.at ?? now;
   const wanted = adds.map((l) => ({ id: l.offeringId!, version: l.offeringVersion ?? null }));
   const read = await readPreviewInputs(pool, tenantId, { accountId: input.accountId, offerings: wanted, extendedInstanceIds: extended, at });
+  return previewFromInputs(read, settings, input, at, extended, inTransaction);
+}
+
+/** The preview's work once its inputs are read (previewPrice); a separate function so that a benchmark can time it alone. */
+export async function previewFromInputs(
+  read: PreviewInputs,
+  settings: QuoteSettings,
+  input: { accountId: string; lines: QuoteLineInput[]; promoCodes?: string[] },
+  at: string,
+  extended: readonly string[],
+  inTransaction: () => Promise<PriceResult>,
+): Promise<PriceResult> {
   if (!read.account) throw NotFoundError.of('account', input.accountId);
   const versions = offeringVersionsFromHeads(read.offerings);
   if (!versions) return inTransaction();
@@ -68,11 +80,12 @@ export async function previewPrice(
   });
   const installedBase = { products: read.products, relationships: read.relationships };
   const lines = buildLines(input.lines, installedBase.products);
+  const adds = input.lines.filter((l) => l.action === 'ADD');
   try {
     return (await priceQuoteLinesInTx(null, {
       account: read.account, installedBase, lines, promoCodes: input.promoCodes ?? [], at, rounding: settings.rounding,
       preloaded: {
-        offerings: [...wanted.map((w, i) => ({ ...w, found: found.get(`#${i + 1}`) ?? null })), ...owned],
+        offerings: [...adds.map((l, i) => ({ id: l.offeringId!, version: l.offeringVersion ?? null, found: found.get(`#${i + 1}`) ?? null })), ...owned],
         pricing: pricingInputsOf(read),
       },
     })).price;
