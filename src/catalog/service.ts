@@ -52,7 +52,7 @@ import {
   normalizeDocument,
 } from './validation.ts';
 
-export { CATALOG_KINDS, type CatalogKind } from './store.ts';
+export { CATALOG_KINDS, type CatalogKind, type VersionHead } from './store.ts';
 
 export const BODY_SCHEMAS: Record<CatalogKind, TSchema> = {
   product_offering: ProductOfferingBody,
@@ -185,6 +185,40 @@ export async function findOfferingVersions(tx: Tx, wanted: readonly { id: string
     };
   }
   return result;
+}
+
+/**
+ * What findOfferingVersions answers, from rows a caller's statement read in its shape
+ * (store.findOfferingHeadsWithSpecifications: lifecycle columns, a draft's document; not the
+ * add-on parents) with every published document from `publishedDocuments`; null when one is not
+ * there (then the caller reads through findOfferingVersions, which loads and keeps it).
+ */
+export function offeringVersionsFromHeads(rows: readonly Omit<OfferingHeads, 'addOnParents'>[]): Omit<OfferingWithSpecification, 'addOnParents'>[] | null {
+  const result: Omit<OfferingWithSpecification, 'addOnParents'>[] = [];
+  for (const r of rows) {
+    const offering = versionFromHead<ProductOfferingBody>('product_offering', r.offering);
+    const specification = r.specification ? versionFromHead<ProductSpecificationBody>('product_specification', r.specification) : null;
+    if (!offering || specification === undefined) return null;
+    result.push({ offering: offering as OfferingVersion, specification });
+  }
+  return result;
+}
+
+/** What view() serves for a head, its document a draft's own or the cached published one; undefined when that is not cached. */
+function versionFromHead<B>(kind: CatalogKind, head: VersionHead): CatalogVersion<B> | undefined {
+  const body = head.publishedAt === null ? head.draftBody : publishedDocuments.get(kind, head.tenantId, head.id, head.version);
+  if (body === undefined) return undefined;
+  return view<B>(kind, {
+    id: head.id, version: head.version, code: head.code, status: head.status, body,
+    createdAt: head.createdAt, publishedAt: head.publishedAt, retiredAt: head.retiredAt, sellableFlag: head.sellableFlag,
+  });
+}
+
+/** An offering version's row with the specification version it pins, without published documents. */
+export interface OfferingHeads {
+  offering: VersionHead;
+  specification: VersionHead | null;
+  addOnParents: string[];
 }
 
 /**
