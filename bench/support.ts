@@ -3,6 +3,7 @@
  * embedded PostgreSQL), a round-trip counter, and a closed-loop load runner.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,6 +91,48 @@ export function countRoundTrips(): void {
 }
 
 export const roundTripCount = (): number => roundTrips;
+
+// ------------------------------------------------------------------------- PostgreSQL CPU
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere. */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds used so far by each PostgreSQL backend of the pool's database, by pid, read from
+ * /proc: only when the server runs on this machine and its processes are readable; an empty map
+ * otherwise. (bench/orders.bench.ts has its own copy.)
+ */
+export async function postgresBackendsCpu(pool: Pool): Promise<Map<number, number>> {
+  const cpu = new Map<number, number>();
+  const { rows } = await pool.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database()');
+  for (const { pid } of rows) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+    } catch {
+      continue;
+    }
+    const seconds = processCpuSeconds(pid);
+    if (seconds !== null) cpu.set(pid, seconds);
+  }
+  return cpu;
+}
+
+/** CPU of the backends between two samples (a backend that ended in between is missed); null when none was readable. */
+export function backendsCpuDelta(before: Map<number, number>, after: Map<number, number>): number | null {
+  if (after.size === 0) return null;
+  let sum = 0;
+  for (const [pid, seconds] of after) sum += seconds - (before.get(pid) ?? 0);
+  return sum;
+}
 
 // ------------------------------------------------------------------------- load runner
 

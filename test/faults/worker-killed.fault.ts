@@ -19,8 +19,11 @@ describe('a worker SIGKILLed while it holds tasks', () => {
     // The configure steps go to a provisioner that takes a moment (30-70 ms) outside any
     // transaction, under a lease: those are the tasks a kill leaves behind. The others are
     // `internal`'s, run inside their order's transaction, which a kill rolls back whole.
+    // The clients pause 400 ms between orders (not 150): the stream is closed-loop on submission,
+    // and a fast submission offers more orders than two workers, one of them killed three times,
+    // complete; the bound on completion is about taking tasks over, not about a growing backlog.
     env = await FaultEnv.start({
-      label: 'worker killed', workers: 2, inProcessWorker: false,
+      label: 'worker killed', workers: 2, inProcessWorker: false, pauseMs: 400,
       env: {
         TENURE_PROVISIONERS: JSON.stringify([{ module: path.join(REPO, 'test/faults/slow-internal-provisioner.ts') }]),
         TENURE_FULFILLMENT_ROUTING: JSON.stringify({ defaultProvisioner: 'internal', byStep: { configure: 'slow-internal' }, maxAttempts: 5 }),
