@@ -127,6 +127,11 @@ export class Orchestrator {
   private readonly instantCodes: readonly string[];
   /** Orders of only instant tasks run at once in a round (FulfillmentSettings.instantConcurrency). */
   private readonly instantConcurrency: number;
+  /**
+   * Rounds this orchestrator ran, and how many of them ran no task (nothing ready, or others
+   * had it): logged when a `tenure worker` process stops, for the orders benchmark.
+   */
+  readonly rounds = { total: 0, empty: 0 };
 
   constructor(private readonly deps: { pool: Pool; clock: Clock; registry: ProvisionerRegistry; settings: FulfillmentSettings; outcomes: FulfillmentOutcomes; logger?: Logger }) {
     this.leaseMs = leaseMsOf(deps.settings, deps.registry);
@@ -154,12 +159,6 @@ export class Orchestrator {
     if (ran === 0) this.rounds.empty++;
     return ran;
   }
-
-  /**
-   * Rounds this orchestrator ran, and how many of them ran no task (nothing ready, or others
-   * had it): logged when a `tenure worker` process stops, for the orders benchmark.
-   */
-  readonly rounds = { total: 0, empty: 0 };
 
   private async round(workerId: string): Promise<number> {
     const claimToken = `${workerId}:${newId()}`;
