@@ -1,8 +1,11 @@
 /**
- * The whole installed-base body through HTTP, byte for byte: an account with products, their
- * services and resources, a subscription and a relationship, now and as of a past instant.
- * The expected body is built from the single-entity reads, in the order the installed base
- * promises (created_at, then id), so a faster read of the same rows must give the same text.
+ * The whole installed-base body through HTTP: an account with products, their services and
+ * resources, a subscription and a relationship, now and as of a past instant. The expected body
+ * is built from the single-entity reads, in the order the installed base promises (created_at,
+ * then id), as JSON.stringify writes it; the body must be that text once its whitespace is
+ * JSON.stringify's too (the free-form jsonb objects come as PostgreSQL prints them, with a
+ * space after `:` and `,`). So every member, its name, its place, its type, every null and every
+ * omitted member is checked.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -30,7 +33,8 @@ describe('GET /accounts/{id}/installed-base: the whole body', () => {
       headers: { authorization: `Bearer ${app.adminKey}` },
     });
     assert.equal(response.statusCode, 200, response.body);
-    return response.body;
+    assert.match(String(response.headers['content-type']), /^application\/json/);
+    return JSON.stringify(JSON.parse(response.body));
   }
 
   /** The body the installed base must give now, from the one-entity reads. */

@@ -114,20 +114,3 @@ export function listHistory(tx: Tx, kind: EntityKind, accountId: string, entityI
     [accountId, entityId, afterVersion, limit],
   );
 }
-
-/**
- * The state of every entity of one kind in an account as recorded at `asOf` (transaction
- * time): the after_state of the newest version recorded at or before that instant.
- */
-export function statesAsOf(tx: Tx, kind: EntityKind, accountId: string, asOf: string): Promise<JsonObject[]> {
-  const { table, idColumn } = HISTORY_TABLE[kind];
-  return selectAll(
-    tx,
-    (r: { after_state: JsonObject }) => r.after_state,
-    `select distinct on (${idColumn}) after_state
-       from ${table}
-      where account_id = $1 and recorded_at <= $2
-      order by ${idColumn}, version desc`,
-    [accountId, asOf],
-  );
-}
