@@ -8,7 +8,7 @@
 import { eventPayload, type OutboxEvent } from '../../events/index.ts';
 import type { Tx } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
-import type { EntityKind, HistoryEntry, JsonObject } from '../types.ts';
+import type { EntityKind, HistoryEntry } from '../types.ts';
 import { isoRequired, selectAll } from './rows.ts';
 
 const HISTORY_TABLE: Record<EntityKind, { table: string; idColumn: string }> = {
