@@ -4,7 +4,8 @@
  * subscriptions, each a JSON array's elements. An account can own thousands of instances: read
  * as rows, pg parsed every column of every row (the jsonb snapshots parsed, to be serialised
  * again at once) and the body was built object by object, most of a read's cost (bench/README.md,
- * "installed-base reads"). Here Node receives two strings and sends them on.
+ * "installed-base reads"). Here Node receives one string per product and per subscription, joins
+ * them and sends them on.
  *
  * The text is JSON.stringify's for the same values, in the same order, with the same nulls, with
  * one difference: the free-form objects stored as jsonb (configuration, price, place,
