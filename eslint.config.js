@@ -70,6 +70,8 @@ const shared = {
   'src/inventory/store/history.ts': ['audit_log', 'outbox_event'],
   // decision 0016: the consistency check reads across the parts it checks, read-only.
   'src/inventory/check.ts': ['tenant', 'product_order', 'fulfillment_task', 'outbox_event'],
+  // decision 0020: a price preview reads its inputs in one read-only statement (one round trip).
+  'src/quotes/preview-store.ts': ['account', 'product_instance', 'product_instance_relationship', 'product_offering', 'product_specification', 'price_rule', 'account_price_term', 'promo_redemption'],
 };
 
 export default [

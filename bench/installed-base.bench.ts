@@ -26,7 +26,7 @@ import { systemClock } from '../src/platform/clock.ts';
 import type { CommandContext } from '../src/platform/context.ts';
 import { tenantBeginSql, type Pool } from '../src/platform/db.ts';
 import { createActiveProduct, createBenchSale, publishFirstVersion } from './raw-sql.ts';
-import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, percentile, postgresBackendsCpu, postgresCpuBetween, round1, round3, timeSequential, type PhaseResult, runBench, writeResults } from './support.ts';
+import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, percentile, backendsCpuDelta, postgresBackendsCpu, round1, round3, timeSequential, type PhaseResult, runBench, writeResults } from './support.ts';
 
 const VARIANTS = ['floor', 'service', 'http', 'floorAsOf', 'serviceAsOf', 'httpAsOf', 'httpStatic'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -289,7 +289,7 @@ async function main(): Promise<void> {
     const measure = async (v: Variant, count: number): Promise<Measured> => {
       const before = await postgresBackendsCpu(db.pool);
       const r = await timeSequential(reads[v], count);
-      return { ...r, postgresCpuSeconds: postgresCpuBetween(before, await postgresBackendsCpu(db.pool)) };
+      return { ...r, postgresCpuSeconds: backendsCpuDelta(before, await postgresBackendsCpu(db.pool)) };
     };
     for (const v of VARIANTS) {
       const warm = await measure(v, WARMUP_READS);

@@ -5,9 +5,9 @@
  *   (a) price previews of one 10-line quote (a bundle with its members and router rental,
  *       Business Fiber 2Gbps with its three add-ons, Internet 100 with promo WELCOME10):
  *         engine    priceItems on inputs loaded once: the engine's own throughput, no I/O
- *         service   QuoteService.previewPrice: account, snapshot, catalog and rules read from
- *                   PostgreSQL on every preview (published catalog documents from the
- *                   in-process cache), then the same engine
+ *         service   QuoteService.previewPrice: account, installed base, catalog rows and rules
+ *                   read from PostgreSQL on every preview, in one statement and one round trip
+ *                   (published catalog documents from the in-process cache), then the same engine
  *         http      POST /price-previews on a listening Fastify server (buildServer), called
  *                   with fetch over keep-alive connections: the service plus auth and JSON
  *   (b) ListProducts (CatalogService.listOfferings, the demo catalog, one page):
@@ -16,7 +16,8 @@
  *         redis     through the Redis catalog cache (only when REDIS_URL is set)
  *
  * The ratios service/engine, http/engine, memory/uncached and redis/uncached are the result; absolute
- * rates on a shared machine are noise.
+ * rates on a shared machine are noise. PostgreSQL CPU is that of this database's backends (/proc,
+ * when the server runs on this machine); "other CPU" is every other process, other load included.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -37,7 +38,7 @@ import { priceItems } from '../src/pricing/engine.ts';
 import { countPromoRedemptions, loadPricingRules } from '../src/pricing/rule-service.ts';
 import type { PriceResult, PricingContext, PricingItem } from '../src/pricing/types.ts';
 import { DEFAULT_QUOTE_SETTINGS, type QuoteLineInput } from '../src/quotes/service.ts';
-import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step, runBench, writeResults } from './support.ts';
+import { addPhase, backendsCpuDelta, countRoundTrips, postgresBackendsCpu, emptyTotal, envNumber, fmt, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step, runBench, writeResults } from './support.ts';
 
 const ALL_VARIANTS = ['engine', 'service', 'http', 'uncached', 'memory', 'redis'] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
@@ -265,13 +266,18 @@ async function main(): Promise<void> {
     const cacheStatsBefore = { memory: { ...services.catalog.cache.stats }, redis: redisServices ? { ...redisServices.catalog.cache.stats } : null };
 
     const totals = Object.fromEntries(variants.map((v) => [v, emptyTotal()])) as Record<Variant, PhaseResult>;
+    // CPU of this database's PostgreSQL backends, per variant (null when /proc cannot tell).
+    const postgresCpu = Object.fromEntries(variants.map((v) => [v, 0])) as Record<Variant, number | null>;
     const perRound: Array<Partial<Record<Variant, number>>> = [];
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order so that no variant always runs first.
       const order = variants.map((_, i) => variants[(i + round) % variants.length]);
       const rates: Partial<Record<Variant, number>> = {};
       for (const v of order) {
+        const backendsBefore = await postgresBackendsCpu(db.pool);
         const r = await runPhase(steps[v], { seconds: BENCH_SECONDS / ROUNDS });
+        const backends = backendsCpuDelta(backendsBefore, await postgresBackendsCpu(db.pool));
+        postgresCpu[v] = backends === null || postgresCpu[v] === null ? null : postgresCpu[v]! + backends;
         addPhase(totals[v], r);
         rates[v] = r.commands / r.seconds;
       }
@@ -296,6 +302,7 @@ async function main(): Promise<void> {
     const roundTripsPerOp = perOp((t) => t.roundTrips);
     const nodeCpuMs = perOp((t) => t.nodeCpuSeconds, 1000);
     const otherCpuMs = perOp((t) => t.machineCpuSeconds - t.nodeCpuSeconds, 1000);
+    const postgresCpuMs = Object.fromEntries(variants.map((v) => [v, postgresCpu[v] === null ? null : round3((postgresCpu[v]! / totals[v].commands) * 1000)])) as Partial<Record<Variant, number | null>>;
     const workers = (v: Variant) => steps[v].length;
 
     const documentStats = { hits: publishedDocuments.stats.hits - documentsBefore.hits, misses: publishedDocuments.stats.misses - documentsBefore.misses };
@@ -307,10 +314,10 @@ async function main(): Promise<void> {
     const table = (title: string, unit: string, vs: Variant[]) => {
       console.log('');
       console.log(`  ${title}`);
-      console.log(`  variant   ${unit.padStart(10)}   ${'count'.padStart(9)}   workers   round trips/op   Node CPU ms/op   other CPU ms/op`);
+      console.log(`  variant   ${unit.padStart(10)}   ${'count'.padStart(9)}   workers   round trips/op   Node CPU ms/op   PostgreSQL CPU ms/op   other CPU ms/op`);
       for (const v of vs) {
         console.log(`  ${v.padEnd(8)} ${fmt(results[v]!).padStart(11)} ${fmt(totals[v].commands).padStart(11)} ${String(workers(v)).padStart(9)} ${fmt(roundTripsPerOp[v]!, 1).padStart(16)}`
-          + ` ${fmt(nodeCpuMs[v]!, 3).padStart(16)} ${fmt(otherCpuMs[v]!, 3).padStart(17)}`);
+          + ` ${fmt(nodeCpuMs[v]!, 3).padStart(16)} ${(postgresCpuMs[v] === null ? 'n/a' : fmt(postgresCpuMs[v]!, 3)).padStart(22)} ${fmt(otherCpuMs[v]!, 3).padStart(17)}`);
       }
     };
     table(`(a) price preview: ${lines.length} quote lines, ${priceLines} price lines (bundle + add-ons + promo)`, 'previews/s', variants.filter((v) => PREVIEW_VARIANTS.includes(v)));
@@ -342,7 +349,7 @@ async function main(): Promise<void> {
         count: totals[v].commands,
         ratePerSecond: round1(results[v]!),
         roundTripsPerOp: roundTripsPerOp[v],
-        cpuMsPerOp: { thisProcess: nodeCpuMs[v], otherProcesses: otherCpuMs[v] },
+        cpuMsPerOp: { thisProcess: nodeCpuMs[v], postgres: postgresCpuMs[v], otherProcesses: otherCpuMs[v] },
       }])),
       rates: Object.fromEntries(variants.map((v) => [v, round1(results[v]!)])),
       ratios,

@@ -92,6 +92,48 @@ export function countRoundTrips(): void {
 
 export const roundTripCount = (): number => roundTrips;
 
+// ------------------------------------------------------------------------- PostgreSQL CPU
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere. */
+function processCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU seconds used so far by each PostgreSQL backend of the pool's database, by pid, read from
+ * /proc: only when the server runs on this machine and its processes are readable; an empty map
+ * otherwise. (bench/orders.bench.ts has its own copy.)
+ */
+export async function postgresBackendsCpu(pool: Pool): Promise<Map<number, number>> {
+  const cpu = new Map<number, number>();
+  const { rows } = await pool.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database()');
+  for (const { pid } of rows) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+    } catch {
+      continue;
+    }
+    const seconds = processCpuSeconds(pid);
+    if (seconds !== null) cpu.set(pid, seconds);
+  }
+  return cpu;
+}
+
+/** CPU of the backends between two samples (a backend that ended in between is missed); null when none was readable. */
+export function backendsCpuDelta(before: Map<number, number>, after: Map<number, number>): number | null {
+  if (after.size === 0) return null;
+  let sum = 0;
+  for (const [pid, seconds] of after) sum += seconds - (before.get(pid) ?? 0);
+  return sum;
+}
+
 // ------------------------------------------------------------------------- load runner
 
 /** One worker's command loop: runs one command per call and says how many it ran. */
@@ -217,50 +259,4 @@ export function runBench(main: () => Promise<void>): void {
       process.exit(1);
     },
   );
-}
-
-// ------------------------------------------------------------------------- PostgreSQL CPU
-
-/** USER_HZ: the unit of /proc/<pid>/stat's CPU times, 100 on Linux on every common architecture. */
-const CLOCK_TICKS = 100;
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null when unreadable. */
-export function processCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start at field 3.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * CPU seconds used so far by each PostgreSQL backend of the pool's database, by pid, read from
- * /proc: only when the server runs on this machine (embedded, or a local DATABASE_URL server) and
- * its processes are readable; an empty map otherwise. Resolution: 10 ms per backend, so measure
- * many operations at once.
- */
-export async function postgresBackendsCpu(pool: Pool): Promise<Map<number, number>> {
-  const cpu = new Map<number, number>();
-  const { rows } = await pool.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database()');
-  for (const { pid } of rows) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
-    } catch {
-      continue;
-    }
-    const seconds = processCpuSeconds(pid);
-    if (seconds !== null) cpu.set(pid, seconds);
-  }
-  return cpu;
-}
-
-/** The backends' CPU seconds between two samples (one that ended in between is missed); null when none was readable. */
-export function postgresCpuBetween(before: Map<number, number>, after: Map<number, number>): number | null {
-  if (after.size === 0) return null;
-  let seconds = 0;
-  for (const [pid, total] of after) seconds += total - (before.get(pid) ?? 0);
-  return seconds;
 }

@@ -205,11 +205,13 @@ export class RedisCatalogCache implements CatalogCache {
  * Security let the reader see, so no tenant is ever served another's document.
  *
  * Entries are frozen (deeply), so no caller can change a cached document through its copy.
- * Bounded: past `maxEntries`, the least recently used entry goes.
+ * Bounded: past `maxEntries`, the least recently used tenth of the entries goes.
  */
 export class PublishedDocuments {
   readonly stats = { hits: 0, misses: 0 };
-  private readonly entries = new Map<string, unknown>();
+  /** Each entry with when it was last used: a hit only stamps it (reordering a Map on every hit cost more than the rest of the read). */
+  private readonly entries = new Map<string, { body: unknown; used: number }>();
+  private uses = 0;
 
   constructor(private readonly maxEntries = 10_000) {}
 
@@ -218,25 +220,28 @@ export class PublishedDocuments {
   }
 
   get(kind: string, tenantId: string, id: string, version: number): unknown {
-    const key = PublishedDocuments.key(kind, tenantId, id, version);
-    const body = this.entries.get(key);
-    if (body === undefined) {
+    const entry = this.entries.get(PublishedDocuments.key(kind, tenantId, id, version));
+    if (entry === undefined) {
       this.stats.misses++;
       return undefined;
     }
     this.stats.hits++;
-    // Most recently used last: the first key is the one to drop when full.
-    this.entries.delete(key);
-    this.entries.set(key, body);
-    return body;
+    entry.used = ++this.uses;
+    return entry.body;
   }
 
   /** Stores a published version's document; returns it frozen. */
   set(kind: string, tenantId: string, id: string, version: number, body: unknown): unknown {
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size >= this.maxEntries) this.evict();
     const frozen = deepFreeze(body);
-    this.entries.set(PublishedDocuments.key(kind, tenantId, id, version), frozen);
+    this.entries.set(PublishedDocuments.key(kind, tenantId, id, version), { body: frozen, used: ++this.uses });
     return frozen;
+  }
+
+  /** When full: the least recently used tenth goes at once (a sort per 1,000 insertions, not a scan per insertion). */
+  private evict(): void {
+    const byUse = [...this.entries].sort((a, b) => a[1].used - b[1].used);
+    for (const [key] of byUse.slice(0, Math.max(1, Math.ceil(this.maxEntries / 10)))) this.entries.delete(key);
   }
 
   clear(): void {

@@ -52,7 +52,7 @@ import {
   normalizeDocument,
 } from './validation.ts';
 
-export { CATALOG_KINDS, type CatalogKind } from './store.ts';
+export { CATALOG_KINDS, type CatalogKind, type VersionHead } from './store.ts';
 
 export const BODY_SCHEMAS: Record<CatalogKind, TSchema> = {
   product_offering: ProductOfferingBody,
@@ -188,6 +188,40 @@ export async function findOfferingVersions(tx: Tx, wanted: readonly { id: string
 }
 
 /**
+ * What findOfferingVersions answers, from rows a caller's statement read in its shape
+ * (store.findOfferingHeadsWithSpecifications: lifecycle columns, a draft's document; not the
+ * add-on parents) with every published document from `publishedDocuments`; null when one is not
+ * there (then the caller reads through findOfferingVersions, which loads and keeps it).
+ */
+export function offeringVersionsFromHeads(rows: readonly Omit<OfferingHeads, 'addOnParents'>[]): Omit<OfferingWithSpecification, 'addOnParents'>[] | null {
+  const result: Omit<OfferingWithSpecification, 'addOnParents'>[] = [];
+  for (const r of rows) {
+    const offering = versionFromHead<ProductOfferingBody>('product_offering', r.offering);
+    const specification = r.specification ? versionFromHead<ProductSpecificationBody>('product_specification', r.specification) : null;
+    if (!offering || specification === undefined) return null;
+    result.push({ offering: offering as OfferingVersion, specification });
+  }
+  return result;
+}
+
+/** What view() serves for a head, its document a draft's own or the cached published one; undefined when that is not cached. */
+function versionFromHead<B>(kind: CatalogKind, head: VersionHead): CatalogVersion<B> | undefined {
+  const body = head.publishedAt === null ? head.draftBody : publishedDocuments.get(kind, head.tenantId, head.id, head.version);
+  if (body === undefined) return undefined;
+  return view<B>(kind, {
+    id: head.id, version: head.version, code: head.code, status: head.status, body,
+    createdAt: head.createdAt, publishedAt: head.publishedAt, retiredAt: head.retiredAt, sellableFlag: head.sellableFlag,
+  });
+}
+
+/** An offering version's row with the specification version it pins, without published documents. */
+export interface OfferingHeads {
+  offering: VersionHead;
+  specification: VersionHead | null;
+  addOnParents: string[];
+}
+
+/**
  * The documents of these versions: a draft's came with its row; a published one's comes from
  * `publishedDocuments`, or else from one statement per kind, and is kept there.
  */
@@ -205,6 +239,29 @@ async function documentsOf(tx: Tx, heads: readonly [CatalogKind, VersionHead][])
       const body = loaded.get(`${head.id}@${head.version}`);
       found.set(head, body === undefined ? body : publishedDocuments.set(kind, head.tenantId, head.id, head.version, body));
     }
+  }
+  return found;
+}
+
+/**
+ * The documents of these versions (drafts too), by `id@version`; a version that does not exist
+ * has none. Published documents come from `publishedDocuments` under the transaction's tenant
+ * (an entry exists only because a reader of that tenant saw its row), the others from one
+ * statement, and the published ones among them are kept there. For readers that need only
+ * documents, not a version's lifecycle: a published document never changes.
+ */
+export async function findCatalogDocuments<K extends CatalogKind>(tx: Tx, tenantId: string, kind: K, refs: readonly { id: string; version: number }[]): Promise<Map<string, BodyOf[K]>> {
+  const found = new Map<string, BodyOf[K]>();
+  const missing: { id: string; version: number }[] = [];
+  for (const ref of refs) {
+    const key = `${ref.id}@${ref.version}`;
+    if (found.has(key) || missing.some((m) => m.id === ref.id && m.version === ref.version)) continue;
+    const body = publishedDocuments.get(kind, tenantId, ref.id, ref.version);
+    if (body !== undefined) found.set(key, body as BodyOf[K]);
+    else missing.push(ref);
+  }
+  for (const row of await store.findVersionDocuments(tx, kind, missing)) {
+    found.set(`${row.id}@${row.version}`, (row.published ? publishedDocuments.set(kind, row.tenantId, row.id, row.version, row.body) : row.body) as BodyOf[K]);
   }
   return found;
 }

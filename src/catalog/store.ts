@@ -173,6 +173,24 @@ export async function findBodies(tx: Tx, kind: CatalogKind, versions: readonly {
   return new Map(rows.map((r) => [`${r.id}@${r.version}`, r.body]));
 }
 
+/**
+ * Versions by (id, version) with their documents and whether each is published, in one
+ * statement: for readers that need only documents (fulfillment's specification trees), which
+ * keep the published ones in process (service.ts, publishedDocuments).
+ */
+export async function findVersionDocuments(tx: Tx, kind: CatalogKind, versions: readonly { id: string; version: number }[]): Promise<{ tenantId: string; id: string; version: number; published: boolean; body: unknown }[]> {
+  if (versions.length === 0) return [];
+  const { table, id: idColumn } = TABLES[kind];
+  const rows = await queryRows<{ tenant_id: string; id: string; version: number; published: boolean; body: unknown }>(
+    tx,
+    `select t.tenant_id, t.${idColumn} as id, t.version, t.published_at is not null as published, t.body
+       from unnest($1::uuid[], $2::int[]) as w (id, version)
+       join ${table} t on t.${idColumn} = w.id and t.version = w.version`,
+    [versions.map((v) => v.id), versions.map((v) => v.version)],
+  );
+  return rows.map((r) => ({ tenantId: r.tenant_id, id: r.id, version: r.version, published: r.published, body: r.body }));
+}
+
 /** Every version of an id, oldest first, from `afterVersion` on. */
 export async function listVersions(tx: Tx, kind: CatalogKind, id: string, afterVersion: number, limit: number): Promise<VersionRow[]> {
   const { table, id: idColumn } = TABLES[kind];

@@ -2,12 +2,12 @@
  * Turning a submitted order into fulfillment tasks, inside the order's transaction: the
  * tasks are enqueued with the order or not at all.
  */
-import { findCatalogVersion, findOfferingVersion } from '../catalog/index.ts';
+import { findCatalogDocuments, findOfferingVersion } from '../catalog/index.ts';
 import { ConfigError } from '../platform/config.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { newId } from '../platform/ids.ts';
-import { listOrderTasks, notifyTasksReady, type TaskRow } from './queue.ts';
+import { listOrderTasks, TASKS_READY_CHANNEL, type TaskRow } from './queue.ts';
 import { DEFAULT_ROUTING, planOrder, type ItemToPlan, type PlannedTask, type Routing, type SpecTree, type StepPlan } from './decompose.ts';
 
 export interface ItemForPlanning {
@@ -37,28 +37,60 @@ export function routingOf(json: string | undefined): Routing {
   return { ...DEFAULT_ROUTING, ...parsed, byStep: { ...DEFAULT_ROUTING.byStep, ...(parsed.byStep ?? {}) } };
 }
 
-/** The specification tree of an offering version; an empty tree when the catalog does not know it. */
-export async function specTreeOf(tx: Tx, offeringId: string | null, offeringVersion: number | null): Promise<SpecTree> {
-  if (!offeringId) return { product: null, services: [] };
-  const offering = await findOfferingVersion(tx, offeringId, offeringVersion ?? undefined);
-  const ref = offering?.body.productSpecification;
-  if (!ref) return { product: null, services: [] };
-  const product = await findCatalogVersion(tx, 'product_specification', ref.id, ref.version);
-  if (!product) return { product: null, services: [] };
-  const services: SpecTree['services'] = [];
-  for (const s of product.body.serviceSpecifications) {
-    const service = await findCatalogVersion(tx, 'service_specification', s.id, s.version);
-    if (!service) continue;
-    const resources = [];
-    for (const r of service.body.resourceSpecifications) {
-      const resource = await findCatalogVersion(tx, 'resource_specification', r.id, r.version);
-      if (resource) resources.push({ kind: 'resource' as const, id: resource.id, version: resource.version, code: resource.body.code });
+/**
+ * The specification trees of offering versions, one per wanted (an empty tree where the catalog
+ * does not know the offering, or it names no product specification). Laid out level by level
+ * for every wanted at once — offerings, product specifications, service specifications,
+ * resource specifications — from the catalog's documents (published ones are kept in process),
+ * so that a whole order's trees take at most one statement per level, and none once the
+ * documents are known.
+ */
+export async function specTreesOf(tx: Tx, tenantId: string, wanted: readonly { offeringId: string | null; offeringVersion: number | null }[]): Promise<SpecTree[]> {
+  const empty = (): SpecTree => ({ product: null, services: [] });
+  const refOf = (id: string, version: number) => ({ id, version });
+  const key = (r: { id: string; version: number }) => `${r.id}@${r.version}`;
+  // An offering named without a version is its current one: the catalog says which.
+  const offerings = await Promise.all(wanted.map(async (w) => {
+    if (!w.offeringId) return null;
+    if (w.offeringVersion !== null) return refOf(w.offeringId, w.offeringVersion);
+    const current = await findOfferingVersion(tx, w.offeringId);
+    return current ? refOf(current.id, current.version) : null;
+  }));
+  const offeringDocs = await findCatalogDocuments(tx, tenantId, 'product_offering', offerings.filter((o) => o !== null));
+  const productRefs = offerings.map((o) => (o ? offeringDocs.get(key(o))?.productSpecification ?? null : null));
+  const productDocs = await findCatalogDocuments(tx, tenantId, 'product_specification', productRefs.filter((r) => r !== null));
+  const serviceRefs = productRefs.flatMap((r) => (r ? productDocs.get(key(r))?.serviceSpecifications ?? [] : []));
+  const serviceDocs = await findCatalogDocuments(tx, tenantId, 'service_specification', serviceRefs);
+  const resourceRefs = serviceRefs.flatMap((r) => serviceDocs.get(key(r))?.resourceSpecifications ?? []);
+  const resourceDocs = await findCatalogDocuments(tx, tenantId, 'resource_specification', resourceRefs);
+  return productRefs.map((ref) => {
+    const product = ref ? productDocs.get(key(ref)) : undefined;
+    if (!ref || !product) return empty();
+    const services: SpecTree['services'] = [];
+    for (const s of product.serviceSpecifications) {
+      const service = serviceDocs.get(key(s));
+      if (!service) continue;
+      const resources = [];
+      for (const r of service.resourceSpecifications) {
+        const resource = resourceDocs.get(key(r));
+        if (resource) resources.push({ kind: 'resource' as const, id: r.id, version: r.version, code: resource.code });
+      }
+      services.push({ kind: 'service', id: s.id, version: s.version, code: service.code, resources });
     }
-    services.push({ kind: 'service', id: service.id, version: service.version, code: service.body.code, resources });
-  }
-  return { product: { kind: 'product', id: product.id, version: product.version, code: product.body.code }, services };
+    return { product: { kind: 'product', id: ref.id, version: ref.version, code: product.code }, services };
+  });
 }
 
+/** The specification tree of an offering version; an empty tree when the catalog does not know it. */
+export async function specTreeOf(tx: Tx, tenantId: string, offeringId: string | null, offeringVersion: number | null): Promise<SpecTree> {
+  return (await specTreesOf(tx, tenantId, [{ offeringId, offeringVersion }]))[0];
+}
+
+/**
+ * Plans the items' tasks and enqueues them, in one statement for the whole order (the task
+ * rows from arrays, in task order), with the workers' wake-up in the same statement when a
+ * task is due now.
+ */
 export async function planAndEnqueueInTx(
   tx: Tx,
   ctx: CommandContext,
@@ -67,35 +99,97 @@ export async function planAndEnqueueInTx(
   items: readonly ItemForPlanning[],
   routing: Routing,
 ): Promise<PlannedTask[]> {
-  const toPlan: ItemToPlan[] = [];
-  for (const item of items) {
-    toPlan.push({
-      itemId: item.itemId,
-      steps: item.steps,
-      tree: await specTreeOf(tx, item.offeringId, item.offeringVersion),
-      replacedTree: item.steps.kind === 'build' && item.steps.replaces ? await specTreeOf(tx, item.replacedOfferingId ?? null, item.replacedOfferingVersion ?? null) : null,
-      dependsOnItemIds: item.dependsOnItemIds,
-    });
-  }
+  const replaces = (item: ItemForPlanning) => item.steps.kind === 'build' && item.steps.replaces === true;
+  const trees = await specTreesOf(tx, ctx.tenantId, [
+    ...items.map((item) => ({ offeringId: item.offeringId, offeringVersion: item.offeringVersion })),
+    ...items.filter(replaces).map((item) => ({ offeringId: item.replacedOfferingId ?? null, offeringVersion: item.replacedOfferingVersion ?? null })),
+  ]);
+  let replaced = items.length;
+  const toPlan: ItemToPlan[] = items.map((item, k) => ({
+    itemId: item.itemId,
+    steps: item.steps,
+    tree: trees[k],
+    replacedTree: replaces(item) ? trees[replaced++] : null,
+    dependsOnItemIds: item.dependsOnItemIds,
+  }));
   const planned = planOrder(toPlan, routing);
   const ids = planned.map(() => newId());
   const dueOf = new Map(items.map((item) => [item.itemId, item.notBefore && item.notBefore > now ? item.notBefore : now]));
-  for (const [i, task] of planned.entries()) {
-    await tx.query(
-      `insert into fulfillment_task (tenant_id, account_id, task_id, order_id, item_id, task_number, step, spec_kind, spec_id,
-         spec_version, spec_code, provisioner_code, status, depends_on, point_of_no_return, idempotency_key, correlation_id,
-         max_attempts, next_run_at, created_at, updated_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14, $15, $16, $17, $19, $18, $18)`,
-      [ctx.tenantId, order.accountId, ids[i], order.orderId, task.itemId, task.taskNumber, task.step, task.spec?.kind ?? null,
-       task.spec?.id ?? null, task.spec?.version ?? null, task.spec?.code ?? null, task.provisionerCode,
-       task.dependsOn.map((n) => ids[n - 1]), task.pointOfNoReturn, `tenure-task-${ids[i]}`,
-       ctx.correlationId ?? order.orderId, task.maxAttempts, now, dueOf.get(task.itemId)],
-    );
-  }
   // Workers are woken when some task is due now; scheduled ones wait for a poll after their time.
-  if (planned.some((task) => dueOf.get(task.itemId) === now)) await notifyTasksReady(tx);
+  const wake = planned.some((task) => dueOf.get(task.itemId) === now);
+  await insertTasks(tx, {
+    tenantId: ctx.tenantId,
+    accountId: order.accountId,
+    orderId: order.orderId,
+    correlationId: ctx.correlationId ?? order.orderId,
+    now,
+    wake,
+    tasks: planned.map((task, i) => ({
+      taskId: ids[i],
+      itemId: task.itemId,
+      taskNumber: task.taskNumber,
+      step: task.step,
+      spec: task.spec,
+      provisionerCode: task.provisionerCode,
+      dependsOn: task.dependsOn.map((n) => ids[n - 1]),
+      pointOfNoReturn: task.pointOfNoReturn,
+      idempotencyKey: `tenure-task-${ids[i]}`,
+      maxAttempts: task.maxAttempts,
+      nextRunAt: dueOf.get(task.itemId)!,
+    })),
+  });
   return planned;
 }
+
+interface NewTask {
+  taskId: string;
+  itemId: string;
+  taskNumber: number;
+  step: string;
+  spec: { kind: string; id: string; version: number; code: string } | null;
+  provisionerCode: string;
+  dependsOn: string[];
+  pointOfNoReturn: boolean;
+  idempotencyKey: string;
+  maxAttempts: number;
+  nextRunAt: string;
+}
+
+/**
+ * The tasks of an order, pending, in one statement from arrays (a task's dependencies are a
+ * uuid[] each, so they travel as array literals); with `wake`, the same statement tells the
+ * workers (queue.ts, notifyTasksReady: delivered at commit, folded into one per transaction).
+ */
+async function insertTasks(tx: Tx, o: { tenantId: string; accountId: string; orderId: string; correlationId: string; now: string; wake: boolean; tasks: readonly NewTask[] }): Promise<void> {
+  const t = o.tasks;
+  if (t.length === 0) return;
+  await tx.query(
+    `with inserted as (
+       insert into fulfillment_task (tenant_id, account_id, task_id, order_id, item_id, task_number, step, spec_kind, spec_id,
+         spec_version, spec_code, provisioner_code, status, depends_on, point_of_no_return, idempotency_key, correlation_id,
+         max_attempts, next_run_at, created_at, updated_at)
+       select $1, $2, w.task_id, $3, w.item_id, w.task_number, w.step, w.spec_kind, w.spec_id, w.spec_version, w.spec_code,
+              w.provisioner_code, 'pending', w.depends_on::uuid[], w.point_of_no_return, w.idempotency_key, $4, w.max_attempts,
+              w.next_run_at, $5, $5
+         from unnest($6::uuid[], $7::uuid[], $8::int[], $9::text[], $10::text[], $11::uuid[], $12::int[], $13::text[], $14::text[],
+                     $15::text[], $16::boolean[], $17::text[], $18::int[], $19::timestamptz[])
+              with ordinality as w (task_id, item_id, task_number, step, spec_kind, spec_id, spec_version, spec_code, provisioner_code,
+                                    depends_on, point_of_no_return, idempotency_key, max_attempts, next_run_at, n)
+        order by w.n
+       returning 1
+     )
+     select pg_notify($20, '') where $21::boolean and exists (select 1 from inserted)`,
+    [o.tenantId, o.accountId, o.orderId, o.correlationId, o.now,
+     t.map((x) => x.taskId), t.map((x) => x.itemId), t.map((x) => x.taskNumber), t.map((x) => x.step),
+     t.map((x) => x.spec?.kind ?? null), t.map((x) => x.spec?.id ?? null), t.map((x) => x.spec?.version ?? null),
+     t.map((x) => x.spec?.code ?? null), t.map((x) => x.provisionerCode), t.map((x) => uuidArrayLiteral(x.dependsOn)),
+     t.map((x) => x.pointOfNoReturn), t.map((x) => x.idempotencyKey), t.map((x) => x.maxAttempts), t.map((x) => x.nextRunAt),
+     TASKS_READY_CHANNEL, o.wake],
+  );
+}
+
+/** A uuid[] as PostgreSQL's array literal (uuids need no quoting). */
+const uuidArrayLiteral = (ids: readonly string[]) => `{${ids.join(',')}}`;
 
 /** A task as the API shows it: everything but the worker's lease and the raw provisioner data. */
 export type TaskView = Omit<TaskRow, 'tenantId' | 'accountId' | 'orderId' | 'lockedBy' | 'lockedUntil' | 'result'>;

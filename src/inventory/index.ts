@@ -6,6 +6,7 @@ export { registerInventoryRoutes } from './routes.ts';
 export { InventoryService } from './service.ts';
 export { checkConfigurationChange } from './commands/modification.ts';
 export { holdAssetsForOrderInTx, type OrderTarget } from './commands/order-hold.ts';
+export { type PendingProduct, type PendingProductInput } from './commands/order-add.ts';
 export { type FulfilledService } from './commands/services-and-resources.ts';
 export { renewalEndDate } from './commands/subscriptions.ts';
 export { type ProductInstance } from './types.ts';

@@ -162,6 +162,7 @@ export async function assetVersionsInTx(tx: Tx, accountId: string) {
       status: p.status,
       productOfferingId: p.productOfferingId,
       productOfferingVersion: p.productOfferingVersion,
+      subscriptionId: p.subscriptionId,
       name: p.name,
       activationDate: p.activationDate,
       configuration: p.configuration,

@@ -11,6 +11,7 @@ import { completeDisconnect, scheduleDisconnect, startDisconnect, unscheduleDisc
 import { cancelActivation, completeActivation, createProductInstance, failActivation, resume, startActivation, suspend } from './commands/lifecycle.ts';
 import { cancelModification, completeModification, failModification, startModification } from './commands/modification.ts';
 import { move, replace } from './commands/move-and-replace.ts';
+import { createPendingProductsForOrder } from './commands/order-add.ts';
 import { releaseOrderItemHolds } from './commands/order-hold.ts';
 import { createRelationship, endRelationship } from './commands/relationships.ts';
 import { attachResourceInstance, attachServiceInstance, releaseResourceInstance, releaseServiceInstance } from './commands/services-and-resources.ts';
@@ -55,6 +56,8 @@ export class InventoryService {
   readonly replace = this.command(replace);
 
   // An order's hold on its assets: commands/order-hold.ts (holdAssetsForOrderInTx takes them)
+  // and the new instances of its ADD items: commands/order-add.ts
+  readonly createPendingProductsForOrder = this.command(createPendingProductsForOrder);
   readonly releaseOrderItemHolds = this.command(releaseOrderItemHolds);
 
   // Subscriptions: commands/subscriptions.ts

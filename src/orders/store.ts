@@ -79,12 +79,21 @@ const itemFromRow = (r: any): OrderItemRecord => ({
 });
 
 /**
- * Writes a new order with the Idempotency-Key of the request that submitted it (null without
- * one). One order per key and account (migration 0011's unique index; the read first names the
- * order that the key already made, the index catches a race with it): a repeat of a submission
- * that committed is refused instead of doing the work twice.
+ * Writes a new order with its items and their first state changes (the order's, then each
+ * item's, in item order), in one statement: the rows come from arrays, so the text is the same
+ * for any number of items. The order carries the Idempotency-Key of the request that submitted
+ * it (null without one). One order per key and account (migration 0011's unique index; the read
+ * first names the order that the key already made, the index catches a race with it): a repeat
+ * of a submission that committed is refused instead of doing the work twice.
  */
-export async function insertOrder(tx: Tx, tenantId: string, o: OrderRecord, idempotencyKey: string | null): Promise<void> {
+export async function insertOrderWithItems(
+  tx: Tx,
+  tenantId: string,
+  o: OrderRecord,
+  idempotencyKey: string | null,
+  items: readonly OrderItemRecord[],
+  changes: readonly Omit<StateChange, 'changeId'>[],
+): Promise<void> {
   const refuse = (orderId: string | null) => new BusinessRuleError(
     `order ${orderId ?? '(being submitted)'} of account ${o.accountId} was already submitted with Idempotency-Key "${idempotencyKey}"; this request is a repeat of it and submits nothing`,
     { idempotencyKey, ...(orderId ? { orderId } : {}) },
@@ -95,10 +104,38 @@ export async function insertOrder(tx: Tx, tenantId: string, o: OrderRecord, idem
   }
   try {
     await tx.query(
-      `insert into product_order (tenant_id, account_id, order_id, status, quote_id, supplemental_of_order_id,
-         external_reference, version, created_at, updated_at, idempotency_key)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-      [tenantId, o.accountId, o.orderId, o.status, o.quoteId, o.supplementalOfOrderId, o.externalReference, o.version, o.createdAt, o.updatedAt, idempotencyKey],
+      `with new_order as (
+         insert into product_order (tenant_id, account_id, order_id, status, quote_id, supplemental_of_order_id,
+           external_reference, version, created_at, updated_at, idempotency_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ), new_items as (
+         insert into order_item (tenant_id, account_id, order_id, item_id, item_number, action, status, product_instance_id,
+           expected_version, offering_id, offering_version, parent_item_id, parent_product_instance_id, depends_on, details,
+           error, version, created_at, updated_at)
+         select $1, $2, $3, w.item_id, w.item_number, w.action, w.status, w.product_instance_id, w.expected_version, w.offering_id,
+                w.offering_version, w.parent_item_id, w.parent_product_instance_id, w.depends_on::uuid[], w.details, w.error,
+                w.version, w.created_at, w.updated_at
+           from unnest($12::uuid[], $13::int[], $14::text[], $15::text[], $16::uuid[], $17::int[], $18::uuid[], $19::int[], $20::uuid[],
+                       $21::uuid[], $22::text[], $23::jsonb[], $24::jsonb[], $25::int[], $26::timestamptz[], $27::timestamptz[])
+                with ordinality as w (item_id, item_number, action, status, product_instance_id, expected_version, offering_id,
+                                      offering_version, parent_item_id, parent_product_instance_id, depends_on, details, error,
+                                      version, created_at, updated_at, n)
+          order by w.n
+       )
+       insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
+         recorded_at, actor_api_key_id)
+       select $1, $2, $3, c.change_id, c.item_id, c.from_status, c.to_status, c.reason, c.recorded_at, c.actor_api_key_id
+         from unnest($28::uuid[], $29::uuid[], $30::text[], $31::text[], $32::text[], $33::timestamptz[], $34::uuid[])
+              with ordinality as c (change_id, item_id, from_status, to_status, reason, recorded_at, actor_api_key_id, n)
+        order by c.n`,
+      [tenantId, o.accountId, o.orderId, o.status, o.quoteId, o.supplementalOfOrderId, o.externalReference, o.version, o.createdAt, o.updatedAt, idempotencyKey,
+       items.map((i) => i.itemId), items.map((i) => i.itemNumber), items.map((i) => i.action), items.map((i) => i.status),
+       items.map((i) => i.productInstanceId), items.map((i) => i.expectedVersion), items.map((i) => i.offeringId),
+       items.map((i) => i.offeringVersion), items.map((i) => i.parentItemId), items.map((i) => i.parentProductInstanceId),
+       items.map((i) => `{${i.dependsOn.join(',')}}`), items.map((i) => i.details), items.map((i) => i.error),
+       items.map((i) => i.version), items.map((i) => i.createdAt), items.map((i) => i.updatedAt),
+       changes.map(() => newId()), changes.map((c) => c.itemId), changes.map((c) => c.fromStatus), changes.map((c) => c.toStatus),
+       changes.map((c) => c.reason), changes.map((c) => c.recordedAt), changes.map((c) => c.actorApiKeyId)],
     );
   } catch (error) {
     if (isUniqueViolation(error, 'product_order_idempotency_key')) throw refuse(null);

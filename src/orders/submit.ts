@@ -258,10 +258,19 @@ async function holdTargets(s: Submission): Promise<void> {
 /** What each item holds or creates in the installed base, every add-on after the item it is an add-on of. */
 async function beginItems(s: Submission): Promise<void> {
   const inventory = InventoryService.within(s.tx, s.now);
-  for (const item of parentsFirst(s.items)) await item.module.begin?.(item, s, inventory);
+  const ordered = parentsFirst(s.items);
+  const begun = new Set<unknown>();
+  for (const item of ordered) {
+    if (!item.module.beginAll) await item.module.begin?.(item, s, inventory);
+    else if (!begun.has(item.module)) {
+      // The action's items at once, where its first item comes.
+      begun.add(item.module);
+      await item.module.beginAll(ordered.filter((other) => other.module === item.module), s, inventory);
+    }
+  }
 }
 
-/** The order, its items and their history. */
+/** The order, its items and their history, in one statement. */
 async function recordOrder(s: Submission, input: SubmissionInput): Promise<Order> {
   const { tx, ctx, now, account, orderId } = s;
   const order: OrderRecord = {
@@ -276,8 +285,6 @@ async function recordOrder(s: Submission, input: SubmissionInput): Promise<Order
     updatedAt: now,
     completedAt: null,
   };
-  await store.insertOrder(tx, ctx.tenantId, order, ctx.idempotencyKey ?? null);
-  await store.insertStateChange(tx, ctx.tenantId, account.accountId, orderId, { itemId: null, fromStatus: null, toStatus: 'acknowledged', reason: input.quoteId ? `from quote ${input.quoteId}` : 'submitted', recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
   const records = s.items.map((item): OrderItemRecord => {
     const { input: i } = item;
     const own = item.module.recorded?.(item) ?? {};
@@ -316,10 +323,11 @@ async function recordOrder(s: Submission, input: SubmissionInput): Promise<Order
       updatedAt: now,
     };
   });
-  for (const item of records) {
-    await store.insertItem(tx, ctx.tenantId, account.accountId, orderId, item);
-    await store.insertStateChange(tx, ctx.tenantId, account.accountId, orderId, { itemId: item.itemId, fromStatus: null, toStatus: 'acknowledged', reason: null, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
-  }
+  const actorApiKeyId = ctx.actor?.apiKeyId ?? null;
+  await store.insertOrderWithItems(tx, ctx.tenantId, order, ctx.idempotencyKey ?? null, records, [
+    { itemId: null, fromStatus: null, toStatus: 'acknowledged', reason: input.quoteId ? `from quote ${input.quoteId}` : 'submitted', recordedAt: now, actorApiKeyId },
+    ...records.map((item) => ({ itemId: item.itemId, fromStatus: null, toStatus: 'acknowledged', reason: null, recordedAt: now, actorApiKeyId })),
+  ]);
   return { ...order, items: records };
 }
 

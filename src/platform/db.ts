@@ -104,6 +104,65 @@ export async function inTenantTransaction<T>(connection: Connection, tenantId: s
   return result;
 }
 
+/** The connections on which a statement was prepared by a tenant transaction (inTenantStatement). */
+const preparedOn = new WeakMap<pg.Client, Set<string>>();
+
+/**
+ * One read-only statement under the tenant's role and setting, in one round trip: the setup and
+ * `execute` of the statement's prepared form sent as one simple-protocol query, which PostgreSQL
+ * runs as one implicit transaction (decision 0020). The settings are transaction-scoped, so they
+ * end with it, as they do at a COMMIT; a failure rolls it back by itself. The parameters go as
+ * quoted literals (`sqlLiteral`), taking the prepared statement's parameter types as Bind would.
+ * The first time on a connection the statement runs in an ordinary tenant transaction, which
+ * prepares it (PreparingClient). The tenant transaction hook does not join: a read writes
+ * nothing, so an Idempotency-Key has nothing to complete with it. Only for statements that
+ * cannot write (a `select` calling no function that writes).
+ */
+export async function inTenantStatement<R>(pool: Pool, tenantId: string, text: string, params: unknown[]): Promise<R[]> {
+  const held = await holdConnection(pool);
+  try {
+    const client = held.client as unknown as pg.Client;
+    const name = statementName(text);
+    if (!name || !preparedOn.get(client)?.has(name)) {
+      const rows = await transactionOn(held, tenantBeginSql(tenantId), async (tx) => (await tx.query(text, params)).rows as R[]);
+      if (name) preparedOn.set(client, (preparedOn.get(client) ?? new Set()).add(name));
+      return rows;
+    }
+    if (held.lost) throw new DatabaseUnavailableError('connection lost', held.lost);
+    // The generic plan, planned once per connection: PostgreSQL would otherwise plan such a
+    // statement (CTEs over arrays of parameters) anew at each execution, which cost more than
+    // running it (0.7 ms of planning for 0.5 ms of execution, the preview's).
+    const setup = `select set_config('role', 'tenure_app', true), set_config('tenure.tenant_id', ${pg.escapeLiteral(tenantId)}, true), set_config('plan_cache_mode', 'force_generic_plan', true)`;
+    const results = (await client.query(`${setup}; execute ${name}(${params.map(sqlLiteral).join(', ')})`)) as unknown as pg.QueryResult[];
+    return results[1]!.rows as R[];
+  } catch (error) {
+    throw asDatabaseError(error, held.lost);
+  } finally {
+    held.release();
+  }
+}
+
+/** A parameter as an SQL literal: null, a number, a boolean, a string, an ISO date, or a flat array of those. */
+export function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) {
+    const element = (v: unknown) => {
+      if (v === null || v === undefined) return 'NULL';
+      if (Array.isArray(v) || (typeof v === 'object' && !(v instanceof Date))) throw new Error('sqlLiteral: only flat arrays of scalars');
+      return `"${scalarText(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+    };
+    return pg.escapeLiteral(`{${value.map(element).join(',')}}`);
+  }
+  if (typeof value === 'object' && !(value instanceof Date)) return pg.escapeLiteral(JSON.stringify(value));
+  return pg.escapeLiteral(scalarText(value));
+}
+
+function scalarText(v: unknown): string {
+  if (v instanceof Date) return v.toISOString();
+  if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`sqlLiteral: ${v} is not a finite number`);
+  return String(v);
+}
+
 // ---------------------------------------------------------------- tenant transaction hook
 // One hook, set by the API's idempotency (src/http/idempotency.ts): a request's Idempotency-Key
 // is completed in the same transaction as the change it protects. db.ts knows nothing else of it.

@@ -2,6 +2,6 @@
 export { validateConfiguration } from './configuration.ts';
 export { priceItems } from './engine.ts';
 export { registerPriceRuleRoutes } from './rule-routes.ts';
-export { PriceRuleService, countPromoRedemptions, loadPricingInputs, loadPricingRules, recordPromoRedemption, type PriceRuleRecord } from './rule-service.ts';
+export { PriceRuleService, countPromoRedemptions, loadPricingInputs, loadPricingRules, pricingInputsOf, recordPromoRedemption, type PriceRuleRecord, type PricingInputs } from './rule-service.ts';
 export { PriceSnapshotSchema } from './snapshot.ts';
 export { type PriceResult, type PricedLine, type PricingItem } from './types.ts';

@@ -22,7 +22,7 @@ import {
 } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import * as store from './rule-store.ts';
-import type { PromoRedemption, StoredRule, StoredTerm } from './rule-store.ts';
+import type { PromoRedemption, RuleInForce, StoredRule, StoredTerm } from './rule-store.ts';
 import type { PriceRule } from './types.ts';
 
 export type { PromoRedemption, StoredRule as PriceRuleRecord, StoredTerm as AccountTermRecord } from './rule-store.ts';
@@ -57,8 +57,21 @@ export async function countPromoRedemptions(tx: Tx, ruleIds: string[]): Promise<
  * loadPricingRules and countPromoRedemptions of its promo rules, in one statement: what a price
  * (a preview, a quote, an order) reads of rules and terms.
  */
-export async function loadPricingInputs(tx: Tx, accountId: string, at: string): Promise<{ rules: PriceRule[]; promoRedemptions: Record<string, number> }> {
-  const { rules, terms } = await store.pricingInputsAt(tx, accountId, at);
+export async function loadPricingInputs(tx: Tx, accountId: string, at: string): Promise<PricingInputs> {
+  return pricingInputsOf(await store.pricingInputsAt(tx, accountId, at));
+}
+
+export interface PricingInputs {
+  rules: PriceRule[];
+  promoRedemptions: Record<string, number>;
+}
+
+/**
+ * The rules and terms in force as the engine takes them, from rows read as pricingInputsAt
+ * reads them (its order; promo rules with their redemptions so far): for a statement that
+ * reads them with other inputs (a price preview).
+ */
+export function pricingInputsOf({ rules, terms }: { rules: readonly RuleInForce[]; terms: readonly { id: string; body: AccountTermBody }[] }): PricingInputs {
   return {
     rules: [
       ...rules.map((r): PriceRule => ({ ...r.body, id: r.id, source: 'rule' })),

@@ -21,7 +21,7 @@ import type { JsonObject } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { BusinessRuleError, NotFoundError, ValidationError, type FieldError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
-import { loadPricingInputs, priceItems, validateConfiguration, type PriceResult, type PricingItem } from '../pricing/index.ts';
+import { loadPricingInputs, priceItems, validateConfiguration, type PriceResult, type PricingInputs, type PricingItem } from '../pricing/index.ts';
 import { checkComposition, liveAddOnCounter, type AssetVersion, type CompositionLine } from './model.ts';
 
 type RelationshipType = Parameters<typeof containmentEdge>[0]['type'];
@@ -69,6 +69,30 @@ export interface BasketInput {
   completeBundles: boolean;
   /** null: check only, do not price (an order from a quote charges the quote's price). */
   pricing: { promoCodes: readonly string[]; rounding: RoundingMode } | null;
+  /**
+   * What the caller has read already (a preview, in one statement): offerings as
+   * findOfferingVersions answers them for these (id, version) pairs (`addOnParents` null: not
+   * read; asking for them throws TransactionNeeded), and the rules in force.
+   * Without a transaction (`tx` null) the basket reads nothing else: a line that needs more
+   * (a MODIFY, a bundle member that is not in the basket) throws TransactionNeeded.
+   */
+  preloaded?: {
+    offerings: readonly PreloadedOffering[];
+    pricing: PricingInputs;
+  };
+}
+
+export interface PreloadedOffering {
+  id: string;
+  version: number | null;
+  found: (Omit<OfferingWithSpecification, 'addOnParents'> & { addOnParents: string[] | null }) | null;
+}
+
+/** priceBasketInTx was called without a transaction and needs to read more: run it in one. */
+export class TransactionNeeded extends Error {
+  constructor(what: string) {
+    super(`the basket needs a transaction to read ${what}`);
+  }
 }
 
 export interface PricedBasketLine {
@@ -125,11 +149,15 @@ export interface PricedBasket {
  *     charges, with the instance's offering version) and REPLACE lines with today's rules.
  * Returns every line with what was found for it, and the price (null without `pricing`).
  */
-export async function priceBasketInTx(tx: Tx, input: BasketInput): Promise<PricedBasket> {
+export async function priceBasketInTx(tx: Tx | null, input: BasketInput): Promise<PricedBasket> {
   const { account, installedBase, at } = input;
   const field = (i: number, rest = '') => `${input.pointer}/${i}${rest}`;
   const assetOf = (id: string) => installedBase.products.find((a) => a.productInstanceId === id);
-  const catalog = catalogLoader(tx);
+  const catalog = catalogLoader(tx, input.preloaded?.offerings ?? []);
+  const inTx = (what: string): Tx => {
+    if (!tx) throw new TransactionNeeded(what);
+    return tx;
+  };
   const loadOffering = catalog.offering;
   const out: PricedBasketLine[] = input.lines.map((line) => ({
     line: { ...line }, addedMember: false, bundleLineId: null, offering: null, specification: null, configuration: null, change: null, target: null, priced: false,
@@ -221,14 +249,14 @@ export async function priceBasketInTx(tx: Tx, input: BasketInput): Promise<Price
     const offering = o.offering!;
     try {
       if (line.action === 'MODIFY') {
-        const target = await loadInstance(tx, line.productInstanceId!);
+        const target = await loadInstance(inTx('a MODIFY line\'s instance'), line.productInstanceId!);
         // Checked over the configuration of the installed base given (a quote's snapshot is
         // what the quote changes), against the instance's own specification.
-        const checked = await checkConfigurationChange(tx, { ...target, configuration: assetOf(target.productInstanceId)!.configuration as JsonObject }, line.configuration);
+        const checked = await checkConfigurationChange(inTx('a MODIFY line\'s instance'), { ...target, configuration: assetOf(target.productInstanceId)!.configuration as JsonObject }, line.configuration);
         o.target = target;
         o.configuration = checked.configuration;
         o.change = checked.change;
-        o.specification = (await findProductSpecificationVersion(tx, target.productSpecificationId, target.productSpecificationVersion)) ?? catalog.specificationOf(offering);
+        o.specification = (await findProductSpecificationVersion(inTx('a MODIFY line\'s specification'), target.productSpecificationId, target.productSpecificationVersion)) ?? catalog.specificationOf(offering);
       } else {
         const spec = catalog.specificationOf(offering);
         o.specification = spec;
@@ -237,7 +265,7 @@ export async function priceBasketInTx(tx: Tx, input: BasketInput): Promise<Price
             errors.push({ field: field(i, '/replacementOfferingId'), message: `offering ${offering.body.code} has no product specification (a bundle?): it cannot replace a product instance` });
             continue;
           }
-          o.target = await loadInstance(tx, line.productInstanceId!);
+          o.target = await loadInstance(inTx('a REPLACE line\'s instance'), line.productInstanceId!);
           o.configuration = configureReplacement(spec.body, o.target.configuration, line.configuration);
         } else {
           o.configuration = validateConfiguration(spec?.body ?? null, line.configuration);
@@ -267,7 +295,7 @@ export async function priceBasketInTx(tx: Tx, input: BasketInput): Promise<Price
   // ------------------------------------------------------------------ 4. rules and price
   if (!input.pricing) return { lines: out, price: null };
   const { promoCodes, rounding } = input.pricing;
-  const { rules, promoRedemptions } = await loadPricingInputs(tx, account.accountId, at);
+  const { rules, promoRedemptions } = input.preloaded?.pricing ?? await loadPricingInputs(inTx('the rules in force'), account.accountId, at);
   const known = new Set(rules.filter((r) => r.type === 'promo' && 'promoCode' in r && r.promoCode).map((r) => (r as { promoCode: string }).promoCode.toUpperCase()));
   throwIfAny(promoCodes.flatMap((code, i) => known.has(code.toUpperCase()) ? [] : [{ field: `/promoCodes/${i}`, message: `unknown promo code ${code}` }]));
   const customerSince = installedBase.products.map((a) => a.activationDate).filter((d): d is string => d !== null).sort()[0] ?? null;
@@ -279,18 +307,21 @@ export async function priceBasketInTx(tx: Tx, input: BasketInput): Promise<Price
  * Offering versions with their specifications, each read once per basket: `preload` reads many
  * in one statement (findOfferingVersions); `offering` reads what was not preloaded.
  */
-function catalogLoader(tx: Tx) {
-  const loaded = new Map<string, OfferingWithSpecification | null>();
+function catalogLoader(tx: Tx | null, preloaded: readonly PreloadedOffering[]) {
+  const loaded = new Map<string, PreloadedOffering['found']>();
   const key = (id: string, version: number | null) => `${id}@${version ?? 'current'}`;
+  const keep = (w: { id: string; version: number | null }, found: PreloadedOffering['found']) => {
+    loaded.set(key(w.id, w.version), found);
+    // The current version is also that version: specificationOf finds it by number.
+    if (found) loaded.set(key(w.id, found.offering.version), found);
+  };
+  for (const p of preloaded) keep(p, p.found);
   const preload = async (wanted: readonly { id: string; version: number | null }[]) => {
     const missing = [...new Map(wanted.filter((w) => !loaded.has(key(w.id, w.version))).map((w) => [key(w.id, w.version), w])).values()];
     if (missing.length === 0) return;
+    if (!tx) throw new TransactionNeeded('offerings that were not preloaded');
     const found = await findOfferingVersions(tx, missing);
-    missing.forEach((w, i) => {
-      loaded.set(key(w.id, w.version), found[i]);
-      // The current version is also that version: specificationOf finds it by number.
-      if (found[i]) loaded.set(key(w.id, found[i]!.offering.version), found[i]);
-    });
+    missing.forEach((w, i) => keep(w, found[i]));
   };
   return {
     preload,
@@ -299,7 +330,11 @@ function catalogLoader(tx: Tx) {
       return loaded.get(key(id, version))?.offering ?? undefined;
     },
     /** The codes of the active offerings that allow this offering (one of the basket's, if it requiresParent) as an add-on. */
-    addOnParentsOf: (offeringId: string): string[] => [...loaded.values()].find((f) => f?.offering.id === offeringId && f.offering.body.requiresParent)?.addOnParents ?? [],
+    addOnParentsOf: (offeringId: string): string[] => {
+      const parents = [...loaded.values()].find((f) => f?.offering.id === offeringId && f.offering.body.requiresParent)?.addOnParents;
+      if (parents === null) throw new TransactionNeeded('the offerings an add-on may be added to');
+      return parents ?? [];
+    },
     /** The specification the offering pins (null: none, or not in the catalog); the offering was loaded here. */
     specificationOf: (offering: OfferingVersion): ProductSpecificationVersion | null => loaded.get(key(offering.id, offering.version))?.specification ?? null,
   };

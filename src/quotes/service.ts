@@ -12,7 +12,7 @@ import type { PriceResult } from '../pricing/index.ts';
 import { findAccountInTx } from '../customers/index.ts';
 import { acceptQuoteInTx } from './commands/accept.ts';
 import { convertQuoteCommandInTx, type OrderDraft } from './commands/convert.ts';
-import { createQuoteInTx, previewPriceInTx, type QuoteLineInput } from './commands/create.ts';
+import { createQuoteInTx, previewPrice, previewPriceInTx, type QuoteLineInput } from './commands/create.ts';
 import { repriceQuoteInTx } from './commands/reprice.ts';
 import { effectiveQuoteStatus, type Quote } from './model.ts';
 import { changeQuoteInTx, isExpiry, type QuoteExpiry } from './pipeline.ts';
@@ -60,7 +60,8 @@ export class QuoteService {
 
   /** Prices lines for an account without storing anything (no snapshot, no redemption). */
   async previewPrice(ctx: CommandContext, input: { accountId: string; lines: QuoteLineInput[]; promoCodes?: string[]; at?: string }): Promise<PriceResult> {
-    return this.run(ctx, (tx, now) => previewPriceInTx(tx, now, this.settings, input));
+    const inTransaction = () => this.run(ctx, (tx, now) => previewPriceInTx(tx, now, this.settings, input));
+    return previewPrice(this.deps.pool, ctx.tenantId, this.deps.clock.now().toISOString(), this.settings, input, inTransaction);
   }
 
   async createQuote(ctx: CommandContext, input: { accountId: string; lines: QuoteLineInput[]; promoCodes?: string[]; validForHours?: number }): Promise<Quote> {

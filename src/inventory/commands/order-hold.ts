@@ -4,6 +4,7 @@
  * its change applied, the guards it holds are released.
  */
 import type { Tx } from '../../platform/db.ts';
+import { newId } from '../../platform/ids.ts';
 import { IllegalTransitionError, NotFoundError, OperationInProgressError } from '../../platform/errors.ts';
 import { PRODUCT_INSTANCE_FINAL_STATES, productInstanceTransition, type ProductInstanceCommand } from '../model.ts';
 import { acquireGuard, audit, checkExpectedVersion, type Unit } from '../pipeline.ts';
@@ -36,9 +37,11 @@ export async function holdAssetsForOrderInTx(
 ): Promise<Guard[]> {
   const u: Unit = { tx, ctx, now };
   const ordered = [...targets].sort((a, b) => a.productInstanceId.localeCompare(b.productInstanceId));
+  // Every target and its active guard in one read; the checks in id order, as one by one.
+  const loadedAll = await store.findProductInstancesWithGuards(tx, ordered.map((t) => t.productInstanceId));
   const checked: { target: OrderTarget; product: ProductInstance; holder: Guard | null }[] = [];
   for (const target of ordered) {
-    const loaded = await store.findProductInstanceWithGuard(tx, target.productInstanceId);
+    const loaded = loadedAll.get(target.productInstanceId);
     if (!loaded || loaded.product.accountId !== accountId) throw NotFoundError.of('product instance', target.productInstanceId);
     const product = loaded.product;
     checkExpectedVersion('product instance', product.productInstanceId, product.version, target.expectedVersion);
@@ -50,10 +53,25 @@ export async function holdAssetsForOrderInTx(
     }
     checked.push({ target, product, holder: loaded.activeGuard });
   }
+  for (const { product, holder } of checked) if (holder) throw new OperationInProgressError(product.productInstanceId, holder);
+  // Every guard in one statement; one that another transaction took since the read is taken
+  // as acquireGuard takes it (its holder decides: the same item reuses it, another refuses).
+  const wanted = checked.map(({ target, product }): Guard => ({
+    guardId: newId(),
+    accountId: product.accountId,
+    productInstanceId: product.productInstanceId,
+    orderId: target.orderId,
+    orderItemId: target.orderItemId,
+    operationType: target.operationType,
+    status: 'ACTIVE',
+    acquiredAt: now,
+    releasedAt: null,
+  }));
+  const inserted = await store.tryInsertGuards(tx, ctx.tenantId, wanted, ctx.correlationId);
   const held: Guard[] = [];
-  for (const { target, product, holder } of checked) {
-    if (holder) throw new OperationInProgressError(product.productInstanceId, holder);
-    held.push(await acquireGuard(u, product, { orderId: target.orderId, orderItemId: target.orderItemId }, target.operationType, null));
+  for (const [k, { target, product }] of checked.entries()) {
+    if (inserted.has(product.productInstanceId)) held.push({ ...wanted[k], acquiredAt: new Date(now).toISOString() });
+    else held.push(await acquireGuard(u, product, { orderId: target.orderId, orderItemId: target.orderItemId }, target.operationType, null));
   }
   return held;
 }

@@ -37,6 +37,30 @@ export async function tryInsertGuard(tx: Tx, tenantId: string, g: Guard, correla
   return result.rowCount === 1 ? { ...g, status: 'ACTIVE', acquiredAt: new Date(g.acquiredAt).toISOString(), releasedAt: null } : undefined;
 }
 
+/**
+ * tryInsertGuard for many assets in one statement, in the order given (an order takes its
+ * targets' guards in id order, so that two orders cannot deadlock). Returns the product
+ * instances whose guard was inserted; one missing had another active guard.
+ */
+export async function tryInsertGuards(tx: Tx, tenantId: string, guards: readonly Guard[], correlationId: string | null): Promise<Set<string>> {
+  if (guards.length === 0) return new Set();
+  const rows = await selectAll(
+    tx,
+    (r: { product_instance_id: string }) => r.product_instance_id,
+    `insert into asset_operation_guard (tenant_id, account_id, guard_id, product_instance_id, order_id, order_item_id,
+       operation_type, status, correlation_id, acquired_at)
+     select $1, w.account_id, w.guard_id, w.product_instance_id, w.order_id, w.order_item_id, w.operation_type, 'ACTIVE', $2, w.acquired_at
+       from unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], $7::uuid[], $8::text[], $9::timestamptz[])
+            with ordinality as w (account_id, guard_id, product_instance_id, order_id, order_item_id, operation_type, acquired_at, n)
+      order by w.n
+     on conflict (account_id, product_instance_id) where status in ('ACTIVE', 'PENDING_RELEASE') do nothing
+     returning product_instance_id`,
+    [tenantId, correlationId, guards.map((g) => g.accountId), guards.map((g) => g.guardId), guards.map((g) => g.productInstanceId),
+     guards.map((g) => g.orderId), guards.map((g) => g.orderItemId), guards.map((g) => g.operationType), guards.map((g) => g.acquiredAt)],
+  );
+  return new Set(rows);
+}
+
 export function findActiveGuard(tx: Tx, accountId: string, productInstanceId: string): Promise<Guard | undefined> {
   return selectOne(
     tx,

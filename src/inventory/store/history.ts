@@ -114,3 +114,95 @@ export function listHistory(tx: Tx, kind: EntityKind, accountId: string, entityI
     [accountId, entityId, afterVersion, limit],
   );
 }
+
+/**
+ * New rows of an order's ADD items and every record of them (decision 0007, for many versions
+ * at once): subscriptions, product instances (at their last version), relationships and
+ * guards, the history rows of every version, the audit rows and the outbox events, in one
+ * statement. Each set travels as one JSON array of rows keyed by column name, so the text is
+ * the same for any number of rows; events and audit rows are written in the order given.
+ * Every row is as its one-row statement would write it (the caller builds them with the same
+ * code); the foreign keys are checked at the end of the statement, when every row is there.
+ */
+export interface NewAssetRows {
+  subscriptions: Record<string, unknown>[];
+  products: Record<string, unknown>[];
+  relationships: Record<string, unknown>[];
+  guards: Record<string, unknown>[];
+  subscriptionHistory: Record<string, unknown>[];
+  productHistory: Record<string, unknown>[];
+  audits: Record<string, unknown>[];
+  events: Record<string, unknown>[];
+}
+
+export async function insertNewAssetsWithRecords(tx: Tx, rows: NewAssetRows): Promise<void> {
+  await tx.query(
+    `with new_subscriptions as (
+       insert into subscription (tenant_id, account_id, subscription_id, customer_id, agreement_id, billing_account_id,
+         status, start_date, end_date, commitment_start_date, commitment_end_date, term_months, billing_cycle,
+         auto_renew, renewal_policy, version, created_at, updated_at)
+       select r.tenant_id, r.account_id, r.subscription_id, r.customer_id, r.agreement_id, r.billing_account_id,
+              r.status, r.start_date, r.end_date, r.commitment_start_date, r.commitment_end_date, r.term_months, r.billing_cycle,
+              r.auto_renew, r.renewal_policy, r.version, r.created_at, r.updated_at
+         from jsonb_populate_recordset(null::subscription, $1::jsonb) with ordinality as r
+        order by r.ordinality
+     ), new_products as (
+       insert into product_instance (tenant_id, account_id, product_instance_id, customer_id, subscription_id,
+         product_offering_id, product_offering_version, product_specification_id, product_specification_version,
+         name, status, action_origin_order_id, action_origin_order_item_id, activation_date, termination_date,
+         effective_from, effective_to, place, catalog_snapshot, configuration_snapshot, price_snapshot,
+         pending_change, last_error, version, created_at, updated_at)
+       select r.tenant_id, r.account_id, r.product_instance_id, r.customer_id, r.subscription_id,
+              r.product_offering_id, r.product_offering_version, r.product_specification_id, r.product_specification_version,
+              r.name, r.status, r.action_origin_order_id, r.action_origin_order_item_id, r.activation_date, r.termination_date,
+              r.effective_from, r.effective_to, r.place, r.catalog_snapshot, r.configuration_snapshot, r.price_snapshot,
+              r.pending_change, r.last_error, r.version, r.created_at, r.updated_at
+         from jsonb_populate_recordset(null::product_instance, $2::jsonb) with ordinality as r
+        order by r.ordinality
+     ), new_relationships as (
+       insert into product_instance_relationship (tenant_id, account_id, relationship_id, source_product_instance_id,
+         target_product_instance_id, relationship_type, valid_from, valid_to, created_by_order_id, created_by_order_item_id,
+         created_at, ended_at)
+       select r.tenant_id, r.account_id, r.relationship_id, r.source_product_instance_id,
+              r.target_product_instance_id, r.relationship_type, r.valid_from, r.valid_to, r.created_by_order_id, r.created_by_order_item_id,
+              r.created_at, r.ended_at
+         from jsonb_populate_recordset(null::product_instance_relationship, $3::jsonb) with ordinality as r
+        order by r.ordinality
+     ), new_guards as (
+       insert into asset_operation_guard (tenant_id, account_id, guard_id, product_instance_id, order_id, order_item_id,
+         operation_type, status, correlation_id, acquired_at)
+       select r.tenant_id, r.account_id, r.guard_id, r.product_instance_id, r.order_id, r.order_item_id,
+              r.operation_type, r.status, r.correlation_id, r.acquired_at
+         from jsonb_populate_recordset(null::asset_operation_guard, $4::jsonb) with ordinality as r
+        order by r.ordinality
+     ), subscription_versions as (
+       insert into subscription_history (tenant_id, account_id, subscription_id, version, history_id, change_type, changed_by_order_id,
+         changed_by_order_item_id, before_state, after_state, recorded_at, effective_at, actor_api_key_id, correlation_id)
+       select r.tenant_id, r.account_id, r.subscription_id, r.version, r.history_id, r.change_type, r.changed_by_order_id,
+              r.changed_by_order_item_id, r.before_state, r.after_state, r.recorded_at, r.effective_at, r.actor_api_key_id, r.correlation_id
+         from jsonb_populate_recordset(null::subscription_history, $5::jsonb) with ordinality as r
+        order by r.ordinality
+     ), product_versions as (
+       insert into product_instance_history (tenant_id, account_id, product_instance_id, version, history_id, change_type, changed_by_order_id,
+         changed_by_order_item_id, before_state, after_state, recorded_at, effective_at, actor_api_key_id, correlation_id)
+       select r.tenant_id, r.account_id, r.product_instance_id, r.version, r.history_id, r.change_type, r.changed_by_order_id,
+              r.changed_by_order_item_id, r.before_state, r.after_state, r.recorded_at, r.effective_at, r.actor_api_key_id, r.correlation_id
+         from jsonb_populate_recordset(null::product_instance_history, $6::jsonb) with ordinality as r
+        order by r.ordinality
+     ), audits as (
+       insert into audit_log (audit_id, tenant_id, actor_api_key_id, actor_role, action, target_type, target_id,
+         subject_account_id, correlation_id, details, recorded_at)
+       select r.audit_id, r.tenant_id, r.actor_api_key_id, r.actor_role, r.action, r.target_type, r.target_id,
+              r.subject_account_id, r.correlation_id, r.details, r.recorded_at
+         from jsonb_populate_recordset(null::audit_log, $7::jsonb) with ordinality as r
+        order by r.ordinality
+     )
+     insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
+       aggregate_version, payload, occurred_at)
+     select r.tenant_id, r.account_id, r.event_id, r.event_type, r.event_version, r.aggregate_type, r.aggregate_id,
+            r.aggregate_version, r.payload, r.occurred_at
+       from jsonb_populate_recordset(null::outbox_event, $8::jsonb) with ordinality as r
+      order by r.ordinality`,
+    [rows.subscriptions, rows.products, rows.relationships, rows.guards, rows.subscriptionHistory, rows.productHistory, rows.audits, rows.events].map((set) => JSON.stringify(set)),
+  );
+}

@@ -1,5 +1,5 @@
 /** product_instance: the installed products, one row per instance at its current version. */
-import { queryOne, type Tx } from '../../platform/db.ts';
+import { queryOne, queryRows, type Tx } from '../../platform/db.ts';
 import type { Guard, ProductInstance } from '../types.ts';
 import { guardFromRow } from './guard.ts';
 import { iso, selectAll, selectOne, versionColumns, writesOne } from './rows.ts';
@@ -51,13 +51,32 @@ export async function findProductInstanceWithGuard(tx: Tx, productInstanceId: st
       where p.product_instance_id = $1`,
     [productInstanceId],
   );
-  if (!row) return undefined;
+  return row ? withGuardFromRow(row) : undefined;
+}
+
+function withGuardFromRow(row: any): { product: ProductInstance; activeGuard: Guard | null } {
   // to_jsonb gives the guard's timestamps as text; its row mapper reads dates.
   const g = row.active_guard;
   return {
     product: productInstanceFromRow(row),
     activeGuard: g ? guardFromRow({ ...g, acquired_at: new Date(g.acquired_at), released_at: g.released_at ? new Date(g.released_at) : null }) : null,
   };
+}
+
+/** findProductInstanceWithGuard for many instances in one read; an id that is not there has no entry. */
+export async function findProductInstancesWithGuards(tx: Tx, productInstanceIds: readonly string[]): Promise<Map<string, { product: ProductInstance; activeGuard: Guard | null }>> {
+  if (productInstanceIds.length === 0) return new Map();
+  const rows = await queryRows<any>(
+    tx,
+    `select p.*,
+            (select to_jsonb(g) from asset_operation_guard g
+              where g.account_id = p.account_id and g.product_instance_id = p.product_instance_id
+                and g.status in ('ACTIVE', 'PENDING_RELEASE')) as active_guard
+       from product_instance p
+      where p.product_instance_id = any ($1::uuid[])`,
+    [productInstanceIds],
+  );
+  return new Map(rows.map((row) => [row.product_instance_id, withGuardFromRow(row)]));
 }
 
 export function listProductInstancesOfAccount(tx: Tx, accountId: string): Promise<ProductInstance[]> {

@@ -53,6 +53,12 @@ export interface OrderActionModule {
 
   /** What the item holds or creates in the installed base beyond its target's guard. */
   begin?(item: DraftItem, s: Submission, inventory: InventoryService): Promise<void>;
+  /**
+   * Instead of `begin`: begins every item of the order with this action at once (every add-on
+   * after the item it is an add-on of), so that what they create is written in as few
+   * statements as the installed base allows, whatever the number of items.
+   */
+  beginAll?(items: readonly DraftItem[], s: Submission, inventory: InventoryService): Promise<void>;
   /** What the recorded item keeps beyond its input: the offering it sells, details of its own. */
   recorded?(item: DraftItem): { offeringId?: string; offeringVersion?: number; details?: Record<string, unknown> };
 

@@ -5,10 +5,10 @@
  * the error recorded; withdrawn, it is CANCELLED; a re-run starts its activation again.
  */
 import { catalogSnapshotOf, instanceNameOf } from '../../catalog/index.ts';
-import { productInstanceInTx } from '../../inventory/index.ts';
+import type { PendingProductInput } from '../../inventory/index.ts';
 import type { JsonObject } from '../../platform/context.ts';
 import type { FieldError } from '../../platform/errors.ts';
-import { currentProduct, priceSnapshotOf, servicesFromTasks, type OrderActionModule } from './action.ts';
+import { currentProduct, priceSnapshotOf, servicesFromTasks, type DraftItem, type OrderActionModule } from './action.ts';
 
 export const add: OrderActionModule = {
   target: null,
@@ -23,43 +23,69 @@ export const add: OrderActionModule = {
 
   basketLine: (item) => ({ action: 'ADD', offeringId: item.offeringId!, offeringVersion: item.offeringVersion ?? null }),
 
-  async begin(item, s, inventory) {
-    const input = item.input;
-    const { offering: sold, specification: spec, configuration } = item.basket!;
-    const offering = sold!;
-    const parent = input.parentItemNumber ? s.items[input.parentItemNumber - 1] : null;
-    const parentInstanceId = parent ? parent.createdInstanceId ?? null : input.parentProductInstanceId ?? null;
-    // An add-on joins its parent's subscription unless told otherwise; members of a bundle share one.
-    const parentSubscription = parent
-      ? parent.subscriptionId ?? null
-      : parentInstanceId ? (await productInstanceInTx(s.tx, parentInstanceId))?.subscriptionId ?? null : null;
-    const joins = input.subscriptionId ?? parentSubscription;
-    if (offering.body.bundle || !spec) {
-      // A bundle is commercial: its members are the products. The first member's subscription becomes the bundle's.
-      item.subscriptionId = joins;
-      return;
+  /**
+   * Every ADD item's product instance, created PENDING_ACTIVATION with its activation started,
+   * in one inventory command. Which subscription each joins is decided here, parents first: an
+   * add-on joins its parent's unless told otherwise; the members of a bundle share one (the
+   * first member's becomes the bundle's).
+   */
+  async beginAll(items, s, inventory) {
+    const inputs: PendingProductInput[] = [];
+    const entryOf = new Map<DraftItem, number>();
+    // Where an item's subscription comes from: a known one (or none), or the one created with an input.
+    type Source = { id: string | null } | { entry: number };
+    const sourceOf = new Map<DraftItem, Source>();
+    const existing = (id: string) => s.assets.products.find((p) => p.productInstanceId === id);
+    for (const item of items) {
+      const input = item.input;
+      const { offering: sold, specification: spec, configuration } = item.basket!;
+      const offering = sold!;
+      const parent = input.parentItemNumber ? s.items[input.parentItemNumber - 1] : null;
+      const parentEntry = parent ? entryOf.get(parent) : undefined;
+      const parentInstanceId = parent ? null : input.parentProductInstanceId ?? null;
+      // An add-on joins its parent's subscription unless told otherwise; members of a bundle share one.
+      const parentSource: Source = parent
+        ? sourceOf.get(parent) ?? { id: parent.subscriptionId ?? null }
+        : { id: parentInstanceId ? existing(parentInstanceId)?.subscriptionId ?? null : null };
+      const joins: Source = input.subscriptionId ? { id: input.subscriptionId } : parentSource;
+      if (offering.body.bundle || !spec) {
+        // A bundle is commercial: its members are the products. The first member's subscription becomes the bundle's.
+        sourceOf.set(item, joins);
+        continue;
+      }
+      const k = inputs.length;
+      inputs.push({
+        orderId: s.orderId,
+        orderItemId: item.itemId,
+        productOfferingId: offering.id,
+        productOfferingVersion: offering.version,
+        productSpecificationId: spec.id,
+        productSpecificationVersion: spec.version,
+        read: { offering, specification: spec },
+        name: instanceNameOf(offering.body, spec.body, configuration!),
+        catalogSnapshot: catalogSnapshotOf(offering, spec),
+        configuration: configuration as JsonObject,
+        price: priceSnapshotOf(item, s),
+        place: (input.place ?? null) as JsonObject | null,
+        subscription: 'entry' in joins ? { joinOf: joins.entry } : joins.id ? { join: joins.id }
+          : { create: { termMonths: input.subscription?.termMonths ?? null, billingCycle: input.subscription?.billingCycle ?? 'monthly', autoRenew: input.subscription?.autoRenew ?? false } },
+        addOnOf: parentEntry !== undefined ? { of: parentEntry } : parentInstanceId ? { existing: parentInstanceId } : null,
+      });
+      entryOf.set(item, k);
+      const creates = 'id' in joins && joins.id === null;
+      sourceOf.set(item, creates ? { entry: k } : joins);
+      // A parent (a bundle, or an ADD) left without a subscription takes the one this item created.
+      const parentNow = parent ? sourceOf.get(parent) : undefined;
+      if (parent && creates && parentNow && 'id' in parentNow && parentNow.id === null) sourceOf.set(parent, { entry: k });
     }
-    const { productInstance, subscription } = await inventory.createProductInstance(s.ctx, {
-      accountId: s.account.accountId,
-      orderId: s.orderId,
-      orderItemId: item.itemId,
-      productOfferingId: offering.id,
-      productOfferingVersion: offering.version,
-      productSpecificationId: spec.id,
-      productSpecificationVersion: spec.version,
-      name: instanceNameOf(offering.body, spec.body, configuration!),
-      catalogSnapshot: catalogSnapshotOf(offering, spec),
-      configuration: configuration as JsonObject,
-      price: priceSnapshotOf(item, s),
-      place: (input.place ?? null) as JsonObject | null,
-      subscriptionId: joins,
-      subscription: joins ? null : { termMonths: input.subscription?.termMonths ?? null, billingCycle: input.subscription?.billingCycle ?? 'monthly', autoRenew: input.subscription?.autoRenew ?? false },
-      relationships: parentInstanceId ? [{ type: 'ADDON_OF', targetProductInstanceId: parentInstanceId }] : [],
-    });
-    await inventory.startActivation(s.ctx, productInstance.productInstanceId, { orderId: s.orderId, orderItemId: item.itemId, expectedVersion: productInstance.version });
-    item.createdInstanceId = productInstance.productInstanceId;
-    item.subscriptionId = subscription?.subscriptionId ?? joins;
-    if (parent && parent.subscriptionId === null) parent.subscriptionId = subscription?.subscriptionId ?? null;
+    const created = await inventory.createPendingProductsForOrder(s.ctx, s.account, inputs);
+    const idOf = (source: Source | undefined): string | null | undefined => source === undefined ? undefined : 'entry' in source ? created[source.entry].subscriptionId : source.id;
+    for (const item of items) {
+      const k = entryOf.get(item);
+      if (k !== undefined) item.createdInstanceId = created[k].productInstance.productInstanceId;
+      const subscriptionId = idOf(sourceOf.get(item));
+      if (subscriptionId !== undefined) item.subscriptionId = subscriptionId;
+    }
   },
 
   recorded: (item) => ({ offeringId: item.input.offeringId!, offeringVersion: item.basket!.offering!.version, details: { configuration: item.basket!.configuration } }),

@@ -7,14 +7,16 @@ import { findAccountInTx, type Account } from '../../customers/index.ts';
 import { assetVersionsInTx } from '../../inventory/index.ts';
 import { recordAudit } from '../../platform/audit.ts';
 import type { CommandContext } from '../../platform/context.ts';
-import type { Tx } from '../../platform/db.ts';
+import type { Pool, Tx } from '../../platform/db.ts';
 import { IllegalTransitionError, NotFoundError, ValidationError, type FieldError } from '../../platform/errors.ts';
 import { newId } from '../../platform/ids.ts';
-import type { PriceResult } from '../../pricing/index.ts';
-import { priceBasketInTx, type BasketInput } from '../basket.ts';
+import { offeringVersionsFromHeads } from '../../catalog/index.ts';
+import { pricingInputsOf, type PriceResult } from '../../pricing/index.ts';
+import { priceBasketInTx, TransactionNeeded, type BasketInput } from '../basket.ts';
 import type { Quote, QuoteLine, QuoteLineAction } from '../model.ts';
 import { quoteEvent } from '../pipeline.ts';
 import type { QuoteSettings } from '../service.ts';
+import { readPreviewInputs, type PreviewInputs } from '../preview-store.ts';
 import * as store from '../store.ts';
 
 export interface QuoteLineInput {
@@ -29,6 +31,68 @@ export interface QuoteLineInput {
   quantity?: number;
   usageEstimate?: Record<string, string>;
   zone?: string;
+}
+
+/** The form of an id the preview's one statement takes ($2::uuid[]); another goes through the transaction, which answers it as before. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A price preview, read in one statement when it can be (readPreviewInputs: no transaction, one
+ * round trip): lines that only ADD, with every offering and published document at hand. Any
+ * other (a MODIFY line, a bundle member missing from the lines, a document not cached yet, an
+ * id that is not a uuid) is priced by previewPriceInTx in a tenant transaction, which reads what
+ * it needs; both answer the same price and the same errors, in the same order.
+ */
+export async function previewPrice(
+  pool: Pool,
+  tenantId: string,
+  now: string,
+  settings: QuoteSettings,
+  input: { accountId: string; lines: QuoteLineInput[]; promoCodes?: string[]; at?: string },
+  inTransaction: () => Promise<PriceResult>,
+): Promise<PriceResult> {
+  const adds = input.lines.filter((l) => l.action === 'ADD');
+  const extended = [...new Set(input.lines.flatMap((l) => (l.parentProductInstanceId ? [l.parentProductInstanceId] : [])))];
+  if (input.lines.some((l) => l.action === 'MODIFY') || !UUID.test(input.accountId) || adds.some((l) => !l.offeringId || !UUID.test(l.offeringId))) return inTransaction();
+  const at = input.at ?? now;
+  const wanted = adds.map((l) => ({ id: l.offeringId!, version: l.offeringVersion ?? null }));
+  const read = await readPreviewInputs(pool, tenantId, { accountId: input.accountId, offerings: wanted, extendedInstanceIds: extended, at });
+  return previewFromInputs(read, settings, input, at, extended, inTransaction);
+}
+
+/** The preview's work once its inputs are read (previewPrice); a separate function so that a benchmark can time it alone. */
+export async function previewFromInputs(
+  read: PreviewInputs,
+  settings: QuoteSettings,
+  input: { accountId: string; lines: QuoteLineInput[]; promoCodes?: string[] },
+  at: string,
+  extended: readonly string[],
+  inTransaction: () => Promise<PriceResult>,
+): Promise<PriceResult> {
+  if (!read.account) throw NotFoundError.of('account', input.accountId);
+  const versions = offeringVersionsFromHeads(read.offerings);
+  if (!versions) return inTransaction();
+  // Their add-on parents are not read: only the error of an add-on without a parent names them.
+  const found = new Map(read.offerings.map((o, i) => [o.n === null ? `${o.wantedId}@${o.wantedVersion}` : `#${o.n}`, { ...versions[i]!, addOnParents: null }]));
+  const owned = extended.flatMap((id) => {
+    const asset = read.products.find((p) => p.productInstanceId === id);
+    return asset ? [{ id: asset.productOfferingId, version: asset.productOfferingVersion, found: found.get(`${asset.productOfferingId}@${asset.productOfferingVersion}`) ?? null }] : [];
+  });
+  const installedBase = { products: read.products, relationships: read.relationships };
+  const lines = buildLines(input.lines, installedBase.products);
+  const adds = input.lines.filter((l) => l.action === 'ADD');
+  try {
+    return (await priceQuoteLinesInTx(null, {
+      account: read.account, installedBase, lines, promoCodes: input.promoCodes ?? [], at, rounding: settings.rounding,
+      preloaded: {
+        offerings: [...adds.map((l, i) => ({ id: l.offeringId!, version: l.offeringVersion ?? null, found: found.get(`#${i + 1}`) ?? null })), ...owned],
+        pricing: pricingInputsOf(read),
+      },
+    })).price;
+  } catch (error) {
+    if (error instanceof TransactionNeeded) return inTransaction();
+    throw error;
+  }
 }
 
 export async function previewPriceInTx(tx: Tx, now: string, settings: QuoteSettings, input: { accountId: string; lines: QuoteLineInput[]; promoCodes?: string[]; at?: string }): Promise<PriceResult> {
@@ -77,10 +141,11 @@ export async function createQuoteInTx(tx: Tx, ctx: CommandContext, now: string, 
  * of bundles: the quote's lines as priced (versions sold, bundle members), and the price.
  */
 export async function priceQuoteLinesInTx(
-  tx: Tx,
-  input: Pick<BasketInput, 'account' | 'installedBase' | 'at'> & { lines: readonly QuoteLine[]; promoCodes: readonly string[]; rounding: QuoteSettings['rounding'] },
+  tx: Tx | null,
+  input: Pick<BasketInput, 'account' | 'installedBase' | 'at' | 'preloaded'> & { lines: readonly QuoteLine[]; promoCodes: readonly string[]; rounding: QuoteSettings['rounding'] },
 ): Promise<{ lines: QuoteLine[]; price: PriceResult }> {
   const basket = await priceBasketInTx(tx, {
+    preloaded: input.preloaded,
     account: input.account,
     installedBase: input.installedBase,
     lines: input.lines,
