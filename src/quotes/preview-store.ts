@@ -40,9 +40,13 @@ export const PREVIEW_INPUTS_SQL = `
     select p.product_offering_id, p.product_offering_version, null
       from products p
      where p.product_instance_id::text = any($4::text[])
+  ), revision as (
+    -- catalog: the tenant's catalog revision (migration 0014), 0 before its first catalog write
+    select coalesce((select r.revision from catalog_revision r where r.tenant_id = tenure_current_tenant()), 0) as revision
   ), found as (
     -- catalog: store.findOfferingHeadsWithSpecifications, without the add-on parents (only an
-    -- error message names them: the basket asks for them, and the preview reads them in a transaction)
+    -- error message names them: the basket asks for them, and the preview reads them in a transaction).
+    -- Not looked up when the caller knows the rows at this revision ($6): they are those.
     select w.id as wanted_id, w.version as wanted_version, w.n, o.product_offering_id as id, o.tenant_id, o.version, o.code, o.status,
            o.created_at, o.published_at, o.retired_at, o.sellable, o.body -> 'productSpecification' as specification_ref,
            case when o.published_at is null then o.body end as body
@@ -53,8 +57,11 @@ export const PREVIEW_INPUTS_SQL = `
               and (v.version = w.version or (w.version is null and v.published_at is not null))
             order by v.version desc
             limit 1) o
+     where (select revision from revision) <> $6
   )
   select
+    (select revision from revision) as catalog_revision,
+    (select revision from revision) = $6 as catalog_known,
     -- customers: findAccountInTx
     (select json_build_object('accountId', a.account_id, 'customerId', a.customer_id, 'name', a.name, 'currency', a.currency,
               'timeZone', a.time_zone, 'segment', a.segment, 'createdAt', ${iso('a.created_at')}, 'updatedAt', ${iso('a.updated_at')})
@@ -95,6 +102,37 @@ export interface PreviewInputs {
   terms: { id: string; body: AccountTermBody }[];
 }
 
+type FoundOffering = PreviewInputs['offerings'][number];
+
+/**
+ * The offering rows (with their specifications' rows) that previews found, per tenant, at one
+ * catalog revision: while the revision the statement reads is that one, the rows it would look
+ * up are these (every write to a version row moves the revision in its own transaction,
+ * migration 0014), so the statement skips the per-line lookups and their JSON. When the revision
+ * moved, the statement looks them up again, in the same snapshot as the revision it answers.
+ * Kept by (id, asked version or current); frozen, so no preview changes another's rows.
+ */
+const knownCatalogs = new Map<string, { revision: number; found: Map<string, Omit<FoundOffering, 'n'>> }>();
+const KNOWN_TENANTS_MAX = 1000;
+const KNOWN_ROWS_MAX = 2000;
+const wantedKey = (id: string, version: number | null) => `${id}@${version ?? 'current'}`;
+
+function remember(tenantId: string, revision: number, offerings: readonly FoundOffering[]): void {
+  let known = knownCatalogs.get(tenantId);
+  if (known && revision < known.revision) return; // read at an older snapshot than what is kept
+  if (!known || revision > known.revision || known.found.size >= KNOWN_ROWS_MAX) {
+    if (!known && knownCatalogs.size >= KNOWN_TENANTS_MAX) knownCatalogs.delete(knownCatalogs.keys().next().value!);
+    known = { revision, found: new Map() };
+    knownCatalogs.set(tenantId, known);
+  }
+  for (const { n, ...o } of offerings) if (n !== null) known.found.set(wantedKey(o.wantedId, o.wantedVersion), deepFreeze(o));
+}
+
+/** Forgets what previews found (tests that change catalog rows behind the revision's back). */
+export function forgetKnownCatalogs(): void {
+  knownCatalogs.clear();
+}
+
 /**
  * The inputs of a preview of `accountId` at `at`, read under the tenant's role in one round
  * trip (inTenantStatement): `offerings` are the lines' (a version, or null: the current one),
@@ -105,21 +143,42 @@ export async function readPreviewInputs(
   tenantId: string,
   input: { accountId: string; offerings: readonly { id: string; version: number | null }[]; extendedInstanceIds: readonly string[]; at: string },
 ): Promise<PreviewInputs> {
+  const known = knownCatalogs.get(tenantId);
+  const keys = input.offerings.map((o) => wantedKey(o.id, o.version));
+  // Trusted only when every line's rows are known (an extended instance's offering comes from
+  // the installed base the statement reads, so it is always looked up).
+  const trusted = known && input.extendedInstanceIds.length === 0 && keys.every((k) => known.found.has(k)) ? known : null;
   const [row] = await inTenantStatement<any>(pool, tenantId, PREVIEW_INPUTS_SQL, [
     input.accountId,
     input.offerings.map((o) => o.id),
     input.offerings.map((o) => o.version),
     input.extendedInstanceIds,
     input.at,
+    trusted ? trusted.revision : -1,
   ]);
-  const headOf = (h: any): VersionHead => ({ ...h, createdAt: isoOf(h.createdAt), publishedAt: isoOf(h.publishedAt), retiredAt: isoOf(h.retiredAt) });
+  let offerings: FoundOffering[];
+  if (row.catalog_known && trusted) {
+    offerings = keys.map((k, i) => ({ ...trusted.found.get(k)!, n: i + 1 }));
+  } else {
+    const headOf = (h: any): VersionHead => ({ ...h, createdAt: isoOf(h.createdAt), publishedAt: isoOf(h.publishedAt), retiredAt: isoOf(h.retiredAt) });
+    offerings = row.offerings.map((o: any) => ({ ...o, offering: headOf(o.offering), specification: o.specification ? headOf(o.specification) : null }));
+    remember(tenantId, Number(row.catalog_revision), offerings);
+  }
   const account = row.account;
   return {
     account: account && { ...account, createdAt: isoOf(account.createdAt), updatedAt: isoOf(account.updatedAt) },
     products: row.products.map((p: any) => ({ ...p, activationDate: isoOf(p.activationDate) })),
     relationships: row.relationships,
-    offerings: row.offerings.map((o: any) => ({ ...o, offering: headOf(o.offering), specification: o.specification ? headOf(o.specification) : null })),
+    offerings,
     rules: row.rules,
     terms: row.terms,
   };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
