@@ -25,14 +25,22 @@ const head = (t: string, sellable: string) => `json_build_object(
          'createdAt', ${iso(`${t}.created_at`)}, 'publishedAt', ${iso(`${t}.published_at`)}, 'retiredAt', ${iso(`${t}.retired_at`)},
          'sellableFlag', ${sellable}, 'draftBody', case when ${t}.published_at is null then ${t}.body end)`;
 
-export const PREVIEW_INPUTS_SQL = `
+/**
+ * The statement, with the per-line catalog lookups (`lookup`: parameters $1 account, $2 offering
+ * ids, $3 versions, $4 extended instance ids, $5 at) or without them ($1 account, $2 at): a
+ * caller that knows the lines' rows at the tenant's catalog revision (knownCatalogs below) sends
+ * the smaller one; both answer the revision the statement read.
+ */
+function previewSql(lookup: boolean): string {
+  const at = lookup ? '$5' : '$2';
+  return `
   with products as (
     -- inventory: assetVersionsInTx (store.listProductInstancesOfAccount), the columns a basket uses
     select p.product_instance_id, p.version, p.status, p.product_offering_id, p.product_offering_version, p.name,
            p.activation_date, p.configuration_snapshot, p.created_at
       from product_instance p
      where p.account_id = $1
-  ), wanted as (
+${lookup ? `  ), wanted as (
     -- the lines' offerings (n: their position in $2), and those of the instances they extend
     select w.id, w.version, w.n
       from unnest($2::uuid[], $3::int[]) with ordinality as w (id, version, n)
@@ -40,13 +48,12 @@ export const PREVIEW_INPUTS_SQL = `
     select p.product_offering_id, p.product_offering_version, null
       from products p
      where p.product_instance_id::text = any($4::text[])
-  ), revision as (
+` : ''}  ), revision as (
     -- catalog: the tenant's catalog revision (migration 0014), 0 before its first catalog write
     select coalesce((select r.revision from catalog_revision r where r.tenant_id = tenure_current_tenant()), 0) as revision
-  ), found as (
+${lookup ? `  ), found as (
     -- catalog: store.findOfferingHeadsWithSpecifications, without the add-on parents (only an
-    -- error message names them: the basket asks for them, and the preview reads them in a transaction).
-    -- Not looked up when the caller knows the rows at this revision ($6): they are those.
+    -- error message names them: the basket asks for them, and the preview reads them in a transaction)
     select w.id as wanted_id, w.version as wanted_version, w.n, o.product_offering_id as id, o.tenant_id, o.version, o.code, o.status,
            o.created_at, o.published_at, o.retired_at, o.sellable, o.body -> 'productSpecification' as specification_ref,
            case when o.published_at is null then o.body end as body
@@ -57,11 +64,9 @@ export const PREVIEW_INPUTS_SQL = `
               and (v.version = w.version or (w.version is null and v.published_at is not null))
             order by v.version desc
             limit 1) o
-     where (select revision from revision) <> $6
-  )
+` : ''}  )
   select
     (select revision from revision) as catalog_revision,
-    (select revision from revision) = $6 as catalog_known,
     -- customers: findAccountInTx
     (select json_build_object('accountId', a.account_id, 'customerId', a.customer_id, 'name', a.name, 'currency', a.currency,
               'timeZone', a.time_zone, 'segment', a.segment, 'createdAt', ${iso('a.created_at')}, 'updatedAt', ${iso('a.updated_at')})
@@ -75,7 +80,7 @@ export const PREVIEW_INPUTS_SQL = `
     coalesce((select json_agg(json_build_object('type', r.relationship_type, 'sourceProductInstanceId', r.source_product_instance_id,
               'targetProductInstanceId', r.target_product_instance_id) order by r.created_at, r.relationship_id)
        from product_instance_relationship r where r.account_id = $1 and r.ended_at is null), '[]') as relationships,
-    coalesce((select json_agg(json_build_object('n', f.n, 'wantedId', f.wanted_id, 'wantedVersion', f.wanted_version,
+${lookup ? `    coalesce((select json_agg(json_build_object('n', f.n, 'wantedId', f.wanted_id, 'wantedVersion', f.wanted_version,
               'offering', ${head('f', 'f.sellable')},
               'specification', case when s.id is null then null else ${head('s', 'null::boolean')} end))
        from found f
@@ -84,13 +89,18 @@ export const PREVIEW_INPUTS_SQL = `
               where ps.product_specification_id = (f.specification_ref ->> 'id')::uuid
                 and ps.version = (f.specification_ref ->> 'version')::int
               limit 1) s on true), '[]') as offerings,
-    -- pricing: rule-store.ts pricingInputsAt (rules in force, promo redemptions; the account's terms)
+` : ''}    -- pricing: rule-store.ts pricingInputsAt (rules in force, promo redemptions; the account's terms)
     coalesce((select json_agg(json_build_object('id', p.rule_id, 'body', p.body,
               'redemptions', case when p.type = 'promo' then (select count(*)::int from promo_redemption r where r.rule_id = p.rule_id) end)
               order by p.priority, p.rule_id)
-       from price_rule p where p.retired_at is null or p.retired_at > $5), '[]') as rules,
+       from price_rule p where p.retired_at is null or p.retired_at > ${at}), '[]') as rules,
     coalesce((select json_agg(json_build_object('id', t.term_id, 'body', t.body) order by t.created_at, t.term_id)
-       from account_price_term t where t.account_id = $1 and (t.ended_at is null or t.ended_at > $5)), '[]') as terms`;
+       from account_price_term t where t.account_id = $1 and (t.ended_at is null or t.ended_at > ${at})), '[]') as terms`;
+}
+
+export const PREVIEW_INPUTS_SQL = previewSql(true);
+/** Without the lines' catalog rows: for a caller that knows them at the revision it answers. */
+export const PREVIEW_KNOWN_SQL = previewSql(false);
 
 export interface PreviewInputs {
   account: Account | null;
@@ -145,21 +155,25 @@ export async function readPreviewInputs(
 ): Promise<PreviewInputs> {
   const known = knownCatalogs.get(tenantId);
   const keys = input.offerings.map((o) => wantedKey(o.id, o.version));
-  // Trusted only when every line's rows are known (an extended instance's offering comes from
-  // the installed base the statement reads, so it is always looked up).
-  const trusted = known && input.extendedInstanceIds.length === 0 && keys.every((k) => known.found.has(k)) ? known : null;
-  const [row] = await inTenantStatement<any>(pool, tenantId, PREVIEW_INPUTS_SQL, [
-    input.accountId,
-    input.offerings.map((o) => o.id),
-    input.offerings.map((o) => o.version),
-    input.extendedInstanceIds,
-    input.at,
-    trusted ? trusted.revision : -1,
-  ]);
+  // The smaller statement only when every line's rows are known (an extended instance's
+  // offering comes from the installed base the statement reads, so it is always looked up).
+  let row: any;
+  if (known && input.extendedInstanceIds.length === 0 && keys.every((k) => known.found.has(k))) {
+    [row] = await inTenantStatement<any>(pool, tenantId, PREVIEW_KNOWN_SQL, [input.accountId, input.at]);
+    // The catalog moved since: the rows are looked up again (a second round trip, after a change only).
+    if (Number(row.catalog_revision) !== known.revision) row = null;
+  }
   let offerings: FoundOffering[];
-  if (row.catalog_known && trusted) {
-    offerings = keys.map((k, i) => ({ ...trusted.found.get(k)!, n: i + 1 }));
+  if (row) {
+    offerings = keys.map((k, i) => ({ ...known!.found.get(k)!, n: i + 1 }));
   } else {
+    [row] = await inTenantStatement<any>(pool, tenantId, PREVIEW_INPUTS_SQL, [
+      input.accountId,
+      input.offerings.map((o) => o.id),
+      input.offerings.map((o) => o.version),
+      input.extendedInstanceIds,
+      input.at,
+    ]);
     const headOf = (h: any): VersionHead => ({ ...h, createdAt: isoOf(h.createdAt), publishedAt: isoOf(h.publishedAt), retiredAt: isoOf(h.retiredAt) });
     offerings = row.offerings.map((o: any) => ({ ...o, offering: headOf(o.offering), specification: o.specification ? headOf(o.specification) : null }));
     remember(tenantId, Number(row.catalog_revision), offerings);
