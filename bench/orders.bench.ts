@@ -31,8 +31,9 @@ import type { CommandContext } from '../src/platform/context.ts';
 import type { OrderItemInput } from '../src/orders/service.ts';
 import { systemClock } from '../src/platform/clock.ts';
 import type { Pool } from '../src/platform/db.ts';
+import { checkAllTenants } from '../src/inventory/check.ts';
 import { createActiveProducts, rawStep } from './raw-sql.ts';
-import { addPhase, emptyTotal, envNumber, fmt, machineCpuSeconds, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step, runBench, writeResults } from './support.ts';
+import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, machineCpuSeconds, median, openBenchDatabase, round1, round3, roundTripCount, runPhase, type PhaseResult, type Step, runBench, writeResults } from './support.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'orders-latest.json');
@@ -56,7 +57,7 @@ const POLL_MS = Math.round(envNumber('BENCH_WORKER_POLL_MS', 20)!);
  * Orders submitted one at a time to one idle worker process at the product's own poll interval
  * (TENURE_FULFILLMENT_POLL_MS unset: 500 ms), after the rounds: the latency an operator sees.
  */
-const SINGLE_ORDERS = Math.round(envNumber('BENCH_SINGLE_ORDERS', 20)!);
+const SINGLE_ORDERS = envCount('BENCH_SINGLE_ORDERS', 20);
 const BATCH = Math.round(envNumber('BENCH_WORKER_BATCH', 10)!);
 /** The floor: measured seconds, summed over the rounds, and its concurrency (as the modification benchmark). */
 const FLOOR_SECONDS = envNumber('BENCH_FLOOR_SECONDS', 8)!;
@@ -205,6 +206,55 @@ function backendsCpuDelta(before: Map<number, number>, after: Map<number, number
   return sum;
 }
 
+/** A count from the environment: a non-negative integer (0 allowed: "skip"), or the fallback when unset. */
+function envCount(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number, 0 or more, got "${raw}"`);
+  return value;
+}
+
+/**
+ * Makes pg_stat_statements countable in the bench database, when the server has it loaded
+ * (shared_preload_libraries, as the machine's PostgreSQL does; the embedded one does not):
+ * true when it answers.
+ */
+async function enableStatementCounts(pool: Pool): Promise<boolean> {
+  try {
+    await pool.query('create extension if not exists pg_stat_statements');
+    await pool.query('select 1 from pg_stat_statements limit 1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Statements executed so far in this database, from pg_stat_statements (every process: the
+ * bench's submitters and the workers; begin, commit and set included), leaving out the
+ * bench's own watching: its completion polls and these CPU and statement samples. Not reset
+ * (other sessions' runs on the same server stay out by dbid); `epoch` changes when someone
+ * resets the counts or the server evicts entries, which makes a difference meaningless.
+ */
+async function statementsSoFar(pool: Pool, enabled: boolean): Promise<{ count: number; epoch: string } | null> {
+  if (!enabled) return null;
+  const { rows } = await pool.query<{ n: string; epoch: string }>(
+    `select coalesce(sum(calls), 0)::bigint as n,
+            (select stats_reset::text || ' ' || dealloc::text from pg_stat_statements_info) as epoch
+       from pg_stat_statements
+      where dbid = (select oid from pg_database where datname = current_database())
+        and query not like '%as open from product_order%' and query not like '%pg_stat_%'`,
+  );
+  return { count: Number(rows[0].n), epoch: rows[0].epoch };
+}
+
+/** Statements per order between two samples; null when either is missing or the counts were reset or evicted in between. */
+function statementsPerOrder(before: { count: number; epoch: string } | null, after: { count: number; epoch: string } | null, orders: number): number | null {
+  if (!before || !after || before.epoch !== after.epoch) return null;
+  return round1((after.count - before.count) / orders);
+}
+
 // ------------------------------------------------------------------------- orders
 
 interface BenchCatalog {
@@ -261,6 +311,19 @@ interface OrderPhase {
    * this database's PostgreSQL backends, and the rest of the machine (other load).
    */
   cpuMsPerOrder: { submitter: number; workers: number | null; postgres: number | null; rest: number | null };
+  /** SQL statements per order, every process, from pg_stat_statements (null: not loaded); the submitting process's round trips per order. */
+  statementsPerOrder: number | null;
+  submissionRoundTripsPerOrder: number;
+}
+
+/** pg_stat_statements answers in the bench database (set in main). */
+let statementsCounted = false;
+
+/** Statements per order over the phases that could count them (another session may reset the counts during one). */
+function statementsOver(phases: readonly OrderPhase[]): number | null {
+  const counted = phases.filter((p) => p.statementsPerOrder !== null);
+  if (counted.length === 0) return null;
+  return round1(counted.reduce((a, p) => a + p.statementsPerOrder! * p.orders, 0) / counted.reduce((a, p) => a + p.orders, 0));
 }
 
 /**
@@ -270,6 +333,7 @@ interface OrderPhase {
 async function submitAndWait(services: Services, ctx: CommandContext, catalog: BenchCatalog, accounts: string[], label: string) {
   const orderIds: string[] = new Array(accounts.length);
   const started = Date.now();
+  let polls = 0;
   await parallel(accounts.length, SUBMITTERS, async (i) => {
     const order = await services.orders.submitOrder(ctx, { accountId: accounts[i], items: orderItems(catalog), externalReference: `${label}-${i + 1}` });
     orderIds[i] = order.orderId;
@@ -277,6 +341,7 @@ async function submitAndWait(services: Services, ctx: CommandContext, catalog: B
   const submitted = Date.now();
   const deadline = started + PHASE_TIMEOUT_MS;
   for (;;) {
+    polls++;
     const { rows } = await services.pool.query<{ open: number }>(
       'select count(*)::int as open from product_order where order_id = any ($1::uuid[]) and not (status = any ($2::text[]))',
       [orderIds, TERMINAL],
@@ -285,7 +350,7 @@ async function submitAndWait(services: Services, ctx: CommandContext, catalog: B
     if (Date.now() > deadline) throw new Error(`${label}: ${rows[0].open} of ${orderIds.length} orders not ended after ${PHASE_TIMEOUT_MS / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  return { orderIds, started, submitted };
+  return { orderIds, started, submitted, polls };
 }
 
 /** Every order completed, every task done on its first attempt with no error recorded; else throws with the details. */
@@ -351,11 +416,15 @@ async function runOrderPhase(services: Services, ctx: CommandContext, databaseUr
     const workersCpuBefore = workers.map((w) => processCpuSeconds(w.pid));
     const postgresBefore = await postgresBackendsCpu(services.pool);
     const machineBefore = machineCpuSeconds();
-    const { orderIds, started, submitted } = await submitAndWait(services, ctx, catalog, accounts.measured, label);
+    const statementsBefore = await statementsSoFar(services.pool, statementsCounted);
+    const tripsBefore = roundTripCount();
+    const { orderIds, started, submitted, polls } = await submitAndWait(services, ctx, catalog, accounts.measured, label);
+    const submissionTrips = roundTripCount() - tripsBefore - polls;
     const cpu = process.cpuUsage(cpuBefore);
     const workersCpuAfter = workers.map((w) => processCpuSeconds(w.pid));
     const machineSeconds = machineCpuSeconds() - machineBefore;
     const postgresCpu = backendsCpuDelta(postgresBefore, await postgresBackendsCpu(services.pool));
+    const statementsAfter = await statementsSoFar(services.pool, statementsCounted);
     failIfProblems();
     const outcome = await checkOutcome(services.pool, orderIds, label);
 
@@ -388,6 +457,8 @@ async function runOrderPhase(services: Services, ctx: CommandContext, databaseUr
         // machine the rest can come out a little below zero; it is shown as 0.
         rest: workersCpu === null || postgresCpu === null ? null : round3((Math.max(0, machineSeconds - submitterCpu - workersCpu - postgresCpu) / n) * 1000),
       },
+      statementsPerOrder: statementsPerOrder(statementsBefore, statementsAfter, n),
+      submissionRoundTripsPerOrder: round1(submissionTrips / n),
     };
   } catch (error) {
     // Stop the workers first: what they logged is often the reason.
@@ -451,6 +522,8 @@ async function main(): Promise<void> {
     // The submitting process plans the tasks with the same routing as the workers run them.
     const fulfillment = fulfillmentSettingsOf(readConfig({ ...process.env, TENURE_FULFILLMENT_ROUTING: ROUTING, TENURE_FULFILLMENT_POLL_MS: String(POLL_MS), TENURE_FULFILLMENT_BATCH: String(BATCH) }).fulfillment);
     const services = createServices(db.pool, systemClock, { fulfillment, redisUrl: null });
+    statementsCounted = await enableStatementCounts(db.pool);
+    countRoundTrips();
     const tenant = await services.access.createTenant({ name: 'Bench tenant' });
     const ctx: CommandContext = { tenantId: tenant.tenantId, actor: { apiKeyId: tenant.apiKeyId, role: 'admin' }, correlationId: 'bench-orders' };
     const demo = await loadDemoCatalog(services, ctx, (name) => demoId(`${tenant.tenantId}:${name}`));
@@ -512,6 +585,8 @@ async function main(): Promise<void> {
         latencyMsP50: median(mine.map((p) => p.latencyMs.p50)),
         latencyMsP95: median(mine.map((p) => p.latencyMs.p95)),
         cpuMsPerOrder: { submitter: cpu('submitter'), workers: cpu('workers'), postgres: cpu('postgres'), rest: cpu('rest') },
+        statementsPerOrder: statementsOver(mine),
+        submissionRoundTripsPerOrder: round1(mine.reduce((a, p) => a + p.submissionRoundTripsPerOrder * p.orders, 0) / orders),
       };
     });
     const one = byWorkers.find((b) => b.workers === 1);
@@ -536,10 +611,20 @@ async function main(): Promise<void> {
     }
     console.log('');
     for (const b of byWorkers) {
+      console.log(`  SQL statements per order with ${b.workers} worker${b.workers > 1 ? 's' : ' '}: ${b.statementsPerOrder === null ? `n/a (${statementsCounted ? 'the counts were reset during every phase' : 'pg_stat_statements not loaded'})` : fmt(b.statementsPerOrder, 1)}`
+        + ` (pg_stat_statements, every process); the submitting process's round trips per order: ${fmt(b.submissionRoundTripsPerOrder, 1)}`);
+    }
+    console.log('');
+    for (const b of byWorkers) {
       console.log(`  orders/s with ${b.workers} worker${b.workers > 1 ? 's' : ' '} ÷ floor commands/s = ${fmt(b.vsFloor, 3)}  (median of rounds ${fmt(b.medianRoundVsFloor, 3)}; one order costs the time of ${fmt(1 / b.vsFloor, 1)} floor commands)`);
     }
     if (speedup !== null) console.log(`  speed-up 4 workers vs 1 = ${fmt(speedup, 2)}×  (this machine has ${os.cpus().length} CPUs for the bench, the workers and PostgreSQL together)`);
     if (single) console.log(`  single orders (one at a time, 1 idle worker, default poll interval): latency p50 ${fmt(single.p50)} ms, p95 ${fmt(single.p95)} ms, max ${fmt(single.max)} ms over ${single.orders} orders`);
+
+    // The consistency check (`tenure check`) over everything the run did: it must be clean.
+    const check = await checkAllTenants(db.pool, new Date(), { relayEnabled: false, outboxStaleAfterMs: 300_000 });
+    if (!check.healthy) throw new Error(`tenure check after the run: ${check.findings.length} findings:\n${check.findings.slice(0, 20).map((f) => `${f.kind} ${f.entity} ${f.id}: ${f.detail}`).join('\n')}`);
+    console.log(`  tenure check after the run: clean (${fmt(allAccounts.length)} accounts)`);
 
     const report = {
       date: new Date().toISOString(),
@@ -558,6 +643,7 @@ async function main(): Promise<void> {
         workers: b.workers, orders: b.orders, tasks: b.tasks, tasksPerOrder: b.tasksPerOrder, seconds: b.seconds,
         ordersPerSecond: round1(b.ordersPerSecond), tasksPerSecond: round1(b.tasksPerSecond), submitOrdersPerSecond: round1(b.submitOrdersPerSecond),
         latencyMs: { p50: b.latencyMsP50, p95: b.latencyMsP95 }, cpuMsPerOrder: b.cpuMsPerOrder,
+        statementsPerOrder: b.statementsPerOrder, submissionRoundTripsPerOrder: b.submissionRoundTripsPerOrder,
       }])),
       ...(single ? { singleOrders: { orders: single.orders, latencyMs: { p50: single.p50, p95: single.p95, max: single.max } } } : {}),
       ratios: {

@@ -16,7 +16,7 @@
 import { recordAudit } from '../platform/audit.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Clock } from '../platform/clock.ts';
-import { asDatabaseError, holdConnections, inTenantTransaction, unavailableReason, type Connection, type HeldConnection, type Pool, type Tx } from '../platform/db.ts';
+import { asDatabaseError, holdConnection, holdConnections, inTenantTransaction, unavailableReason, type Connection, type HeldConnection, type Pool, type Tx } from '../platform/db.ts';
 import { IllegalTransitionError, NotFoundError, ProblemError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -107,9 +107,19 @@ export class Orchestrator {
   /** The lease this orchestrator's workers take on the tasks they claim. */
   readonly leaseMs: number;
   private readonly inFlight = new Map<string, InFlight>();
+  /**
+   * Orders this process found locked by another transaction (another worker runs their tasks),
+   * by id, with when to look at them again: the next rounds pass them instead of trying again
+   * while that transaction runs. Each notification wakes every worker, and all of them see
+   * the same ready tasks until the transaction that runs them commits.
+   */
+  private readonly passed = new Map<string, number>();
+  /** Provisioners that answer at once (timeoutMs 0): their tasks run inside their order's transaction. */
+  private readonly instantCodes: readonly string[];
 
   constructor(private readonly deps: { pool: Pool; clock: Clock; registry: ProvisionerRegistry; settings: FulfillmentSettings; outcomes: FulfillmentOutcomes; logger?: Logger }) {
     this.leaseMs = leaseMsOf(deps.settings, deps.registry);
+    this.instantCodes = deps.registry.instantCodes();
   }
 
   private now(): string {
@@ -117,39 +127,165 @@ export class Orchestrator {
   }
 
   /**
-   * One round of a worker: holds up to a batch of connections, claims at most one ready task
-   * per connection held, and runs each to a recorded outcome on its own connection, so that
-   * recording needs no connection beyond those. Returns how many it ran (0: nothing was ready).
+   * One round of a worker: holds up to a batch of connections, looks for ready tasks, and
+   * works on their orders, each in a transaction of its own on its own connection (decision
+   * 0019): it locks the order (passing one another transaction holds), claims the order's
+   * ready tasks, runs those of instant provisioners to their outcome right there — and the
+   * tasks they make ready, until none is left — and claims up to one task of another
+   * provisioner per connection it was given, which then run as before (decision 0014): a
+   * start transaction, the call, an outcome transaction, on that connection. Returns how many
+   * tasks it ran (0: nothing was ready, or others had it).
    */
   async runOnce(workerId: string): Promise<number> {
     const claimToken = `${workerId}:${newId()}`;
-    const connections = await holdConnections(this.deps.pool, this.deps.settings.batchSize);
+    const { batchSize } = this.deps.settings;
+    // Looking comes first, on one connection: an idle worker's round holds no batch of them.
+    let ready: queue.ReadyTask[];
+    const looking = await holdConnection(this.deps.pool);
     try {
-      let claimed: TaskRow[];
-      try {
-        claimed = await queue.claimReadyTasks(connections[0].client, claimToken, this.now(), this.leaseMs, connections.length);
-      } catch (error) {
-        // Whether the claim committed is unknown when the connection died: its leases run out.
-        throw asDatabaseError(error, connections[0].lost);
-      }
-      for (const spare of connections.slice(claimed.length)) spare.release();
+      ready = await queue.findReadyTasks(looking.client, this.now(), batchSize * CANDIDATES_PER_CONNECTION);
+    } catch (error) {
+      throw asDatabaseError(error, looking.lost);
+    } finally {
+      looking.release();
+    }
+    if (this.passed.size > 1_000) for (const [orderId, until] of this.passed) if (until <= performance.now()) this.passed.delete(orderId);
+    const candidates = ready.filter((t) => !this.passedRecently(t.orderId));
+    if (candidates.length === 0) return 0;
+    const wanted = ordersOf(candidates, this.instantCodes, batchSize).reduce((a, o) => a + o.slots, 0);
+    const connections = await holdConnections(this.deps.pool, wanted);
+    try {
+      const free = [...connections];
+      const work = ordersOf(candidates, this.instantCodes, connections.length).map((order) => ({ order, connections: free.splice(0, order.slots) }));
+      for (const spare of free) spare.release();
       const deadline = performance.now() + this.leaseMs;
-      // The batch runs at once, under the one lease: no claimed task waits behind another.
-      await Promise.all(claimed.map(async (task, i) => {
-        const flight: InFlight = { task, claimToken, connection: connections[i], givenBack: false, busy: false };
-        this.inFlight.set(task.taskId, flight);
-        try {
-          await this.runTask(flight, deadline);
-        } catch (error) {
-          // The outcome could not be recorded: the lease runs out and another worker takes the task.
-          this.deps.logger?.error({ err: error, taskId: task.taskId }, 'fulfillment: recording the outcome failed');
-        } finally {
-          this.inFlight.delete(task.taskId);
-        }
-      }));
-      return claimed.length;
+      // Every order ends before the connections go back; an unavailable database fails the round
+      // (the worker backs off and logs the outage once), after the others have ended.
+      const ran = await Promise.allSettled(work.map(({ order, connections: mine }) => this.runOrder(order, mine, claimToken, deadline)));
+      const failed = ran.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return ran.reduce((a, r) => a + (r as PromiseFulfilledResult<number>).value, 0);
     } finally {
       for (const connection of connections) connection.release();
+    }
+  }
+
+  private passedRecently(orderId: string): boolean {
+    const until = this.passed.get(orderId);
+    if (until === undefined) return false;
+    if (until > performance.now()) return true;
+    this.passed.delete(orderId);
+    return false;
+  }
+
+  /**
+   * One order of a round, on the connections it was given (at least one): its transaction, then
+   * the calls of the tasks of other provisioners it claimed, one per connection, at once.
+   * When the transaction fails for another reason than the database being unavailable (a bug,
+   * the installed base refusing a change), nothing of it stays, and the order's ready tasks
+   * are claimed again as if no provisioner were instant: one per connection, each with its own
+   * start and outcome transactions, which record a start or completion failure on the task.
+   */
+  private async runOrder(order: ReadyOrder, connections: HeldConnection[], claimToken: string, deadline: number): Promise<number> {
+    const run = (instantCodes: readonly string[]) =>
+      inTenantTransaction(connections[0], order.tenantId, (tx) => this.runOrderInTx(tx, order, claimToken, connections.length, instantCodes));
+    let ran: { inline: number; claimed: TaskRow[] };
+    try {
+      try {
+        ran = await run(this.instantCodes);
+      } catch (error) {
+        if (unavailableReason(error) !== null || this.instantCodes.length === 0) throw error;
+        this.deps.logger?.warn({ err: error, orderId: order.orderId }, 'fulfillment: running the order\'s tasks in one transaction failed; running them one by one');
+        ran = await run([]);
+      }
+    } catch (error) {
+      // Nothing of it committed, or all of it: tasks claimed for a call come back after their lease.
+      if (unavailableReason(error) !== null) throw asDatabaseError(error, connections[0].lost);
+      this.deps.logger?.error({ err: error, orderId: order.orderId }, 'fulfillment: claiming the order\'s tasks failed');
+      return 0;
+    }
+    await Promise.all(ran.claimed.map((task, i) => this.runFlight(task, claimToken, connections[i], deadline)));
+    return ran.inline + ran.claimed.length;
+  }
+
+  /**
+   * The order's transaction: lock the order (or pass it), claim its ready tasks, run the
+   * instant ones in place, again for the tasks they made ready; returns how many ran here and
+   * the tasks claimed for a call outside (at most `otherSlots`).
+   */
+  private async runOrderInTx(tx: Tx, ref: ReadyOrder, claimToken: string, otherSlots: number, instantCodes: readonly string[]): Promise<{ inline: number; claimed: TaskRow[] }> {
+    const now = this.now();
+    const ctx: CommandContext = { tenantId: ref.tenantId, actor: null, correlationId: ref.correlationId };
+    const order = await this.deps.outcomes.lockOrderIfFree(tx, ctx, now, ref);
+    if (!order) {
+      this.passed.set(ref.orderId, performance.now() + PASS_MS);
+      return { inline: 0, claimed: [] };
+    }
+    // Under the order's lock no task of it ends but by this transaction: what it reads now stays
+    // true, with what it changes itself. It saves reading an item's tasks at every outcome.
+    const known = new Map((await queue.listOrderTasks(tx, ref.accountId, ref.orderId)).map((t) => [t.taskId, t]));
+    const locked: LockedRun = { order, known };
+    const claimed: TaskRow[] = [];
+    let inline = 0;
+    while ([...known.values()].some((t) => t.status === 'pending' || (t.status === 'running' && t.lockedBy !== claimToken))) {
+      const tasks = await queue.claimOrderTasks(tx, ref, { claimToken, now, leaseMs: this.leaseMs, instantCodes, otherLimit: otherSlots - claimed.length });
+      const instant: TaskRow[] = [];
+      for (const { instant: runHere, ...row } of tasks) {
+        // Run here: as this transaction will record it, running this attempt under its claim.
+        const task: TaskRow = runHere ? { ...row, status: 'running', attempts: row.attempts + 1, lockedBy: claimToken, startedAt: row.startedAt ?? now } : row;
+        known.set(task.taskId, task);
+        (runHere ? instant : claimed).push(task);
+      }
+      if (instant.length === 0) break;
+      for (const task of instant) await this.runInstantTask(tx, locked, task);
+      inline += instant.length;
+    }
+    // What it could not take (no connection left for it) is for the next round, or another worker.
+    if (claimed.length > 0 && claimed.length === otherSlots) await queue.notifyIfOrderReady(tx, ref, now);
+    return { inline, claimed };
+  }
+
+  /** A task of an instant provisioner, in its order's transaction: start, call, outcome. */
+  private async runInstantTask(tx: Tx, locked: LockedRun, task: TaskRow): Promise<void> {
+    const ctx = systemContext(task);
+    let result: ProvisioningResult;
+    if (task.attempts > task.maxAttempts) {
+      result = { outcome: 'failed', code: 'attempts-exhausted', message: `the worker running attempt ${task.maxAttempts} was lost; no attempts left`, retryable: false };
+    } else {
+      const item = await locked.order.taskStarting(task.itemId, task.kind);
+      const original = task.compensatesTaskId ? locked.known.get(task.compensatesTaskId) ?? await queue.findTask(tx, task.compensatesTaskId) : undefined;
+      result = await this.call(task, provisioningTaskOf(original ?? task, item, task.attempts));
+    }
+    await this.applyOutcomeInTx(tx, ctx, task, result, { runHere: true }, locked);
+  }
+
+  /** Calls the task's provisioner (or its compensation); a throw is a retryable failure. */
+  private async call(task: TaskRow, request: ProvisioningTask): Promise<ProvisioningResult> {
+    try {
+      const provisioner = this.deps.registry.get(task.provisionerCode);
+      if (task.kind === 'compensation') {
+        return provisioner.compensate
+          ? await provisioner.compensate(request)
+          : { outcome: 'failed', code: 'not-compensable', message: `provisioner ${task.provisionerCode} cannot undo ${task.step}`, retryable: false };
+      }
+      return await provisioner.provision(request);
+    } catch (error) {
+      // A provisioner must return failures, not throw them; a throw is treated as a retryable failure.
+      return { outcome: 'failed', code: 'provisioner-error', message: messageOf(error), retryable: true };
+    }
+  }
+
+  /** A claimed task whose call is out of any transaction, on the connection it holds until its outcome is recorded. */
+  private async runFlight(task: TaskRow, claimToken: string, connection: HeldConnection, deadline: number): Promise<void> {
+    const flight: InFlight = { task, claimToken, connection, givenBack: false, busy: false };
+    this.inFlight.set(task.taskId, flight);
+    try {
+      await this.runTask(flight, deadline);
+    } catch (error) {
+      // The outcome could not be recorded: the lease runs out and another worker takes the task.
+      this.deps.logger?.error({ err: error, taskId: task.taskId }, 'fulfillment: recording the outcome failed');
+    } finally {
+      this.inFlight.delete(task.taskId);
     }
   }
 
@@ -234,21 +370,7 @@ export class Orchestrator {
     }
     flight.busy = false;
     if (flight.givenBack) return;
-    const request = provisioningTaskOf(original ?? task, item, task.attempts);
-    let result: ProvisioningResult;
-    try {
-      const provisioner = this.deps.registry.get(task.provisionerCode);
-      if (task.kind === 'compensation') {
-        result = provisioner.compensate
-          ? await provisioner.compensate(request)
-          : { outcome: 'failed', code: 'not-compensable', message: `provisioner ${task.provisionerCode} cannot undo ${task.step}`, retryable: false };
-      } else {
-        result = await provisioner.provision(request);
-      }
-    } catch (error) {
-      // A provisioner must return failures, not throw them; a throw is treated as a retryable failure.
-      result = { outcome: 'failed', code: 'provisioner-error', message: messageOf(error), retryable: true };
-    }
+    const result = await this.call(task, provisioningTaskOf(original ?? task, item, task.attempts));
     await this.record(flight, result, deadline);
   }
 
@@ -292,20 +414,27 @@ export class Orchestrator {
     ctx: CommandContext,
     task: TaskRow,
     result: ProvisioningResult,
-    guard: { claimToken: string } | { fromStatuses: queue.TaskStatus[] },
+    guard: queue.TaskGuard,
+    /** In the transaction that runs the order's tasks (runOrderInTx): the order is locked already, its tasks known. */
+    locked?: LockedRun,
   ): Promise<TaskRow | undefined> {
     const now = this.now();
     // The order lock first, always: outcomes of one order are applied one at a time.
-    const order = await this.deps.outcomes.lockOrder(tx, ctx, now, task);
+    const order = locked?.order ?? await this.deps.outcomes.lockOrder(tx, ctx, now, task);
+    const update = async (change: queue.TaskUpdate) => {
+      const updated = await queue.updateTask(tx, task, change, now, guard);
+      if (updated) locked?.known.set(updated.taskId, updated);
+      return updated;
+    };
     switch (result.outcome) {
       case 'waiting':
-        return queue.updateTask(tx, task, { status: 'waiting', externalId: result.externalId ?? null }, now, guard);
+        return update({ status: 'waiting', externalId: result.externalId ?? null });
       case 'done': {
-        const done = await queue.updateTask(tx, task, { status: 'done', externalId: result.externalId ?? null, result: result.data ?? null }, now, guard);
+        const done = await update({ status: 'done', externalId: result.externalId ?? null, result: result.data ?? null });
         if (done) {
-          await this.afterDone(tx, now, order, done);
-          // The tasks that waited for it may be ready now.
-          await queue.notifyDependentsReady(tx, done);
+          await this.afterDone(tx, now, order, done, locked?.known);
+          // The tasks that waited for it may be ready now (in the order's own run, it claims them itself).
+          if (!locked) await queue.notifyDependentsReady(tx, done);
         }
         return done;
       }
@@ -313,22 +442,26 @@ export class Orchestrator {
         const lastError = { code: result.code, message: result.message, retryable: result.retryable, at: now };
         if (result.retryable && task.attempts < task.maxAttempts) {
           const nextRunAt = new Date(Date.parse(now) + retryDelayMs(this.deps.settings.retry, task.attempts)).toISOString();
-          return queue.updateTask(tx, task, { status: 'pending', nextRunAt, lastError }, now, guard);
+          return update({ status: 'pending', nextRunAt, lastError });
         }
-        const failed = await queue.updateTask(tx, task, { status: 'failed', lastError }, now, guard);
+        const failed = await update({ status: 'failed', lastError });
         if (failed) {
           const exhausted = result.retryable ? ` (after ${task.attempts} attempts)` : '';
-          await this.failItem(tx, now, order, failed, { code: result.code, message: `${task.step} failed: ${result.message}${exhausted}` });
+          await this.failItem(tx, now, order, failed, { code: result.code, message: `${task.step} failed: ${result.message}${exhausted}` }, locked?.known);
         }
         return failed;
       }
     }
   }
 
-  private async afterDone(tx: Tx, now: string, order: OrderOutcomes, task: TaskRow): Promise<void> {
-    const tasks = await queue.listItemTasks(tx, task.accountId, task.itemId, task.kind);
+  private async afterDone(tx: Tx, now: string, order: OrderOutcomes, task: TaskRow, known?: Map<string, TaskRow>): Promise<void> {
+    const tasks = known
+      ? [...known.values()].filter((t) => t.itemId === task.itemId && t.kind === task.kind).sort((a, b) => a.taskNumber - b.taskNumber)
+      : await queue.listItemTasks(tx, task.accountId, task.itemId, task.kind);
     if (task.kind === 'compensation') {
       await queue.markCompensated(tx, task.accountId, task.compensatesTaskId!, now);
+      const original = known?.get(task.compensatesTaskId!);
+      if (original) known!.set(original.taskId, { ...original, status: 'compensated' });
       if (tasks.every((t) => t.status === 'done')) await order.itemWithdrawn(task.itemId);
       return;
     }
@@ -336,9 +469,9 @@ export class Orchestrator {
   }
 
   /** The task's item fails, and the items that wait for it: their tasks not yet run are cancelled. */
-  private async failItem(tx: Tx, now: string, order: OrderOutcomes, task: TaskRow, failure: ItemFailure): Promise<void> {
+  private async failItem(tx: Tx, now: string, order: OrderOutcomes, task: TaskRow, failure: ItemFailure, known?: Map<string, TaskRow>): Promise<void> {
     const failed = await order.itemFailed(task.itemId, { ...failure, taskId: task.taskId });
-    await queue.cancelTasks(tx, task.accountId, failed, ['pending'], now);
+    for (const cancelled of await queue.cancelTasks(tx, task.accountId, failed, ['pending'], now)) known?.set(cancelled.taskId, cancelled);
   }
 
   /**
@@ -381,4 +514,54 @@ function provisioningTaskOf(task: TaskRow, item: ItemToProvision, attempt: numbe
 function messageOf(error: unknown): string {
   if (error instanceof ProblemError) return `${error.type}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Ready tasks looked at per connection of a round: enough to find work past an order another worker has. */
+const CANDIDATES_PER_CONNECTION = 2;
+
+/**
+ * How long a worker passes an order it found locked: about the time a transaction that runs
+ * an order's instant tasks takes on a loaded machine; a lock held longer (an amendment, a
+ * slow outcome) only delays the order's next tasks by this much at most, or until it notifies.
+ */
+const PASS_MS = 200;
+
+/** An order with ready tasks, as a round found it, and how many connections it gets. */
+interface ReadyOrder {
+  tenantId: string;
+  accountId: string;
+  orderId: string;
+  correlationId: string;
+  /** One connection per ready task of a provisioner that is not instant (each holds one while its call is out), at least one. */
+  slots: number;
+}
+
+/** The order's lock and its tasks, in the transaction that runs them (runOrderInTx). */
+interface LockedRun {
+  order: OrderOutcomes;
+  known: Map<string, TaskRow>;
+}
+
+/**
+ * The orders of the ready tasks, each with its connections, as many as `connections` allow,
+ * starting at a random one: workers that found the same ready tasks mostly take different orders.
+ */
+function ordersOf(ready: readonly queue.ReadyTask[], instantCodes: readonly string[], connections: number): ReadyOrder[] {
+  const byOrder = new Map<string, ReadyOrder>();
+  for (const t of ready) {
+    const order = byOrder.get(t.orderId) ?? { tenantId: t.tenantId, accountId: t.accountId, orderId: t.orderId, correlationId: t.correlationId, slots: 0 };
+    if (!instantCodes.includes(t.provisionerCode)) order.slots++;
+    byOrder.set(t.orderId, order);
+  }
+  const all = [...byOrder.values()];
+  const start = Math.floor(Math.random() * all.length);
+  const chosen: ReadyOrder[] = [];
+  let left = connections;
+  for (let i = 0; i < all.length && left > 0; i++) {
+    const order = all[(start + i) % all.length];
+    const slots = Math.min(Math.max(1, order.slots), left);
+    chosen.push({ ...order, slots });
+    left -= slots;
+  }
+  return chosen;
 }

@@ -52,10 +52,17 @@ export interface FulfillmentOutcomes {
    * through what it returns, which holds the lock: an outcome locks its order once.
    */
   lockOrder(tx: Tx, ctx: CommandContext, now: string, order: { accountId: string; orderId: string }): Promise<OrderOutcomes>;
+  /**
+   * lockOrder, unless another transaction holds the order: null then, at once. A worker that
+   * would run the order's tasks in its transaction passes an order another one is working on.
+   */
+  lockOrderIfFree(tx: Tx, ctx: CommandContext, now: string, order: { accountId: string; orderId: string }): Promise<OrderOutcomes | null>;
 }
 
 /** The outcomes of a locked order's tasks (FulfillmentOutcomes.lockOrder). */
 export interface OrderOutcomes {
+  /** taskStarting, on the locked order: a task run in the transaction that holds the lock (decision 0019). */
+  taskStarting(itemId: string, kind: 'provision' | 'compensation'): Promise<ItemToProvision>;
   /** Every provisioning task of the item is done: its change is applied to the installed base and it completes. */
   itemProvisioned(itemId: string, tasks: readonly TaskOutcome[]): Promise<void>;
   /**

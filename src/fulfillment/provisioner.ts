@@ -43,7 +43,9 @@ export interface Provisioner {
   compensate?(task: ProvisioningTask): Promise<ProvisioningResult>;
   /**
    * The longest one call can take before the provisioner answers (it enforces this itself,
-   * as the HTTP provisioner does); 0 for one that answers at once. Workers size the default
+   * as the HTTP provisioner does); 0 for one that answers at once, without waiting for
+   * anything outside the process: its tasks are then run inside their order's transaction,
+   * which holds the order's lock during the call (decision 0019). Workers size the default
    * lease from it. A provisioner that does not say is assumed to take up to
    * UNDECLARED_TIMEOUT_MS.
    */
@@ -86,6 +88,14 @@ export class ProvisionerRegistry {
 
   codes(): string[] {
     return [...this.byCode.keys()];
+  }
+
+  /**
+   * The provisioners that declare they answer at once (timeoutMs 0): their tasks run inside
+   * their order's transaction, with their start and outcome (decision 0019).
+   */
+  instantCodes(): string[] {
+    return [...this.byCode.entries()].filter(([, p]) => p.timeoutMs === 0).map(([code]) => code);
   }
 
   /** The longest call any registered provisioner may take (see Provisioner.timeoutMs). */

@@ -105,43 +105,121 @@ export function taskFromRow(r: any): TaskRow {
   };
 }
 
+/** A task that was ready when a worker looked (findReadyTasks): not locked, not claimed. */
+export interface ReadyTask {
+  tenantId: string;
+  accountId: string;
+  orderId: string;
+  taskId: string;
+  provisionerCode: string;
+  correlationId: string;
+}
+
 /**
- * Claims up to `limit` ready tasks of any tenant: pending, due, and every task they depend on
- * done. Running tasks whose lease ran out (their worker died) are first put back to pending,
- * so that the claim itself walks only the pending index in due order. SKIP LOCKED lets
- * concurrent claimers pass each other's rows instead of waiting; the claim and the lease are
- * one statement. Tasks of a held order wait: their order's hold is on them (setOrderHeld).
+ * Up to `limit` tasks of any tenant that are ready to run: pending, due, not held, and every
+ * task they depend on done; and running tasks whose lease ran out (their worker died or
+ * stalled), which are taken over as they are. A plain read, which locks nothing: the claim
+ * is per order (claimOrderTasks), so no statement locks rows across accounts (rule 12). Each
+ * branch walks its own partial index in order and stops at `limit`: the dependency check is a
+ * primary-key probe per candidate, not an anti-join over the table.
+ */
+export async function findReadyTasks(pool: Pool | Tx, now: string, limit: number): Promise<ReadyTask[]> {
+  const rows = await queryRows<any>(
+    pool,
+    `(select t.tenant_id, t.account_id, t.order_id, t.task_id, t.provisioner_code, t.correlation_id
+        from fulfillment_task t
+       where t.status = 'pending' and not t.held and t.next_run_at <= $1
+         and not exists (select 1 from fulfillment_task d
+                          where d.account_id = t.account_id and d.task_id = any (t.depends_on) and d.status <> 'done')
+       order by t.next_run_at
+       limit $2)
+     union all
+     (select t.tenant_id, t.account_id, t.order_id, t.task_id, t.provisioner_code, t.correlation_id
+        from fulfillment_task t
+       where t.status = 'running' and t.locked_until < $1 and not t.held
+       order by t.locked_until
+       limit $2)`,
+    [now, limit],
+  );
+  return rows.map((r) => ({ tenantId: r.tenant_id, accountId: r.account_id, orderId: r.order_id, taskId: r.task_id, provisionerCode: r.provisioner_code, correlationId: r.correlation_id }));
+}
+
+/**
+ * Claims the ready tasks of one order (as findReadyTasks defines ready, running ones whose
+ * lease ran out included), in task order: up to `otherLimit` whose provisioner is not in
+ * `instantCodes` are marked running under the claim token and the lease, their attempt
+ * counted, for calls outside this transaction; every one whose provisioner is instant is
+ * only locked, and returned as it is (`instant` true): the caller runs it in this
+ * transaction and records its outcome, attempt and start in one update (guard
+ * `{ runHere: true }`), so that a task run here is written once. SKIP LOCKED passes rows
+ * another transaction has claimed and not yet committed. The caller holds the order's lock.
+ */
+export async function claimOrderTasks(
+  tx: Pool | Tx,
+  order: { accountId: string; orderId: string },
+  claim: { claimToken: string; now: string; leaseMs: number; instantCodes: readonly string[]; otherLimit: number },
+): Promise<(TaskRow & { instant: boolean })[]> {
+  const rows = await queryRows<any>(
+    tx,
+    `with ready as (
+       select t.account_id, t.task_id, t.task_number, t.provisioner_code = any ($5::text[]) as instant
+         from fulfillment_task t
+        where t.account_id = $1 and t.order_id = $2 and not t.held
+          and ((t.status = 'pending' and t.next_run_at <= $3) or (t.status = 'running' and t.locked_until < $3))
+          and not exists (select 1 from fulfillment_task d
+                           where d.account_id = t.account_id and d.task_id = any (t.depends_on) and d.status <> 'done')
+        order by t.task_number
+        for update of t skip locked
+     ), chosen as (
+       select account_id, task_id
+         from (select r.account_id, r.task_id, row_number() over (order by r.task_number) as n from ready r where not r.instant) numbered
+        where n <= $6
+     ), claimed as (
+       update fulfillment_task t
+          set status = 'running', attempts = t.attempts + 1, locked_by = $4,
+              locked_until = $3::timestamptz + make_interval(secs => $7::double precision / 1000),
+              started_at = coalesce(t.started_at, $3), updated_at = $3
+         from chosen
+        where t.account_id = chosen.account_id and t.task_id = chosen.task_id
+       returning t.*
+     )
+     select claimed.*, false as instant from claimed
+     union all
+     select t.*, true as instant from fulfillment_task t join ready r on r.account_id = t.account_id and r.task_id = t.task_id where r.instant`,
+    [order.accountId, order.orderId, claim.now, claim.claimToken, claim.instantCodes, claim.otherLimit, claim.leaseMs],
+  );
+  return rows.map((r) => ({ ...taskFromRow(r), instant: r.instant as boolean })).sort((a, b) => a.taskNumber - b.taskNumber);
+}
+
+/**
+ * Claims up to `limit` ready tasks of any orders, oldest first, for calls outside (no
+ * provisioner counts as instant), order by order, without taking the orders' locks: what a
+ * worker's claim leaves behind when it dies before running anything. For tests and tools; a
+ * worker runs its orders through the orchestrator.
  */
 export async function claimReadyTasks(pool: Pool | Tx, claimToken: string, now: string, leaseMs: number, limit: number): Promise<TaskRow[]> {
-  await pool.query(
-    `update fulfillment_task set status = 'pending', locked_by = null, locked_until = null, updated_at = $1
-      where status = 'running' and locked_until < $1`,
-    [now],
+  const claimed: TaskRow[] = [];
+  const orders = [...new Map((await findReadyTasks(pool, now, limit)).map((t) => [t.orderId, t])).values()];
+  for (const order of orders) {
+    if (claimed.length >= limit) break;
+    for (const { instant: _, ...task } of await claimOrderTasks(pool, order, { claimToken, now, leaseMs, instantCodes: [], otherLimit: limit - claimed.length })) claimed.push(task);
+  }
+  return claimed;
+}
+
+/**
+ * notifyTasksReady when a task of the order is ready and not taken: at the end of a
+ * transaction that ran the order's tasks, for what it left to others.
+ */
+export async function notifyIfOrderReady(tx: Tx, order: { accountId: string; orderId: string }, now: string): Promise<void> {
+  await tx.query(
+    `select pg_notify($1, '')
+      where exists (select 1 from fulfillment_task t
+                     where t.account_id = $2 and t.order_id = $3 and t.status = 'pending' and not t.held and t.next_run_at <= $4
+                       and not exists (select 1 from fulfillment_task d
+                                        where d.account_id = t.account_id and d.task_id = any (t.depends_on) and d.status <> 'done'))`,
+    [TASKS_READY_CHANNEL, order.accountId, order.orderId, now],
   );
-  const rows = await queryRows(
-    pool,
-    `with ready as (
-       select t.account_id, t.task_id
-         from fulfillment_task t
-        where t.status = 'pending' and not t.held and t.next_run_at <= $1
-          and not exists (
-                select 1 from unnest(t.depends_on) as dependency (task_id)
-                  join fulfillment_task d on d.account_id = t.account_id and d.task_id = dependency.task_id
-                 where d.status <> 'done')
-        order by t.next_run_at, t.task_number
-        limit $4
-        for update of t skip locked
-     )
-     update fulfillment_task t
-        set status = 'running', attempts = t.attempts + 1, locked_by = $2,
-            locked_until = $1::timestamptz + make_interval(secs => $3::double precision / 1000),
-            started_at = coalesce(t.started_at, $1), updated_at = $1
-       from ready
-      where t.account_id = ready.account_id and t.task_id = ready.task_id
-     returning t.*`,
-    [now, claimToken, leaseMs, limit],
-  );
-  return rows.map(taskFromRow);
 }
 
 /**
@@ -163,6 +241,9 @@ export async function releaseClaim(tx: Tx, task: { accountId: string; taskId: st
   return true;
 }
 
+/** Who may record a task's outcome (updateTask). */
+export type TaskGuard = { claimToken: string } | { fromStatuses: TaskStatus[] } | { runHere: true };
+
 export type TaskUpdate =
   | { status: 'done'; externalId: string | null; result: Record<string, unknown> | null }
   | { status: 'waiting'; externalId: string | null }
@@ -171,7 +252,9 @@ export type TaskUpdate =
 
 /**
  * Records a task's outcome. With a claim token, only while that lease still holds the task
- * (running, same token); without one (a callback or an operator), only from `fromStatuses`.
+ * (running, same token); without one (a callback or an operator), only from `fromStatuses`;
+ * `runHere`: a task this transaction locked with claimOrderTasks and ran in place, whose
+ * attempt and start are counted by this same update.
  * Returns the updated task, or undefined when the task was not in a state to take it.
  */
 export async function updateTask(
@@ -179,9 +262,10 @@ export async function updateTask(
   task: { accountId: string; taskId: string },
   update: TaskUpdate,
   now: string,
-  guard: { claimToken: string } | { fromStatuses: TaskStatus[] },
+  guard: TaskGuard,
 ): Promise<TaskRow | undefined> {
   const ended = update.status === 'done' || update.status === 'failed';
+  const runHere = 'runHere' in guard;
   const row = await queryOne(
     tx,
     `update fulfillment_task
@@ -191,9 +275,13 @@ export async function updateTask(
             last_error = case when $3 in ('pending', 'failed') then $6::jsonb else last_error end,
             next_run_at = coalesce($7, next_run_at),
             finished_at = case when $8 then $9::timestamptz else finished_at end,
-            locked_by = null, locked_until = null, updated_at = $9
+            locked_by = null, locked_until = null, updated_at = $9,
+            attempts = attempts + case when $12 then 1 else 0 end,
+            started_at = case when $12 then coalesce(started_at, $9) else started_at end
       where account_id = $1 and task_id = $2
-        and (case when $10::text is not null then status = 'running' and locked_by = $10 else status = any ($11::text[]) end)
+        and (case when $10::text is not null then status = 'running' and locked_by = $10
+                  when $12 then status in ('pending', 'running')
+                  else status = any ($11::text[]) end)
       returning *`,
     [task.accountId, task.taskId, update.status,
      'externalId' in update ? update.externalId : null,
@@ -202,7 +290,8 @@ export async function updateTask(
      update.status === 'pending' ? update.nextRunAt : null,
      ended, now,
      'claimToken' in guard ? guard.claimToken : null,
-     'fromStatuses' in guard ? guard.fromStatuses : []],
+     'fromStatuses' in guard ? guard.fromStatuses : [],
+     runHere],
   );
   return row ? taskFromRow(row) : undefined;
 }

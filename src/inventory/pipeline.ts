@@ -68,6 +68,17 @@ export async function loadProduct(u: Unit, id: string): Promise<ProductInstance>
   return product;
 }
 
+/**
+ * loadProduct with the product's active guard, read in the same statement: for a command that
+ * takes the guard (underGuard's `seenHolder`), which then needs no statement of its own when
+ * the cause's order item holds it already (an order's fulfillment attaching what it set up).
+ */
+export async function loadProductWithGuard(u: Unit, id: string): Promise<{ product: ProductInstance; activeGuard: Guard | null }> {
+  const loaded = await store.findProductInstanceWithGuard(u.tx, id);
+  if (!loaded) throw NotFoundError.of('product instance', id);
+  return loaded;
+}
+
 export async function loadSubscription(u: Unit, id: string): Promise<Subscription> {
   const subscription = await store.findSubscription(u.tx, id);
   if (!subscription) throw NotFoundError.of('subscription', id);
@@ -119,8 +130,8 @@ export async function acquireGuard(u: Unit, product: ProductInstance, cause: Cau
  * A guard taken only for this command is released with it; a guard the order item already
  * held stays with the order, which releases it when its operation ends.
  */
-export async function underGuard<T>(u: Unit, product: ProductInstance, cause: Cause, operationType: string, work: () => Promise<T>): Promise<T> {
-  const guard = await acquireGuard(u, product, cause, operationType);
+export async function underGuard<T>(u: Unit, product: ProductInstance, cause: Cause, operationType: string, work: () => Promise<T>, seenHolder?: Guard | null): Promise<T> {
+  const guard = await acquireGuard(u, product, cause, operationType, seenHolder);
   const result = await work();
   if (!guard.reused) await store.releaseGuard(u.tx, guard.accountId, guard.guardId, u.now);
   return result;

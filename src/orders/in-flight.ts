@@ -9,15 +9,15 @@
  *   (an amendment, a cancellation), cancelling the order, re-running its failed items. The
  *   order's side is here and in lifecycle.ts; the tasks' side is fulfillment's (order-tasks.ts).
  */
-import { orderTasksInTx, rerunItemTasksInTx, withdrawItemTasksInTx, type FulfillmentOutcomes, type FulfillmentTask } from '../fulfillment/index.ts';
+import { orderTasksInTx, rerunItemTasksInTx, withdrawItemTasksInTx, type FulfillmentOutcomes, type FulfillmentTask, type OrderOutcomes } from '../fulfillment/index.ts';
 import { recordAudit } from '../platform/audit.ts';
 import type { Clock } from '../platform/clock.ts';
 import type { CommandContext } from '../platform/context.ts';
 import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
 import { IllegalTransitionError, NotFoundError } from '../platform/errors.ts';
 import {
-  completeItemInTx, dependentsOf, failItemAndDependentsInTx, finishWithdrawalInTx, itemOf, lockOrderInTx, markItemStartedInTx,
-  requestOrderCancellationInTx, rerunFailedItemsInTx, withdrawItemInTx, type LockedOrder,
+  completeItemInTx, dependentsOf, failItemAndDependentsInTx, finishWithdrawalInTx, itemOf, lockOrderIfFreeInTx, lockOrderInTx, markItemStartedInTx,
+  requestOrderCancellationInTx, rerunFailedItemsInTx, startItemOfLockedOrderInTx, withdrawItemInTx, type LockedOrder,
 } from './lifecycle.ts';
 import { ORDER_FINAL_STATES } from './model.ts';
 import * as store from './store.ts';
@@ -38,14 +38,27 @@ export const fulfillmentOutcomes: FulfillmentOutcomes = {
   },
 
   async lockOrder(tx, ctx, now, ref) {
-    const locked = await lockOrderInTx(tx, ref.accountId, ref.orderId);
-    return {
-      itemProvisioned: (itemId, tasks) => completeItemInTx(tx, ctx, now, locked, itemId, tasks),
-      itemFailed: (itemId, failure) => failItemAndDependentsInTx(tx, ctx, now, locked, itemId, failure),
-      itemWithdrawn: (itemId) => finishWithdrawalInTx(tx, ctx, now, locked, itemId),
-    };
+    return outcomesOfLocked(tx, ctx, now, await lockOrderInTx(tx, ref.accountId, ref.orderId));
+  },
+
+  async lockOrderIfFree(tx, ctx, now, ref) {
+    const locked = await lockOrderIfFreeInTx(tx, ref.accountId, ref.orderId);
+    return locked ? outcomesOfLocked(tx, ctx, now, locked) : null;
   },
 };
+
+function outcomesOfLocked(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder): OrderOutcomes {
+  return {
+    async taskStarting(itemId, kind) {
+      // A compensation does not start its item (it is being withdrawn).
+      const item = kind === 'provision' ? await startItemOfLockedOrderInTx(tx, ctx, now, locked, itemId) : itemOf(locked, itemId);
+      return { action: item.action, productInstanceId: item.productInstanceId, parameters: item.details };
+    },
+    itemProvisioned: (itemId, tasks) => completeItemInTx(tx, ctx, now, locked, itemId, tasks),
+    itemFailed: (itemId, failure) => failItemAndDependentsInTx(tx, ctx, now, locked, itemId, failure),
+    itemWithdrawn: (itemId) => finishWithdrawalInTx(tx, ctx, now, locked, itemId),
+  };
+}
 
 /**
  * Withdraws items of an order in flight (an amendment by a supplemental order), with the items

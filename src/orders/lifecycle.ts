@@ -38,6 +38,15 @@ export async function lockOrderInTx(tx: Tx, accountId: string, orderId: string):
   return { order, items: await store.listItems(tx, accountId, orderId) };
 }
 
+/**
+ * lockOrderInTx, unless another transaction holds the order: undefined then, at once. A
+ * worker that would run an order's tasks passes it (another one is on it) instead of queueing.
+ */
+export async function lockOrderIfFreeInTx(tx: Tx, accountId: string, orderId: string): Promise<LockedOrder | undefined> {
+  const order = await store.lockOrderIfFree(tx, accountId, orderId);
+  return order ? { order, items: await store.listItems(tx, accountId, orderId) } : undefined;
+}
+
 export function itemOf(locked: LockedOrder, itemId: string): OrderItemRecord {
   const item = locked.items.find((i) => i.itemId === itemId);
   if (!item) throw NotFoundError.of('order item', itemId);
@@ -118,6 +127,14 @@ export async function markItemStartedInTx(tx: Tx, ctx: CommandContext, now: stri
   if (seen && seen.status !== 'acknowledged') return seen;
   const locked = await lockOrderInTx(tx, ref.accountId, ref.orderId);
   return startItem(tx, ctx, now, locked, itemOf(locked, ref.itemId));
+}
+
+/**
+ * markItemStartedInTx on an order this transaction has locked: nothing is read again; the
+ * item and the order start when this is the item's first task.
+ */
+export async function startItemOfLockedOrderInTx(tx: Tx, ctx: CommandContext, now: string, locked: LockedOrder, itemId: string): Promise<OrderItemRecord> {
+  return startItem(tx, ctx, now, locked, itemOf(locked, itemId));
 }
 
 /**

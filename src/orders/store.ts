@@ -217,6 +217,15 @@ export async function lockOrder(tx: Tx, accountId: string, orderId: string): Pro
   return row ? orderFromRow(row) : undefined;
 }
 
+/**
+ * lockOrder, unless another transaction holds the order's lock: undefined then, at once
+ * (SKIP LOCKED), so that a worker passes an order another one is working on.
+ */
+export async function lockOrderIfFree(tx: Tx, accountId: string, orderId: string): Promise<OrderRecord | undefined> {
+  const row = await queryOne<any>(tx, 'select * from product_order where account_id = $1 and order_id = $2 for update skip locked', [accountId, orderId]);
+  return row ? orderFromRow(row) : undefined;
+}
+
 export async function listItems(tx: Tx, accountId: string, orderId: string): Promise<OrderItemRecord[]> {
   const rows = await queryRows(tx, 'select * from order_item where account_id = $1 and order_id = $2 order by item_number', [accountId, orderId]);
   return rows.map(itemFromRow);

@@ -3,18 +3,32 @@
  * (claimed, running under its lease), and started again; the other worker (or the restarted
  * one) takes the dead worker's tasks over once their lease has run out. Two workers, the
  * API's in-process worker off, so that every task is a worker process's. The kills are more
- * than a lease apart, and stop after three that left tasks behind.
+ * than a lease apart, and stop after three that left tasks behind. The tasks a kill can leave
+ * behind are those of a provisioner that is not instant (configure, here): the others run in
+ * their order's transaction, which the kill rolls back (decision 0019), and the check that
+ * every order completes once with a clean `tenure check` covers them.
  */
 import { after, before, describe, test } from 'node:test';
+import path from 'node:path';
+import { REPO } from '../helpers/tenure-process.ts';
 import { FaultEnv, LEASE_MS, MARGIN_MS, sleep } from './harness.ts';
 
 describe('a worker SIGKILLed while it holds tasks', () => {
   let env: FaultEnv;
   before(async () => {
+    // The configure steps go to a provisioner that takes a moment (30-70 ms) outside any
+    // transaction, under a lease: those are the tasks a kill leaves behind. The others are
+    // `internal`'s, run inside their order's transaction, which a kill rolls back whole.
     // The clients pause 400 ms between orders (not 150): the stream is closed-loop on submission,
     // and a fast submission offers more orders than two workers, one of them killed three times,
     // complete; the bound on completion is about taking tasks over, not about a growing backlog.
-    env = await FaultEnv.start({ label: 'worker killed', workers: 2, inProcessWorker: false, pauseMs: 400 });
+    env = await FaultEnv.start({
+      label: 'worker killed', workers: 2, inProcessWorker: false, pauseMs: 400,
+      env: {
+        TENURE_PROVISIONERS: JSON.stringify([{ module: path.join(REPO, 'test/faults/slow-internal-provisioner.ts') }]),
+        TENURE_FULFILLMENT_ROUTING: JSON.stringify({ defaultProvisioner: 'internal', byStep: { configure: 'slow-internal' }, maxAttempts: 5 }),
+      },
+    });
   });
   after(() => env?.dispose());
 

@@ -29,7 +29,8 @@ import { createAccount, ensureFixtureCatalog } from '../helpers/fixtures.ts';
  * decides the moment each worker's outcome is recorded. Other steps are done at once.
  */
 class GatedProvisioner implements Provisioner {
-  readonly timeoutMs = 0;
+  // Not 0: its calls wait for the test, so its tasks must not run inside their order's transaction (decision 0019).
+  readonly timeoutMs = 1_000;
   readonly waiting: { task: ProvisioningTask; answer: (result: ProvisioningResult) => void }[] = [];
   code(): string {
     return 'gated';

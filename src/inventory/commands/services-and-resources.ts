@@ -7,7 +7,7 @@ import { IllegalTransitionError, NotFoundError } from '../../platform/errors.ts'
 import { newId } from '../../platform/ids.ts';
 import { resourceEvent, serviceEvent } from '../events.ts';
 import { PRODUCT_INSTANCE_FINAL_STATES, serviceStateFor, type ProductInstanceCommand } from '../model.ts';
-import { audit, checkExpectedVersion, loadProduct, transitionProduct, underGuard, writeVersion, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
+import { audit, checkExpectedVersion, loadProduct, loadProductWithGuard, transitionProduct, underGuard, writeVersion, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
 import * as store from '../store/index.ts';
 import type { JsonObject, ProductInstance, ResourceInstance, ServiceInstance } from '../types.ts';
 import { checkServiceSpecification } from './catalog-references.ts';
@@ -44,7 +44,7 @@ interface NewService {
 // ----------------------------------------------------------------------- commands
 
 export async function attachServiceInstance(u: Unit, productInstanceId: string, input: CorrelatedCause & NewService & { place?: JsonObject | null }): Promise<ServiceInstance> {
-  const product = await loadProduct(u, productInstanceId);
+  const { product, activeGuard } = await loadProductWithGuard(u, productInstanceId);
   if (PRODUCT_INSTANCE_FINAL_STATES.includes(product.status) || product.status === 'PENDING_DISCONNECT') {
     throw new IllegalTransitionError('product instance', productInstanceId, product.status, 'service-attachment:apply', []);
   }
@@ -53,7 +53,7 @@ export async function attachServiceInstance(u: Unit, productInstanceId: string, 
     const created = newServiceInstance(u, product, input, input.place ?? product.place, input.effectiveAt ?? u.now);
     await createService(u, created, 'ATTACHED', input);
     return created;
-  });
+  }, activeGuard);
   await audit(u, 'service-instance.attach', 'service_instance', service.serviceInstanceId, product.accountId, { productInstanceId });
   return service;
 }
@@ -80,8 +80,8 @@ export async function releaseServiceInstance(u: Unit, serviceInstanceId: string,
 export async function attachResourceInstance(u: Unit, serviceInstanceId: string, input: CorrelatedCause & FulfilledResource): Promise<ResourceInstance> {
   const service = await loadService(u, serviceInstanceId);
   if (service.status === 'TERMINATED') throw new IllegalTransitionError('service instance', serviceInstanceId, service.status, 'resource-attachment:apply', ['(none: the service is terminated)']);
-  const product = await loadProduct(u, service.productInstanceId);
-  const resource = await underGuard(u, product, input, 'ATTACH_RESOURCE', () => allocateResource(u, service, input, input));
+  const { product, activeGuard } = await loadProductWithGuard(u, service.productInstanceId);
+  const resource = await underGuard(u, product, input, 'ATTACH_RESOURCE', () => allocateResource(u, service, input, input), activeGuard);
   await audit(u, 'resource-instance.attach', 'resource_instance', resource.resourceInstanceId, resource.accountId, { serviceInstanceId });
   return resource;
 }
