@@ -13,7 +13,6 @@
  * in the same transaction as the task's new state: an item whose provisioning tasks are all
  * done is completed there, one that failed fails there.
  */
-import { availableParallelism } from 'node:os';
 import { recordAudit } from '../platform/audit.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Clock } from '../platform/clock.ts';
@@ -54,9 +53,11 @@ export interface FulfillmentSettings {
   /**
    * Orders whose ready tasks are all of instant provisioners that a round runs at once, at most
    * (their transactions are CPU work in the database and the worker, with nothing to wait for
-   * outside: more of them than cores only adds backends and contention). Undefined: the
-   * machine's cores (os.availableParallelism), at most the batch. The others are for the next
-   * round, which follows at once, or another worker.
+   * outside). Undefined: the batch. The others are for the next round, which follows at once,
+   * or another worker. Below the batch it saves backends and contention when several workers
+   * share few cores, but bounds one worker's instant orders per round: a round also waits for
+   * its orders' calls to other provisioners, so with slow ones a low bound starves the instant
+   * orders (the SIGKILL fault scenario missed its completion bound with 2).
    */
   instantConcurrency?: number;
   /** On SIGTERM, how long a worker waits for the calls it has out before giving their tasks back. */
@@ -136,7 +137,7 @@ export class Orchestrator {
   constructor(private readonly deps: { pool: Pool; clock: Clock; registry: ProvisionerRegistry; settings: FulfillmentSettings; outcomes: FulfillmentOutcomes; logger?: Logger }) {
     this.leaseMs = leaseMsOf(deps.settings, deps.registry);
     this.instantCodes = deps.registry.instantCodes();
-    this.instantConcurrency = Math.max(1, Math.min(deps.settings.batchSize, deps.settings.instantConcurrency ?? availableParallelism()));
+    this.instantConcurrency = Math.max(1, Math.min(deps.settings.batchSize, deps.settings.instantConcurrency ?? deps.settings.batchSize));
   }
 
   private now(): string {
