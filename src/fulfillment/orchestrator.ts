@@ -166,18 +166,15 @@ export class Orchestrator {
     const { batchSize } = this.deps.settings;
     // Looking comes first, on one connection: an idle worker's round holds no batch of them.
     let ready: queue.ReadyTask[];
-    for (const [orderId, until] of this.passed) if (until <= performance.now()) this.passed.delete(orderId);
     const looking = await holdConnection(this.deps.pool);
     try {
-      // Past the orders others run: all workers look at the oldest ready tasks, which are mostly
-      // those of the orders in flight (their claims are not committed yet); without this, a
-      // round found only orders it had to pass, and ran nothing while work was waiting.
-      ready = await queue.findReadyTasks(looking.client, this.now(), batchSize * CANDIDATES_PER_CONNECTION, [...this.passed.keys()]);
+      ready = await queue.findReadyTasks(looking.client, this.now(), batchSize * CANDIDATES_PER_CONNECTION);
     } catch (error) {
       throw asDatabaseError(error, looking.lost);
     } finally {
       looking.release();
     }
+    if (this.passed.size > 1_000) for (const [orderId, until] of this.passed) if (until <= performance.now()) this.passed.delete(orderId);
     const candidates = ready.filter((t) => !this.passedRecently(t.orderId));
     if (candidates.length === 0) return 0;
     const wanted = ordersOf(candidates, this.instantCodes, batchSize, this.instantConcurrency).reduce((a, o) => a + o.slots, 0);

@@ -121,15 +121,14 @@ export interface ReadyTask {
  * stalled), which are taken over as they are. A plain read, which locks nothing: the claim
  * is per order (claimOrderTasks), so no statement locks rows across accounts (rule 12). Each
  * branch walks its own partial index in order and stops at `limit`: the dependency check is a
- * primary-key probe per candidate, not an anti-join over the table. Tasks of `passOrders` are
- * not looked at (orders the caller knows another worker runs): the walk goes on past them.
+ * primary-key probe per candidate, not an anti-join over the table.
  */
-export async function findReadyTasks(pool: Pool | Tx, now: string, limit: number, passOrders: readonly string[] = []): Promise<ReadyTask[]> {
+export async function findReadyTasks(pool: Pool | Tx, now: string, limit: number): Promise<ReadyTask[]> {
   const rows = await queryRows<any>(
     pool,
     `(select t.tenant_id, t.account_id, t.order_id, t.task_id, t.provisioner_code, t.correlation_id
         from fulfillment_task t
-       where t.status = 'pending' and not t.held and t.next_run_at <= $1 and t.order_id <> all ($3::uuid[])
+       where t.status = 'pending' and not t.held and t.next_run_at <= $1
          and not exists (select 1 from fulfillment_task d
                           where d.account_id = t.account_id and d.task_id = any (t.depends_on) and d.status <> 'done')
        order by t.next_run_at
@@ -137,10 +136,10 @@ export async function findReadyTasks(pool: Pool | Tx, now: string, limit: number
      union all
      (select t.tenant_id, t.account_id, t.order_id, t.task_id, t.provisioner_code, t.correlation_id
         from fulfillment_task t
-       where t.status = 'running' and t.locked_until < $1 and not t.held and t.order_id <> all ($3::uuid[])
+       where t.status = 'running' and t.locked_until < $1 and not t.held
        order by t.locked_until
        limit $2)`,
-    [now, limit, passOrders],
+    [now, limit],
   );
   return rows.map((r) => ({ tenantId: r.tenant_id, accountId: r.account_id, orderId: r.order_id, taskId: r.task_id, provisionerCode: r.provisioner_code, correlationId: r.correlation_id }));
 }
