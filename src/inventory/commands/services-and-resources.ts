@@ -58,6 +58,36 @@ export async function attachServiceInstance(u: Unit, productInstanceId: string, 
   return service;
 }
 
+/**
+ * What fulfillment set up for a product (an ADD's services, each with its reserved resources),
+ * attached as attachServiceInstance and attachResourceInstance attach them one at a time — the
+ * same rows, versions, history rows, events and audit rows, in the same order — but with the
+ * product and its active guard read once: attaching writes neither, so every attachment under
+ * it sees what the first read saw (a guard taken only for one attachment is released with it).
+ */
+export async function attachFulfilledServices(u: Unit, productInstanceId: string, services: readonly FulfilledService[], cause: CorrelatedCause): Promise<ServiceInstance[]> {
+  const { product, activeGuard } = await loadProductWithGuard(u, productInstanceId);
+  if (PRODUCT_INSTANCE_FINAL_STATES.includes(product.status) || product.status === 'PENDING_DISCONNECT') {
+    throw new IllegalTransitionError('product instance', productInstanceId, product.status, 'service-attachment:apply', []);
+  }
+  const attached: ServiceInstance[] = [];
+  for (const fulfilled of services) {
+    await checkServiceSpecification(u, fulfilled.serviceSpecificationId, fulfilled.serviceSpecificationVersion, '');
+    const service = await underGuard(u, product, cause, 'ATTACH_SERVICE', async () => {
+      const created = newServiceInstance(u, product, fulfilled, product.place, cause.effectiveAt ?? u.now);
+      await createService(u, created, 'ATTACHED', cause);
+      return created;
+    }, activeGuard);
+    await audit(u, 'service-instance.attach', 'service_instance', service.serviceInstanceId, product.accountId, { productInstanceId });
+    for (const input of fulfilled.resources) {
+      const resource = await underGuard(u, product, cause, 'ATTACH_RESOURCE', () => allocateResource(u, service, input, cause), activeGuard);
+      await audit(u, 'resource-instance.attach', 'resource_instance', resource.resourceInstanceId, resource.accountId, { serviceInstanceId: service.serviceInstanceId });
+    }
+    attached.push(service);
+  }
+  return attached;
+}
+
 /** Terminates a service of a live product, and releases its resources. */
 export async function releaseServiceInstance(u: Unit, serviceInstanceId: string, input: TransitionInput): Promise<ServiceInstance> {
   const service = await loadService(u, serviceInstanceId);
