@@ -47,76 +47,22 @@ export class InventoryQueries {
    * (transaction time), rebuilt from the history tables rather than the current rows.
    */
   async installedBase(ctx: CommandContext, accountId: string, asOf: string | null): Promise<InstalledBase> {
+    return JSON.parse(await this.installedBaseText(ctx, accountId, asOf)) as InstalledBase;
+  }
+
+  /**
+   * The installed base as the JSON text of its response body: PostgreSQL builds the products
+   * and subscriptions (store/installed-base.ts), so the rows are never parsed in Node; this adds
+   * the account's ids and the snapshot time, which comes from the injected clock.
+   */
+  async installedBaseText(ctx: CommandContext, accountId: string, asOf: string | null): Promise<string> {
     return this.read(ctx, async (tx) => {
       const account = await findAccountInTx(tx, accountId);
       if (!account) throw NotFoundError.of('account', accountId);
-      let products: store.InstalledProductFields[];
-      let subscriptions: store.InstalledSubscriptionFields[];
-      let services: store.InstalledServiceFields[];
-      let resources: store.InstalledResourceFields[];
-      let relationships: Relationship[];
-      if (asOf) {
-        const byCreation = <T extends { createdAt: string }>(id: (e: T) => string) => (a: T, b: T) => a.createdAt.localeCompare(b.createdAt) || id(a).localeCompare(id(b));
-        products = ((await store.statesAsOf(tx, 'product_instance', accountId, asOf)) as unknown as ProductInstance[]).sort(byCreation((p) => p.productInstanceId));
-        subscriptions = ((await store.statesAsOf(tx, 'subscription', accountId, asOf)) as unknown as Subscription[]).sort(byCreation((s) => s.subscriptionId));
-        services = ((await store.statesAsOf(tx, 'service_instance', accountId, asOf)) as unknown as ServiceInstance[]).sort(byCreation((s) => s.serviceInstanceId));
-        resources = ((await store.statesAsOf(tx, 'resource_instance', accountId, asOf)) as unknown as ResourceInstance[]).sort(byCreation((r) => r.resourceInstanceId));
-        relationships = await store.listRelationshipsAsOf(tx, accountId, asOf);
-      } else {
-        products = await store.listInstalledProductsOfAccount(tx, accountId);
-        subscriptions = await store.listInstalledSubscriptionsOfAccount(tx, accountId);
-        services = await store.listInstalledServicesOfAccount(tx, accountId);
-        resources = await store.listInstalledResourcesOfAccount(tx, accountId);
-        relationships = await store.listCurrentRelationships(tx, accountId);
-      }
-      // Children grouped by parent in one pass each (in their listed order), not filtered
-      // once per parent: an account with thousands of products would make that quadratic.
-      const relationshipsOf = groupBy(relationships, (r) => r.sourceProductInstanceId,
-        (r) => ({ relationshipId: r.relationshipId, type: r.type, targetProductInstanceId: r.targetProductInstanceId }));
-      const resourcesOf = groupBy(resources, (r) => r.serviceInstanceId,
-        (r) => ({ resourceInstanceId: r.resourceInstanceId, resourceType: r.resourceType, resourceId: r.resourceId, status: r.status, version: r.version }));
-      const servicesOf = groupBy(services, (s) => s.productInstanceId, (s) => ({
-        serviceInstanceId: s.serviceInstanceId,
-        serviceSpecificationId: s.serviceSpecificationId,
-        name: s.name,
-        status: s.status,
-        version: s.version,
-        place: s.place,
-        externalServiceId: s.externalServiceId,
-        technicalParameters: s.technicalParameters,
-        resourceInstances: resourcesOf.get(s.serviceInstanceId) ?? [],
-      }));
-      return {
-        accountId,
-        customerId: account.customerId,
-        snapshotTime: asOf ?? this.deps.clock.now().toISOString(),
-        asOf,
-        products: products.map((p) => ({
-          productInstanceId: p.productInstanceId,
-          name: p.name,
-          status: p.status,
-          version: p.version,
-          subscriptionId: p.subscriptionId,
-          productOfferingId: p.productOfferingId,
-          productOfferingVersion: p.productOfferingVersion,
-          configuration: p.configuration,
-          price: p.price,
-          place: p.place,
-          activationDate: p.activationDate,
-          terminationDate: p.terminationDate,
-          relationships: relationshipsOf.get(p.productInstanceId) ?? [],
-          serviceInstances: servicesOf.get(p.productInstanceId) ?? [],
-        })),
-        subscriptions: subscriptions.map((s) => ({
-          subscriptionId: s.subscriptionId,
-          status: s.status,
-          version: s.version,
-          startDate: s.startDate,
-          endDate: s.endDate,
-          termMonths: s.termMonths,
-          autoRenew: s.autoRenew,
-        })),
-      };
+      const { products, subscriptions } = asOf ? await store.installedBaseTextAsOf(tx, accountId, asOf) : await store.installedBaseTextNow(tx, accountId);
+      const snapshotTime = asOf ?? this.deps.clock.now().toISOString();
+      return `{"accountId":${JSON.stringify(accountId)},"customerId":${JSON.stringify(account.customerId)},"snapshotTime":${JSON.stringify(snapshotTime)},`
+        + `"asOf":${JSON.stringify(asOf)},"products":[${products}],"subscriptions":[${subscriptions}]}`;
     });
   }
 
@@ -187,18 +133,6 @@ export class InventoryQueries {
       return store.listHistory(tx, kind, owner, id, page.afterVersion, page.limit);
     });
   }
-}
-
-/** `items` mapped by `view` and grouped by `key`, each group in the order of `items`. */
-function groupBy<T, V>(items: readonly T[], key: (item: T) => string, view: (item: T) => V): Map<string, V[]> {
-  const groups = new Map<string, V[]>();
-  for (const item of items) {
-    const k = key(item);
-    const group = groups.get(k);
-    if (group) group.push(view(item));
-    else groups.set(k, [view(item)]);
-  }
-  return groups;
 }
 
 async function ownerAccount(tx: Tx, kind: EntityKind, id: string): Promise<string | undefined> {

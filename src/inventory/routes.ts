@@ -120,7 +120,12 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
       querystring: Type.Object({ asOf: Type.Optional(DateTime) }),
       response: { 200: AnyObject },
     },
-  }, async (request) => queries.installedBase(contextOf(request), request.params.accountId, request.query.asOf ? canonicalInstant(request.query.asOf) : null));
+  }, async (request, reply) => {
+    const body = await queries.installedBaseText(contextOf(request), request.params.accountId, request.query.asOf ? canonicalInstant(request.query.asOf) : null);
+    // The body is JSON text already (PostgreSQL built it): sent as bytes, it skips the
+    // serialiser, and a Buffer goes to the socket without another pass over a string.
+    return reply.type('application/json; charset=utf-8').send(Buffer.from(body));
+  });
 
   r.get('/accounts/:accountId/product-instances', {
     schema: {

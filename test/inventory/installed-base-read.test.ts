@@ -1,8 +1,11 @@
 /**
- * The whole installed-base body through HTTP, byte for byte: an account with products, their
- * services and resources, a subscription and a relationship, now and as of a past instant.
- * The expected body is built from the single-entity reads, in the order the installed base
- * promises (created_at, then id), so a faster read of the same rows must give the same text.
+ * The whole installed-base body through HTTP: an account with products, their services and
+ * resources, a subscription and a relationship, now and as of a past instant. The expected body
+ * is built from the single-entity reads, in the order the installed base promises (created_at,
+ * then id), as JSON.stringify writes it; the body must be that text once its whitespace is
+ * JSON.stringify's too (the free-form jsonb objects come as PostgreSQL prints them, with a
+ * space after `:` and `,`). So every member, its name, its place, its type, every null and every
+ * omitted member is checked.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -30,7 +33,8 @@ describe('GET /accounts/{id}/installed-base: the whole body', () => {
       headers: { authorization: `Bearer ${app.adminKey}` },
     });
     assert.equal(response.statusCode, 200, response.body);
-    return response.body;
+    assert.match(String(response.headers['content-type']), /^application\/json/);
+    return JSON.stringify(JSON.parse(response.body));
   }
 
   /** The body the installed base must give now, from the one-entity reads. */
@@ -143,5 +147,79 @@ describe('GET /accounts/{id}/installed-base: the whole body', () => {
     assert.equal(await read(then), bodyThen.replace(`"snapshotTime":"${then}","asOf":null`, `"snapshotTime":"${then}","asOf":"${then}"`));
     // As of now, from history too: the same as the current read.
     assert.equal(await read(now), bodyNow.replace(`"snapshotTime":"${now}","asOf":null`, `"snapshotTime":"${now}","asOf":"${now}"`));
+  });
+});
+
+describe('GET /accounts/{id}/installed-base: text that needs escaping, nulls, and states recorded before a field existed', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await createTestApp();
+  });
+  after(async () => app.close());
+
+  /** Strings JSON must escape (quote, backslash, control characters) and characters it must not touch. */
+  const HOSTILE = 'Fiber "Pro" \\ C:\\x\nline\ttab \u0001\u001f é漢字😀 \u2028 </script>';
+
+  test('the body is JSON.stringify\'s text of the one-entity reads, now and as of then; a state without `place` reads without it', async () => {
+    const { accountId, customerId } = await createAccount(app.services, app.ctx);
+    const c = { orderId: randomUUID(), orderItemId: randomUUID() };
+    app.clock.advance(1000);
+    const created = await app.services.inventory.createProductInstance(app.ctx, {
+      accountId, ...catalogRefs(), name: HOSTILE, catalogSnapshot: { offeringName: HOSTILE }, configuration: { bandwidthMbps: 100 },
+      price: priceSnapshot(), place: null, subscription: null, ...c,
+    });
+    const productId = created.productInstance.productInstanceId;
+    app.clock.advance(1000);
+    const service = await app.services.inventory.attachServiceInstance(app.ctx, productId, {
+      ...serviceSpecRef(), name: null, externalServiceId: null,
+      technicalParameters: { [HOSTILE]: HOSTILE, numbers: [0, -1, 2.5, -0.125, 12345678901234, 1e-6], flags: [true, false, null], nested: { empty: {}, list: [] } },
+    });
+    app.clock.advance(1000);
+    const resource = await app.services.inventory.attachResourceInstance(app.ctx, service.serviceInstanceId, { resourceType: HOSTILE });
+    app.clock.advance(1000);
+    const then = app.clock.now().toISOString();
+
+    const p = await app.services.queries.productInstance(app.ctx, productId);
+    const s = await app.services.queries.serviceInstance(app.ctx, service.serviceInstanceId);
+    const r = await app.services.queries.resourceInstance(app.ctx, resource.resourceInstanceId);
+    assert.equal(p.place, null);
+    assert.equal(r.resourceId, null);
+    const products = [{
+      productInstanceId: p.productInstanceId, name: p.name, status: p.status, version: p.version, subscriptionId: p.subscriptionId,
+      productOfferingId: p.productOfferingId, productOfferingVersion: p.productOfferingVersion, configuration: p.configuration, price: p.price,
+      place: p.place, activationDate: p.activationDate, terminationDate: p.terminationDate, relationships: [],
+      serviceInstances: [{
+        serviceInstanceId: s.serviceInstanceId, serviceSpecificationId: s.serviceSpecificationId, name: s.name, status: s.status, version: s.version,
+        place: s.place, externalServiceId: s.externalServiceId, technicalParameters: s.technicalParameters,
+        resourceInstances: [{ resourceInstanceId: r.resourceInstanceId, resourceType: r.resourceType, resourceId: r.resourceId, status: r.status, version: r.version }],
+      }],
+    }];
+    const body = (asOf: string | null, list: unknown[]) => JSON.stringify({ accountId, customerId, snapshotTime: then, asOf, products: list, subscriptions: [] });
+    const read = async (asOf?: string) => {
+      const response = await app.server.inject({
+        method: 'GET',
+        url: `/accounts/${accountId}/installed-base${asOf ? `?asOf=${encodeURIComponent(asOf)}` : ''}`,
+        headers: { authorization: `Bearer ${app.adminKey}` },
+      });
+      assert.equal(response.statusCode, 200, response.body);
+      return JSON.stringify(JSON.parse(response.body));
+    };
+    assert.equal(await read(), body(null, products));
+    assert.equal(await read(then), body(then, products));
+    // Text outside the free-form objects is exactly JSON.stringify's (names, escapes, nulls).
+    const raw = (await app.server.inject({ method: 'GET', url: `/accounts/${accountId}/installed-base`, headers: { authorization: `Bearer ${app.adminKey}` } })).body;
+    assert.ok(raw.includes(`"name":${JSON.stringify(HOSTILE)},"status":"PENDING_ACTIVATION"`), raw.slice(0, 400));
+    assert.ok(raw.includes(`"resourceType":${JSON.stringify(HOSTILE)},"resourceId":null,`));
+    assert.ok(raw.includes('"name":null,"status":"PENDING","version":1,"place":null,"externalServiceId":null,'));
+
+    // A state recorded before `place` existed: the asOf body leaves the member out, as
+    // JSON.stringify leaves out an undefined one, rather than answer a null nobody recorded.
+    await app.db.pool.query(
+      `update product_instance_history set after_state = after_state - 'place' where account_id = $1 and product_instance_id = $2`,
+      [accountId, productId],
+    );
+    const withoutPlace = products.map(({ place: _, ...rest }) => rest);
+    assert.equal(await read(then), body(then, withoutPlace));
+    assert.equal(await read(), body(null, products));
   });
 });

@@ -8,7 +8,7 @@
 import { eventPayload, type OutboxEvent } from '../../events/index.ts';
 import type { Tx } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
-import type { EntityKind, HistoryEntry, JsonObject } from '../types.ts';
+import type { EntityKind, HistoryEntry } from '../types.ts';
 import { isoRequired, selectAll } from './rows.ts';
 
 const HISTORY_TABLE: Record<EntityKind, { table: string; idColumn: string }> = {
@@ -112,23 +112,6 @@ export function listHistory(tx: Tx, kind: EntityKind, accountId: string, entityI
     historyFromRow,
     `select * from ${table} where account_id = $1 and ${idColumn} = $2 and version > $3 order by version limit $4`,
     [accountId, entityId, afterVersion, limit],
-  );
-}
-
-/**
- * The state of every entity of one kind in an account as recorded at `asOf` (transaction
- * time): the after_state of the newest version recorded at or before that instant.
- */
-export function statesAsOf(tx: Tx, kind: EntityKind, accountId: string, asOf: string): Promise<JsonObject[]> {
-  const { table, idColumn } = HISTORY_TABLE[kind];
-  return selectAll(
-    tx,
-    (r: { after_state: JsonObject }) => r.after_state,
-    `select distinct on (${idColumn}) after_state
-       from ${table}
-      where account_id = $1 and recorded_at <= $2
-      order by ${idColumn}, version desc`,
-    [accountId, asOf],
   );
 }
 

@@ -10,3 +10,4 @@ export * from './resource-instance.ts';
 export * from './relationship.ts';
 export * from './guard.ts';
 export * from './history.ts';
+export * from './installed-base.ts';

@@ -83,39 +83,6 @@ export function listProductInstancesOfAccount(tx: Tx, accountId: string): Promis
   return selectAll(tx, productInstanceFromRow, 'select * from product_instance where account_id = $1 order by created_at, product_instance_id', [accountId]);
 }
 
-/** The fields of a product instance that the installed base shows. */
-export type InstalledProductFields = Pick<ProductInstance, 'productInstanceId' | 'name' | 'status' | 'version' | 'subscriptionId' | 'productOfferingId'
-  | 'productOfferingVersion' | 'configuration' | 'price' | 'place' | 'activationDate' | 'terminationDate'>;
-
-/**
- * Every product instance of the account, only the columns the installed base shows: an
- * account can own thousands, and the snapshots and timestamps it does not show would cost
- * PostgreSQL their output and pg their parsing, row after row.
- */
-export function listInstalledProductsOfAccount(tx: Tx, accountId: string): Promise<InstalledProductFields[]> {
-  return selectAll(
-    tx,
-    (r: any): InstalledProductFields => ({
-      productInstanceId: r.product_instance_id,
-      name: r.name,
-      status: r.status,
-      version: r.version,
-      subscriptionId: r.subscription_id,
-      productOfferingId: r.product_offering_id,
-      productOfferingVersion: r.product_offering_version,
-      configuration: r.configuration_snapshot,
-      price: r.price_snapshot,
-      place: r.place,
-      activationDate: iso(r.activation_date),
-      terminationDate: iso(r.termination_date),
-    }),
-    `select product_instance_id, name, status, version, subscription_id, product_offering_id, product_offering_version,
-            configuration_snapshot, price_snapshot, place, activation_date, termination_date
-       from product_instance where account_id = $1 order by created_at, product_instance_id`,
-    [accountId],
-  );
-}
-
 export function listProductInstancesOfSubscription(tx: Tx, accountId: string, subscriptionId: string): Promise<ProductInstance[]> {
   return selectAll(tx, productInstanceFromRow, 'select * from product_instance where account_id = $1 and subscription_id = $2 order by created_at, product_instance_id', [accountId, subscriptionId]);
 }

@@ -31,27 +31,6 @@ export function listResourceInstancesOfAccount(tx: Tx, accountId: string): Promi
   return selectAll(tx, resourceInstanceFromRow, 'select * from resource_instance where account_id = $1 order by created_at, resource_instance_id', [accountId]);
 }
 
-/** The fields of a resource instance that the installed base shows, and the service it belongs to. */
-export type InstalledResourceFields = Pick<ResourceInstance, 'resourceInstanceId' | 'serviceInstanceId' | 'resourceType' | 'resourceId' | 'status' | 'version'>;
-
-/** Every resource instance of the account, only the columns the installed base shows. */
-export function listInstalledResourcesOfAccount(tx: Tx, accountId: string): Promise<InstalledResourceFields[]> {
-  return selectAll(
-    tx,
-    (r: any): InstalledResourceFields => ({
-      resourceInstanceId: r.resource_instance_id,
-      serviceInstanceId: r.service_instance_id,
-      resourceType: r.resource_type,
-      resourceId: r.resource_id,
-      status: r.status,
-      version: r.version,
-    }),
-    `select resource_instance_id, service_instance_id, resource_type, resource_id, status, version
-       from resource_instance where account_id = $1 order by created_at, resource_instance_id`,
-    [accountId],
-  );
-}
-
 export async function insertResourceInstance(tx: Tx, tenantId: string, r: ResourceInstance): Promise<void> {
   await tx.query(
     `insert into resource_instance (tenant_id, account_id, resource_instance_id, service_instance_id, resource_type,

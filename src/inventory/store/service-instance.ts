@@ -33,32 +33,6 @@ export function listServiceInstancesOfAccount(tx: Tx, accountId: string): Promis
   return selectAll(tx, serviceInstanceFromRow, 'select * from service_instance where account_id = $1 order by created_at, service_instance_id', [accountId]);
 }
 
-/** The fields of a service instance that the installed base shows, and the product it belongs to. */
-export type InstalledServiceFields = Pick<ServiceInstance, 'serviceInstanceId' | 'productInstanceId' | 'serviceSpecificationId' | 'name' | 'status'
-  | 'version' | 'place' | 'externalServiceId' | 'technicalParameters'>;
-
-/** Every service instance of the account, only the columns the installed base shows. */
-export function listInstalledServicesOfAccount(tx: Tx, accountId: string): Promise<InstalledServiceFields[]> {
-  return selectAll(
-    tx,
-    (r: any): InstalledServiceFields => ({
-      serviceInstanceId: r.service_instance_id,
-      productInstanceId: r.product_instance_id,
-      serviceSpecificationId: r.service_specification_id,
-      name: r.name,
-      status: r.status,
-      version: r.version,
-      place: r.place,
-      externalServiceId: r.external_service_id,
-      technicalParameters: r.technical_parameters,
-    }),
-    `select service_instance_id, product_instance_id, service_specification_id, name, status, version, place,
-            external_service_id, technical_parameters
-       from service_instance where account_id = $1 order by created_at, service_instance_id`,
-    [accountId],
-  );
-}
-
 export async function insertServiceInstance(tx: Tx, tenantId: string, s: ServiceInstance): Promise<void> {
   await tx.query(
     `insert into service_instance (tenant_id, account_id, service_instance_id, product_instance_id, service_specification_id,

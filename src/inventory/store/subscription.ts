@@ -31,28 +31,6 @@ export function listSubscriptionsOfAccount(tx: Tx, accountId: string): Promise<S
   return selectAll(tx, subscriptionFromRow, 'select * from subscription where account_id = $1 order by created_at, subscription_id', [accountId]);
 }
 
-/** The fields of a subscription that the installed base shows. */
-export type InstalledSubscriptionFields = Pick<Subscription, 'subscriptionId' | 'status' | 'version' | 'startDate' | 'endDate' | 'termMonths' | 'autoRenew'>;
-
-/** Every subscription of the account, only the columns the installed base shows. */
-export function listInstalledSubscriptionsOfAccount(tx: Tx, accountId: string): Promise<InstalledSubscriptionFields[]> {
-  return selectAll(
-    tx,
-    (r: any): InstalledSubscriptionFields => ({
-      subscriptionId: r.subscription_id,
-      status: r.status,
-      version: r.version,
-      startDate: iso(r.start_date),
-      endDate: iso(r.end_date),
-      termMonths: r.term_months,
-      autoRenew: r.auto_renew,
-    }),
-    `select subscription_id, status, version, start_date, end_date, term_months, auto_renew
-       from subscription where account_id = $1 order by created_at, subscription_id`,
-    [accountId],
-  );
-}
-
 export async function insertSubscription(tx: Tx, tenantId: string, s: Subscription): Promise<void> {
   await tx.query(
     `insert into subscription (tenant_id, account_id, subscription_id, customer_id, agreement_id, billing_account_id,
