@@ -16,7 +16,8 @@ import { call, createTestApp, drainFulfillment, type TestApp } from '../helpers/
 const KEY = 'tnr_completion-test-demo-key-0123456789';
 const FIXTURE = new URL('./fixtures/completion-3-item-add.json', import.meta.url);
 
-const TABLES = ['product_order', 'order_item', 'order_state_change', 'fulfillment_task', 'product_instance', 'product_instance_history',
+// The tasks' own rows are the orchestrator's, not the completion's: not compared.
+const TABLES = ['product_order', 'order_item', 'order_state_change', 'product_instance', 'product_instance_history',
   'subscription', 'subscription_history', 'service_instance', 'service_instance_history', 'resource_instance', 'resource_instance_history',
   'product_instance_relationship', 'asset_operation_guard', 'outbox_event', 'audit_log'];
 
