@@ -37,6 +37,7 @@ const owners = {
   customer: 'customers',
   account: 'customers',
   product_specification: 'catalog',
+  catalog_revision: 'catalog',
   product_offering: 'catalog',
   service_specification: 'catalog',
   resource_specification: 'catalog',
@@ -71,7 +72,7 @@ const shared = {
   // decision 0016: the consistency check reads across the parts it checks, read-only.
   'src/inventory/check.ts': ['tenant', 'product_order', 'fulfillment_task', 'outbox_event'],
   // decision 0020: a price preview reads its inputs in one read-only statement (one round trip).
-  'src/quotes/preview-store.ts': ['account', 'product_instance', 'product_instance_relationship', 'product_offering', 'product_specification', 'price_rule', 'account_price_term', 'promo_redemption'],
+  'src/quotes/preview-store.ts': ['account', 'product_instance', 'product_instance_relationship', 'product_offering', 'product_specification', 'catalog_revision', 'price_rule', 'account_price_term', 'promo_redemption'],
 };
 
 export default [

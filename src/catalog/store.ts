@@ -208,6 +208,11 @@ export async function listVersions(tx: Tx, kind: CatalogKind, id: string, afterV
  */
 export async function lockVersions(tx: Tx, kind: CatalogKind, id: string): Promise<VersionRow[]> {
   const { table, id: idColumn } = TABLES[kind];
+  // The tenant's catalog revision first (migration 0014): a write to a version row moves it
+  // (a trigger), so every command that writes locks it; locking it before any version row keeps
+  // one order of locks across the tenant's commands (no deadlock on it).
+  await queryRows(tx, `insert into catalog_revision (tenant_id, revision) values (tenure_current_tenant(), 1)
+    on conflict (tenant_id) do update set revision = catalog_revision.revision + 1`, []);
   const rows = await queryRows(tx, `select * from ${table} where ${idColumn} = $1 order by version for update`, [id]);
   return rows.map((r) => fromRow(kind, r));
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { publishedDocuments } from '../../src/catalog/service.ts';
 import { ensureDemo } from '../../src/demo/seed.ts';
+import { queryRows } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
 
 const KEY = 'tnr_preview-cache-demo-key-0123456789';
@@ -96,6 +97,25 @@ describe('price previews and the published-document cache', () => {
     assert.equal(retired.status, 400, JSON.stringify(retired.body));
     assert.deepEqual(retired.body.errors, [{ field: '/lines/0/offeringId', message: 'offering internet-100-cache version 2 is retired, not sellable' }]);
   });
+
+  test('a catalog row written outside the catalog commands moves the revision: the next preview reads it', async () => {
+    // Previews keep the lines' offering rows while the tenant's catalog revision stays (migration
+    // 0014); a write that no command of this process made (another process, a script) must be seen.
+    const created = await api(KEY, 'POST', '/product-offerings', document('internet-100-revision', '36000000'));
+    const id = created.body.id;
+    assert.equal((await api(KEY, 'POST', `/product-offerings/${id}/versions/1/publication:apply`)).status, 200);
+    const revision = async () => Number((await queryRows<any>(app.db.pool, 'select revision from catalog_revision where tenant_id = $1', [await tenantOf(id)]))[0]!.revision);
+    const before = await revision();
+    for (let i = 0; i < 2; i++) assert.equal((await preview(KEY, homeId, id)).status, 200);
+    assert.equal(await revision(), before, 'previews do not move it');
+    await queryRows(app.db.pool, `update product_offering set status = 'retired', retired_at = now() where product_offering_id = $1`, [id]);
+    assert.equal(await revision(), before + 1);
+    const retired = await preview(KEY, homeId, id);
+    assert.equal(retired.status, 400, JSON.stringify(retired.body));
+    assert.deepEqual(retired.body.errors, [{ field: '/lines/0/offeringId', message: 'offering internet-100-revision version 1 is retired, not sellable' }]);
+  });
+
+  const tenantOf = async (offeringId: string) => (await queryRows<any>(app.db.pool, 'select tenant_id from product_offering where product_offering_id = $1 limit 1', [offeringId]))[0]!.tenant_id;
 
   test("a tenant never gets another tenant's cached document", async () => {
     const mine = await preview(KEY, homeId, internet.id);
