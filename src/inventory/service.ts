@@ -14,7 +14,7 @@ import { move, replace } from './commands/move-and-replace.ts';
 import { createPendingProductsForOrder } from './commands/order-add.ts';
 import { releaseOrderItemHolds } from './commands/order-hold.ts';
 import { createRelationship, endRelationship } from './commands/relationships.ts';
-import { attachResourceInstance, attachServiceInstance, releaseResourceInstance, releaseServiceInstance } from './commands/services-and-resources.ts';
+import { attachFulfilledServices, attachResourceInstance, attachServiceInstance, releaseResourceInstance, releaseServiceInstance } from './commands/services-and-resources.ts';
 import type { Unit } from './pipeline.ts';
 import type { CommandContext } from './types.ts';
 
@@ -68,6 +68,7 @@ export class InventoryService {
   readonly attachServiceInstance = this.command(attachServiceInstance);
   readonly releaseServiceInstance = this.command(releaseServiceInstance);
   readonly attachResourceInstance = this.command(attachResourceInstance);
+  readonly attachFulfilledServices = this.command(attachFulfilledServices);
   readonly releaseResourceInstance = this.command(releaseResourceInstance);
   readonly createRelationship = this.command(createRelationship);
   readonly endRelationship = this.command(endRelationship);

@@ -66,8 +66,8 @@ async function moveItem(
   const verdict = itemTransition(item.status, command);
   if (!verdict.ok) throw new IllegalTransitionError('order item', item.itemId, item.status, command, verdict.allowed);
   const { order } = locked;
-  const updated = await store.updateItem(tx, order.accountId, item, { status: verdict.to, ...change }, now);
-  await store.insertStateChange(tx, ctx.tenantId, order.accountId, order.orderId, { itemId: item.itemId, fromStatus: item.status, toStatus: verdict.to, reason, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
+  // The item's new status and its state change in one statement.
+  const updated = await store.updateItemWithStateChange(tx, ctx.tenantId, order.accountId, item, { status: verdict.to, ...change }, { reason, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null }, now);
   locked.items = locked.items.map((i) => (i.itemId === updated.itemId ? updated : i));
   return updated;
 }

@@ -269,3 +269,39 @@ export async function updateItem(
   if (!row) throw new Error(`order item ${item.itemId} changed under its order's lock`);
   return itemFromRow(row);
 }
+
+/**
+ * updateItem and insertStateChange in one statement: the item's new status and the state
+ * change that records it, written together (the state change only when the item was updated).
+ * The rows are those the two statements write.
+ */
+export async function updateItemWithStateChange(
+  tx: Tx,
+  tenantId: string,
+  accountId: string,
+  item: OrderItemRecord,
+  change: { status: ItemState; productInstanceId?: string | null; error?: Record<string, unknown> | null; details?: Record<string, unknown> },
+  stateChange: Omit<StateChange, 'changeId' | 'itemId' | 'fromStatus' | 'toStatus'>,
+  at: string,
+): Promise<OrderItemRecord> {
+  const row = await queryOne<any>(
+    tx,
+    `with updated as (
+       update order_item set status = $4, product_instance_id = $5, error = $6, details = $7, version = version + 1, updated_at = $8
+        where account_id = $1 and item_id = $2 and version = $3
+        returning *
+     ), recorded as (
+       insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
+         recorded_at, actor_api_key_id)
+       select $9, u.account_id, u.order_id, $10, u.item_id, $11, $4, $12, $13, $14 from updated u
+     )
+     select * from updated`,
+    [accountId, item.itemId, item.version, change.status,
+     change.productInstanceId === undefined ? item.productInstanceId : change.productInstanceId,
+     change.error === undefined ? item.error : change.error,
+     change.details ?? item.details, at,
+     tenantId, newId(), item.status, stateChange.reason, stateChange.recordedAt, stateChange.actorApiKeyId],
+  );
+  if (!row) throw new Error(`order item ${item.itemId} changed under its order's lock`);
+  return itemFromRow(row);
+}

@@ -3,7 +3,7 @@
  * versions it was sold as, the service specifications of its services, and a price in the
  * account's currency. 400 naming the field otherwise.
  */
-import { findCatalogVersion, findOfferingVersion, findProductSpecificationVersion } from '../../catalog/index.ts';
+import { findCatalogDocuments, findOfferingVersion, findProductSpecificationVersion } from '../../catalog/index.ts';
 import { ValidationError } from '../../platform/errors.ts';
 import type { JsonObject } from '../types.ts';
 import type { Unit } from '../pipeline.ts';
@@ -42,9 +42,12 @@ export async function checkProductReferences(u: Unit, snapshot: Pick<ProductSnap
   }
 }
 
-/** A service instance names a service specification version that exists in the tenant's catalog. */
+/**
+ * A service instance names a service specification version that exists in the tenant's catalog.
+ * A version exists when it has a document; a published one's is in process once read (no statement).
+ */
 export async function checkServiceSpecification(u: Unit, id: string, version: number, prefix: string): Promise<void> {
   const number = versionNumber(version);
-  const specification = number === null ? null : await findCatalogVersion(u.tx, 'service_specification', id, number);
-  if (!specification) throw ValidationError.field(`${prefix}/serviceSpecificationId`, `service specification ${id} version ${version} does not exist`);
+  const found = number === null ? false : (await findCatalogDocuments(u.tx, u.ctx.tenantId, 'service_specification', [{ id, version: number }])).has(`${id}@${number}`);
+  if (!found) throw ValidationError.field(`${prefix}/serviceSpecificationId`, `service specification ${id} version ${version} does not exist`);
 }

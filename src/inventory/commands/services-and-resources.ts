@@ -7,7 +7,8 @@ import { IllegalTransitionError, NotFoundError } from '../../platform/errors.ts'
 import { newId } from '../../platform/ids.ts';
 import { resourceEvent, serviceEvent } from '../events.ts';
 import { PRODUCT_INSTANCE_FINAL_STATES, serviceStateFor, type ProductInstanceCommand } from '../model.ts';
-import { audit, checkExpectedVersion, loadProduct, loadProductWithGuard, transitionProduct, underGuard, writeVersion, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
+import { eventPayload, type OutboxEvent } from '../../events/index.ts';
+import { audit, checkExpectedVersion, correlationOf, loadProduct, loadProductWithGuard, transitionProduct, underGuard, writeVersion, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
 import * as store from '../store/index.ts';
 import type { JsonObject, ProductInstance, ResourceInstance, ServiceInstance } from '../types.ts';
 import { checkServiceSpecification } from './catalog-references.ts';
@@ -56,6 +57,97 @@ export async function attachServiceInstance(u: Unit, productInstanceId: string, 
   }, activeGuard);
   await audit(u, 'service-instance.attach', 'service_instance', service.serviceInstanceId, product.accountId, { productInstanceId });
   return service;
+}
+
+/**
+ * What fulfillment set up for a product (an ADD's services, each with its reserved resources),
+ * attached as attachServiceInstance and attachResourceInstance attach them one at a time — the
+ * same rows, versions, history rows, events and audit rows, in the same order — but with the
+ * product and its active guard read once: attaching writes neither, so every attachment under
+ * it sees what the first read saw (a guard taken only for one attachment is released with it).
+ */
+export async function attachFulfilledServices(u: Unit, productInstanceId: string, services: readonly FulfilledService[], cause: CorrelatedCause): Promise<ServiceInstance[]> {
+  const { product, activeGuard } = await loadProductWithGuard(u, productInstanceId);
+  if (PRODUCT_INSTANCE_FINAL_STATES.includes(product.status) || product.status === 'PENDING_DISCONNECT') {
+    throw new IllegalTransitionError('product instance', productInstanceId, product.status, 'service-attachment:apply', []);
+  }
+  // The order item holds the product's guard (an order's fulfillment): no guard statement, and
+  // every row and record of them in one statement.
+  if (activeGuard && cause.orderItemId != null && activeGuard.orderItemId === cause.orderItemId) return insertFulfilledServices(u, product, services, cause);
+  const attached: ServiceInstance[] = [];
+  for (const fulfilled of services) {
+    await checkServiceSpecification(u, fulfilled.serviceSpecificationId, fulfilled.serviceSpecificationVersion, '');
+    const service = await underGuard(u, product, cause, 'ATTACH_SERVICE', async () => {
+      const created = newServiceInstance(u, product, fulfilled, product.place, cause.effectiveAt ?? u.now);
+      await createService(u, created, 'ATTACHED', cause);
+      return created;
+    }, activeGuard);
+    await audit(u, 'service-instance.attach', 'service_instance', service.serviceInstanceId, product.accountId, { productInstanceId });
+    for (const input of fulfilled.resources) {
+      const resource = await underGuard(u, product, cause, 'ATTACH_RESOURCE', () => allocateResource(u, service, input, cause), activeGuard);
+      await audit(u, 'resource-instance.attach', 'resource_instance', resource.resourceInstanceId, resource.accountId, { serviceInstanceId: service.serviceInstanceId });
+    }
+    attached.push(service);
+  }
+  return attached;
+}
+
+/**
+ * attachFulfilledServices under a guard the cause's order item holds: each service and resource
+ * built by the code of the one-row commands (newServiceInstance, createService, allocateResource,
+ * audit), their records in the same order, written by store.insertNewServicesWithRecords.
+ */
+async function insertFulfilledServices(u: Unit, product: ProductInstance, services: readonly FulfilledService[], cause: CorrelatedCause): Promise<ServiceInstance[]> {
+  for (const fulfilled of services) await checkServiceSpecification(u, fulfilled.serviceSpecificationId, fulfilled.serviceSpecificationVersion, '');
+  const { ctx, now } = u;
+  const tenantId = ctx.tenantId;
+  const actorApiKeyId = ctx.actor?.apiKeyId ?? null;
+  const effectiveAt = cause.effectiveAt ?? now;
+  const rows: store.NewServiceRows = { services: [], resources: [], serviceHistory: [], resourceHistory: [], audits: [], events: [] };
+  const event = (e: OutboxEvent) => rows.events.push({
+    tenant_id: tenantId, account_id: e.accountId, event_id: e.eventId, event_type: e.eventType, event_version: e.eventVersion,
+    aggregate_type: e.aggregateType, aggregate_id: e.aggregateId, aggregate_version: e.aggregateVersion, payload: eventPayload(e), occurred_at: e.occurredAt,
+  });
+  // As audit() writes it: the request's correlation id.
+  const auditRow = (action: string, targetType: string, targetId: string, details: Record<string, unknown>) => rows.audits.push({
+    audit_id: newId(), tenant_id: tenantId, actor_api_key_id: actorApiKeyId, actor_role: ctx.actor?.role ?? null, action, target_type: targetType,
+    target_id: targetId, subject_account_id: product.accountId, correlation_id: ctx.correlationId, details, recorded_at: now,
+  });
+  // As writeVersion writes a first version's history row.
+  const history = (into: Record<string, unknown>[], idColumn: string, entityId: string, after: ServiceInstance | ResourceInstance, changeType: string) => into.push({
+    tenant_id: tenantId, account_id: after.accountId, [idColumn]: entityId, version: after.version, history_id: newId(), change_type: changeType,
+    changed_by_order_id: cause.orderId ?? null, changed_by_order_item_id: cause.orderItemId ?? null, before_state: null, after_state: after,
+    recorded_at: now, effective_at: effectiveAt, actor_api_key_id: actorApiKeyId, correlation_id: correlationOf(u, cause),
+  });
+  const attached: ServiceInstance[] = [];
+  for (const fulfilled of services) {
+    const service = newServiceInstance(u, product, fulfilled, product.place, effectiveAt);
+    rows.services.push({
+      tenant_id: tenantId, account_id: service.accountId, service_instance_id: service.serviceInstanceId, product_instance_id: service.productInstanceId,
+      service_specification_id: service.serviceSpecificationId, service_specification_version: service.serviceSpecificationVersion, name: service.name,
+      status: service.status, external_service_id: service.externalServiceId, place: service.place, activation_date: service.activationDate,
+      termination_date: service.terminationDate, technical_parameters: service.technicalParameters, version: service.version,
+      created_at: service.createdAt, updated_at: service.updatedAt,
+    });
+    history(rows.serviceHistory, 'service_instance_id', service.serviceInstanceId, service, 'ATTACHED');
+    event(serviceEvent(u, 'ServiceInstanceCreated', null, service, cause, { operation: 'ATTACHED' }));
+    auditRow('service-instance.attach', 'service_instance', service.serviceInstanceId, { productInstanceId: product.productInstanceId });
+    for (const input of fulfilled.resources) {
+      const resource = newResourceInstance(u, service, input, effectiveAt);
+      rows.resources.push({
+        tenant_id: tenantId, account_id: resource.accountId, resource_instance_id: resource.resourceInstanceId, service_instance_id: resource.serviceInstanceId,
+        resource_type: resource.resourceType, resource_id: resource.resourceId, external_resource_id: resource.externalResourceId, status: resource.status,
+        allocation_date: resource.allocationDate, release_date: resource.releaseDate, attributes: resource.attributes, version: resource.version,
+        created_at: resource.createdAt, updated_at: resource.updatedAt,
+      });
+      history(rows.resourceHistory, 'resource_instance_id', resource.resourceInstanceId, resource, 'ALLOCATED');
+      event(resourceEvent(u, 'ResourceInstanceAllocated', null, resource, service, cause));
+      auditRow('resource-instance.attach', 'resource_instance', resource.resourceInstanceId, { serviceInstanceId: service.serviceInstanceId });
+    }
+    attached.push(service);
+  }
+  if (attached.length) await store.insertNewServicesWithRecords(u.tx, rows);
+  return attached;
 }
 
 /** Terminates a service of a live product, and releases its resources. */
@@ -203,7 +295,19 @@ export async function changeService(u: Unit, current: ServiceInstance, changeTyp
 /** Allocates a resource to a live service: a new resource instance, its history row and event. */
 async function allocateResource(u: Unit, service: ServiceInstance, input: FulfilledResource, cause: CorrelatedCause): Promise<ResourceInstance> {
   const effectiveAt = cause.effectiveAt ?? u.now;
-  const resource: ResourceInstance = {
+  const resource = newResourceInstance(u, service, input, effectiveAt);
+  await writeVersion(u, 'resource_instance', null, resource, {
+    changeType: 'ALLOCATED',
+    cause,
+    effectiveAt,
+    event: resourceEvent(u, 'ResourceInstanceAllocated', null, resource, service, cause),
+  });
+  return resource;
+}
+
+/** A new resource instance allocated to the service. */
+function newResourceInstance(u: Unit, service: ServiceInstance, input: FulfilledResource, effectiveAt: string): ResourceInstance {
+  return {
     resourceInstanceId: newId(),
     accountId: service.accountId,
     serviceInstanceId: service.serviceInstanceId,
@@ -218,13 +322,6 @@ async function allocateResource(u: Unit, service: ServiceInstance, input: Fulfil
     createdAt: u.now,
     updatedAt: u.now,
   };
-  await writeVersion(u, 'resource_instance', null, resource, {
-    changeType: 'ALLOCATED',
-    cause,
-    effectiveAt,
-    event: resourceEvent(u, 'ResourceInstanceAllocated', null, resource, service, cause),
-  });
-  return resource;
 }
 
 /** Releases every resource of a service that is still allocated (the service has ended). */

@@ -206,3 +206,69 @@ export async function insertNewAssetsWithRecords(tx: Tx, rows: NewAssetRows): Pr
     [rows.subscriptions, rows.products, rows.relationships, rows.guards, rows.subscriptionHistory, rows.productHistory, rows.audits, rows.events].map((set) => JSON.stringify(set)),
   );
 }
+
+/**
+ * New services of a product and the resources allocated to them, with every record of them
+ * (decision 0007, for many versions at once): the rows, their first versions' history rows,
+ * the audit rows and the outbox events, in one statement, as insertNewAssetsWithRecords does at
+ * submission. Each set is one JSON array of rows keyed by column name; events and audit rows are
+ * written in the order given. The caller builds every row as the one-row statements write it.
+ */
+export interface NewServiceRows {
+  services: Record<string, unknown>[];
+  resources: Record<string, unknown>[];
+  serviceHistory: Record<string, unknown>[];
+  resourceHistory: Record<string, unknown>[];
+  audits: Record<string, unknown>[];
+  events: Record<string, unknown>[];
+}
+
+export async function insertNewServicesWithRecords(tx: Tx, rows: NewServiceRows): Promise<void> {
+  await tx.query(
+    `with new_services as (
+       insert into service_instance (tenant_id, account_id, service_instance_id, product_instance_id, service_specification_id,
+         service_specification_version, name, status, external_service_id, place, activation_date, termination_date,
+         technical_parameters, version, created_at, updated_at)
+       select r.tenant_id, r.account_id, r.service_instance_id, r.product_instance_id, r.service_specification_id,
+              r.service_specification_version, r.name, r.status, r.external_service_id, r.place, r.activation_date, r.termination_date,
+              r.technical_parameters, r.version, r.created_at, r.updated_at
+         from jsonb_populate_recordset(null::service_instance, $1::jsonb) with ordinality as r
+        order by r.ordinality
+     ), new_resources as (
+       insert into resource_instance (tenant_id, account_id, resource_instance_id, service_instance_id, resource_type,
+         resource_id, external_resource_id, status, allocation_date, release_date, attributes, version, created_at, updated_at)
+       select r.tenant_id, r.account_id, r.resource_instance_id, r.service_instance_id, r.resource_type,
+              r.resource_id, r.external_resource_id, r.status, r.allocation_date, r.release_date, r.attributes, r.version, r.created_at, r.updated_at
+         from jsonb_populate_recordset(null::resource_instance, $2::jsonb) with ordinality as r
+        order by r.ordinality
+     ), service_versions as (
+       insert into service_instance_history (tenant_id, account_id, service_instance_id, version, history_id, change_type, changed_by_order_id,
+         changed_by_order_item_id, before_state, after_state, recorded_at, effective_at, actor_api_key_id, correlation_id)
+       select r.tenant_id, r.account_id, r.service_instance_id, r.version, r.history_id, r.change_type, r.changed_by_order_id,
+              r.changed_by_order_item_id, r.before_state, r.after_state, r.recorded_at, r.effective_at, r.actor_api_key_id, r.correlation_id
+         from jsonb_populate_recordset(null::service_instance_history, $3::jsonb) with ordinality as r
+        order by r.ordinality
+     ), resource_versions as (
+       insert into resource_instance_history (tenant_id, account_id, resource_instance_id, version, history_id, change_type, changed_by_order_id,
+         changed_by_order_item_id, before_state, after_state, recorded_at, effective_at, actor_api_key_id, correlation_id)
+       select r.tenant_id, r.account_id, r.resource_instance_id, r.version, r.history_id, r.change_type, r.changed_by_order_id,
+              r.changed_by_order_item_id, r.before_state, r.after_state, r.recorded_at, r.effective_at, r.actor_api_key_id, r.correlation_id
+         from jsonb_populate_recordset(null::resource_instance_history, $4::jsonb) with ordinality as r
+        order by r.ordinality
+     ), audits as (
+       insert into audit_log (audit_id, tenant_id, actor_api_key_id, actor_role, action, target_type, target_id,
+         subject_account_id, correlation_id, details, recorded_at)
+       select r.audit_id, r.tenant_id, r.actor_api_key_id, r.actor_role, r.action, r.target_type, r.target_id,
+              r.subject_account_id, r.correlation_id, r.details, r.recorded_at
+         from jsonb_populate_recordset(null::audit_log, $5::jsonb) with ordinality as r
+        order by r.ordinality
+     )
+     insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
+       aggregate_version, payload, occurred_at)
+     select r.tenant_id, r.account_id, r.event_id, r.event_type, r.event_version, r.aggregate_type, r.aggregate_id,
+            r.aggregate_version, r.payload, r.occurred_at
+       from jsonb_populate_recordset(null::outbox_event, $6::jsonb) with ordinality as r
+      order by r.ordinality`,
+    [rows.services, rows.resources, rows.serviceHistory, rows.resourceHistory, rows.audits, rows.events].map((set) => JSON.stringify(set)),
+  );
+}

@@ -5,7 +5,7 @@
  * and how it is withdrawn or taken again on a re-run. The submission pipeline (orders/submit.ts)
  * and the item lifecycle (orders/lifecycle.ts) call these and never ask which action an item is.
  */
-import { findCatalogVersion } from '../../catalog/index.ts';
+import { findCatalogDocuments } from '../../catalog/index.ts';
 import type { Account } from '../../customers/index.ts';
 import type { StepPlan, TaskOutcome } from '../../fulfillment/index.ts';
 import { productInstanceInTx, type assetVersionsInTx, type FulfilledService, type InventoryService, type ProductInstance, type ProductInstanceCommand } from '../../inventory/index.ts';
@@ -144,16 +144,21 @@ export async function currentProduct(tx: Tx, id: string): Promise<ProductInstanc
  * returned, named as the catalog names them: a service by its specification's name, a
  * resource by its specification's resource type (as the demo and the internal routes record them).
  */
-export async function servicesFromTasks(tx: Tx, tasks: readonly TaskOutcome[]): Promise<FulfilledService[]> {
+export async function servicesFromTasks(tx: Tx, tenantId: string, tasks: readonly TaskOutcome[]): Promise<FulfilledService[]> {
+  const configures = tasks.filter((t) => t.step === 'configure' && t.specification);
+  const reservesOf = (configured: TaskOutcome) => tasks.filter((t) => t.step === 'reserve' && t.specification && configured.dependsOn.includes(t.taskId));
+  // The specifications' documents: published ones from the process's catalog documents, no statement once known.
+  const serviceDocs = await findCatalogDocuments(tx, tenantId, 'service_specification', configures.map((t) => ({ id: t.specification!.id, version: t.specification!.version })));
+  const resourceDocs = await findCatalogDocuments(tx, tenantId, 'resource_specification', configures.flatMap(reservesOf).map((t) => ({ id: t.specification!.id, version: t.specification!.version })));
   const services: FulfilledService[] = [];
-  for (const configured of tasks.filter((t) => t.step === 'configure' && t.specification)) {
+  for (const configured of configures) {
     const spec = configured.specification!;
-    const service = await findCatalogVersion(tx, 'service_specification', spec.id, spec.version);
+    const service = serviceDocs.get(`${spec.id}@${spec.version}`);
     const resources: FulfilledService['resources'] = [];
-    for (const reserved of tasks.filter((t) => t.step === 'reserve' && t.specification && configured.dependsOn.includes(t.taskId))) {
-      const resource = await findCatalogVersion(tx, 'resource_specification', reserved.specification!.id, reserved.specification!.version);
+    for (const reserved of reservesOf(configured)) {
+      const resource = resourceDocs.get(`${reserved.specification!.id}@${reserved.specification!.version}`);
       resources.push({
-        resourceType: resource?.body.resourceType ?? reserved.specification!.code,
+        resourceType: resource?.resourceType ?? reserved.specification!.code,
         resourceId: reserved.externalId,
         externalResourceId: reserved.externalId,
         attributes: (reserved.result ?? {}) as JsonObject,
@@ -162,7 +167,7 @@ export async function servicesFromTasks(tx: Tx, tasks: readonly TaskOutcome[]): 
     services.push({
       serviceSpecificationId: spec.id,
       serviceSpecificationVersion: spec.version,
-      name: service?.body.name ?? spec.code,
+      name: service?.name ?? spec.code,
       externalServiceId: configured.externalId,
       technicalParameters: (configured.result ?? {}) as JsonObject,
       resources,

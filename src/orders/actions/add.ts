@@ -91,11 +91,9 @@ export const add: OrderActionModule = {
   recorded: (item) => ({ offeringId: item.input.offeringId!, offeringVersion: item.basket!.offering!.version, details: { configuration: item.basket!.configuration } }),
 
   async apply({ tx, ctx, inventory, cause }, target, tasks) {
-    for (const fulfilled of await servicesFromTasks(tx, tasks)) {
-      const service = await inventory.attachServiceInstance(ctx, target.productInstanceId, { ...cause, ...fulfilled });
-      for (const resource of fulfilled.resources) await inventory.attachResourceInstance(ctx, service.serviceInstanceId, { ...cause, ...resource });
-    }
-    await inventory.completeActivation(ctx, target.productInstanceId, { ...cause, expectedVersion: (await currentProduct(tx, target.productInstanceId)).version });
+    await inventory.attachFulfilledServices(ctx, target.productInstanceId, await servicesFromTasks(tx, ctx.tenantId, tasks), cause);
+    // Attaching services and resources writes no version of the product: target's is still current.
+    await inventory.completeActivation(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version });
     return target.productInstanceId;
   },
 

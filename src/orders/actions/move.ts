@@ -21,7 +21,7 @@ export const move: OrderActionModule = {
   async apply({ tx, ctx, inventory, cause, details }, target, tasks) {
     // The services configured at the new place, with the resources reserved there; an
     // offering whose specification names no services keeps its services, copied to the new place.
-    const services = await servicesFromTasks(tx, tasks);
+    const services = await servicesFromTasks(tx, ctx.tenantId, tasks);
     await inventory.move(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version, place: details.place as JsonObject, ...(services.length ? { services } : {}) });
     return target.productInstanceId;
   },

@@ -46,7 +46,7 @@ export const replace: OrderActionModule = {
         configuration: details.configuration as JsonObject,
         price: details.price as JsonObject,
       },
-      services: await servicesFromTasks(tx, tasks),
+      services: await servicesFromTasks(tx, ctx.tenantId, tasks),
     });
     return replaced.productInstance.productInstanceId;
   },
