@@ -77,6 +77,8 @@ interface WorkerProcess {
   pid: number;
   /** Log lines at warn or above, stderr text, unparseable stdout, an unexpected exit. */
   problems: string[];
+  /** From its `fulfillment workers stopped` line: the rounds its worker ran, and those that ran no task. */
+  rounds: { total: number; empty: number } | null;
   ready: Promise<void>;
   stop(): Promise<void>;
 }
@@ -124,7 +126,7 @@ function startWorkerProcess(databaseUrl: string, index: number, pollMs: number |
       const line = pending.slice(0, newline).trim();
       pending = pending.slice(newline + 1);
       if (!line) continue;
-      let entry: { level?: number; msg?: string };
+      let entry: { level?: number; msg?: string; rounds?: number; emptyRounds?: number };
       try {
         entry = JSON.parse(line);
       } catch {
@@ -133,6 +135,7 @@ function startWorkerProcess(databaseUrl: string, index: number, pollMs: number |
       }
       // pino: 40 warn, 50 error, 60 fatal.
       if ((entry.level ?? 0) >= 40) problems.push(`worker ${index} logged: ${line}`);
+      if (entry.msg === 'fulfillment workers stopped' && typeof entry.rounds === 'number') worker.rounds = { total: entry.rounds, empty: entry.emptyRounds ?? 0 };
       if (entry.msg === 'fulfillment workers started') {
         clearTimeout(timer);
         markReady();
@@ -143,10 +146,11 @@ function startWorkerProcess(databaseUrl: string, index: number, pollMs: number |
     const text = chunk.toString().trim();
     if (text) problems.push(`worker ${index} stderr: ${text}`);
   });
-  return {
+  const worker: WorkerProcess = {
     child,
     pid: child.pid!,
     problems,
+    rounds: null,
     ready,
     async stop() {
       clearTimeout(timer);
@@ -162,6 +166,7 @@ function startWorkerProcess(databaseUrl: string, index: number, pollMs: number |
       if (code !== 0 && code !== null) problems.push(`worker ${index} exited with code ${code} after SIGTERM`);
     },
   };
+  return worker;
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere. */
@@ -314,6 +319,8 @@ interface OrderPhase {
   /** SQL statements per order, every process, from pg_stat_statements (null: not loaded); the submitting process's round trips per order. */
   statementsPerOrder: number | null;
   submissionRoundTripsPerOrder: number;
+  /** The worker processes' rounds per order, warm-up included (null: a process did not log them), and those that ran no task. */
+  roundsPerOrder: { total: number; empty: number } | null;
 }
 
 /** pg_stat_statements answers in the bench database (set in main). */
@@ -436,6 +443,10 @@ async function runOrderPhase(services: Services, ctx: CommandContext, databaseUr
       : null;
     await Promise.all(workers.map((w) => w.stop()));
     failIfProblems();
+    const allOrders = n + accounts.warmup.length;
+    const roundsPerOrder = workers.every((w) => w.rounds !== null)
+      ? { total: round1(workers.reduce((a, w) => a + w.rounds!.total, 0) / allOrders), empty: round1(workers.reduce((a, w) => a + w.rounds!.empty, 0) / allOrders) }
+      : null;
     const sorted = [...outcome.latencies].sort((a, b) => a - b);
     const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
     return {
@@ -459,6 +470,7 @@ async function runOrderPhase(services: Services, ctx: CommandContext, databaseUr
       },
       statementsPerOrder: statementsPerOrder(statementsBefore, statementsAfter, n),
       submissionRoundTripsPerOrder: round1(submissionTrips / n),
+      roundsPerOrder,
     };
   } catch (error) {
     // Stop the workers first: what they logged is often the reason.
@@ -587,6 +599,8 @@ async function main(): Promise<void> {
         cpuMsPerOrder: { submitter: cpu('submitter'), workers: cpu('workers'), postgres: cpu('postgres'), rest: cpu('rest') },
         statementsPerOrder: statementsOver(mine),
         submissionRoundTripsPerOrder: round1(mine.reduce((a, p) => a + p.submissionRoundTripsPerOrder * p.orders, 0) / orders),
+        roundsPerOrder: mine.some((p) => p.roundsPerOrder === null) ? null
+          : { total: round1(mine.reduce((a, p) => a + p.roundsPerOrder!.total, 0) / mine.length), empty: round1(mine.reduce((a, p) => a + p.roundsPerOrder!.empty, 0) / mine.length) },
       };
     });
     const one = byWorkers.find((b) => b.workers === 1);
@@ -613,6 +627,9 @@ async function main(): Promise<void> {
     for (const b of byWorkers) {
       console.log(`  SQL statements per order with ${b.workers} worker${b.workers > 1 ? 's' : ' '}: ${b.statementsPerOrder === null ? `n/a (${statementsCounted ? 'the counts were reset during every phase' : 'pg_stat_statements not loaded'})` : fmt(b.statementsPerOrder, 1)}`
         + ` (pg_stat_statements, every process); the submitting process's round trips per order: ${fmt(b.submissionRoundTripsPerOrder, 1)}`);
+    }
+    for (const b of byWorkers) {
+      console.log(`  worker rounds per order with ${b.workers} worker${b.workers > 1 ? 's' : ' '}: ${b.roundsPerOrder === null ? 'n/a' : `${fmt(b.roundsPerOrder.total, 1)}, of which ran no task: ${fmt(b.roundsPerOrder.empty, 1)}`} (all processes, warm-up included)`);
     }
     console.log('');
     for (const b of byWorkers) {
@@ -643,7 +660,7 @@ async function main(): Promise<void> {
         workers: b.workers, orders: b.orders, tasks: b.tasks, tasksPerOrder: b.tasksPerOrder, seconds: b.seconds,
         ordersPerSecond: round1(b.ordersPerSecond), tasksPerSecond: round1(b.tasksPerSecond), submitOrdersPerSecond: round1(b.submitOrdersPerSecond),
         latencyMs: { p50: b.latencyMsP50, p95: b.latencyMsP95 }, cpuMsPerOrder: b.cpuMsPerOrder,
-        statementsPerOrder: b.statementsPerOrder, submissionRoundTripsPerOrder: b.submissionRoundTripsPerOrder,
+        statementsPerOrder: b.statementsPerOrder, submissionRoundTripsPerOrder: b.submissionRoundTripsPerOrder, roundsPerOrder: b.roundsPerOrder,
       }])),
       ...(single ? { singleOrders: { orders: single.orders, latencyMs: { p50: single.p50, p95: single.p95, max: single.max } } } : {}),
       ratios: {

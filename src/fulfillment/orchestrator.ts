@@ -50,6 +50,16 @@ export interface FulfillmentSettings {
    * holds (one per task in flight; a round claims only as many tasks as it got connections).
    */
   batchSize: number;
+  /**
+   * Orders whose ready tasks are all of instant provisioners that a round runs at once, at most
+   * (their transactions are CPU work in the database and the worker, with nothing to wait for
+   * outside). Undefined: the batch. The others are for the next round, which follows at once,
+   * or another worker. Below the batch it saves backends and contention when several workers
+   * share few cores, but bounds one worker's instant orders per round: a round also waits for
+   * its orders' calls to other provisioners, so with slow ones a low bound starves the instant
+   * orders (the SIGKILL fault scenario missed its completion bound with 2).
+   */
+  instantConcurrency?: number;
   /** On SIGTERM, how long a worker waits for the calls it has out before giving their tasks back. */
   shutdownGraceMs: number;
 }
@@ -116,10 +126,18 @@ export class Orchestrator {
   private readonly passed = new Map<string, number>();
   /** Provisioners that answer at once (timeoutMs 0): their tasks run inside their order's transaction. */
   private readonly instantCodes: readonly string[];
+  /** Orders of only instant tasks run at once in a round (FulfillmentSettings.instantConcurrency). */
+  private readonly instantConcurrency: number;
+  /**
+   * Rounds this orchestrator ran, and how many of them ran no task (nothing ready, or others
+   * had it): logged when a `tenure worker` process stops, for the orders benchmark.
+   */
+  readonly rounds = { total: 0, empty: 0 };
 
   constructor(private readonly deps: { pool: Pool; clock: Clock; registry: ProvisionerRegistry; settings: FulfillmentSettings; outcomes: FulfillmentOutcomes; logger?: Logger }) {
     this.leaseMs = leaseMsOf(deps.settings, deps.registry);
     this.instantCodes = deps.registry.instantCodes();
+    this.instantConcurrency = Math.max(1, Math.min(deps.settings.batchSize, deps.settings.instantConcurrency ?? deps.settings.batchSize));
   }
 
   private now(): string {
@@ -137,6 +155,13 @@ export class Orchestrator {
    * tasks it ran (0: nothing was ready, or others had it).
    */
   async runOnce(workerId: string): Promise<number> {
+    const ran = await this.round(workerId);
+    this.rounds.total++;
+    if (ran === 0) this.rounds.empty++;
+    return ran;
+  }
+
+  private async round(workerId: string): Promise<number> {
     const claimToken = `${workerId}:${newId()}`;
     const { batchSize } = this.deps.settings;
     // Looking comes first, on one connection: an idle worker's round holds no batch of them.
@@ -152,11 +177,11 @@ export class Orchestrator {
     if (this.passed.size > 1_000) for (const [orderId, until] of this.passed) if (until <= performance.now()) this.passed.delete(orderId);
     const candidates = ready.filter((t) => !this.passedRecently(t.orderId));
     if (candidates.length === 0) return 0;
-    const wanted = ordersOf(candidates, this.instantCodes, batchSize).reduce((a, o) => a + o.slots, 0);
+    const wanted = ordersOf(candidates, this.instantCodes, batchSize, this.instantConcurrency).reduce((a, o) => a + o.slots, 0);
     const connections = await holdConnections(this.deps.pool, wanted);
     try {
       const free = [...connections];
-      const work = ordersOf(candidates, this.instantCodes, connections.length).map((order) => ({ order, connections: free.splice(0, order.slots) }));
+      const work = ordersOf(candidates, this.instantCodes, connections.length, this.instantConcurrency).map((order) => ({ order, connections: free.splice(0, order.slots) }));
       for (const spare of free) spare.release();
       const deadline = performance.now() + this.leaseMs;
       // Every order ends before the connections go back; an unavailable database fails the round
@@ -534,6 +559,8 @@ interface ReadyOrder {
   correlationId: string;
   /** One connection per ready task of a provisioner that is not instant (each holds one while its call is out), at least one. */
   slots: number;
+  /** Every ready task found of it is of an instant provisioner. */
+  instantOnly: boolean;
 }
 
 /** The order's lock and its tasks, in the transaction that runs them (runOrderInTx). */
@@ -543,22 +570,31 @@ interface LockedRun {
 }
 
 /**
- * The orders of the ready tasks, each with its connections, as many as `connections` allow,
- * starting at a random one: workers that found the same ready tasks mostly take different orders.
+ * The orders of the ready tasks, each with its connections, as many as `connections` allow and
+ * at most `instantOrders` of only instant tasks, starting at a random one: workers that found
+ * the same ready tasks mostly take different orders.
  */
-function ordersOf(ready: readonly queue.ReadyTask[], instantCodes: readonly string[], connections: number): ReadyOrder[] {
+function ordersOf(ready: readonly queue.ReadyTask[], instantCodes: readonly string[], connections: number, instantOrders: number): ReadyOrder[] {
   const byOrder = new Map<string, ReadyOrder>();
   for (const t of ready) {
-    const order = byOrder.get(t.orderId) ?? { tenantId: t.tenantId, accountId: t.accountId, orderId: t.orderId, correlationId: t.correlationId, slots: 0 };
-    if (!instantCodes.includes(t.provisionerCode)) order.slots++;
+    const order = byOrder.get(t.orderId) ?? { tenantId: t.tenantId, accountId: t.accountId, orderId: t.orderId, correlationId: t.correlationId, slots: 0, instantOnly: true };
+    if (!instantCodes.includes(t.provisionerCode)) {
+      order.slots++;
+      order.instantOnly = false;
+    }
     byOrder.set(t.orderId, order);
   }
   const all = [...byOrder.values()];
   const start = Math.floor(Math.random() * all.length);
   const chosen: ReadyOrder[] = [];
   let left = connections;
+  let instantLeft = instantOrders;
   for (let i = 0; i < all.length && left > 0; i++) {
     const order = all[(start + i) % all.length];
+    if (order.instantOnly) {
+      if (instantLeft === 0) continue;
+      instantLeft--;
+    }
     const slots = Math.min(Math.max(1, order.slots), left);
     chosen.push({ ...order, slots });
     left -= slots;

@@ -121,3 +121,54 @@ describe('an order whose provisioners answer at once', () => {
     assert.deepEqual(guards, []);
   });
 });
+
+describe('a round and orders of only instant tasks (instantConcurrency)', () => {
+  let app: TestApp;
+  let accountIds: string[];
+  const offering: Record<string, string> = {};
+  const api = (method: 'GET' | 'POST', url: string, body?: unknown) => call(app.server, KEY, method, url, body);
+
+  before(async () => {
+    // Two at once: a round leaves the third order for the next one, the batch (10) notwithstanding.
+    app = await createTestApp({ fulfillment: { routing: { defaultProvisioner: 'internal', maxAttempts: 3 }, instantConcurrency: 2 } });
+    const demo = await ensureDemo(app.services, KEY);
+    const list = await api('GET', '/product-offerings?limit=200');
+    for (const o of list.body.items) offering[o.body.code] = o.id;
+    // Orders of three customers: no two share an order lock or an installed base.
+    const first = (await api('GET', `/accounts/${demo.accountId}`)).body;
+    accountIds = [demo.accountId];
+    for (const name of ['Second site', 'Third site']) {
+      const created = await api('POST', '/accounts', { customerId: first.customerId, name, currency: first.currency, timeZone: first.timeZone, segment: first.segment });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      accountIds.push(created.body.accountId);
+    }
+  });
+  after(() => app.close());
+
+  test('runs at most that many orders in a round; the others stay pending, untouched, for the next rounds', async () => {
+    const orderIds: string[] = [];
+    for (const accountId of accountIds) {
+      const response = await api('POST', `/accounts/${accountId}/orders`, {
+        items: [{ action: 'ADD', offeringId: offering['business-fiber'], configuration: { bandwidthMbps: '1000' }, place: { city: 'Bandung' }, subscription: { termMonths: 12 } }],
+      });
+      assert.equal(response.status, 201, JSON.stringify(response.body));
+      orderIds.push(response.body.orderId);
+    }
+    const statesOf = async () => Promise.all(orderIds.map(async (orderId) => ({
+      order: (await api('GET', `/orders/${orderId}`)).body.status,
+      tasks: (await queryRows<any>(app.db.pool, 'select status, attempts, locked_by from fulfillment_task where order_id = $1 order by task_number', [orderId]))
+        .map((t) => `${t.status}/${t.attempts}/${t.locked_by ?? '-'}`),
+    })));
+    const pending = { order: 'acknowledged', tasks: Array(5).fill('pending/0/-') };
+    const completed = { order: 'completed', tasks: Array(5).fill('done/1/-') };
+
+    assert.equal(await app.services.orchestrator.runOnce('bounded'), 10, 'two orders of five tasks each ran in the first round');
+    const first = await statesOf();
+    assert.deepEqual([...first].sort((a, b) => a.order.localeCompare(b.order)), [pending, completed, completed]);
+    assert.equal(await app.services.orchestrator.runOnce('bounded'), 5, 'the third in the next');
+    assert.deepEqual(await statesOf(), [completed, completed, completed]);
+    assert.equal(await app.services.orchestrator.runOnce('bounded'), 0);
+    const report = await checkAllTenants(app.db.pool, app.clock.now());
+    assert.deepEqual(report.findings, [], 'tenure check is clean');
+  });
+});
