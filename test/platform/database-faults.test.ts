@@ -248,7 +248,8 @@ describe('a backend terminated under an API request', () => {
       await locker.query('lock table customer in access exclusive mode');
       const pending = call(app.server, app.adminKey, 'POST', '/customers', { name: 'Killed mid-request' });
       let blocked: { pid: number } | undefined;
-      for (let i = 0; i < 100 && !blocked; i++) {
+      // Up to 20 s: on a loaded machine the request can take seconds to reach its insert.
+      for (let i = 0; i < 400 && !blocked; i++) {
         await sleep(50);
         blocked = await queryOne<{ pid: number }>(locker, `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`);
       }
