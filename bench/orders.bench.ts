@@ -18,7 +18,6 @@
  * exits on its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +32,7 @@ import { systemClock } from '../src/platform/clock.ts';
 import type { Pool } from '../src/platform/db.ts';
 import { checkAllTenants } from '../src/inventory/check.ts';
 import { createActiveProducts, rawStep } from './raw-sql.ts';
-import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, machineCpuSeconds, median, openBenchDatabase, round1, round3, roundTripCount, runPhase, type PhaseResult, type Step, runBench, writeResults } from './support.ts';
+import { addPhase, countRoundTrips, emptyTotal, envNumber, fmt, backendsCpuDelta, machineCpuSeconds, median, postgresBackendsCpu, processCpuSeconds, openBenchDatabase, round1, round3, roundTripCount, runPhase, type PhaseResult, type Step, runBench, writeResults } from './support.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_FILE = path.join(ROOT, 'bench', 'results', 'orders-latest.json');
@@ -167,48 +166,6 @@ function startWorkerProcess(databaseUrl: string, index: number, pollMs: number |
     },
   };
   return worker;
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere. */
-function processCpuSeconds(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start at field 3.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
-}
-/** USER_HZ: 100 on Linux on every common architecture. */
-const CLOCK_TICKS = 100;
-
-/**
- * CPU seconds used so far by each PostgreSQL backend of this database, by pid, read from /proc:
- * only when the server runs on this machine (embedded, or a local DATABASE_URL server) and
- * its processes are readable; an empty map otherwise.
- */
-async function postgresBackendsCpu(pool: Pool): Promise<Map<number, number>> {
-  const cpu = new Map<number, number>();
-  const { rows } = await pool.query<{ pid: number }>('select pid from pg_stat_activity where datname = current_database()');
-  for (const { pid } of rows) {
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
-    } catch {
-      continue;
-    }
-    const seconds = processCpuSeconds(pid);
-    if (seconds !== null) cpu.set(pid, seconds);
-  }
-  return cpu;
-}
-
-/** CPU of the backends between two samples (a backend that ended in between is missed); null when none was readable. */
-function backendsCpuDelta(before: Map<number, number>, after: Map<number, number>): number | null {
-  if (after.size === 0) return null;
-  let sum = 0;
-  for (const [pid, seconds] of after) sum += seconds - (before.get(pid) ?? 0);
-  return sum;
 }
 
 /** A count from the environment: a non-negative integer (0 allowed: "skip"), or the fallback when unset. */

@@ -95,7 +95,7 @@ export const roundTripCount = (): number => roundTrips;
 // ------------------------------------------------------------------------- PostgreSQL CPU
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere. */
-function processCpuSeconds(pid: number): number | null {
+export function processCpuSeconds(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may contain spaces) start at field 3.
@@ -109,7 +109,7 @@ function processCpuSeconds(pid: number): number | null {
 /**
  * CPU seconds used so far by each PostgreSQL backend of the pool's database, by pid, read from
  * /proc: only when the server runs on this machine and its processes are readable; an empty map
- * otherwise. (bench/orders.bench.ts has its own copy.)
+ * otherwise.
  */
 export async function postgresBackendsCpu(pool: Pool): Promise<Map<number, number>> {
   const cpu = new Map<number, number>();
