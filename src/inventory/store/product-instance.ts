@@ -36,6 +36,13 @@ export function findProductInstance(tx: Tx, productInstanceId: string): Promise<
   return selectOne(tx, productInstanceFromRow, 'select * from product_instance where product_instance_id = $1', [productInstanceId]);
 }
 
+/** A product instance row with the guard of its active operation (as JSON, or null): the two reads below. */
+const PRODUCT_WITH_ACTIVE_GUARD = `select p.*,
+            (select to_jsonb(g) from asset_operation_guard g
+              where g.account_id = p.account_id and g.product_instance_id = p.product_instance_id
+                and g.status in ('ACTIVE', 'PENDING_RELEASE')) as active_guard
+       from product_instance p`;
+
 /**
  * The product instance and the guard of its active operation, if any, in one read: a command
  * needs both (seed 000 §16 steps 1 and 4).
@@ -43,12 +50,7 @@ export function findProductInstance(tx: Tx, productInstanceId: string): Promise<
 export async function findProductInstanceWithGuard(tx: Tx, productInstanceId: string): Promise<{ product: ProductInstance; activeGuard: Guard | null } | undefined> {
   const row = await queryOne<any>(
     tx,
-    `select p.*,
-            (select to_jsonb(g) from asset_operation_guard g
-              where g.account_id = p.account_id and g.product_instance_id = p.product_instance_id
-                and g.status in ('ACTIVE', 'PENDING_RELEASE')) as active_guard
-       from product_instance p
-      where p.product_instance_id = $1`,
+    `${PRODUCT_WITH_ACTIVE_GUARD} where p.product_instance_id = $1`,
     [productInstanceId],
   );
   return row ? withGuardFromRow(row) : undefined;
@@ -68,12 +70,7 @@ export async function findProductInstancesWithGuards(tx: Tx, productInstanceIds:
   if (productInstanceIds.length === 0) return new Map();
   const rows = await queryRows<any>(
     tx,
-    `select p.*,
-            (select to_jsonb(g) from asset_operation_guard g
-              where g.account_id = p.account_id and g.product_instance_id = p.product_instance_id
-                and g.status in ('ACTIVE', 'PENDING_RELEASE')) as active_guard
-       from product_instance p
-      where p.product_instance_id = any ($1::uuid[])`,
+    `${PRODUCT_WITH_ACTIVE_GUARD} where p.product_instance_id = any ($1::uuid[])`,
     [productInstanceIds],
   );
   return new Map(rows.map((row) => [row.product_instance_id, withGuardFromRow(row)]));
