@@ -102,7 +102,7 @@ program
     const stopped = await Promise.all(workers.map((w) => w.stop()));
     const gaveBack = stopped.reduce((sum, s) => sum + s.gaveBack, 0);
     await db.close();
-    logger.info({ gaveBack, rounds: orchestrator.rounds.total, emptyRounds: orchestrator.rounds.empty }, 'fulfillment workers stopped');
+    logger.info({ gaveBack, rounds: orchestrator.rounds.total, emptyRounds: orchestrator.rounds.empty, looks: orchestrator.rounds.looks }, 'fulfillment workers stopped');
     process.exit(0);
   });
 

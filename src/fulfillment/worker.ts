@@ -12,6 +12,7 @@ import { DEFAULT_SETTINGS, type FulfillmentSettings, type Orchestrator } from '.
 import { ConfigError, readConfig, type FulfillmentConfig } from '../platform/config.ts';
 import { routingOf } from './plan.ts';
 import { listenForTasksReady } from './wake-up.ts';
+import type { ReadyAnnouncement } from './queue.ts';
 
 export interface Worker {
   readonly id: string;
@@ -43,13 +44,25 @@ export function startWorker(
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   let stopping = false;
   let wake: (() => void) | null = null;
-  // A notification during a round: the tasks it announces may have been committed after the
-  // round's claim, so the loop runs another round instead of sleeping.
-  let notified = false;
+  // Orders named by notifications this loop owns (decision 0026), not yet run, by id.
+  const announced = new Map<string, ReadyAnnouncement>();
+  // Whether the next round is to look at the whole queue, and when the last one did: a look at
+  // start, after a notification that names no order, after the listener (re)connected, after a
+  // look that ran something (more may wait), and at least every poll interval, busy or not
+  // (what no notification announces: a retry due, a lease run out, an owner that died).
+  let lookWanted = true;
+  let lookedAt = -Infinity;
   const listener = options.wakeUpFrom
-    ? listenForTasksReady(options.wakeUpFrom, () => {
-      notified = true;
-      wake?.();
+    ? listenForTasksReady(options.wakeUpFrom, {
+      announced(announcement, mine) {
+        if (!mine) return orchestrator.leaveToOthers(announcement.orderId);
+        announced.set(announcement.orderId, announcement);
+        wake?.();
+      },
+      look() {
+        lookWanted = true;
+        wake?.();
+      },
     }, { logger: options.logger, workerId: id })
     : null;
   const loop = (async () => {
@@ -58,17 +71,27 @@ export function startWorker(
     let failures = 0;
     let outage = false;
     while (!stopping) {
-      notified = false;
       let ran = 0;
       let waitMs = settings.pollIntervalMs;
+      const look = lookWanted || performance.now() - lookedAt >= settings.pollIntervalMs;
+      // Up to a batch of the announced orders, oldest first; a notification during the round
+      // adds to what is left, for the next one.
+      const mine = [...announced.values()].slice(0, settings.batchSize);
+      for (const a of mine) announced.delete(a.orderId);
       try {
-        ran = await orchestrator.runOnce(id);
+        if (look) {
+          lookWanted = false;
+          lookedAt = performance.now();
+        }
+        ran = await orchestrator.runOnce(id, { announced: mine, look });
+        if (look && ran > 0) lookWanted = true;
         if (outage) options.logger?.info({ worker: id, failedRounds: failures }, 'database reachable again; fulfillment worker resumed');
         failures = 0;
         outage = false;
       } catch (error) {
-        // The database went away or a bug: wait longer each time, and try again; leases protect the tasks.
+        // The database went away or a bug: wait longer each time, and look again; leases protect the tasks.
         failures++;
+        lookWanted = true;
         waitMs = Math.min(backoff.maxMs, settings.pollIntervalMs * 2 ** Math.min(failures - 1, 20));
         const reason = unavailableReason(error);
         if (reason === null) {
@@ -78,18 +101,26 @@ export function startWorker(
           options.logger?.warn({ worker: id, reason }, 'database unavailable; fulfillment worker backing off until it answers');
         }
       }
-      if (ran === 0 && !stopping && !notified) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, waitMs);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = null;
+      if (stopping) break;
+      if (failures > 0) {
+        // After a failure the backoff, whatever was announced: the next round looks anyway.
+        await sleep(waitMs);
+      } else if (announced.size === 0 && !lookWanted) {
+        // Until a notification, or the next look is due.
+        await sleep(Math.max(0, lookedAt + settings.pollIntervalMs - performance.now()));
       }
     }
   })();
+  /** Waits `ms`, or until woken (a notification, or stop). */
+  function sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => { wake = null; });
+  }
   return {
     id,
     async stop() {
