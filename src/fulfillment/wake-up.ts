@@ -39,6 +39,11 @@ export interface WakeUp {
 }
 
 export interface WakeUpListener {
+  /**
+   * This listener's place among the listening backends (by pid) and their number, as last read;
+   * null while it is not connected, or not on the list it read.
+   */
+  place(): { rank: number; of: number } | null;
   /** Stops listening and closes the connection (a reconnection under way is given up). */
   close(): Promise<void>;
 }
@@ -135,6 +140,10 @@ export function listenForTasksReady(pool: Pool, wake: WakeUp, options: { logger?
   connecting = connect();
 
   return {
+    place() {
+      const rank = [...members].sort((a, b) => a - b).indexOf(self);
+      return rank < 0 ? null : { rank, of: members.length };
+    },
     async close() {
       closed = true;
       clearTimeout(retry);

@@ -46,12 +46,12 @@ export function startWorker(
   let wake: (() => void) | null = null;
   // Orders named by notifications this loop owns (decision 0026), not yet run, by id.
   const announced = new Map<string, ReadyAnnouncement>();
-  // Whether the next round is to look at the whole queue, and when the last one did: a look at
-  // start, after a notification that names no order, after the listener (re)connected, after a
-  // look that ran something (more may wait), and at least every poll interval, busy or not
-  // (what no notification announces: a retry due, a lease run out, an owner that died).
+  // Whether the next round is to look at the whole queue: at start, after a notification that
+  // names no order, after the listener (re)connected, after a look that ran something (more may
+  // wait), and in this loop's turn of the poll, busy or not (what no notification announces: a
+  // retry due, a lease run out, an owner that died).
   let lookWanted = true;
-  let lookedAt = -Infinity;
+  let lookedInTurn = -1;
   const listener = options.wakeUpFrom
     ? listenForTasksReady(options.wakeUpFrom, {
       announced(announcement, mine) {
@@ -73,7 +73,8 @@ export function startWorker(
     while (!stopping) {
       let ran = 0;
       let waitMs = settings.pollIntervalMs;
-      const look = lookWanted || performance.now() - lookedAt >= settings.pollIntervalMs;
+      const turn = turns();
+      const look = lookWanted || (turn.now !== lookedInTurn && turn.mine);
       // Up to a batch of the announced orders, oldest first; a notification during the round
       // adds to what is left, for the next one.
       const mine = [...announced.values()].slice(0, settings.batchSize);
@@ -81,7 +82,7 @@ export function startWorker(
       try {
         if (look) {
           lookWanted = false;
-          lookedAt = performance.now();
+          lookedInTurn = turn.now;
         }
         ran = await orchestrator.runOnce(id, { announced: mine, look });
         if (look && ran > 0) lookWanted = true;
@@ -106,11 +107,29 @@ export function startWorker(
         // After a failure the backoff, whatever was announced: the next round looks anyway.
         await sleep(waitMs);
       } else if (announced.size === 0 && !lookWanted) {
-        // Until a notification, or the next look is due.
-        await sleep(Math.max(0, lookedAt + settings.pollIntervalMs - performance.now()));
+        // Until a notification, or this loop's next turn to look.
+        await sleep(turns().nextInMs);
       }
     }
   })();
+  /**
+   * The poll's turns: the listening workers take turns of a poll interval each, in the order of
+   * their listeners' pids (decision 0026), so that together they look about once per interval;
+   * alone, or while its listener does not know its place, every turn is this loop's. Returns the
+   * current turn, whether it is this loop's, and how long until this loop's next one begins.
+   */
+  function turns(): { now: number; mine: boolean; nextInMs: number } {
+    const poll = Math.max(1, settings.pollIntervalMs);
+    const place = listener?.place() ?? null;
+    const of = place?.of ?? 1;
+    const rank = place?.rank ?? 0;
+    const at = Date.now();
+    const now = Math.floor(at / poll);
+    const ahead = (rank - (now % of) + of) % of || of;
+    // A millisecond late: a timer that fires on the boundary finds the new turn begun.
+    return { now, mine: now % of === rank, nextInMs: (now + ahead) * poll - at + 1 };
+  }
+
   /** Waits `ms`, or until woken (a notification, or stop). */
   function sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
