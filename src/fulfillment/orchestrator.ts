@@ -161,11 +161,13 @@ export class Orchestrator {
    * queue. The look passes the orders this process leaves to others for a moment (found
    * locked, announced to another worker) and those announced here, so that it finds the work
    * nobody has. An announced order that found no connection is left to the next look.
+   * `tally`, when given, is told how many of the tasks run were of orders the look found.
    */
-  async runOnce(workerId: string, work: { announced?: readonly queue.ReadyAnnouncement[]; look?: boolean } = {}): Promise<number> {
+  async runOnce(workerId: string, work: { announced?: readonly queue.ReadyAnnouncement[]; look?: boolean; tally?: { fromLook: number } } = {}): Promise<number> {
     const look = work.look ?? true;
     if (!look && !work.announced?.length) return 0;
-    const ran = await this.round(workerId, work.announced ?? [], look);
+    const { ran, fromLook } = await this.round(workerId, work.announced ?? [], look);
+    if (work.tally) work.tally.fromLook = fromLook;
     this.rounds.total++;
     if (look) this.rounds.looks++;
     if (ran === 0) this.rounds.empty++;
@@ -181,7 +183,7 @@ export class Orchestrator {
     if ((this.passed.get(orderId) ?? 0) < until) this.passed.set(orderId, until);
   }
 
-  private async round(workerId: string, announced: readonly queue.ReadyAnnouncement[], look: boolean): Promise<number> {
+  private async round(workerId: string, announced: readonly queue.ReadyAnnouncement[], look: boolean): Promise<{ ran: number; fromLook: number }> {
     const claimToken = `${workerId}:${newId()}`;
     const { batchSize } = this.deps.settings;
     // An announcement as the look would have found its order: a ready task per provisioner's task.
@@ -203,14 +205,14 @@ export class Orchestrator {
         looking.release();
       }
     }
-    if (named.length === 0 && candidates.length === 0) return 0;
+    if (named.length === 0 && candidates.length === 0) return { ran: 0, fromLook: 0 };
     // The announced orders first, then what the look found, with the connections left.
     const choose = (connections: number) => {
       const first = ordersOf(named, this.instantCodes, connections, this.instantConcurrency);
       const taken = new Set(first.map((o) => o.orderId));
       const rest = ordersOf(candidates.filter((t) => !taken.has(t.orderId)), this.instantCodes,
         connections - first.reduce((a, o) => a + o.slots, 0), this.instantConcurrency - first.filter((o) => o.instantOnly).length);
-      return [...first, ...rest];
+      return [...first, ...rest.map((o) => ({ ...o, fromLook: true }))];
     };
     const wanted = choose(batchSize).reduce((a, o) => a + o.slots, 0);
     const connections = await holdConnections(this.deps.pool, wanted);
@@ -224,7 +226,8 @@ export class Orchestrator {
       const ran = await Promise.allSettled(work.map(({ order, connections: mine }) => this.runOrder(order, mine, claimToken, deadline)));
       const failed = ran.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      return ran.reduce((a, r) => a + (r as PromiseFulfilledResult<number>).value, 0);
+      const counts = ran.map((r) => (r as PromiseFulfilledResult<number>).value);
+      return { ran: counts.reduce((a, n) => a + n, 0), fromLook: counts.reduce((a, n, i) => a + ('fromLook' in work[i].order ? n : 0), 0) };
     } finally {
       for (const connection of connections) connection.release();
     }

@@ -1,9 +1,11 @@
 /**
- * A fulfillment worker: a loop that asks the orchestrator for a round of work, and waits a
- * poll interval when there was none, or until tasks-ready notifications wake it (wake-up.ts,
- * decision 0017). Stateless: run as many as you like, in `npm start` (one, in the API process)
- * or as `tenure worker` processes; a killed worker's tasks come back to the others when their
- * lease runs out.
+ * A fulfillment worker: a loop that asks the orchestrator for a round of work — the orders that
+ * tasks-ready notifications announced to this loop (it is their owner among the listening
+ * workers), and a look at the whole queue when one is due — and sleeps until a notification
+ * wakes it or its turn to look comes (wake-up.ts, decisions 0017 and 0026). Stateless: run as
+ * many as you like, in `npm start` (one, in the API process) or as `tenure worker` processes; a
+ * killed worker's tasks come back to the others when their lease runs out, and its announced
+ * orders to the others' looks.
  */
 import { hostname } from 'node:os';
 import { unavailableReason, type Pool } from '../platform/db.ts';
@@ -31,6 +33,9 @@ export interface WorkerBackoff {
 
 export const DEFAULT_BACKOFF: WorkerBackoff = { maxMs: 30_000 };
 
+/** A loop keeps at most this many batches of announced orders it has not run yet. */
+const ANNOUNCED_BATCHES = 10;
+
 /**
  * Starts a worker loop. With `wakeUpFrom`, it listens for tasks-ready notifications on that
  * pool's database, on one connection of its own besides the pool's; without, it only polls.
@@ -57,6 +62,12 @@ export function startWorker(
       announced(announcement, mine) {
         if (!mine) return orchestrator.leaveToOthers(announcement.orderId);
         announced.set(announcement.orderId, announcement);
+        if (announced.size > settings.batchSize * ANNOUNCED_BATCHES) {
+          // A loop far behind (a round waiting for slow calls): the oldest go to a look, where
+          // others may have run them meanwhile, rather than being tried one by one.
+          announced.delete(announced.keys().next().value!);
+          lookWanted = true;
+        }
         wake?.();
       },
       look() {
@@ -84,8 +95,9 @@ export function startWorker(
           lookWanted = false;
           lookedInTurn = turn.now;
         }
-        ran = await orchestrator.runOnce(id, { announced: mine, look });
-        if (look && ran > 0) lookWanted = true;
+        const tally = { fromLook: 0 };
+        ran = await orchestrator.runOnce(id, { announced: mine, look, tally });
+        if (tally.fromLook > 0) lookWanted = true;
         if (outage) options.logger?.info({ worker: id, failedRounds: failures }, 'database reachable again; fulfillment worker resumed');
         failures = 0;
         outage = false;
