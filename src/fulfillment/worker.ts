@@ -33,9 +33,6 @@ export interface WorkerBackoff {
 
 export const DEFAULT_BACKOFF: WorkerBackoff = { maxMs: 30_000 };
 
-/** A loop keeps at most this many batches of announced orders it has not run yet. */
-const ANNOUNCED_BATCHES = 10;
-
 /**
  * Starts a worker loop. With `wakeUpFrom`, it listens for tasks-ready notifications on that
  * pool's database, on one connection of its own besides the pool's; without, it only polls.
@@ -49,7 +46,8 @@ export function startWorker(
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   let stopping = false;
   let wake: (() => void) | null = null;
-  // Orders named by notifications this loop owns (decision 0026), not yet run, by id.
+  // Orders named by notifications this loop owns (decision 0026) that came while it was idle,
+  // not yet run, by id; one that comes during a round makes the loop look after it instead.
   const announced = new Map<string, ReadyAnnouncement>();
   // Whether the next round is to look at the whole queue: at start, after a notification that
   // names no order, after the listener (re)connected, after a look that ran something (more may
@@ -57,17 +55,20 @@ export function startWorker(
   // retry due, a lease run out, an owner that died).
   let lookWanted = true;
   let lookedInTurn = -1;
+  let inRound = false;
   const listener = options.wakeUpFrom
     ? listenForTasksReady(options.wakeUpFrom, {
       announced(announcement, mine) {
         if (!mine) return orchestrator.leaveToOthers(announcement.orderId);
-        announced.set(announcement.orderId, announcement);
-        if (announced.size > settings.batchSize * ANNOUNCED_BATCHES) {
-          // A loop far behind (a round waiting for slow calls): the oldest go to a look, where
-          // others may have run them meanwhile, rather than being tried one by one.
-          announced.delete(announced.keys().next().value!);
+        if (inRound) {
+          // Busy (a round waits for its orders' calls): a look after the round finds the order,
+          // unless another worker ran it meanwhile; kept here, it would be tried when it may be
+          // done, and wait behind the round's slowest call (the SIGKILL fault scenario's
+          // completion bound, with a slow provisioner, missed by 30 s under load).
           lookWanted = true;
+          return;
         }
+        announced.set(announcement.orderId, announcement);
         wake?.();
       },
       look() {
@@ -96,7 +97,12 @@ export function startWorker(
           lookedInTurn = turn.now;
         }
         const tally = { fromLook: 0 };
-        ran = await orchestrator.runOnce(id, { announced: mine, look, tally });
+        inRound = true;
+        try {
+          ran = await orchestrator.runOnce(id, { announced: mine, look, tally });
+        } finally {
+          inRound = false;
+        }
         if (tally.fromLook > 0) lookWanted = true;
         if (outage) options.logger?.info({ worker: id, failedRounds: failures }, 'database reachable again; fulfillment worker resumed');
         failures = 0;
