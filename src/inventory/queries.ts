@@ -39,6 +39,11 @@ export interface InstalledProduct {
 export class InventoryQueries {
   constructor(private readonly deps: { pool: Pool; clock: Clock; installedBaseCache?: InstalledBaseCache | null }) {}
 
+  /** The kept installed-base bodies (decision 0021), for their stats; null when none was given. */
+  get installedBaseCache(): InstalledBaseCache | null {
+    return this.deps.installedBaseCache ?? null;
+  }
+
   private read<T>(ctx: CommandContext, work: (tx: Tx) => Promise<T>): Promise<T> {
     return inTenantTransaction(this.deps.pool, ctx.tenantId, work);
   }

@@ -38,7 +38,7 @@ async function httpBody(app: TestApp, key: string, accountId: string, asOf?: str
 
 /** The cache of the app's queries (createServices builds one from TENURE_INSTALLED_BASE_CACHE_MB, default 64 MiB). */
 function cacheOf(queries: InventoryQueries): InstalledBaseCache {
-  const cache = (queries as unknown as { deps: { installedBaseCache: InstalledBaseCache } }).deps.installedBaseCache;
+  const cache = queries.installedBaseCache;
   assert.ok(cache?.enabled, 'the cache is on by default');
   return cache;
 }
@@ -392,7 +392,7 @@ describe('installed-base cache: bounded by bytes, and off', () => {
       const server = await buildServer(services);
       try {
         const { accountId } = await createAccount(app.services, app.ctx);
-        const cache = (services.queries as unknown as { deps: { installedBaseCache: InstalledBaseCache } }).deps.installedBaseCache;
+        const cache = services.queries.installedBaseCache!;
         assert.equal(cache.enabled, false);
         const read = async () => (await server.inject({ method: 'GET', url: `/accounts/${accountId}/installed-base`, headers: { authorization: `Bearer ${app.adminKey}` } })).body;
         const first = await read();
