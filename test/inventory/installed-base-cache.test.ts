@@ -349,6 +349,54 @@ describe('installed-base cache: random commands and reads', () => {
   });
 });
 
+describe('installed-base cache: reads racing writes', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await createTestApp({ poolSize: 8 });
+  });
+  after(() => app.close());
+
+  test('readers and writers of one account at once: once the writes stop, the cached read is the uncached read', async () => {
+    // A body kept under a count read before it (decision 0021): a write that commits between the
+    // count and the build leaves a body newer than its count, which the next read must not take
+    // for the body of a later count. Reads race writes here; any kept body that outlived a change
+    // would show in the reads after the last write.
+    const cache = cacheOf(app.services.queries);
+    const { accountId } = await createAccount(app.services, app.ctx);
+    const inventory = app.services.inventory;
+    const created: string[] = [];
+    let writing = true;
+    const writer = async (w: number) => {
+      for (let i = 0; i < 12; i++) {
+        const c = { orderId: randomUUID(), orderItemId: randomUUID() };
+        const p = await inventory.createProductInstance(app.ctx, {
+          accountId, ...catalogRefs(), name: `W${w}-${i}`, catalogSnapshot: { offeringName: 'W' }, configuration: { bandwidthMbps: 100 },
+          price: priceSnapshot(), place: null, subscription: null, ...c,
+        });
+        created.push(p.productInstance.productInstanceId);
+        await inventory.attachServiceInstance(app.ctx, p.productInstance.productInstanceId, { ...serviceSpecRef(), name: null, externalServiceId: null, technicalParameters: {} });
+      }
+    };
+    const reader = async () => {
+      let reads = 0;
+      while (writing) {
+        await app.services.queries.installedBaseText(app.ctx, accountId, null);
+        reads++;
+      }
+      return reads;
+    };
+    const readers = [reader(), reader(), reader()];
+    await Promise.all([writer(1), writer(2)]);
+    writing = false;
+    const reads = (await Promise.all(readers)).reduce((a, b) => a + b, 0);
+    const uncached = await app.services.queries.installedBaseText(app.ctx, accountId, null, { cache: false });
+    assert.equal(JSON.parse(uncached).products.length, 24);
+    for (let i = 0; i < 3; i++) assert.equal(await app.services.queries.installedBaseText(app.ctx, accountId, null), uncached, `read ${i + 1} after the writes`);
+    assert.ok(reads > 10, `${reads} reads raced the writes`);
+    assert.ok(cache.stats.misses > 1, JSON.stringify(cache.stats));
+  });
+});
+
 describe('installed-base cache: bounded by bytes, and off', () => {
   test('least recently used out when the bytes pass the budget; a body larger than the budget is not kept; a stale entry is dropped', () => {
     const t = randomUUID();
