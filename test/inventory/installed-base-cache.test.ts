@@ -5,8 +5,9 @@
  * fulfillment), and after each one the cached read through HTTP must equal an uncached read
  * (`{ cache: false }`), now and as of an instant still ahead (so the asOf body changes too), and
  * must have been a miss (the change count moved); the next read must be a hit with the same
- * bytes. Then random sequences of commands and reads (fast-check), tenant isolation, the byte
- * bound with least-recently-used eviction, and the switch that turns it off.
+ * bytes. Then random sequences of commands and reads (fast-check), tenant isolation, reads racing
+ * writes of one account, the byte bound with least-recently-used eviction, and the switch that
+ * turns it off.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
