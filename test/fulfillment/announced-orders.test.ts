@@ -16,6 +16,7 @@ import { MEMBERS_REFRESH_MS, ownerOf, WAKE_UP_APPLICATION_NAME } from '../../src
 import { startWorker, type Worker } from '../../src/fulfillment/worker.ts';
 import { createPool, queryRows, type Pool } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { sleep, until as waitUntil } from '../helpers/until.ts';
 
 const KEY = 'tnr_announced-orders-test-key-0123456789';
 const WITHIN_MS = 5_000;
@@ -27,17 +28,7 @@ const TASKS = 9;
  */
 const NO_POLL_MS = 3_600_000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, withinMs = WITHIN_MS): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
-    await sleep(20);
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined | false>, withinMs = WITHIN_MS) => waitUntil(what, probe, withinMs);
 
 /** A worker loop under test: its orchestrator's rounds, each with what it was given and what it ran. */
 interface Loop {

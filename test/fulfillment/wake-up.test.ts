@@ -15,23 +15,14 @@ import { WAKE_UP_APPLICATION_NAME } from '../../src/fulfillment/wake-up.ts';
 import { startWorker, type Worker } from '../../src/fulfillment/worker.ts';
 import { createPool, queryRows, type Pool } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { sleep, until as waitUntil } from '../helpers/until.ts';
 
 const KEY = 'tnr_wake-up-test-key-0123456789abcdefgh';
 /** Far longer than any wait below: an order completed in time was not found by a poll. */
 const POLL_MS = 60_000;
 const WITHIN_MS = 5_000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, withinMs = WITHIN_MS): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
-    await sleep(20);
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined | false>, withinMs = WITHIN_MS) => waitUntil(what, probe, withinMs);
 
 describe('workers woken by tasks-ready notifications', { timeout: 120_000 }, () => {
   let app: TestApp;
