@@ -87,8 +87,7 @@ export function startWorker(
       let waitMs = settings.pollIntervalMs;
       const turn = turns();
       const look = lookWanted || (turn.now !== lookedInTurn && turn.mine);
-      // Up to a batch of the announced orders, oldest first; a notification during the round
-      // adds to what is left, for the next one.
+      // Up to a batch of the announced orders, oldest first; the rest for the next round.
       const mine = [...announced.values()].slice(0, settings.batchSize);
       for (const a of mine) announced.delete(a.orderId);
       try {
