@@ -127,6 +127,12 @@ export class Orchestrator {
   private readonly passed = new Map<string, number>();
   /** Provisioners that answer at once (timeoutMs 0): their tasks run inside their order's transaction. */
   private readonly instantCodes: readonly string[];
+  /**
+   * Every provisioner answers at once (timeoutMs 0): a round never waits for a call, so an
+   * announced order's owner is never busy for long (decision 0026: only then do the listening
+   * workers split the announcements and the poll's turns between them).
+   */
+  readonly onlyInstant: boolean;
   /** Orders of only instant tasks run at once in a round (FulfillmentSettings.instantConcurrency). */
   private readonly instantConcurrency: number;
   /**
@@ -139,6 +145,7 @@ export class Orchestrator {
   constructor(private readonly deps: { pool: Pool; clock: Clock; registry: ProvisionerRegistry; settings: FulfillmentSettings; outcomes: FulfillmentOutcomes; logger?: Logger }) {
     this.leaseMs = leaseMsOf(deps.settings, deps.registry);
     this.instantCodes = deps.registry.instantCodes();
+    this.onlyInstant = deps.registry.codes().every((code) => this.instantCodes.includes(code));
     this.instantConcurrency = Math.max(1, Math.min(deps.settings.batchSize, deps.settings.instantConcurrency ?? deps.settings.batchSize));
   }
 

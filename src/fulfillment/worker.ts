@@ -58,7 +58,10 @@ export function startWorker(
   let inRound = false;
   const listener = options.wakeUpFrom
     ? listenForTasksReady(options.wakeUpFrom, {
-      announced(announcement, mine) {
+      announced(announcement, owner) {
+        // With provisioners that may keep a round waiting for their calls, every listening
+        // worker is the owner: an idle one takes the order at once, whoever's it would be.
+        const mine = owner || !orchestrator.onlyInstant;
         if (!mine) return orchestrator.leaveToOthers(announcement.orderId);
         if (inRound) {
           // Busy (a round waits for its orders' calls): a look after the round finds the order,
@@ -132,12 +135,13 @@ export function startWorker(
   /**
    * The poll's turns: the listening workers take turns of a poll interval each, in the order of
    * their listeners' pids (decision 0026), so that together they look about once per interval;
-   * alone, or while its listener does not know its place, every turn is this loop's. Returns the
+   * alone, while its listener does not know its place, or when some provisioner is not instant
+   * (each worker then looks every interval, as its rounds may wait), every turn is this loop's. Returns the
    * current turn, whether it is this loop's, and how long until this loop's next one begins.
    */
   function turns(): { now: number; mine: boolean; nextInMs: number } {
     const poll = Math.max(1, settings.pollIntervalMs);
-    const place = listener?.place() ?? null;
+    const place = orchestrator.onlyInstant ? listener?.place() ?? null : null;
     const of = place?.of ?? 1;
     const rank = place?.rank ?? 0;
     const at = Date.now();
