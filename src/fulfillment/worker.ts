@@ -59,10 +59,14 @@ export function startWorker(
   const listener = options.wakeUpFrom
     ? listenForTasksReady(options.wakeUpFrom, {
       announced(announcement, owner) {
-        // With provisioners that may keep a round waiting for their calls, every listening
-        // worker is the owner: an idle one takes the order at once, whoever's it would be.
-        const mine = owner || !orchestrator.onlyInstant;
-        if (!mine) return orchestrator.leaveToOthers(announcement.orderId);
+        if (!orchestrator.onlyInstant) {
+          // A provisioner that may keep a round waiting for its calls: as before decision 0026,
+          // every worker looks (an owner would hold its orders behind its round's slowest call).
+          lookWanted = true;
+          wake?.();
+          return;
+        }
+        if (!owner) return orchestrator.leaveToOthers(announcement.orderId);
         if (inRound) {
           // Busy (a round waits for its orders' calls): a look after the round finds the order,
           // unless another worker ran it meanwhile; kept here, it would be tried when it may be
