@@ -752,5 +752,10 @@ export const PROBLEM_EXAMPLES: Record<string, unknown> = {
       task: { taskId, taskNumber: 3, step: 'activate', status: 'running', orderId: ID.modifyOrder, itemId: '40e6eac0-4c12-4ad5-a103-762c0d0a2873' },
     }),
   'bad-signature': problem('bad-signature', 'X-Tenure-Signature does not match the body and timestamp'),
+  'test-clock-exists': problem('test-clock-exists', 'tenant is on test clock 5b0c2f7e-8a7d-4d59-9a57-0c2f4f1b7d11 already', { clockId: '5b0c2f7e-8a7d-4d59-9a57-0c2f4f1b7d11' }),
+  'test-clock-advancing': problem('test-clock-advancing', 'test clock 5b0c2f7e-8a7d-4d59-9a57-0c2f4f1b7d11 is advancing to 2028-07-01T00:00:00.000Z; wait until it is ready', {
+    clockId: '5b0c2f7e-8a7d-4d59-9a57-0c2f4f1b7d11', targetTime: '2028-07-01T00:00:00.000Z',
+  }),
+  'tenant-has-scheduled-work': problem('tenant-has-scheduled-work', 'the tenant has date-driven jobs scheduled on real time; a tenant is put on a test clock before its first date-driven change'),
   'database-unavailable': problem('database-unavailable', 'the database is unavailable: connection refused; retry in a few seconds'),
 };

@@ -60,7 +60,7 @@ export class InventoryQueries {
       const account = await findAccountInTx(tx, accountId);
       if (!account) throw NotFoundError.of('account', accountId);
       const { products, subscriptions } = asOf ? await store.installedBaseTextAsOf(tx, accountId, asOf) : await store.installedBaseTextNow(tx, accountId);
-      const snapshotTime = asOf ?? this.deps.clock.now().toISOString();
+      const snapshotTime = asOf ?? this.deps.clock.now(ctx.tenantId).toISOString();
       return `{"accountId":${JSON.stringify(accountId)},"customerId":${JSON.stringify(account.customerId)},"snapshotTime":${JSON.stringify(snapshotTime)},`
         + `"asOf":${JSON.stringify(asOf)},"products":[${products}],"subscriptions":[${subscriptions}]}`;
     });

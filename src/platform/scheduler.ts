@@ -5,7 +5,7 @@
  * half: the one statement that schedules, the registry of job kinds (filled by the parts at
  * assembly, src/app.ts) and the runner around graphile-worker. It knows no part.
  */
-import { Logger as GraphileLogger, run, runMigrations, type Runner, type TaskList } from 'graphile-worker';
+import { Logger as GraphileLogger, run, runMigrations, runOnce, type Runner, type TaskList } from 'graphile-worker';
 import type { Json, JsonObject } from './context.ts';
 import type { Pool, Tx } from './db.ts';
 import type { Logger } from './logger.ts';
@@ -91,6 +91,20 @@ export function dueJobOf(kind: string, stored: Json): DueJob {
   return { kind, key: String(key), tenantId: String(tenantId), accountId: (accountId as string | null) ?? null, runAt: new Date(String(runAt)).toISOString(), payload };
 }
 
+function taskListOf(registry: JobRegistry): TaskList {
+  const taskList: TaskList = {};
+  for (const kind of registry.kinds()) taskList[kind] = (payload) => registry.run(kind, payload as Json);
+  return taskList;
+}
+
+/**
+ * Runs every real-time job due now, then returns (graphile-worker's runOnce): for
+ * `tenure worker --once` and tests. Jobs a run schedules that are due at once run too.
+ */
+export function runDueJobsOnce(pool: Pool, registry: JobRegistry, logger?: Logger): Promise<void> {
+  return runOnce({ pgPool: pool, taskList: taskListOf(registry), noHandleSignals: true, logger: graphileLogger(logger) });
+}
+
 /** graphile-worker's log lines through Tenure's logger. */
 function graphileLogger(logger: Logger | undefined): GraphileLogger {
   return new GraphileLogger(() => (level, message, meta) => {
@@ -125,11 +139,9 @@ export interface SchedulerOptions {
  * give it a pool of its own.
  */
 export async function startScheduler(pool: Pool, registry: JobRegistry, options: SchedulerOptions = {}): Promise<Runner> {
-  const taskList: TaskList = {};
-  for (const kind of registry.kinds()) taskList[kind] = (payload) => registry.run(kind, payload as Json);
   return run({
     pgPool: pool,
-    taskList,
+    taskList: taskListOf(registry),
     concurrency: options.concurrency ?? 4,
     pollInterval: options.pollIntervalMs ?? 2_000,
     noHandleSignals: true,
