@@ -92,12 +92,13 @@ program
     });
     const orchestrator = createOrchestrator(db.pool, systemClock, { provisioners, fulfillment, logger });
     const workers = Array.from({ length: concurrency }, () => startWorker(orchestrator, fulfillment, { logger, wakeUpFrom: db.pool }));
+    logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes(), leaseMs: orchestrator.leaseMs, connections: concurrency * fulfillment.batchSize }, 'fulfillment workers started');
     // Date-driven jobs (decision 0023) on a pool of their own; their commands on another.
     const services = createServices(db.pool, systemClock, { provisioners, fulfillment, logger, redisUrl: null });
     await services.clock.start(db.pool, logger);
     const schedulerDb = await openDatabase({ poolMax: 6, migrate: false });
     const scheduler = await startScheduler(schedulerDb.pool, services.jobs, { logger });
-    logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes(), leaseMs: orchestrator.leaseMs, connections: concurrency * fulfillment.batchSize }, 'fulfillment workers started');
+    logger.info({ jobKinds: services.jobs.kinds() }, 'scheduler started');
     // Workers may all be waiting on the pool, whose timers do not hold the event loop: without
     // this the process would end by itself, silently, in the middle of an outage.
     const keepAlive = setInterval(() => {}, 60_000);

@@ -9,7 +9,8 @@ import { TenantClocks } from '../../src/clocks/index.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
 import type { CommandContext } from '../../src/platform/context.ts';
 import { runDueJobsOnce } from '../../src/platform/scheduler.ts';
-import { call, createTestApp, getOk, type TestApp } from '../helpers/app.ts';
+import { ensureDemo } from '../../src/demo/index.ts';
+import { call, createTestApp, drainFulfillment, getOk, type TestApp } from '../helpers/app.ts';
 import { createAccount, orderCause, productSnapshot } from '../helpers/fixtures.ts';
 
 let app: TestApp;
@@ -112,5 +113,27 @@ describe('policies and states', () => {
     assert.deepEqual(await rows('select run_at from graphile_worker.jobs where key = $1', [key]), [{ run_at: new Date(active.endDate!) }]);
     const renewed = await app.services.inventory.renewSubscription(app.ctx, s.subscriptionId, { expectedVersion: active.version, termMonths: 12 });
     assert.deepEqual(await rows('select run_at from graphile_worker.jobs where key = $1', [key]), [{ run_at: new Date(renewed.endDate!) }], 'moved, not added');
+  });
+});
+
+describe('orders', () => {
+  test('an ADD sold with a subscription startDate: the products go live, the subscription waits for its date', async () => {
+    const key = 'tnr_clock-orders-demo-key-0123456789';
+    const accountId = (await ensureDemo(app.services, key)).accountId;
+    const offerings = (await call(app.server, key, 'GET', '/product-offerings?limit=200')).body.items;
+    const fiber = offerings.find((o: any) => o.body.code === 'business-fiber').id;
+    const res = await call(app.server, key, 'POST', `/accounts/${accountId}/orders`, {
+      items: [{ action: 'ADD', offeringId: fiber, configuration: { bandwidthMbps: '1000' }, subscription: { termMonths: 12, startDate: '2027-01-01T00:00:00+07:00', autoRenew: true, renewalPolicy: { noticeDays: 30 } } }],
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    await drainFulfillment(app);
+    const base = (await call(app.server, key, 'GET', `/accounts/${accountId}/installed-base`)).body;
+    const product = base.products.find((p: any) => p.actionOriginOrderId === res.body.orderId);
+    assert.equal(product.status, 'ACTIVE');
+    const s = (await call(app.server, key, 'GET', `/subscriptions/${product.subscriptionId}`)).body;
+    assert.deepEqual([s.status, s.startDate, s.endDate, s.autoRenew, s.renewalPolicy], ['PENDING', '2026-12-31T17:00:00.000Z', '2027-12-31T17:00:00.000Z', true, { noticeDays: 30 }]);
+    const tenantId = (await rows('select tenant_id from account where account_id = $1', [accountId]))[0].tenant_id;
+    assert.deepEqual(await rows('select task_identifier, run_at from graphile_worker.jobs where key = $1', [`subscription.activate:${tenantId}:${s.subscriptionId}`]),
+      [{ task_identifier: 'subscription.activate', run_at: new Date('2026-12-31T17:00:00Z') }]);
   });
 });
