@@ -92,6 +92,11 @@ program
     });
     const orchestrator = createOrchestrator(db.pool, systemClock, { provisioners, fulfillment, logger });
     const workers = Array.from({ length: concurrency }, () => startWorker(orchestrator, fulfillment, { logger, wakeUpFrom: db.pool }));
+    // Listened for before anything else is awaited: a signal during the scheduler's start stops the workers too.
+    const signalled = new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
     logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes(), leaseMs: orchestrator.leaseMs, connections: concurrency * fulfillment.batchSize }, 'fulfillment workers started');
     // Date-driven jobs (decision 0023) on a pool of their own; their commands on another.
     const services = createServices(db.pool, systemClock, { provisioners, fulfillment, logger, redisUrl: null });
@@ -102,10 +107,7 @@ program
     // Workers may all be waiting on the pool, whose timers do not hold the event loop: without
     // this the process would end by itself, silently, in the middle of an outage.
     const keepAlive = setInterval(() => {}, 60_000);
-    const signal = await new Promise<string>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-    });
+    const signal = await signalled;
     clearInterval(keepAlive);
     logger.info({ signal }, 'fulfillment workers stopping');
     const stopped = await Promise.all(workers.map((w) => w.stop()));
