@@ -11,7 +11,8 @@ import type { CommandContext } from '../../src/platform/context.ts';
 import { runDueJobsOnce } from '../../src/platform/scheduler.ts';
 import { ensureDemo } from '../../src/demo/index.ts';
 import { call, createTestApp, drainFulfillment, getOk, type TestApp } from '../helpers/app.ts';
-import { createAccount, orderCause, productSnapshot } from '../helpers/fixtures.ts';
+import { createAccount } from '../helpers/fixtures.ts';
+import { advance as advanceClock, subscriptionWithDates, testClockTenant } from './helpers.ts';
 
 let app: TestApp;
 
@@ -19,24 +20,9 @@ async function rows<T = any>(sql: string, params: unknown[] = []): Promise<T[]> 
   return (await app.db.pool.query(sql, params)).rows as T[];
 }
 
-async function clockTenant(at: string) {
-  const tenant = await app.services.access.createTenant({ name: `tenant at ${at}` });
-  const ctx: CommandContext = { tenantId: tenant.tenantId, actor: { apiKeyId: tenant.apiKeyId, role: 'admin' }, correlationId: 'test' };
-  const created = await call(app.server, tenant.apiKey, 'POST', '/test-clocks', { frozenTime: at });
-  assert.equal(created.status, 201);
-  const { accountId } = await createAccount(app.services, ctx);
-  return { key: tenant.apiKey, ctx, clockId: created.body.clockId as string, accountId };
-}
-
-async function advance(key: string, clockId: string, to: string) {
-  assert.equal((await call(app.server, key, 'POST', `/test-clocks/${clockId}/advance`, { frozenTime: to })).status, 202);
-  await runDueJobsOnce(app.db.pool, app.services.jobs);
-  return getOk(app.server, key, `/test-clocks/${clockId}`);
-}
-
-async function newSubscription(ctx: CommandContext, accountId: string, subscription: Record<string, unknown>) {
-  return (await app.services.inventory.createProductInstance(ctx, { accountId, ...productSnapshot(), ...orderCause(), subscription })).subscription!;
-}
+const clockTenant = (at: string) => testClockTenant(app, at);
+const advance = (key: string, clockId: string, to: string) => advanceClock(app, key, clockId, to);
+const newSubscription = (ctx: CommandContext, accountId: string, subscription: Record<string, unknown>) => subscriptionWithDates(app, ctx, accountId, subscription);
 
 const changes = (id: string) => rows('select change_type, effective_at, after_state->>\'endDate\' as end_date from subscription_history where subscription_id = $1 order by version', [id]);
 

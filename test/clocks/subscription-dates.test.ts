@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { runDueJobsOnce } from '../../src/platform/scheduler.ts';
+import { advance as advanceClock, subscriptionWithDates as newSubscription, testClockTenant as clockTenant } from './helpers.ts';
 import { createPool } from '../../src/platform/db.ts';
 import { assertProblem, call, createTestApp, getOk, type TestApp } from '../helpers/app.ts';
-import { createAccount, ensureFixtureCatalog, orderCause, productSnapshot } from '../helpers/fixtures.ts';
+import { createAccount } from '../helpers/fixtures.ts';
 import type { CommandContext } from '../../src/platform/context.ts';
 
 let app: TestApp;
@@ -18,34 +19,9 @@ async function rows<T = any>(sql: string, params: unknown[] = []): Promise<T[]> 
   return (await app.db.pool.query(sql, params)).rows as T[];
 }
 
-/** POST …/advance, then the advance runs through graphile-worker (the real path) until nothing is due. */
-async function advance(key: string, clockId: string, to: string) {
-  const res = await call(app.server, key, 'POST', `/test-clocks/${clockId}/advance`, { frozenTime: to });
-  assert.equal(res.status, 202, JSON.stringify(res.body));
-  assert.equal(res.body.status, 'advancing');
-  assert.equal(res.body.targetTime, new Date(to).toISOString());
-  await runDueJobsOnce(app.db.pool, app.services.jobs);
-  const clock = await getOk(app.server, key, `/test-clocks/${clockId}`);
-  assert.equal(clock.status, 'ready', JSON.stringify(clock));
-  assert.equal(clock.frozenTime, new Date(to).toISOString());
-  return clock;
-}
-
-/** A tenant of its own, on a test clock at `at`. */
-async function testClockTenant(at: string) {
-  const tenant = await app.services.access.createTenant({ name: `clock tenant ${at}` });
-  const ctx: CommandContext = { tenantId: tenant.tenantId, actor: { apiKeyId: tenant.apiKeyId, role: 'admin' }, correlationId: 'test' };
-  const created = await call(app.server, tenant.apiKey, 'POST', '/test-clocks', { frozenTime: at, name: 'renewals' });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  await ensureFixtureCatalog(app.services, ctx);
-  const { accountId } = await createAccount(app.services, ctx);
-  return { key: tenant.apiKey, ctx, clockId: created.body.clockId as string, accountId };
-}
-
-async function subscriptionWithDates(ctx: CommandContext, accountId: string, subscription: Record<string, unknown>) {
-  const created = await app.services.inventory.createProductInstance(ctx, { accountId, ...productSnapshot(), ...orderCause(), subscription });
-  return created.subscription!;
-}
+const advance = (key: string, clockId: string, to: string) => advanceClock(app, key, clockId, to);
+const testClockTenant = (at: string) => clockTenant(app, at);
+const subscriptionWithDates = (ctx: CommandContext, accountId: string, subscription: Record<string, unknown>) => newSubscription(app, ctx, accountId, subscription);
 
 const history = (id: string) => rows('select version, change_type, effective_at, after_state->>\'status\' as status, after_state->>\'endDate\' as end_date, correlation_id from subscription_history where subscription_id = $1 order by version', [id]);
 const events = (id: string) => rows('select event_type, payload from outbox_event where aggregate_id = $1 order by aggregate_version', [id]);
