@@ -2,7 +2,7 @@
 import { AccessService } from './access/index.ts';
 import { createCatalogCache, CatalogService } from './catalog/index.ts';
 import { CustomerService } from './customers/index.ts';
-import { InventoryQueries, InventoryService, subscriptionJobHandlers } from './inventory/index.ts';
+import { InstalledBaseCache, InventoryQueries, InventoryService, subscriptionJobHandlers } from './inventory/index.ts';
 import { ADVANCE_JOB_KIND, TenantClocks, TestClockService } from './clocks/index.ts';
 import { JobRegistry } from './platform/scheduler.ts';
 import type { Clock } from './platform/clock.ts';
@@ -47,6 +47,8 @@ export interface ServiceOptions {
   fulfillment?: FulfillmentSettings;
   /** Where the orchestrator reports what it cannot tell a caller (a task that could not start…). */
   logger?: Logger;
+  /** Bytes of installed-base bodies kept in process (default: TENURE_INSTALLED_BASE_CACHE_MB); 0: off. */
+  installedBaseCacheBytes?: number;
 }
 
 export function createServices(pool: Pool, baseClock: Clock, options: ServiceOptions = {}): Services {
@@ -71,7 +73,7 @@ export function createServices(pool: Pool, baseClock: Clock, options: ServiceOpt
     access: new AccessService(deps),
     customers: new CustomerService(deps),
     inventory,
-    queries: new InventoryQueries(deps),
+    queries: new InventoryQueries({ ...deps, installedBaseCache: new InstalledBaseCache(options.installedBaseCacheBytes ?? config.installedBaseCacheMb * 1024 * 1024) }),
     catalog: new CatalogService({ ...deps, cache: createCatalogCache({ redisUrl, clock }) }),
     priceRules: new PriceRuleService(deps),
     quotes: new QuoteService({ ...deps, quoteSettings: { defaultValidityHours: config.quoteValidityHours } }),
