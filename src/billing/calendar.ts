@@ -395,15 +395,6 @@ export function fractionToDecimal(fraction: Fraction, places = 12): string {
 
 // ------------------------------------------------------------------ local dates ↔ instants
 
-/** The IANA name as Temporal spells it (`europe/berlin` → `Europe/Berlin`), or null for an unknown zone. */
-export function canonicalZone(timeZone: string): string | null {
-  try {
-    return Temporal.Instant.fromEpochMilliseconds(0).toZonedDateTimeISO(timeZone).timeZoneId;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * The instant a local date begins in `timeZone`, as an ISO string in UTC with milliseconds.
  * The start of a day is its first instant, so on a day whose midnight does not exist (a DST

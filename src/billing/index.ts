@@ -9,7 +9,6 @@ export {
   billingAnchor,
   billingDate,
   billingDateOnOrAfter,
-  canonicalZone,
   clampedDay,
   daysBetween,
   daysInMonth,
