@@ -166,3 +166,12 @@ test('bad input is refused with a CalendarError', () => {
   assert.equal(isLocalDate('2012-02-29'), true);
   assert.equal(isLocalDate('2012-2-29'), false);
 });
+
+test('every IANA zone the runtime knows (what an account may be opened with) converts local dates both ways', () => {
+  const zones = Intl.supportedValuesOf('timeZone');
+  assert.ok(zones.length > 300);
+  for (const zone of [...zones, 'UTC']) {
+    const instant = startOfLocalDate('2026-03-29', zone);
+    assert.equal(localDateAt(instant, zone), '2026-03-29', zone);
+  }
+});
