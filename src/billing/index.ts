@@ -35,3 +35,4 @@ export {
   type LocalDate,
   type PeriodPart,
 } from './calendar.ts';
+export { cadenceOf, durationEnd, phaseTimeline, type PhaseSpan } from './terms.ts';
