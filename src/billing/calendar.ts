@@ -403,10 +403,22 @@ export function fractionToDecimal(fraction: Fraction, places = 12): string {
  * 25 hours is still one day of the period.
  */
 export function startOfLocalDate(date: LocalDate, timeZone: string): string {
+  const key = `${timeZone} ${date}`;
+  const known = dayStarts.get(key);
+  if (known !== undefined) return known;
   parse(date);
   const zoned = Temporal.PlainDate.from(date).toZonedDateTime({ timeZone });
-  return new Date(zoned.epochMilliseconds).toISOString();
+  const instant = new Date(zoned.epochMilliseconds).toISOString();
+  // Remembered: a zone lookup costs ~40 µs with temporal-polyfill, and an invoice run asks for
+  // the same few dates in the same few zones for every subscription. The answer never changes
+  // within a process (its tz data is fixed), so the cache changes no result; it is bounded.
+  if (dayStarts.size >= DAY_STARTS_KEPT) dayStarts.clear();
+  dayStarts.set(key, instant);
+  return instant;
 }
+
+const DAY_STARTS_KEPT = 20_000;
+const dayStarts = new Map<string, string>();
 
 /** The local date of an instant in `timeZone` (what "today" is for the account). */
 export function localDateAt(instant: string | Date, timeZone: string): LocalDate {
