@@ -141,11 +141,11 @@ export function checkOfferingDocument(body: ProductOfferingBody, selfId: string 
 }
 
 /** The charges of one price list (or of one of its phases): codes, periods, billing modes, tiers. */
-function checkCharges(charges: Charge[], base: string, body: ProductOfferingBody, errors: FieldError[]): void {
+function checkCharges(charges: Charge[], base: string, body: ProductOfferingBody, errors: FieldError[], where = 'price list'): void {
   const codes = new Set<string>();
   charges.forEach((charge, j) => {
     const at = `${base}/${j}`;
-    if (codes.has(charge.code)) errors.push({ field: `${at}/code`, message: `charge code "${charge.code}" is used twice in this price list` });
+    if (codes.has(charge.code)) errors.push({ field: `${at}/code`, message: `charge code "${charge.code}" is used twice in this ${where}` });
     codes.add(charge.code);
     if (charge.kind === 'recurring' || charge.kind === 'rental') {
       if (charge.period === 'days' && charge.periodDays === undefined) errors.push({ field: `${at}/periodDays`, message: 'is required when period is "days"' });
@@ -181,9 +181,9 @@ function checkPhases(list: PriceList, base: string, body: ProductOfferingBody, e
         if (charge.kind !== 'one_time') errors.push({ field: `${at}/charges/${j}/kind`, message: `a trial charges nothing or a one-time fee; got ${charge.kind}` });
       });
     } else if ((phase.discountPercent === undefined) === (phase.charges === undefined)) {
-      errors.push({ field: `${at}/${phase.charges ? 'charges' : 'discountPercent'}`, message: 'a discount phase gives either discountPercent (off the list\'s charges) or charges of its own, not both' });
+      errors.push({ field: `${at}/${phase.charges ? 'charges' : 'discountPercent'}`, message: 'a discount phase gives either discountPercent (off the list\'s charges) or charges of its own: one of the two, not both' });
     }
-    if (phase.charges) checkCharges(phase.charges, `${at}/charges`, body, errors);
+    if (phase.charges) checkCharges(phase.charges, `${at}/charges`, body, errors, 'phase');
   });
   if (list.term?.type === 'fixed') durations.push([`${base}/term/duration`, list.term.duration]);
   if (!durations.some(([, d]) => d.unit === 'period')) return;

@@ -201,7 +201,7 @@ describe('billing terms in the catalog', () => {
     await rejected(withList((l) => { l.phases[0].duration.unit = 'fortnight'; }), '/priceLists/0/phases/0/duration/unit');
     await rejected(withList((l) => { l.phases[1].duration = { unit: 'period', count: 3 }; }), '/priceLists/0/phases/1/duration/unit', /recurring and rental charges have different periods/);
     await rejected(withList((l) => { l.charges = [l.charges[3]]; l.term = { type: 'fixed', duration: { unit: 'period', count: 12 } }; }), '/priceLists/0/term/duration/unit', /no recurring or rental charge/);
-    await rejected(withList((l) => { l.phases[2].charges.push({ ...l.phases[2].charges[0] }); }), '/priceLists/0/phases/2/charges/1/code', /used twice/);
+    await rejected(withList((l) => { l.phases[2].charges.push({ ...l.phases[2].charges[0] }); }), '/priceLists/0/phases/2/charges/1/code', /used twice in this phase/);
     await rejected(withList((l) => { l.phases[2].charges[0].condition = { characteristic: 'colour', equals: 'red' }; }), '/priceLists/0/phases/2/charges/0/condition/characteristic', /no characteristic "colour"/);
     await rejected(withList((l) => { l.term = { type: 'fixed' }; }), '/priceLists/0/term');
     await rejected(withList((l) => { l.term = { type: 'forever' }; }), '/priceLists/0/term');
