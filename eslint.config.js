@@ -11,6 +11,7 @@ const ranks = {
   platform: 0,
   http: 1,
   events: 2,
+  clocks: 2,
   customers: 2,
   catalog: 3,
   pricing: 4,
@@ -61,6 +62,8 @@ const owners = {
   order_item: 'orders',
   order_state_change: 'orders',
   fulfillment_task: 'fulfillment',
+  test_clock: 'clocks',
+  test_clock_job: 'clocks',
 };
 
 /**

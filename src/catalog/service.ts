@@ -452,7 +452,7 @@ export class CatalogService {
   /** One catalog change: a tenant transaction, then the cache revision bump. */
   private async change<T>(ctx: CommandContext, work: (tx: Tx, now: string) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const now = this.deps.clock.now().toISOString();
+      const now = this.deps.clock.now(ctx.tenantId).toISOString();
       try {
         const result = await inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, now));
         await this.deps.cache.invalidate(ctx.tenantId);

@@ -78,7 +78,7 @@ export class CustomerService {
   constructor(private readonly deps: { pool: Pool; clock: Clock }) {}
 
   async createCustomer(ctx: CommandContext, input: { name: string; externalReference?: string | null }): Promise<Customer> {
-    const now = this.deps.clock.now().toISOString();
+    const now = this.deps.clock.now(ctx.tenantId).toISOString();
     return inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
       const customerId = newId();
       const row = await queryOne(
@@ -123,7 +123,7 @@ export class CustomerService {
     }
     const timeZone = canonicalTimeZone(input.timeZone);
     if (timeZone === null) throw ValidationError.field('/timeZone', `"${input.timeZone}" is not an IANA time zone, e.g. Asia/Jakarta`);
-    const now = this.deps.clock.now().toISOString();
+    const now = this.deps.clock.now(ctx.tenantId).toISOString();
     return inTenantTransaction(this.deps.pool, ctx.tenantId, async (tx) => {
       const customer = await queryOne(tx, 'select customer_id from customer where customer_id = $1', [input.customerId]);
       if (!customer) throw NotFoundError.of('customer', input.customerId);
