@@ -11,12 +11,14 @@ const ranks = {
   platform: 0,
   http: 1,
   events: 2,
+  clocks: 2,
   customers: 2,
   catalog: 3,
   pricing: 4,
   inventory: 5,
   quotes: 6,
   access: 6,
+  billing: 6,
   fulfillment: 7,
   orders: 8,
   app: 9,
@@ -60,6 +62,8 @@ const owners = {
   order_item: 'orders',
   order_state_change: 'orders',
   fulfillment_task: 'fulfillment',
+  test_clock: 'clocks',
+  test_clock_job: 'clocks',
 };
 
 /**

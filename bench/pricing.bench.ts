@@ -38,6 +38,7 @@ import { priceItems } from '../src/pricing/engine.ts';
 import { countPromoRedemptions, loadPricingRules } from '../src/pricing/rule-service.ts';
 import type { PriceResult, PricingContext, PricingItem } from '../src/pricing/types.ts';
 import { DEFAULT_QUOTE_SETTINGS, type QuoteLineInput } from '../src/quotes/service.ts';
+import { PROMO_CODES, quoteLines } from './pricing-quote.ts';
 import { addPhase, backendsCpuDelta, countRoundTrips, postgresBackendsCpu, emptyTotal, envNumber, fmt, median, openBenchDatabase, round1, round3, runPhase, type PhaseResult, type Step, runBench, writeResults } from './support.ts';
 
 const ALL_VARIANTS = ['engine', 'service', 'http', 'uncached', 'memory', 'redis'] as const;
@@ -54,35 +55,12 @@ const REDIS_URL = process.env.REDIS_URL?.trim() || null;
 /** Engine previews per step: the engine is synchronous, so one worker runs them in batches. */
 const ENGINE_BATCH = 20;
 const DEMO_KEY = 'tnr_bench-pricing-demo-key-0123456789';
-const PROMO_CODES = ['WELCOME10'];
 /** ListProducts as the API's default page asks for it: every offering of the demo catalog fits. */
 const LIST_QUERY: OfferingListQuery = { limit: 50, after: null };
 
 const RESULTS_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', 'pricing-latest.json');
 
-// ------------------------------------------------------------------------- the quote
-
-/**
- * Ten quote lines, each one priced item: the triple-play bundle (1) with its three included
- * members and the optional router rental (2-5), Business Fiber 2Gbps (6) with Static IP /29,
- * Managed Router and SLA Gold as its add-ons (7-9), and a second Internet 100 (10) that the
- * WELCOME10 promo discounts (as it does the bundle's Internet 100, after which the bundle's 15%
- * stacks). VoIP carries a usage estimate, so the graduated rate card is priced too.
- */
-function quoteLines(offering: (code: string) => string): QuoteLineInput[] {
-  return [
-    { action: 'ADD', offeringId: offering('triple-play') },
-    { action: 'ADD', offeringId: offering('internet-100'), parentLineNumber: 1 },
-    { action: 'ADD', offeringId: offering('iptv'), parentLineNumber: 1, configuration: { channelPackage: 'premium' } },
-    { action: 'ADD', offeringId: offering('voip'), parentLineNumber: 1, usageEstimate: { calls: '750' } },
-    { action: 'ADD', offeringId: offering('router-rental'), parentLineNumber: 1 },
-    { action: 'ADD', offeringId: offering('business-fiber'), configuration: { bandwidthMbps: '2000' } },
-    { action: 'ADD', offeringId: offering('static-ip-29'), parentLineNumber: 6 },
-    { action: 'ADD', offeringId: offering('managed-router'), parentLineNumber: 6 },
-    { action: 'ADD', offeringId: offering('sla-gold'), parentLineNumber: 6 },
-    { action: 'ADD', offeringId: offering('internet-100') },
-  ];
-}
+// ------------------------------------------------------------------------- the quote (pricing-quote.ts)
 
 /**
  * The engine's inputs for the same quote, read once, the way QuoteService.previewPrice reads

@@ -2,7 +2,9 @@
 import { AccessService } from './access/index.ts';
 import { createCatalogCache, CatalogService } from './catalog/index.ts';
 import { CustomerService } from './customers/index.ts';
-import { InstalledBaseCache, InventoryQueries, InventoryService } from './inventory/index.ts';
+import { InstalledBaseCache, InventoryQueries, InventoryService, subscriptionJobHandlers } from './inventory/index.ts';
+import { ADVANCE_JOB_KIND, TenantClocks, TestClockService } from './clocks/index.ts';
+import { JobRegistry } from './platform/scheduler.ts';
 import type { Clock } from './platform/clock.ts';
 import { readConfig } from './platform/config.ts';
 import type { Pool } from './platform/db.ts';
@@ -14,7 +16,12 @@ import { Orchestrator, InternalProvisioner, ManualProvisioner, ProvisionerRegist
 
 export interface Services {
   pool: Pool;
-  clock: Clock;
+  /** Every tenant's time: its test clock's, or the base clock's (real time). */
+  clock: TenantClocks;
+  /** Per-tenant test clocks and their advance. */
+  testClocks: TestClockService;
+  /** The date-driven job kinds of every part, for the scheduler and the test clocks' advance. */
+  jobs: JobRegistry;
   access: AccessService;
   customers: CustomerService;
   inventory: InventoryService;
@@ -44,18 +51,28 @@ export interface ServiceOptions {
   installedBaseCacheBytes?: number;
 }
 
-export function createServices(pool: Pool, clock: Clock, options: ServiceOptions = {}): Services {
+export function createServices(pool: Pool, baseClock: Clock, options: ServiceOptions = {}): Services {
+  // Commands read the tenant's time from here: no round trip (src/clocks/tenant-clocks.ts).
+  const clock = baseClock instanceof TenantClocks ? baseClock : new TenantClocks(baseClock);
   const deps = { pool, clock };
   const config = readConfig();
   const redisUrl = options.redisUrl === undefined ? config.redisUrl : options.redisUrl;
   const provisioners = options.provisioners ?? { registry: new ProvisionerRegistry([new ManualProvisioner(), new InternalProvisioner()]), callbackSecrets: new Map() };
   const fulfillment = options.fulfillment ?? fulfillmentSettingsOf(config.fulfillment);
+  const inventory = new InventoryService(deps);
+  // Job kinds are the parts': each registers its own here (rule 13: the scheduler knows no part).
+  const jobs = new JobRegistry();
+  for (const [kind, handler] of Object.entries(subscriptionJobHandlers(inventory))) jobs.register(kind, handler);
+  const testClocks = new TestClockService({ pool, clocks: clock, jobs, logger: options.logger });
+  jobs.register(ADVANCE_JOB_KIND, (job) => testClocks.runAdvance(job.tenantId, String(job.payload.clockId)));
   return {
     pool,
     clock,
+    testClocks,
+    jobs,
     access: new AccessService(deps),
     customers: new CustomerService(deps),
-    inventory: new InventoryService(deps),
+    inventory,
     queries: new InventoryQueries({ ...deps, installedBaseCache: new InstalledBaseCache(options.installedBaseCacheBytes ?? config.installedBaseCacheMb * 1024 * 1024) }),
     catalog: new CatalogService({ ...deps, cache: createCatalogCache({ redisUrl, clock }) }),
     priceRules: new PriceRuleService(deps),

@@ -10,6 +10,7 @@ import { EmbeddedInUseError, EmbeddedStartError } from './platform/embedded.ts';
 import { createLogger } from './platform/logger.ts';
 import { DatabaseUnavailableError } from './platform/errors.ts';
 import { loadProvisioners, ProvisionerRegistryError, fulfillmentSettingsOf, startWorker } from './fulfillment/index.ts';
+import { startScheduler } from './platform/scheduler.ts';
 
 export async function startServer(): Promise<void> {
   const config = readConfig();
@@ -22,6 +23,8 @@ export async function startServer(): Promise<void> {
   });
   logger.info({ embedded: db.embedded, applied: db.migrations.applied }, db.embedded ? `embedded PostgreSQL at ${db.url}` : 'using DATABASE_URL');
   const services = createServices(db.pool, systemClock, { provisioners, fulfillment, logger });
+  // Test clocks' times in memory, kept fresh by LISTEN (src/clocks/tenant-clocks.ts).
+  await services.clock.start(db.pool, logger);
   const demo = await ensureDemo(services, await demoKey(config.demoKey));
   const server = await buildServer(services, { logger: { level: config.logLevel } });
   await server.listen({ port: config.port, host: config.host });
@@ -30,6 +33,9 @@ export async function startServer(): Promise<void> {
   // and one more, outside the pool, to be woken when tasks become ready.
   const workerPool = config.fulfillment.inProcessWorker ? createPool(db.url, fulfillment.batchSize) : null;
   const worker = workerPool ? startWorker(createOrchestrator(workerPool, systemClock, { provisioners, fulfillment, logger }), fulfillment, { logger, wakeUpFrom: workerPool }) : null;
+  // Date-driven jobs (decision 0023): graphile-worker on a pool of its own; more run as `tenure worker`.
+  const schedulerPool = config.fulfillment.inProcessWorker ? createPool(db.url, 6) : null;
+  const scheduler = schedulerPool ? await startScheduler(schedulerPool, services.jobs, { logger }) : null;
   const address = server.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
@@ -50,7 +56,10 @@ export async function startServer(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     await worker?.stop();
+    await scheduler?.stop();
+    await services.clock.stop();
     await server.close();
+    await schedulerPool?.end();
     await workerPool?.end();
     await db.close();
     process.exit(0);

@@ -614,6 +614,56 @@ const disconnectComplete = {
   response: { productInstance: { ...upgradedFiber, status: 'DISCONNECTED', terminationDate: AT, effectiveTo: AT, version: 9 }, cascaded: [] },
 };
 
+const CLOCK_ID = '5b0c2f7e-8a7d-4d59-9a57-0c2f4f1b7d11';
+const clockReady = {
+  clockId: CLOCK_ID, name: 'renewals', frozenTime: '2026-01-01T00:00:00.000Z', status: 'ready', targetTime: null, jobsRun: 0,
+  jobsRemaining: 0, nextJobAt: null, lastError: null, version: 1, createdAt: '2026-07-02T10:30:00.000Z', updatedAt: '2026-07-02T10:30:00.000Z',
+};
+const clockAdvancing = {
+  ...clockReady, frozenTime: '2026-01-01T00:00:00.000Z', status: 'advancing', targetTime: '2028-01-31T00:00:00.000Z', jobsRemaining: 1,
+  nextJobAt: '2026-01-31T00:00:00.000Z', version: 2, updatedAt: '2026-07-02T10:31:00.000Z',
+};
+
+/** An account billed on the 15th of each month, Jakarta time (docs/billing.md). */
+const accountOpen = {
+  request: { customerId: ID.customer, name: 'PT Contoh Digital — Surabaya branch', currency: 'IDR', timeZone: 'Asia/Jakarta', segment: 'enterprise', billingCycleDay: 15 },
+  response: {
+    accountId: '3d7c1f0a-8b2e-4c5d-9e6f-0a1b2c3d4e5f', customerId: ID.customer, name: 'PT Contoh Digital — Surabaya branch', currency: 'IDR',
+    timeZone: 'Asia/Jakarta', segment: 'enterprise', billingCycleDay: 15, createdAt: AT, updatedAt: AT,
+  },
+};
+
+/**
+ * An offering with billing terms (docs/catalog-and-pricing.md "Billing terms"): a 14-day trial
+ * with an activation fee, three months at half price, then a two-year fixed term billed monthly
+ * in advance with usage in arrear; plan changes at the end of the billing period, cancellation now.
+ */
+const offeringWithBillingTerms = {
+  code: 'business-fiber-term',
+  name: 'Business Fiber 1Gbps, 2-year term',
+  category: 'connectivity',
+  segment: 'business',
+  availabilityZones: [],
+  sellable: true,
+  productSpecification: { id: ID.productSpecification.businessFiber, version: 1 },
+  addOns: [],
+  priceLists: [{
+    currency: 'IDR',
+    charges: [
+      { kind: 'recurring', code: 'fiber-1g-monthly', name: 'Business Fiber 1Gbps monthly', amountMinor: '1500000000', period: 'month', billingMode: 'in_advance' },
+      { kind: 'recurring', code: 'sla-report', name: 'Quarterly SLA report', amountMinor: '15000000', period: 'quarter' },
+      { kind: 'usage', code: 'traffic', name: 'Traffic above 10 TB', unit: 'GB', tierMode: 'graduated', billingMode: 'in_arrear', tiers: [{ upTo: '10000', unitPrice: '0' }, { upTo: null, unitPrice: '150000' }] },
+    ],
+    phases: [
+      { type: 'trial', duration: { unit: 'days', count: 14 }, charges: [{ kind: 'one_time', code: 'trial-activation', name: 'Trial activation', amountMinor: '50000000' }] },
+      { type: 'discount', duration: { unit: 'period', count: 3 }, discountPercent: '50' },
+    ],
+    term: { type: 'fixed', duration: { unit: 'year', count: 2 } },
+  }],
+  changePolicy: 'end_of_term',
+  cancelPolicy: 'immediate',
+};
+
 export interface OperationExample {
   /** The JSON request body. */
   request?: unknown;
@@ -623,6 +673,14 @@ export interface OperationExample {
 
 /** By operation, as `METHOD /openapi/path`. */
 export const OPERATION_EXAMPLES: Record<string, OperationExample> = {
+  'POST /test-clocks': { request: { frozenTime: '2026-01-01T00:00:00Z', name: 'renewals' }, response: clockReady },
+  'POST /test-clocks/{id}/advance': { request: { frozenTime: '2028-01-31T00:00:00Z' }, response: clockAdvancing },
+  'GET /test-clocks/{id}': {
+    response: { ...clockReady, frozenTime: '2028-01-31T00:00:00.000Z', targetTime: '2028-01-31T00:00:00.000Z', jobsRun: 25, jobsRemaining: 1, nextJobAt: '2028-02-29T00:00:00.000Z', version: 53, updatedAt: '2026-07-02T10:31:02.000Z' },
+  },
+  'GET /test-clocks/{id}/jobs': {
+    response: { items: [{ kind: 'subscription.renew', jobKey: ID.demo.subscription, accountId: ID.account, runAt: '2028-02-29T00:00:00.000Z', seq: 26, payload: { subscriptionId: ID.demo.subscription, endDate: '2028-02-29T00:00:00.000Z', tenantId: 'b8a3f0e2-4c1d-4e7a-9f6b-2d5c8e1a7b30', accountId: ID.account, key: ID.demo.subscription, runAt: '2028-02-29T00:00:00+00:00' } }] },
+  },
   'GET /accounts/{accountId}/installed-base': installedBase,
   'GET /product-instances/{id}': { response: { ...upgradedFiber, version: 7, relationships: [], activeOperation: null } },
   'POST /price-previews': preview,
@@ -691,6 +749,8 @@ export const OPERATION_EXAMPLES: Record<string, OperationExample> = {
     request: { sourceProductInstanceId: ID.demo.slaGold, targetProductInstanceId: ID.branch.fiber, type: 'ADDON_OF' },
   },
   'POST /internal/assets/relationships/{id}/end:apply': { request: { validTo: '2026-07-31T17:00:00.000Z' } },
+  'POST /accounts': accountOpen,
+  'POST /product-offerings': { request: offeringWithBillingTerms },
 };
 
 // ------------------------------------------------------------------ problems
@@ -752,5 +812,10 @@ export const PROBLEM_EXAMPLES: Record<string, unknown> = {
       task: { taskId, taskNumber: 3, step: 'activate', status: 'running', orderId: ID.modifyOrder, itemId: '40e6eac0-4c12-4ad5-a103-762c0d0a2873' },
     }),
   'bad-signature': problem('bad-signature', 'X-Tenure-Signature does not match the body and timestamp'),
+  'test-clock-exists': problem('test-clock-exists', 'tenant is on test clock 5b0c2f7e-8a7d-4d59-9a57-0c2f4f1b7d11 already', { clockId: '5b0c2f7e-8a7d-4d59-9a57-0c2f4f1b7d11' }),
+  'test-clock-advancing': problem('test-clock-advancing', 'test clock 5b0c2f7e-8a7d-4d59-9a57-0c2f4f1b7d11 is advancing to 2028-07-01T00:00:00.000Z; wait until it is ready', {
+    clockId: '5b0c2f7e-8a7d-4d59-9a57-0c2f4f1b7d11', targetTime: '2028-07-01T00:00:00.000Z',
+  }),
+  'tenant-has-scheduled-work': problem('tenant-has-scheduled-work', 'the tenant has date-driven jobs scheduled on real time; a tenant is put on a test clock before its first date-driven change'),
   'database-unavailable': problem('database-unavailable', 'the database is unavailable: connection refused; retry in a few seconds'),
 };

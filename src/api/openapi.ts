@@ -168,6 +168,9 @@ const PER_ROUTE: { match: RegExp; problems: ProblemMap }[] = [
   { match: /^POST \/internal\/assets\/relationships\/\{id\}\/end:apply$/, problems: { 409: ['illegal-transition', 'concurrent-modification'] } },
   { match: /^POST \/internal\/assets\/product-instances\/\{id\}\/replacement:apply$/, problems: { 409: INVENTORY_COMMAND, 422: ['invalid-relationship', 'business-rule-violation'] } },
   { match: /^POST \/internal\/assets\//, problems: { 409: INVENTORY_COMMAND, 422: ['business-rule-violation'] } },
+  // test clocks (clocks/service.ts)
+  { match: /^POST \/test-clocks$/, problems: { 409: ['test-clock-exists', 'tenant-has-scheduled-work'] } },
+  { match: /^POST \/test-clocks\/\{id\}\/advance$/, problems: { 409: ['test-clock-advancing', 'concurrent-modification'] } },
   // catalog (catalog/service.ts)
   { match: /^POST \/(product-offerings|product-specifications|service-specifications|resource-specifications)$/, problems: { 409: ['duplicate-code'] } },
   { match: /^POST \/[a-z-]+\/\{id\}\/versions$/, problems: { 409: ['draft-exists', 'illegal-transition'] } },

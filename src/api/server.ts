@@ -14,6 +14,7 @@ import { registerPriceRuleRoutes } from '../pricing/index.ts';
 import { registerQuoteRoutes } from '../quotes/index.ts';
 import { registerOrderRoutes } from '../orders/index.ts';
 import { registerFulfillmentRoutes } from '../fulfillment/index.ts';
+import { registerTestClockRoutes } from '../clocks/index.ts';
 import { installAuth } from './auth.ts';
 import { isInstant, UUID_PATTERN } from '../http/http.ts';
 import { installIdempotency } from '../http/idempotency.ts';
@@ -136,6 +137,7 @@ export async function buildServer(services: Services, options: { logger?: boolea
   registerQuoteRoutes(app, services.quotes);
   registerOrderRoutes(app, services);
   registerFulfillmentRoutes(app, services);
+  registerTestClockRoutes(app, services.testClocks);
   // The catalog cache's Redis connection (if any) closes with the server.
   app.addHook('onClose', async () => services.catalog.cache.close());
   await app.ready();

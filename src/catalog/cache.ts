@@ -210,7 +210,7 @@ export class RedisCatalogCache implements CatalogCache {
 export class PublishedDocuments {
   readonly stats = { hits: 0, misses: 0 };
   /** Each entry with when it was last used: a hit only stamps it (reordering a Map on every hit cost more than the rest of the read). */
-  private readonly entries = new Map<string, { body: unknown; used: number }>();
+  private readonly entries = new Map<string, DocumentEntry>();
   private uses = 0;
 
   constructor(private readonly maxEntries = 10_000) {}
@@ -220,6 +220,14 @@ export class PublishedDocuments {
   }
 
   get(kind: string, tenantId: string, id: string, version: number): unknown {
+    return this.entry(kind, tenantId, id, version)?.body;
+  }
+
+  /**
+   * The entry itself, for a caller that keeps what it built from the document (a preview's
+   * catalog views) and asks again with `use`, without building the key each time.
+   */
+  entry(kind: string, tenantId: string, id: string, version: number): DocumentEntry | undefined {
     const entry = this.entries.get(PublishedDocuments.key(kind, tenantId, id, version));
     if (entry === undefined) {
       this.stats.misses++;
@@ -227,26 +235,51 @@ export class PublishedDocuments {
     }
     this.stats.hits++;
     entry.used = ++this.uses;
-    return entry.body;
+    return entry;
+  }
+
+  /**
+   * True when every one of these entries is still in the cache (each counts as a hit, as `get`
+   * would); false once one was evicted or the cache cleared — then the caller reads again.
+   */
+  use(entries: readonly DocumentEntry[]): boolean {
+    for (const entry of entries) if (!entry.cached) return false;
+    for (const entry of entries) entry.used = ++this.uses;
+    this.stats.hits += entries.length;
+    return true;
   }
 
   /** Stores a published version's document; returns it frozen. */
   set(kind: string, tenantId: string, id: string, version: number, body: unknown): unknown {
     if (this.entries.size >= this.maxEntries) this.evict();
     const frozen = deepFreeze(body);
-    this.entries.set(PublishedDocuments.key(kind, tenantId, id, version), { body: frozen, used: ++this.uses });
+    const key = PublishedDocuments.key(kind, tenantId, id, version);
+    const replaced = this.entries.get(key);
+    if (replaced) replaced.cached = false;
+    this.entries.set(key, { body: frozen, used: ++this.uses, cached: true });
     return frozen;
   }
 
   /** When full: the least recently used tenth goes at once (a sort per 1,000 insertions, not a scan per insertion). */
   private evict(): void {
     const byUse = [...this.entries].sort((a, b) => a[1].used - b[1].used);
-    for (const [key] of byUse.slice(0, Math.max(1, Math.ceil(this.maxEntries / 10)))) this.entries.delete(key);
+    for (const [key, entry] of byUse.slice(0, Math.max(1, Math.ceil(this.maxEntries / 10)))) {
+      entry.cached = false;
+      this.entries.delete(key);
+    }
   }
 
   clear(): void {
+    for (const entry of this.entries.values()) entry.cached = false;
     this.entries.clear();
   }
+}
+
+/** One cached document; `cached` turns false when it leaves the cache (eviction, clear). */
+export interface DocumentEntry {
+  readonly body: unknown;
+  used: number;
+  cached: boolean;
 }
 
 function deepFreeze<T>(value: T): T {

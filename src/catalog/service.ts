@@ -27,7 +27,7 @@ import {
 import { newId } from '../platform/ids.ts';
 import type { CommandContext, JsonObject } from '../platform/context.ts';
 import { transition } from '../platform/state-machine.ts';
-import { PublishedDocuments, type CatalogCache } from './cache.ts';
+import { PublishedDocuments, type CatalogCache, type DocumentEntry } from './cache.ts';
 import {
   ProductOfferingBody,
   ProductSpecificationBody,
@@ -192,21 +192,40 @@ export async function findOfferingVersions(tx: Tx, wanted: readonly { id: string
  * (store.findOfferingHeadsWithSpecifications: lifecycle columns, a draft's document; not the
  * add-on parents) with every published document from `publishedDocuments`; null when one is not
  * there (then the caller reads through findOfferingVersions, which loads and keeps it).
+ * `documents`, when given, receives the cache entries of the published documents used: a caller
+ * that keeps what this answers (rows that stay valid while its catalog revision stays) checks
+ * them with documentsStillCached before it uses the answer again.
  */
-export function offeringVersionsFromHeads(rows: readonly Omit<OfferingHeads, 'addOnParents'>[]): Omit<OfferingWithSpecification, 'addOnParents'>[] | null {
+export function offeringVersionsFromHeads(rows: readonly Omit<OfferingHeads, 'addOnParents'>[], documents?: DocumentEntry[]): Omit<OfferingWithSpecification, 'addOnParents'>[] | null {
   const result: Omit<OfferingWithSpecification, 'addOnParents'>[] = [];
   for (const r of rows) {
-    const offering = versionFromHead<ProductOfferingBody>('product_offering', r.offering);
-    const specification = r.specification ? versionFromHead<ProductSpecificationBody>('product_specification', r.specification) : null;
+    const offering = versionFromHead<ProductOfferingBody>('product_offering', r.offering, documents);
+    const specification = r.specification ? versionFromHead<ProductSpecificationBody>('product_specification', r.specification, documents) : null;
     if (!offering || specification === undefined) return null;
     result.push({ offering: offering as OfferingVersion, specification });
   }
   return result;
 }
 
+/**
+ * True while every one of these published documents (offeringVersionsFromHeads' `documents`) is
+ * still cached, so that an answer built from them is what offeringVersionsFromHeads would build
+ * now from the same rows; false once one left the cache (then read the rows again).
+ */
+export function documentsStillCached(documents: readonly DocumentEntry[]): boolean {
+  return publishedDocuments.use(documents);
+}
+
 /** What view() serves for a head, its document a draft's own or the cached published one; undefined when that is not cached. */
-function versionFromHead<B>(kind: CatalogKind, head: VersionHead): CatalogVersion<B> | undefined {
-  const body = head.publishedAt === null ? head.draftBody : publishedDocuments.get(kind, head.tenantId, head.id, head.version);
+function versionFromHead<B>(kind: CatalogKind, head: VersionHead, documents?: DocumentEntry[]): CatalogVersion<B> | undefined {
+  let body: unknown;
+  if (head.publishedAt === null) {
+    body = head.draftBody;
+  } else {
+    const entry = publishedDocuments.entry(kind, head.tenantId, head.id, head.version);
+    if (entry) documents?.push(entry);
+    body = entry?.body;
+  }
   if (body === undefined) return undefined;
   return view<B>(kind, {
     id: head.id, version: head.version, code: head.code, status: head.status, body,
@@ -452,7 +471,7 @@ export class CatalogService {
   /** One catalog change: a tenant transaction, then the cache revision bump. */
   private async change<T>(ctx: CommandContext, work: (tx: Tx, now: string) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const now = this.deps.clock.now().toISOString();
+      const now = this.deps.clock.now(ctx.tenantId).toISOString();
       try {
         const result = await inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, now));
         await this.deps.cache.invalidate(ctx.tenantId);

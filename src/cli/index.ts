@@ -9,6 +9,9 @@ import { isUuid } from '../platform/ids.ts';
 import { describeError } from './errors.ts';
 import { createLogger } from '../platform/logger.ts';
 import { loadProvisioners, fulfillmentSettingsOf, startWorker } from '../fulfillment/index.ts';
+import { runDueJobsOnce, startScheduler } from '../platform/scheduler.ts';
+import { isInstant } from '../platform/instants.ts';
+import type { CommandContext } from '../platform/context.ts';
 
 /**
  * The CLI's database: DATABASE_URL's server; else the embedded PostgreSQL of the data folder,
@@ -72,7 +75,7 @@ tenant
 
 program
   .command('worker')
-  .description('run fulfillment workers until stopped (SIGINT/SIGTERM: the calls out get TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS to answer, then their tasks are given back); each loop holds up to TENURE_FULFILLMENT_BATCH connections; the provisioners and routing come from TENURE_PROVISIONERS and TENURE_FULFILLMENT_*')
+  .description('run fulfillment workers and the scheduler of date-driven jobs (activation, expiry, renewals, test clocks\' advances) until stopped (SIGINT/SIGTERM: the calls out get TENURE_FULFILLMENT_SHUTDOWN_GRACE_MS to answer, then their tasks are given back); each loop holds up to TENURE_FULFILLMENT_BATCH connections; the provisioners and routing come from TENURE_PROVISIONERS and TENURE_FULFILLMENT_*')
   .option('--concurrency <n>', 'worker loops in this process', '1')
   .action(async (options: { concurrency: string }) => {
     const concurrency = Number(options.concurrency);
@@ -89,21 +92,108 @@ program
     });
     const orchestrator = createOrchestrator(db.pool, systemClock, { provisioners, fulfillment, logger });
     const workers = Array.from({ length: concurrency }, () => startWorker(orchestrator, fulfillment, { logger, wakeUpFrom: db.pool }));
-    logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes(), leaseMs: orchestrator.leaseMs, connections: concurrency * fulfillment.batchSize }, 'fulfillment workers started');
-    // Workers may all be waiting on the pool, whose timers do not hold the event loop: without
-    // this the process would end by itself, silently, in the middle of an outage.
-    const keepAlive = setInterval(() => {}, 60_000);
-    const signal = await new Promise<string>((resolve) => {
+    // Listened for before anything else is awaited: a signal during the scheduler's start stops the workers too.
+    const signalled = new Promise<string>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'));
       process.once('SIGTERM', () => resolve('SIGTERM'));
     });
+    logger.info({ workers: workers.map((w) => w.id), provisioners: provisioners.registry.codes(), leaseMs: orchestrator.leaseMs, connections: concurrency * fulfillment.batchSize }, 'fulfillment workers started');
+    // Date-driven jobs (decision 0023) on a pool of their own; their commands on another.
+    const services = createServices(db.pool, systemClock, { provisioners, fulfillment, logger, redisUrl: null });
+    await services.clock.start(db.pool, logger);
+    const schedulerDb = await openDatabase({ poolMax: 6, migrate: false });
+    const scheduler = await startScheduler(schedulerDb.pool, services.jobs, { logger });
+    logger.info({ jobKinds: services.jobs.kinds() }, 'scheduler started');
+    // Workers may all be waiting on the pool, whose timers do not hold the event loop: without
+    // this the process would end by itself, silently, in the middle of an outage.
+    const keepAlive = setInterval(() => {}, 60_000);
+    const signal = await signalled;
     clearInterval(keepAlive);
     logger.info({ signal }, 'fulfillment workers stopping');
     const stopped = await Promise.all(workers.map((w) => w.stop()));
     const gaveBack = stopped.reduce((sum, s) => sum + s.gaveBack, 0);
+    await scheduler.stop();
+    await services.clock.stop();
+    await schedulerDb.close();
     await db.close();
     logger.info({ gaveBack, rounds: orchestrator.rounds.total, emptyRounds: orchestrator.rounds.empty, looks: orchestrator.rounds.looks }, 'fulfillment workers stopped');
     process.exit(0);
+  });
+
+const clockCommand = program.command('clock').description('per-tenant test clocks (docs/scheduler-and-clocks.md): a tenant on one sees its time, and its date-driven jobs run only when it is advanced');
+const tenantContext = (tenantId: string): CommandContext => {
+  if (!isUuid(tenantId)) throw new UsageError(`--tenant must be a tenant id (a UUID), got "${tenantId}"`);
+  return { tenantId, actor: null, correlationId: `cli-clock-${Date.now()}` };
+};
+const instantOption = (value: string, name: string): string => {
+  if (!isInstant(value)) throw new UsageError(`${name} must be an ISO 8601 date-time with a zone, e.g. 2027-01-01T00:00:00Z, got "${value}"`);
+  return value;
+};
+const printClock = (clock: object, json: boolean | undefined) => {
+  const c = clock as { clockId: string; name: string; frozenTime: string; status: string; jobsRun: number; jobsRemaining: number; nextJobAt: string | null; lastError: string | null };
+  if (json) console.log(JSON.stringify(c, null, 2));
+  else console.log(`test clock ${c.clockId} (${c.name}): ${c.frozenTime}, ${c.status}; jobs run ${c.jobsRun}, remaining ${c.jobsRemaining}${c.nextJobAt ? `, next at ${c.nextJobAt}` : ''}${c.lastError ? `\nlast error: ${c.lastError}` : ''}`);
+};
+clockCommand
+  .command('create')
+  .description('put a tenant on a test clock at --at (refused when it has a clock already, or jobs scheduled on real time)')
+  .requiredOption('--tenant <id>', 'the tenant id')
+  .requiredOption('--at <time>', 'the clock\'s time, ISO 8601 (e.g. 2027-01-01T00:00:00Z)')
+  .option('--name <name>', 'a name for the clock', 'test clock')
+  .option('--json', 'print JSON')
+  .action(async (options: { tenant: string; at: string; name: string; json?: boolean }) => {
+    const ctx = tenantContext(options.tenant);
+    const at = instantOption(options.at, '--at');
+    const db = await openDatabase();
+    try {
+      printClock(await createServices(db.pool, systemClock, { redisUrl: null }).testClocks.create(ctx, { frozenTime: at, name: options.name }), options.json);
+    } finally {
+      await db.close();
+    }
+  });
+clockCommand
+  .command('show')
+  .description('a test clock: its time, status (ready, advancing, failed) and the progress of its advance')
+  .requiredOption('--tenant <id>', 'the tenant id')
+  .requiredOption('--clock <id>', 'the clock id')
+  .option('--json', 'print JSON')
+  .action(async (options: { tenant: string; clock: string; json?: boolean }) => {
+    const ctx = tenantContext(options.tenant);
+    if (!isUuid(options.clock)) throw new UsageError(`--clock must be a clock id (a UUID), got "${options.clock}"`);
+    const db = await openDatabase();
+    try {
+      printClock(await createServices(db.pool, systemClock, { redisUrl: null }).testClocks.get(ctx, options.clock), options.json);
+    } finally {
+      await db.close();
+    }
+  });
+clockCommand
+  .command('advance')
+  .description('advance a test clock to --to: every job of the tenant that falls due runs, in time order; no cap on how far. Runs the advance in this process (or waits for the worker that took it) and prints the clock when it is ready')
+  .requiredOption('--tenant <id>', 'the tenant id')
+  .requiredOption('--clock <id>', 'the clock id')
+  .requiredOption('--to <time>', 'the new time, ISO 8601, not before the clock\'s')
+  .option('--json', 'print JSON')
+  .action(async (options: { tenant: string; clock: string; to: string; json?: boolean }) => {
+    const ctx = tenantContext(options.tenant);
+    if (!isUuid(options.clock)) throw new UsageError(`--clock must be a clock id (a UUID), got "${options.clock}"`);
+    const to = instantOption(options.to, '--to');
+    const db = await openDatabase();
+    try {
+      const services = createServices(db.pool, systemClock, { redisUrl: null });
+      await services.testClocks.advance(ctx, options.clock, { frozenTime: to });
+      await runDueJobsOnce(db.pool, services.jobs);
+      // Another worker may have taken the advance: wait for it.
+      let clock = await services.testClocks.get(ctx, options.clock);
+      while (clock.status === 'advancing') {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        clock = await services.testClocks.get(ctx, options.clock);
+      }
+      printClock(clock, options.json);
+      if (clock.status === 'failed') process.exitCode = 1;
+    } finally {
+      await db.close();
+    }
   });
 
 const fulfillmentCommand = program.command('fulfillment').description('operate fulfillment');

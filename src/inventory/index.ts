@@ -11,3 +11,5 @@ export { type PendingProduct, type PendingProductInput } from './commands/order-
 export { type FulfilledService } from './commands/services-and-resources.ts';
 export { renewalEndDate } from './commands/subscriptions.ts';
 export { type ProductInstance } from './types.ts';
+export { subscriptionJobHandlers } from './jobs.ts';
+export { SUBSCRIPTION_JOB_KINDS, renewalPolicyOf, type RenewalPolicy } from './commands/subscription-dates.ts';

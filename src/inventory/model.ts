@@ -74,9 +74,12 @@ export const SUBSCRIPTION_TRANSITIONS = {
   'activation:apply': { from: ['PENDING'], to: 'ACTIVE', event: 'SubscriptionActivated', changeType: 'ACTIVATED' },
   'suspension:apply': { from: ['ACTIVE'], to: 'SUSPENDED', event: 'SubscriptionSuspended', changeType: 'SUSPENDED' },
   'resumption:apply': { from: ['SUSPENDED'], to: 'ACTIVE', event: 'SubscriptionResumed', changeType: 'RESUMED' },
-  'renewal:apply': { from: ['ACTIVE', 'SUSPENDED'], to: 'SAME', event: 'SubscriptionRenewed', changeType: 'RENEWED' },
+  // A renewal keeps the state, and un-expires: before or after the end date (seed 004).
+  'renewal:apply': { from: ['ACTIVE', 'SUSPENDED', 'EXPIRED'], to: 'SAME', event: 'SubscriptionRenewed', changeType: 'RENEWED' },
   'termination:apply': { from: ['PENDING', 'ACTIVE', 'SUSPENDED'], to: 'TERMINATED', event: 'SubscriptionTerminated', changeType: 'TERMINATED' },
   'expiry:apply': { from: ['ACTIVE', 'SUSPENDED'], to: 'EXPIRED', event: 'SubscriptionExpired', changeType: 'EXPIRED' },
+  // An entered subscription cancelled before it started: its end becomes its start, it never runs (seed 004).
+  'cancellation:apply': { from: ['PENDING'], to: 'TERMINATED', event: 'SubscriptionCancelled', changeType: 'CANCELLED' },
 } as const satisfies Record<string, SubscriptionTransition>;
 export type SubscriptionCommand = keyof typeof SUBSCRIPTION_TRANSITIONS;
 export const SUBSCRIPTION_COMMANDS = Object.keys(SUBSCRIPTION_TRANSITIONS) as SubscriptionCommand[];
@@ -95,11 +98,12 @@ export function productInstanceTransition(state: ProductInstanceState, command: 
   return transition(PRODUCT_INSTANCE_TRANSITIONS, state, command);
 }
 
-/** A renewal keeps the state (`to: 'SAME'`). */
+/** A renewal keeps the state (`to: 'SAME'`), except that an EXPIRED subscription renewed is ACTIVE again. */
 export function subscriptionTransition(state: SubscriptionState, command: SubscriptionCommand): TransitionResult<SubscriptionState> {
   const verdict = transition(SUBSCRIPTION_TRANSITIONS, state, command);
   if (!verdict.ok) return verdict;
-  return { ok: true, to: verdict.to === 'SAME' ? state : verdict.to };
+  if (verdict.to === 'SAME') return { ok: true, to: state === 'EXPIRED' ? 'ACTIVE' : state };
+  return { ok: true, to: verdict.to };
 }
 
 export const SERVICE_INSTANCE_STATES = ['PENDING', 'ACTIVE', 'SUSPENDED', 'TERMINATED'] as const;

@@ -12,6 +12,7 @@
 import { recordAudit } from '../platform/audit.ts';
 import type { OutboxEvent } from '../events/index.ts';
 import type { Tx } from '../platform/db.ts';
+import type { JobScheduler } from '../platform/scheduler.ts';
 import { ConcurrentModificationError, IllegalTransitionError, NotFoundError, OperationInProgressError, ValidationError } from '../platform/errors.ts';
 import { newId } from '../platform/ids.ts';
 import { productEvent, subscriptionEvent } from './events.ts';
@@ -32,6 +33,8 @@ export interface Unit {
   tx: Tx;
   ctx: CommandContext;
   now: string;
+  /** Where date-driven jobs are scheduled, in `tx` (the subscription's dates: commands/subscription-dates.ts). */
+  jobs: JobScheduler;
 }
 
 /** The cause of a change, with the correlation id of the caller's flow (an order's) when it has one. */

@@ -83,7 +83,7 @@ export class InventoryQueries {
       } else {
         parts = await partsOf(tx, accountId, asOf);
       }
-      const snapshotTime = asOf ?? this.deps.clock.now().toISOString();
+      const snapshotTime = asOf ?? this.deps.clock.now(ctx.tenantId).toISOString();
       const head = `{"accountId":${JSON.stringify(accountId)},"customerId":${JSON.stringify(account.customerId)},"snapshotTime":${JSON.stringify(snapshotTime)},`
         + `"asOf":${JSON.stringify(asOf)},"products":[`;
       return Buffer.concat([Buffer.from(head), parts, BODY_END]);

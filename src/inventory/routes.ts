@@ -199,7 +199,11 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
           autoRenew: Type.Optional(Type.Boolean()),
           agreementId: Type.Optional(Uuid),
           billingAccountId: Type.Optional(Uuid),
-          renewalPolicy: Type.Optional(JsonObjectSchema),
+          renewalPolicy: Type.Optional(Type.Object({
+            type: Type.Optional(Type.Union([Type.Literal('same-term'), Type.Literal('evergreen')], { description: 'same-term (default): an auto-renewal adds the term; evergreen: one billing period, for ever.' })),
+            noticeDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 366, description: 'Days before the end at which the auto-renewal is made (default 0).' })),
+          }, { additionalProperties: false })),
+          startDate: Type.Optional(Type.Union([DateTime, Type.Null()], { description: 'The subscription starts (PENDING → ACTIVE) at this date, by the scheduler; without one it starts with its first product\'s activation.' })),
         })),
         relationships: Type.Optional(Type.Array(body({
           type: Type.Union(RELATIONSHIP_TYPES.map((t) => Type.Literal(t))),
@@ -282,6 +286,8 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
     termMonths: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
     newEndDate: Type.Optional(DateTime),
   }), (c, id, b) => inventory.renewSubscription(c, id, b));
+  entityCommand('/internal/assets/subscriptions/:id/cancellation::apply', 'Cancel a subscription that never started (PENDING → TERMINATED): its end date becomes its start date; it never becomes ACTIVE', body({ ...Versioned, ...CauseFields }),
+    (c, id, b) => inventory.cancelSubscription(c, id, b));
   for (const [verb, command] of [['suspension', 'suspension:apply'], ['resumption', 'resumption:apply'], ['termination', 'termination:apply']] as const) {
     entityCommand(`/internal/assets/subscriptions/:id/${verb}::apply`, `Subscription ${verb}`, body({ ...Versioned, ...CauseFields }),
       (c, id, b) => inventory.changeSubscriptionState(c, id, command, b));

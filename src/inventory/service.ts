@@ -6,6 +6,8 @@
  */
 import type { Clock } from '../platform/clock.ts';
 import { inTenantTransaction, type Pool, type Tx } from '../platform/db.ts';
+import { jobScheduler, type JobScheduler } from '../platform/scheduler.ts';
+import { activateSubscriptionWhenDue, autoRenewSubscriptionWhenDue, cancelSubscription, expireSubscriptionWhenDue } from './commands/subscription-dates.ts';
 import { changeSubscriptionState, renewSubscription } from './commands/subscriptions.ts';
 import { completeDisconnect, scheduleDisconnect, startDisconnect, unscheduleDisconnect } from './commands/disconnect.ts';
 import { cancelActivation, completeActivation, createProductInstance, failActivation, resume, startActivation, suspend } from './commands/lifecycle.ts';
@@ -23,15 +25,15 @@ export type { CreateProductInstanceInput } from './commands/lifecycle.ts';
 export { addMonths } from './commands/subscriptions.ts';
 
 export class InventoryService {
-  constructor(private readonly deps: { pool: Pool; clock: Clock } | { tx: Tx; now: string }) {}
+  constructor(private readonly deps: ({ pool: Pool; clock: Clock } | { tx: Tx; now: string }) & { jobs?: JobScheduler }) {}
 
   /**
    * The same commands inside a transaction the caller owns: orders and fulfillment change
    * the installed base through these commands (seed 000 §18), together with their own rows,
    * so that an order item and its assets change in one transaction or not at all.
    */
-  static within(tx: Tx, now: string): InventoryService {
-    return new InventoryService({ tx, now });
+  static within(tx: Tx, now: string, jobs?: JobScheduler): InventoryService {
+    return new InventoryService({ tx, now, jobs });
   }
 
   // A product instance's life: commands/lifecycle.ts, commands/disconnect.ts
@@ -63,6 +65,11 @@ export class InventoryService {
   // Subscriptions: commands/subscriptions.ts
   readonly renewSubscription = this.command(renewSubscription);
   readonly changeSubscriptionState = this.command(changeSubscriptionState);
+  readonly cancelSubscription = this.command(cancelSubscription);
+  // …and their dates, as the scheduler's jobs run them: commands/subscription-dates.ts
+  readonly activateSubscriptionWhenDue = this.command(activateSubscriptionWhenDue);
+  readonly expireSubscriptionWhenDue = this.command(expireSubscriptionWhenDue);
+  readonly autoRenewSubscriptionWhenDue = this.command(autoRenewSubscriptionWhenDue);
 
   // Services, resources and relationships: commands/services-and-resources.ts, commands/relationships.ts
   readonly attachServiceInstance = this.command(attachServiceInstance);
@@ -79,9 +86,11 @@ export class InventoryService {
    */
   private command<A extends unknown[], T>(useCase: (u: Unit, ...args: A) => Promise<T>): (ctx: CommandContext, ...args: A) => Promise<T> {
     return async (ctx, ...args) => {
-      if ('tx' in this.deps) return useCase({ tx: this.deps.tx, ctx, now: this.deps.now }, ...args);
+      const jobs = this.deps.jobs ?? jobScheduler;
+      if ('tx' in this.deps) return useCase({ tx: this.deps.tx, ctx, now: this.deps.now, jobs }, ...args);
       const { pool, clock } = this.deps;
-      return inTenantTransaction(pool, ctx.tenantId, (tx) => useCase({ tx, ctx, now: clock.now().toISOString() }, ...args));
+      // The tenant's time: its test clock's when it is on one (TenantClocks), else real time.
+      return inTenantTransaction(pool, ctx.tenantId, (tx) => useCase({ tx, ctx, now: clock.now(ctx.tenantId).toISOString(), jobs }, ...args));
     };
   }
 }

@@ -93,7 +93,7 @@ export class InFlightOrders {
   constructor(private readonly deps: { pool: Pool; clock: Clock }) {}
 
   private run<T>(ctx: CommandContext, work: (tx: Tx, now: string) => Promise<T>): Promise<T> {
-    return inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, this.deps.clock.now().toISOString()));
+    return inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, this.deps.clock.now(ctx.tenantId).toISOString()));
   }
 
   /** The tenant of an order, for operator tools that name only the order. */

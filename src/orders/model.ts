@@ -23,7 +23,7 @@ export interface OrderItemInput {
   configuration?: Record<string, unknown>;
   quantity?: number;
   subscriptionId?: string;
-  subscription?: { termMonths?: number; billingCycle?: string; autoRenew?: boolean };
+  subscription?: { termMonths?: number; billingCycle?: string; autoRenew?: boolean; renewalPolicy?: { type?: 'same-term' | 'evergreen'; noticeDays?: number }; startDate?: string };
   /** ADD: an add-on of another item of this order (1-based), or of an owned instance. */
   parentItemNumber?: number;
   parentProductInstanceId?: string;

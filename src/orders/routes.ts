@@ -21,7 +21,12 @@ const ItemInput = Type.Object({
     termMonths: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
     billingCycle: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
     autoRenew: Type.Optional(Type.Boolean()),
-  }, { additionalProperties: false })),
+    renewalPolicy: Type.Optional(Type.Object({
+      type: Type.Optional(Type.Union([Type.Literal('same-term'), Type.Literal('evergreen')], { description: 'same-term (default): an auto-renewal adds the term; evergreen: one billing period, for ever.' })),
+      noticeDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 366, description: 'Days before the end at which the auto-renewal is made (default 0).' })),
+    }, { additionalProperties: false })),
+    startDate: Type.Optional(DateTime),
+  }, { additionalProperties: false, description: 'ADD: the subscription created with the item. With `startDate` it starts (PENDING → ACTIVE) at that date, by the scheduler; without, with the product\'s activation.' })),
   parentItemNumber: Type.Optional(Type.Integer({ minimum: 1 })),
   parentProductInstanceId: Type.Optional(Uuid),
   dependsOn: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { maxItems: 100 })),

@@ -24,7 +24,7 @@ export class OrderService {
   constructor(private readonly deps: { pool: Pool; clock: Clock; routing: Routing }) {}
 
   private run<T>(ctx: CommandContext, work: (tx: Tx, now: string) => Promise<T>): Promise<T> {
-    return inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, this.deps.clock.now().toISOString()));
+    return inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, this.deps.clock.now(ctx.tenantId).toISOString()));
   }
 
   /**

@@ -1,6 +1,10 @@
 /** Time comes from here, never from `new Date()` or the database's now(). */
 export interface Clock {
-  now(): Date;
+  /**
+   * Now, for `tenantId` when given: a tenant on a test clock has its own time (src/clocks,
+   * TenantClocks); a command of a tenant passes its id. Without one: real time.
+   */
+  now(tenantId?: string): Date;
 }
 
 export const systemClock: Clock = { now: () => new Date() };

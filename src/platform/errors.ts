@@ -38,6 +38,9 @@ const TABLE = {
   'point-of-no-return': { status: 409, title: 'Work past its point of no return would be affected', description: 'An amendment or cancellation of an order in flight would affect a fulfillment task (`task`) that has started and cannot be undone (activate, deactivate, release, move). Nothing was changed. Let the order finish, then place a new order.' },
   'bad-signature': { status: 401, title: 'The callback signature does not verify', description: 'Callbacks from external systems carry `X-Tenure-Timestamp` and `X-Tenure-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>` made with the provisioner\'s shared secret, within 300 s of our clock. Nothing was changed.' },
   'database-unavailable': { status: 503, title: 'The database is unavailable', description: 'Tenure cannot reach its PostgreSQL (restarting, failing over, or out of connections). The request was not completed; retry after the `Retry-After` seconds. A write may have committed only if the connection broke during its commit: retry a POST with the same `Idempotency-Key` to get its one outcome. `GET /health` answers this type while the database is away.' },
+  'test-clock-exists': { status: 409, title: 'The tenant is on a test clock already', description: 'A tenant has at most one test clock (`clockId`), for good: advance that one.' },
+  'test-clock-advancing': { status: 409, title: 'The test clock is advancing', description: 'An advance of this clock is running (to `targetTime`). `GET /test-clocks/{id}` shows its progress; advance again once it is `ready`. Nothing was changed.' },
+  'tenant-has-scheduled-work': { status: 409, title: 'The tenant has jobs scheduled on real time', description: 'A tenant is put on a test clock before its first date-driven change (a subscription with dates): jobs already scheduled on real time would otherwise fire on real time. Use a new tenant for testing. Nothing was changed.' },
   'internal-error': { status: 500, title: 'Internal error', description: 'A bug in Tenure. The transaction was rolled back. Please report it with the `instance` id.' },
 } as const satisfies Record<string, ProblemType>;
 
@@ -94,6 +97,9 @@ export class DuplicateCodeError extends problem('duplicate-code') {}
 export class DraftExistsError extends problem('draft-exists') {}
 export class PromoExhaustedError extends problem('promo-exhausted') {}
 export class BadSignatureError extends problem('bad-signature') {}
+export class TestClockExistsError extends problem('test-clock-exists') {}
+export class TestClockAdvancingError extends problem('test-clock-advancing') {}
+export class TenantHasScheduledWorkError extends problem('tenant-has-scheduled-work') {}
 /** Made with `{ quoteId, expiresAt }` as extensions. */
 export class QuoteExpiredError extends problem('quote-expired') {}
 

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { holdConnection, type Pool } from './db.ts';
+import { migrateScheduler } from './scheduler.ts';
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
@@ -18,7 +19,7 @@ const MIGRATION_LOCK_KEY = 7_314_159_001;
  * Applies numbered `NNNN_name.sql` files in order, each in its own transaction, recording
  * them in schema_migration. A session advisory lock makes concurrent starts wait for each
  * other instead of racing. An applied file whose content changed is refused: history is
- * not rewritten, a new migration is added instead.
+ * not rewritten, a new migration is added instead. Then graphile-worker's schema, by its library.
  */
 export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
@@ -56,6 +57,9 @@ export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<Migrati
       }
       applied.push(file);
     }
+    // The job library's own schema (decision 0023), still under the lock: its runMigrations is
+    // idempotent, and concurrent starts wait for each other here as for the files above.
+    await migrateScheduler(pool);
     return { applied, alreadyApplied: done.size };
   } finally {
     if (!held.lost) await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});

@@ -183,7 +183,7 @@ export class PriceRuleService {
   constructor(private readonly deps: { pool: Pool; clock: Clock }) {}
 
   private run<T>(ctx: CommandContext, work: (tx: Tx, now: string) => Promise<T>): Promise<T> {
-    return inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, this.deps.clock.now().toISOString()));
+    return inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, this.deps.clock.now(ctx.tenantId).toISOString()));
   }
 
   // ------------------------------------------------------------------ price rules

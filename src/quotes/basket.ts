@@ -158,7 +158,6 @@ export async function priceBasketInTx(tx: Tx | null, input: BasketInput): Promis
     if (!tx) throw new TransactionNeeded(what);
     return tx;
   };
-  const loadOffering = catalog.offering;
   const out: PricedBasketLine[] = input.lines.map((line) => ({
     line: { ...line }, addedMember: false, bundleLineId: null, offering: null, specification: null, configuration: null, change: null, target: null, priced: false,
   }));
@@ -166,32 +165,39 @@ export async function priceBasketInTx(tx: Tx | null, input: BasketInput): Promis
 
   // ------------------------------------------------------------------ 1. catalog: what is sold, and may it be
   // Every offering the lines name, and those of the instances they change or extend, in one read.
-  await catalog.preload(input.lines.flatMap((line) => {
-    const owned = (id: string | null) => {
-      const asset = id ? assetOf(id) : undefined;
-      return asset ? [{ id: asset.productOfferingId, version: asset.productOfferingVersion }] : [];
-    };
-    const sold = line.action === 'ADD' ? [{ id: line.offeringId!, version: line.offeringVersion }] : line.action === 'REPLACE' ? [{ id: line.offeringId!, version: null }] : [];
-    return [...sold, ...(line.action === 'MODIFY' ? owned(line.productInstanceId) : []), ...owned(line.parentProductInstanceId)];
-  }));
+  const wanted: { id: string; version: number | null }[] = [];
+  const wantOwned = (id: string | null) => {
+    const asset = id ? assetOf(id) : undefined;
+    if (asset) wanted.push({ id: asset.productOfferingId, version: asset.productOfferingVersion });
+  };
+  for (const line of input.lines) {
+    if (line.action === 'ADD') wanted.push({ id: line.offeringId!, version: line.offeringVersion });
+    else if (line.action === 'REPLACE') wanted.push({ id: line.offeringId!, version: null });
+    if (line.action === 'MODIFY') wantOwned(line.productInstanceId);
+    wantOwned(line.parentProductInstanceId);
+  }
+  const reading = catalog.preload(wanted);
+  if (reading) await reading;
+  // What was read is answered without an await per line (`loaded`); only the rest waits for a read.
   for (const [i, o] of out.entries()) {
     const line = o.line;
     if (line.action === 'ADD' || line.action === 'REPLACE') {
-      const at_ = field(i, line.action === 'ADD' ? '/offeringId' : '/replacementOfferingId');
-      const offering = await loadOffering(line.offeringId!, line.action === 'ADD' ? line.offeringVersion : null);
+      const where = line.action === 'ADD' ? '/offeringId' : '/replacementOfferingId';
+      const wantedVersion = line.action === 'ADD' ? line.offeringVersion : null;
+      const offering = catalog.loaded(line.offeringId!, wantedVersion) ?? await catalog.offering(line.offeringId!, wantedVersion);
       if (!offering) {
-        errors.push({ field: at_, message: `offering ${line.offeringId}${line.offeringVersion ? ' version ' + line.offeringVersion : ''} does not exist` });
+        errors.push({ field: field(i, where), message: `offering ${line.offeringId}${line.offeringVersion ? ' version ' + line.offeringVersion : ''} does not exist` });
         continue;
       }
       const problem = whyNotSellable(offering, at, line.zone) ?? whyNotSellableToAccount(offering, account);
-      if (problem) errors.push({ field: at_, message: problem });
+      if (problem) errors.push({ field: field(i, where), message: problem });
       line.offeringVersion = offering.version;
       o.offering = offering;
     } else if (line.action === 'MODIFY') {
       // A change is priced with the offering version the instance was sold under — its own
       // price list, not a newer version's — and the rules of today.
       const asset = assetOf(line.productInstanceId!)!;
-      const offering = await loadOffering(asset.productOfferingId, asset.productOfferingVersion);
+      const offering = catalog.loaded(asset.productOfferingId, asset.productOfferingVersion) ?? await catalog.offering(asset.productOfferingId, asset.productOfferingVersion);
       if (!offering) {
         errors.push({ field: field(i, '/productInstanceId'), message: `offering ${asset.productOfferingId} version ${asset.productOfferingVersion} of product instance ${asset.productInstanceId} is not in the catalog; the change cannot be priced` });
         continue;
@@ -209,7 +215,7 @@ export async function priceBasketInTx(tx: Tx | null, input: BasketInput): Promis
   }
   if (input.completeBundles) {
     for (const member of includedMembersMissing(out)) {
-      const offering = await loadOffering(member.line.offeringId!, null);
+      const offering = catalog.loaded(member.line.offeringId!, null) ?? await catalog.offering(member.line.offeringId!, null);
       if (!offering) throw new BusinessRuleError(`bundle member offering ${member.line.offeringId} does not exist`);
       member.line.offeringVersion = offering.version;
       member.offering = offering;
@@ -230,7 +236,7 @@ export async function priceBasketInTx(tx: Tx | null, input: BasketInput): Promis
   for (const line of compositionLines) {
     if (!line.parentProductInstanceId || ownedOfferings.has(line.parentProductInstanceId)) continue;
     const asset = assetOf(line.parentProductInstanceId)!;
-    const offering = await loadOffering(asset.productOfferingId, asset.productOfferingVersion);
+    const offering = catalog.loaded(asset.productOfferingId, asset.productOfferingVersion) ?? await catalog.offering(asset.productOfferingId, asset.productOfferingVersion);
     if (offering) ownedOfferings.set(asset.productInstanceId, offering.body);
   }
   const offeringOfLine = new Map(out.map((o) => [o.line.lineId, o.offering?.body]));
@@ -305,38 +311,48 @@ export async function priceBasketInTx(tx: Tx | null, input: BasketInput): Promis
 
 /**
  * Offering versions with their specifications, each read once per basket: `preload` reads many
- * in one statement (findOfferingVersions); `offering` reads what was not preloaded.
+ * in one statement (findOfferingVersions); `offering` reads what was not preloaded. Kept by id,
+ * then by version (null: the current one): the ids are the lines' own strings, so a lookup
+ * builds no key (a key string per lookup was a tenth of the basket's own JavaScript).
  */
 function catalogLoader(tx: Tx | null, preloaded: readonly PreloadedOffering[]) {
-  const loaded = new Map<string, PreloadedOffering['found']>();
-  const key = (id: string, version: number | null) => `${id}@${version ?? 'current'}`;
-  const keep = (w: { id: string; version: number | null }, found: PreloadedOffering['found']) => {
-    loaded.set(key(w.id, w.version), found);
+  type Found = PreloadedOffering['found'];
+  const loaded = new Map<string, Map<number | null, Found>>();
+  /** undefined: not read yet; null: read, and there is none. */
+  const get = (id: string, version: number | null): Found | undefined => loaded.get(id)?.get(version);
+  const keep = (w: { id: string; version: number | null }, found: Found) => {
+    let versions = loaded.get(w.id);
+    if (!versions) loaded.set(w.id, (versions = new Map()));
+    versions.set(w.version, found);
     // The current version is also that version: specificationOf finds it by number.
-    if (found) loaded.set(key(w.id, found.offering.version), found);
+    if (found) versions.set(found.offering.version, found);
   };
   for (const p of preloaded) keep(p, p.found);
-  const preload = async (wanted: readonly { id: string; version: number | null }[]) => {
-    const missing = [...new Map(wanted.filter((w) => !loaded.has(key(w.id, w.version))).map((w) => [key(w.id, w.version), w])).values()];
-    if (missing.length === 0) return;
+  /** Reads what is not loaded yet, in one statement; undefined (no promise) when everything is. */
+  const preload = (wanted: readonly { id: string; version: number | null }[]): Promise<void> | undefined => {
+    const missing: { id: string; version: number | null }[] = [];
+    for (const w of wanted) if (get(w.id, w.version) === undefined && !missing.some((m) => m.id === w.id && m.version === w.version)) missing.push(w);
+    if (missing.length === 0) return undefined;
     if (!tx) throw new TransactionNeeded('offerings that were not preloaded');
-    const found = await findOfferingVersions(tx, missing);
-    missing.forEach((w, i) => keep(w, found[i]));
+    return findOfferingVersions(tx, missing).then((found) => missing.forEach((w, i) => keep(w, found[i])));
   };
   return {
     preload,
+    /** The offering if it was read already; undefined when it was not, or does not exist (then `offering` answers). */
+    loaded: (id: string, version: number | null): OfferingVersion | undefined => get(id, version)?.offering ?? undefined,
     offering: async (id: string, version: number | null): Promise<OfferingVersion | undefined> => {
       await preload([{ id, version }]);
-      return loaded.get(key(id, version))?.offering ?? undefined;
+      return get(id, version)?.offering ?? undefined;
     },
     /** The codes of the active offerings that allow this offering (one of the basket's, if it requiresParent) as an add-on. */
     addOnParentsOf: (offeringId: string): string[] => {
-      const parents = [...loaded.values()].find((f) => f?.offering.id === offeringId && f.offering.body.requiresParent)?.addOnParents;
+      let parents: string[] | null | undefined;
+      for (const found of loaded.get(offeringId)?.values() ?? []) if (found?.offering.body.requiresParent) { parents = found.addOnParents; break; }
       if (parents === null) throw new TransactionNeeded('the offerings an add-on may be added to');
       return parents ?? [];
     },
     /** The specification the offering pins (null: none, or not in the catalog); the offering was loaded here. */
-    specificationOf: (offering: OfferingVersion): ProductSpecificationVersion | null => loaded.get(key(offering.id, offering.version))?.specification ?? null,
+    specificationOf: (offering: OfferingVersion): ProductSpecificationVersion | null => get(offering.id, offering.version)?.specification ?? null,
   };
 }
 

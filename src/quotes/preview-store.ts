@@ -7,9 +7,10 @@
  * the mapping goes through that part's functions (offeringVersionsFromHeads, pricingInputsOf).
  */
 import type { Account } from '../customers/index.ts';
-import type { OfferingHeads, VersionHead } from '../catalog/index.ts';
+import { documentsStillCached, offeringVersionsFromHeads, type DocumentEntry, type OfferingHeads, type VersionHead } from '../catalog/index.ts';
 import { inTenantStatement, type Pool } from '../platform/db.ts';
 import type { AccountTermBody, PriceRuleBody } from '../catalog/index.ts';
+import type { PreloadedOffering } from './basket.ts';
 import type { AssetVersion } from './model.ts';
 
 /**
@@ -69,7 +70,7 @@ ${lookup ? `  ), found as (
     (select revision from revision) as catalog_revision,
     -- customers: findAccountInTx
     (select json_build_object('accountId', a.account_id, 'customerId', a.customer_id, 'name', a.name, 'currency', a.currency,
-              'timeZone', a.time_zone, 'segment', a.segment, 'createdAt', ${iso('a.created_at')}, 'updatedAt', ${iso('a.updated_at')})
+              'timeZone', a.time_zone, 'segment', a.segment, 'billingCycleDay', a.billing_cycle_day, 'createdAt', ${iso('a.created_at')}, 'updatedAt', ${iso('a.updated_at')})
        from account a where a.account_id = $1) as account,
     coalesce((select json_agg(json_build_object('productInstanceId', p.product_instance_id, 'version', p.version, 'status', p.status,
               'productOfferingId', p.product_offering_id, 'productOfferingVersion', p.product_offering_version, 'name', p.name,
@@ -106,41 +107,76 @@ export interface PreviewInputs {
   account: Account | null;
   products: AssetVersion[];
   relationships: { type: string; sourceProductInstanceId: string; targetProductInstanceId: string }[];
-  /** Each found offering: `n` its 1-based position in `offerings` asked for, null for one of an extended instance. */
-  offerings: (Omit<OfferingHeads, 'addOnParents'> & { n: number | null; wantedId: string; wantedVersion: number | null })[];
+  /**
+   * The offerings as the basket takes them preloaded (catalog views, `addOnParents` not read):
+   * the lines' in the order asked, then those of the extended instances. Null when a published
+   * document is not in the process's cache: the preview goes through a transaction, which reads
+   * and keeps it.
+   */
+  offerings: PreloadedOffering[] | null;
   rules: { id: string; body: PriceRuleBody; redemptions: number | null }[];
   terms: { id: string; body: AccountTermBody }[];
 }
 
-type FoundOffering = PreviewInputs['offerings'][number];
-
+type Found = PreloadedOffering['found'];
+type Heads = Omit<OfferingHeads, 'addOnParents'>;
 /**
- * The offering rows (with their specifications' rows) that previews found, per tenant, at one
- * catalog revision: while the revision the statement reads is that one, the rows it would look
- * up are these (every write to a version row moves the revision in its own transaction,
- * migration 0014), so the statement skips the per-line lookups and their JSON. When the revision
- * moved, the statement looks them up again, in the same snapshot as the revision it answers.
- * Kept by (id, asked version or current); frozen, so no preview changes another's rows.
+ * A line's offering as a preview found it: its rows (lifecycle columns), and the catalog views
+ * the basket takes, built once from them and the published documents they use (null until every
+ * document was in the cache).
  */
-const knownCatalogs = new Map<string, { revision: number; found: Map<string, Omit<FoundOffering, 'n'>> }>();
+interface Kept {
+  heads: Heads;
+  views: { found: Found; documents: DocumentEntry[] } | null;
+}
+
+/** The views of a kept row: kept ones while their documents are still cached, else built again (null: a document is not cached). */
+function viewsOf(kept: Kept): Found | null {
+  if (kept.views && documentsStillCached(kept.views.documents)) return kept.views.found;
+  const documents: DocumentEntry[] = [];
+  const [version] = offeringVersionsFromHeads([kept.heads], documents) ?? [];
+  kept.views = version ? { found: deepFreeze({ ...version, addOnParents: null }), documents } : null;
+  return kept.views?.found ?? null;
+}
+
+const knownCatalogs = new Map<string, { revision: number; found: Map<string, Map<number | null, Kept>>; size: number }>();
 const KNOWN_TENANTS_MAX = 1000;
 const KNOWN_ROWS_MAX = 2000;
-const wantedKey = (id: string, version: number | null) => `${id}@${version ?? 'current'}`;
 
-function remember(tenantId: string, revision: number, offerings: readonly FoundOffering[]): void {
+function remember(tenantId: string, revision: number, wanted: readonly { id: string; version: number | null }[], kept: readonly (Kept | null)[]): void {
   let known = knownCatalogs.get(tenantId);
   if (known && revision < known.revision) return; // read at an older snapshot than what is kept
-  if (!known || revision > known.revision || known.found.size >= KNOWN_ROWS_MAX) {
+  if (!known || revision > known.revision || known.size >= KNOWN_ROWS_MAX) {
     if (!known && knownCatalogs.size >= KNOWN_TENANTS_MAX) knownCatalogs.delete(knownCatalogs.keys().next().value!);
-    known = { revision, found: new Map() };
+    known = { revision, found: new Map(), size: 0 };
     knownCatalogs.set(tenantId, known);
   }
-  for (const { n, ...o } of offerings) if (n !== null) known.found.set(wantedKey(o.wantedId, o.wantedVersion), deepFreeze(o));
+  wanted.forEach((w, i) => {
+    const k = kept[i];
+    if (!k) return;
+    let versions = known.found.get(w.id);
+    if (!versions) known.found.set(w.id, (versions = new Map()));
+    if (!versions.has(w.version)) known.size++;
+    versions.set(w.version, k);
+  });
 }
 
 /** Forgets what previews found (tests that change catalog rows behind the revision's back). */
 export function forgetKnownCatalogs(): void {
   knownCatalogs.clear();
+}
+
+/** The kept offerings of these lines at the tenant's kept revision, when every one is kept. */
+function keptFor(tenantId: string, wanted: readonly { id: string; version: number | null }[]): { revision: number; kept: Kept[] } | null {
+  const known = knownCatalogs.get(tenantId);
+  if (!known) return null;
+  const kept: Kept[] = [];
+  for (const w of wanted) {
+    const k = known.found.get(w.id)?.get(w.version);
+    if (!k) return null;
+    kept.push(k);
+  }
+  return { revision: known.revision, kept };
 }
 
 /**
@@ -153,19 +189,19 @@ export async function readPreviewInputs(
   tenantId: string,
   input: { accountId: string; offerings: readonly { id: string; version: number | null }[]; extendedInstanceIds: readonly string[]; at: string },
 ): Promise<PreviewInputs> {
-  const known = knownCatalogs.get(tenantId);
-  const keys = input.offerings.map((o) => wantedKey(o.id, o.version));
-  // The smaller statement only when every line's rows are known (an extended instance's
+  // The smaller statement only when every line's offering is kept (an extended instance's
   // offering comes from the installed base the statement reads, so it is always looked up).
+  const known = input.extendedInstanceIds.length === 0 ? keptFor(tenantId, input.offerings) : null;
   let row: any;
-  if (known && input.extendedInstanceIds.length === 0 && keys.every((k) => known.found.has(k))) {
+  if (known) {
     [row] = await inTenantStatement<any>(pool, tenantId, PREVIEW_KNOWN_SQL, [input.accountId, input.at]);
     // The catalog moved since: the rows are looked up again (a second round trip, after a change only).
     if (Number(row.catalog_revision) !== known.revision) row = null;
   }
-  let offerings: FoundOffering[];
+  let offerings: PreloadedOffering[] | null;
   if (row) {
-    offerings = keys.map((k, i) => ({ ...known!.found.get(k)!, n: i + 1 }));
+    const found = known!.kept.map(viewsOf);
+    offerings = found.includes(null) ? null : input.offerings.map((w, i) => ({ id: w.id, version: w.version, found: found[i]! }));
   } else {
     [row] = await inTenantStatement<any>(pool, tenantId, PREVIEW_INPUTS_SQL, [
       input.accountId,
@@ -174,19 +210,49 @@ export async function readPreviewInputs(
       input.extendedInstanceIds,
       input.at,
     ]);
-    const headOf = (h: any): VersionHead => ({ ...h, createdAt: isoOf(h.createdAt), publishedAt: isoOf(h.publishedAt), retiredAt: isoOf(h.retiredAt) });
-    offerings = row.offerings.map((o: any) => ({ ...o, offering: headOf(o.offering), specification: o.specification ? headOf(o.specification) : null }));
-    remember(tenantId, Number(row.catalog_revision), offerings);
+    offerings = offeringsOf(tenantId, Number(row.catalog_revision), input, row);
   }
   const account = row.account;
+  const products: AssetVersion[] = row.products.map((p: any) => ({ ...p, activationDate: isoOf(p.activationDate) }));
+  if (offerings && input.extendedInstanceIds.length > 0) {
+    const extended = extendedOfferings(input.extendedInstanceIds, products, row.offerings);
+    offerings = extended && offerings.concat(extended);
+  }
   return {
     account: account && { ...account, createdAt: isoOf(account.createdAt), updatedAt: isoOf(account.updatedAt) },
-    products: row.products.map((p: any) => ({ ...p, activationDate: isoOf(p.activationDate) })),
+    products,
     relationships: row.relationships,
     offerings,
     rules: row.rules,
     terms: row.terms,
   };
+}
+
+const headOf = (h: any): VersionHead => ({ ...h, createdAt: isoOf(h.createdAt), publishedAt: isoOf(h.publishedAt), retiredAt: isoOf(h.retiredAt) });
+const keptOf = (found: any): Kept => ({ heads: deepFreeze({ offering: headOf(found.offering), specification: found.specification ? headOf(found.specification) : null }), views: null });
+
+/** The lines' offerings from the full statement's rows (kept for the next previews); null when a document is not cached. */
+function offeringsOf(tenantId: string, revision: number, input: { offerings: readonly { id: string; version: number | null }[] }, row: any): PreloadedOffering[] | null {
+  const kept: (Kept | null)[] = input.offerings.map(() => null);
+  for (const found of row.offerings) if (found.n !== null) kept[found.n - 1] = keptOf(found);
+  remember(tenantId, revision, input.offerings, kept);
+  const found = kept.map((k) => (k ? viewsOf(k) : null));
+  if (kept.some((k, i) => k && !found[i])) return null;
+  return input.offerings.map((w, i) => ({ id: w.id, version: w.version, found: found[i] ?? null }));
+}
+
+/** The offerings of the instances the lines extend, at the versions they were sold under; null when a document is not cached. */
+function extendedOfferings(ids: readonly string[], products: readonly AssetVersion[], rows: readonly any[]): PreloadedOffering[] | null {
+  const result: PreloadedOffering[] = [];
+  for (const id of ids) {
+    const asset = products.find((p) => p.productInstanceId === id);
+    if (!asset) continue;
+    const row = rows.find((r) => r.n === null && r.wantedId === asset.productOfferingId && r.wantedVersion === asset.productOfferingVersion);
+    const found = row ? viewsOf(keptOf(row)) : null;
+    if (row && !found) return null;
+    result.push({ id: asset.productOfferingId, version: asset.productOfferingVersion, found });
+  }
+  return result;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -43,7 +43,7 @@ export class QuoteService {
   }
 
   private run<T>(ctx: CommandContext, work: (tx: Tx, now: string) => Promise<T>): Promise<T> {
-    return inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, this.deps.clock.now().toISOString()));
+    return inTenantTransaction(this.deps.pool, ctx.tenantId, (tx) => work(tx, this.deps.clock.now(ctx.tenantId).toISOString()));
   }
 
   /** A versioned change: a quote found expired has its expiry committed, and the command is refused. */
@@ -61,7 +61,7 @@ export class QuoteService {
   /** Prices lines for an account without storing anything (no snapshot, no redemption). */
   async previewPrice(ctx: CommandContext, input: { accountId: string; lines: QuoteLineInput[]; promoCodes?: string[]; at?: string }): Promise<PriceResult> {
     const inTransaction = () => this.run(ctx, (tx, now) => previewPriceInTx(tx, now, this.settings, input));
-    return previewPrice(this.deps.pool, ctx.tenantId, this.deps.clock.now().toISOString(), this.settings, input, inTransaction);
+    return previewPrice(this.deps.pool, ctx.tenantId, this.deps.clock.now(ctx.tenantId).toISOString(), this.settings, input, inTransaction);
   }
 
   async createQuote(ctx: CommandContext, input: { accountId: string; lines: QuoteLineInput[]; promoCodes?: string[]; validForHours?: number }): Promise<Quote> {

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../src/api/server.ts';
 import { createServices, type Services } from '../../src/app.ts';
-import { CATALOG_CACHE_TTL_MS, MemoryCatalogCache } from '../../src/catalog/cache.ts';
+import { CATALOG_CACHE_TTL_MS, MemoryCatalogCache, PublishedDocuments } from '../../src/catalog/cache.ts';
 import { ManualClock } from '../../src/platform/clock.ts';
 import { inTenantTransaction } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
@@ -150,5 +150,32 @@ describe('catalog cache', () => {
     assert.equal((cache as any).entries.size, 2000);
     await cache.invalidate('t');
     assert.equal((cache as any).entries.size, 0);
+  });
+
+  test('published documents: a kept entry is used again only while it is cached (eviction, clear)', () => {
+    // What a preview keeps (its catalog views) is used again only while `use` says every
+    // document it was built from is still cached (quotes/preview-store.ts).
+    const documents = new PublishedDocuments(10);
+    documents.set('product_offering', 't', 'a', 1, { code: 'a' });
+    const kept = documents.entry('product_offering', 't', 'a', 1)!;
+    assert.ok(Object.isFrozen(kept.body));
+    const hits = documents.stats.hits;
+    assert.equal(documents.use([kept]), true);
+    assert.equal(documents.stats.hits, hits + 1, 'a use counts as a hit, as a get would');
+    // Nine newer documents fill the cache; the next one evicts the least recently used tenth.
+    for (let i = 0; i < 9; i++) documents.set('product_offering', 't', `b${i}`, 1, { code: `b${i}` });
+    assert.equal(documents.use([kept]), true, 'used last: not the least recently used');
+    const older = documents.entry('product_offering', 't', 'b0', 1)!;
+    documents.use([kept]);
+    documents.set('product_offering', 't', 'c', 1, { code: 'c' });
+    assert.equal(documents.get('product_offering', 't', 'b1', 1), undefined, 'b1 was the least recently used');
+    assert.equal(documents.use([kept, older]), true);
+    documents.clear();
+    assert.equal(documents.use([kept]), false, 'cleared: read again');
+    assert.equal(documents.entry('product_offering', 't', 'a', 1), undefined);
+    // Stored again, the old entry stays unusable; the new one is used.
+    documents.set('product_offering', 't', 'a', 1, { code: 'a' });
+    assert.equal(documents.use([kept]), false);
+    assert.equal(documents.use([documents.entry('product_offering', 't', 'a', 1)!]), true);
   });
 });

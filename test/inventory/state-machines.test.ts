@@ -84,6 +84,7 @@ const EXPECTED_SUBSCRIPTION: Record<SubscriptionState, Partial<Record<Subscripti
   PENDING: {
     'activation:apply': 'ACTIVE',
     'termination:apply': 'TERMINATED',
+    'cancellation:apply': 'TERMINATED',
   },
   ACTIVE: {
     'suspension:apply': 'SUSPENDED',
@@ -98,11 +99,14 @@ const EXPECTED_SUBSCRIPTION: Record<SubscriptionState, Partial<Record<Subscripti
     'expiry:apply': 'EXPIRED',
   },
   TERMINATED: {},
-  EXPIRED: {},
+  // A renewal after the end date un-expires (seed 004).
+  EXPIRED: {
+    'renewal:apply': 'ACTIVE',
+  },
 };
 
 const EXPECTED_SUBSCRIPTION_COMMANDS: SubscriptionCommand[] = [
-  'activation:apply', 'suspension:apply', 'resumption:apply', 'renewal:apply', 'termination:apply', 'expiry:apply',
+  'activation:apply', 'suspension:apply', 'resumption:apply', 'renewal:apply', 'termination:apply', 'expiry:apply', 'cancellation:apply',
 ];
 
 const sorted = (xs: readonly string[]) => [...xs].sort();
@@ -212,6 +216,7 @@ describe('subscription state machine', () => {
   test('renewal keeps the state it starts from (a renewal is not a product change)', () => {
     assert.deepEqual(subscriptionTransition('ACTIVE', 'renewal:apply'), { ok: true, to: 'ACTIVE' });
     assert.deepEqual(subscriptionTransition('SUSPENDED', 'renewal:apply'), { ok: true, to: 'SUSPENDED' });
+    assert.deepEqual(subscriptionTransition('EXPIRED', 'renewal:apply'), { ok: true, to: 'ACTIVE' });
   });
 });
 

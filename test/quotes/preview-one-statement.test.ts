@@ -16,6 +16,7 @@ import { inTenantTransaction, queryRows, sqlLiteral } from '../../src/platform/d
 import { previewPriceInTx, type QuoteLineInput } from '../../src/quotes/commands/create.ts';
 import { DEFAULT_QUOTE_SETTINGS } from '../../src/quotes/service.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
+import { quoteLines } from '../../bench/pricing-quote.ts';
 
 const KEY = 'tnr_preview-one-statement-key-0123456789';
 const OTHER_KEY = 'tnr_preview-one-statement-other-012345678';
@@ -98,18 +99,8 @@ describe('price previews in one statement', () => {
   });
   after(() => app.close());
 
-  const benchQuote = (): QuoteLineInput[] => [
-    { action: 'ADD', offeringId: o('triple-play') },
-    { action: 'ADD', offeringId: o('internet-100'), parentLineNumber: 1 },
-    { action: 'ADD', offeringId: o('iptv'), parentLineNumber: 1, configuration: { channelPackage: 'premium' } },
-    { action: 'ADD', offeringId: o('voip'), parentLineNumber: 1, usageEstimate: { calls: '750' } },
-    { action: 'ADD', offeringId: o('router-rental'), parentLineNumber: 1 },
-    { action: 'ADD', offeringId: o('business-fiber'), configuration: { bandwidthMbps: '2000' } },
-    { action: 'ADD', offeringId: o('static-ip-29'), parentLineNumber: 6 },
-    { action: 'ADD', offeringId: o('managed-router'), parentLineNumber: 6 },
-    { action: 'ADD', offeringId: o('sla-gold'), parentLineNumber: 6 },
-    { action: 'ADD', offeringId: o('internet-100') },
-  ];
+  // The quote of bench:pricing.
+  const benchQuote = (): QuoteLineInput[] => quoteLines(o);
 
   test('the bench quote: one round trip once the connection has the statement, the price of the transaction path', async () => {
     const input = { accountId: freeId, lines: benchQuote(), promoCodes: ['WELCOME10'] };

@@ -15,6 +15,7 @@ import { checkPriceCurrency, checkProductReferences } from './catalog-references
 import { addRelationship } from './relationships.ts';
 import { transitionWithServices } from './services-and-resources.ts';
 import { addMonths, endSubscriptionIfEmpty } from './subscriptions.ts';
+import { checkRenewalPolicy, scheduleSubscriptionDates } from './subscription-dates.ts';
 
 /** What a product instance was sold as: catalog versions, name, configuration and price. */
 export interface ProductSnapshotInput {
@@ -35,6 +36,12 @@ export interface NewSubscriptionInput {
   agreementId?: string | null;
   billingAccountId?: string | null;
   renewalPolicy?: JsonObject;
+  /**
+   * When the subscription starts (seed 004): it stays PENDING until then, whatever its
+   * products do, and becomes ACTIVE by the scheduler at that date. Without one it starts
+   * when its first product is activated (and an end date follows from termMonths).
+   */
+  startDate?: string | null;
 }
 
 export interface RelationshipLink {
@@ -75,6 +82,9 @@ export async function createProductInstance(u: Unit, input: CreateProductInstanc
       throw new BusinessRuleError(`subscription ${subscription.subscriptionId} is ${subscription.status}; a product cannot join it`);
     }
   } else if (input.subscription) {
+    checkRenewalPolicy(input.subscription.renewalPolicy, '/subscription/renewalPolicy');
+    const startDate = input.subscription.startDate ? new Date(input.subscription.startDate).toISOString() : null;
+    const endDate = startDate && input.subscription.termMonths ? addMonths(startDate, input.subscription.termMonths, account.timeZone) : null;
     subscription = {
       subscriptionId: newId(),
       accountId: account.accountId,
@@ -82,10 +92,10 @@ export async function createProductInstance(u: Unit, input: CreateProductInstanc
       agreementId: input.subscription.agreementId ?? null,
       billingAccountId: input.subscription.billingAccountId ?? null,
       status: 'PENDING',
-      startDate: null,
-      endDate: null,
-      commitmentStartDate: null,
-      commitmentEndDate: null,
+      startDate,
+      endDate,
+      commitmentStartDate: startDate,
+      commitmentEndDate: endDate,
       termMonths: input.subscription.termMonths ?? null,
       billingCycle: input.subscription.billingCycle ?? null,
       autoRenew: input.subscription.autoRenew ?? false,
@@ -96,6 +106,7 @@ export async function createProductInstance(u: Unit, input: CreateProductInstanc
     };
     const event = subscriptionEvent(u, 'SubscriptionCreated', null, subscription, input, { operation: 'ADD' });
     await writeVersion(u, 'subscription', null, subscription, { changeType: 'CREATED', cause: input, effectiveAt, event });
+    await scheduleSubscriptionDates(u, subscription, account.timeZone);
   }
 
   const productInstance: ProductInstance = {
@@ -154,7 +165,10 @@ export function startActivation(u: Unit, id: string, input: TransitionInput): Pr
   });
 }
 
-/** ACTIVE from the effective time; its services go live, and a PENDING subscription starts its term. */
+/**
+ * ACTIVE from the effective time; its services go live, and a PENDING subscription starts its
+ * term, unless it has a start date still ahead (then its scheduled activation starts it).
+ */
 export async function completeActivation(u: Unit, id: string, input: TransitionInput): Promise<ProductInstance> {
   const effectiveAt = input.effectiveAt ?? u.now;
   const result = await transitionWithServices(u, id, 'activation:complete', input, (p) => {
@@ -163,9 +177,11 @@ export async function completeActivation(u: Unit, id: string, input: TransitionI
   });
   if (result.subscriptionId) {
     const subscription = await loadSubscription(u, result.subscriptionId);
-    if (subscription.status === 'PENDING') {
+    if (subscription.status === 'PENDING' && !(subscription.startDate && subscription.startDate > effectiveAt)) {
       const account = await findAccountInTx(u.tx, subscription.accountId);
-      await transitionSubscription(u, subscription, 'activation:apply', subscription.version, input, (s) => {
+      const started = await transitionSubscription(u, subscription, 'activation:apply', subscription.version, input, (s) => {
+        // A start date that was given holds (it is reached); else the term starts now.
+        if (s.startDate) return;
         s.startDate = effectiveAt;
         s.commitmentStartDate = effectiveAt;
         if (s.termMonths) {
@@ -173,6 +189,7 @@ export async function completeActivation(u: Unit, id: string, input: TransitionI
           s.commitmentEndDate = s.endDate;
         }
       });
+      await scheduleSubscriptionDates(u, started, account!.timeZone);
     }
   }
   return result;

@@ -9,6 +9,8 @@
  * versions, the subscription or the instance just written) the caller gives or this command
  * already has.
  */
+import { addMonths } from './subscriptions.ts';
+import { scheduleSubscriptionDates } from './subscription-dates.ts';
 import type { OfferingVersion, ProductSpecificationVersion } from '../../catalog/index.ts';
 import { eventPayload, type OutboxEvent } from '../../events/index.ts';
 import { BusinessRuleError, InvalidRelationshipError, NotFoundError } from '../../platform/errors.ts';
@@ -56,7 +58,7 @@ export interface PendingProduct {
  */
 export async function createPendingProductsForOrder(
   u: Unit,
-  account: { accountId: string; customerId: string; currency: string },
+  account: { accountId: string; customerId: string; currency: string; timeZone: string },
   inputs: readonly PendingProductInput[],
 ): Promise<PendingProduct[]> {
   const { tx, ctx, now } = u;
@@ -123,6 +125,8 @@ export async function createPendingProductsForOrder(
     let subscriptionId: string | null;
     if ('create' in input.subscription) {
       const wanted = input.subscription.create;
+      const startDate = wanted.startDate ? new Date(wanted.startDate).toISOString() : null;
+      const endDate = startDate && wanted.termMonths ? addMonths(startDate, wanted.termMonths, account.timeZone) : null;
       subscription = {
         subscriptionId: newId(),
         accountId: account.accountId,
@@ -130,10 +134,10 @@ export async function createPendingProductsForOrder(
         agreementId: wanted.agreementId ?? null,
         billingAccountId: wanted.billingAccountId ?? null,
         status: 'PENDING',
-        startDate: null,
-        endDate: null,
-        commitmentStartDate: null,
-        commitmentEndDate: null,
+        startDate,
+        endDate,
+        commitmentStartDate: startDate,
+        commitmentEndDate: endDate,
         termMonths: wanted.termMonths ?? null,
         billingCycle: wanted.billingCycle ?? null,
         autoRenew: wanted.autoRenew ?? false,
@@ -220,6 +224,8 @@ export async function createPendingProductsForOrder(
     created.push({ productInstance: v2, subscriptionId, subscription });
   }
   if (created.length) await store.insertNewAssetsWithRecords(tx, rows);
+  // A subscription sold with a start date starts at that date, by the scheduler (none without one: no statement).
+  for (const c of created) if (c.subscription?.startDate) await scheduleSubscriptionDates(u, c.subscription, account.timeZone);
   return created;
 }
 

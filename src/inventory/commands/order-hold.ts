@@ -3,6 +3,7 @@
  * every target for its order item (all or none); when an item fails or is withdrawn before
  * its change applied, the guards it holds are released.
  */
+import { jobScheduler } from '../../platform/scheduler.ts';
 import type { Tx } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import { IllegalTransitionError, NotFoundError, OperationInProgressError } from '../../platform/errors.ts';
@@ -35,7 +36,7 @@ export async function holdAssetsForOrderInTx(
   accountId: string,
   targets: readonly OrderTarget[],
 ): Promise<Guard[]> {
-  const u: Unit = { tx, ctx, now };
+  const u: Unit = { tx, ctx, now, jobs: jobScheduler };
   const ordered = [...targets].sort((a, b) => a.productInstanceId.localeCompare(b.productInstanceId));
   // Every target and its active guard in one read; the checks in id order, as one by one.
   const loadedAll = await store.findProductInstancesWithGuards(tx, ordered.map((t) => t.productInstanceId));

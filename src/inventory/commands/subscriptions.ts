@@ -9,6 +9,7 @@ import { BusinessRuleError, ValidationError } from '../../platform/errors.ts';
 import { PRODUCT_INSTANCE_FINAL_STATES, allowedSubscriptionCommands, type SubscriptionCommand } from '../model.ts';
 import { audit, checkExpectedVersion, loadSubscription, transitionSubscription, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
 import * as store from '../store/index.ts';
+import { scheduleSubscriptionDates } from './subscription-dates.ts';
 import type { ProductInstance, Subscription } from '../types.ts';
 
 /**
@@ -27,6 +28,8 @@ export async function renewSubscription(u: Unit, id: string, input: TransitionIn
     s.commitmentEndDate = newEnd;
     if (input.termMonths) s.termMonths = input.termMonths;
   });
+  // The expiry (or the next auto-renewal) moves to the new end; an EXPIRED subscription renewed is ACTIVE again.
+  await scheduleSubscriptionDates(u, result, account!.timeZone);
   await audit(u, 'subscription.renew', 'subscription', id, result.accountId, { newEndDate: newEnd });
   return result;
 }

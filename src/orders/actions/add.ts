@@ -68,7 +68,7 @@ export const add: OrderActionModule = {
         price: priceSnapshotOf(item, s),
         place: (input.place ?? null) as JsonObject | null,
         subscription: 'entry' in joins ? { joinOf: joins.entry } : joins.id ? { join: joins.id }
-          : { create: { termMonths: input.subscription?.termMonths ?? null, billingCycle: input.subscription?.billingCycle ?? 'monthly', autoRenew: input.subscription?.autoRenew ?? false } },
+          : { create: { termMonths: input.subscription?.termMonths ?? null, billingCycle: input.subscription?.billingCycle ?? 'monthly', autoRenew: input.subscription?.autoRenew ?? false, renewalPolicy: input.subscription?.renewalPolicy ?? {}, startDate: input.subscription?.startDate ?? null } },
         addOnOf: parentEntry !== undefined ? { of: parentEntry } : parentInstanceId ? { existing: parentInstanceId } : null,
       });
       entryOf.set(item, k);

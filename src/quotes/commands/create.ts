@@ -57,7 +57,7 @@ export async function previewPrice(
   const at = input.at ?? now;
   const wanted = adds.map((l) => ({ id: l.offeringId!, version: l.offeringVersion ?? null }));
   const read = await readPreviewInputs(pool, tenantId, { accountId: input.accountId, offerings: wanted, extendedInstanceIds: extended, at });
-  return previewFromInputs(read, settings, input, at, extended, inTransaction);
+  return previewFromInputs(read, settings, input, at, inTransaction);
 }
 
 /** The preview's work once its inputs are read (previewPrice); a separate function so that a benchmark can time it alone. */
@@ -66,28 +66,16 @@ export async function previewFromInputs(
   settings: QuoteSettings,
   input: { accountId: string; lines: QuoteLineInput[]; promoCodes?: string[] },
   at: string,
-  extended: readonly string[],
   inTransaction: () => Promise<PriceResult>,
 ): Promise<PriceResult> {
   if (!read.account) throw NotFoundError.of('account', input.accountId);
-  const versions = offeringVersionsFromHeads(read.offerings);
-  if (!versions) return inTransaction();
-  // Their add-on parents are not read: only the error of an add-on without a parent names them.
-  const found = new Map(read.offerings.map((o, i) => [o.n === null ? `${o.wantedId}@${o.wantedVersion}` : `#${o.n}`, { ...versions[i]!, addOnParents: null }]));
-  const owned = extended.flatMap((id) => {
-    const asset = read.products.find((p) => p.productInstanceId === id);
-    return asset ? [{ id: asset.productOfferingId, version: asset.productOfferingVersion, found: found.get(`${asset.productOfferingId}@${asset.productOfferingVersion}`) ?? null }] : [];
-  });
+  if (!read.offerings) return inTransaction();
   const installedBase = { products: read.products, relationships: read.relationships };
   const lines = buildLines(input.lines, installedBase.products);
-  const adds = input.lines.filter((l) => l.action === 'ADD');
   try {
     return (await priceQuoteLinesInTx(null, {
       account: read.account, installedBase, lines, promoCodes: input.promoCodes ?? [], at, rounding: settings.rounding,
-      preloaded: {
-        offerings: [...adds.map((l, i) => ({ id: l.offeringId!, version: l.offeringVersion ?? null, found: found.get(`#${i + 1}`) ?? null })), ...owned],
-        pricing: pricingInputsOf(read),
-      },
+      preloaded: { offerings: read.offerings, pricing: pricingInputsOf(read) },
     })).price;
   } catch (error) {
     if (error instanceof TransactionNeeded) return inTransaction();
