@@ -8,7 +8,7 @@
  *
  * What an item does to its assets, by action, is its action's module's (orders/actions/index.ts).
  */
-import { appendToOutbox, buildEvent } from '../events/index.ts';
+import { buildEvent, eventPayload } from '../events/index.ts';
 import { setOrderTasksHeldInTx, type ItemFailure, type TaskOutcome } from '../fulfillment/index.ts';
 import { productInstanceInTx, InventoryService, holdAssetsForOrderInTx } from '../inventory/index.ts';
 import type { CommandContext } from '../platform/context.ts';
@@ -76,9 +76,8 @@ async function moveOrder(tx: Tx, ctx: CommandContext, now: string, locked: Locke
   const { order } = locked;
   const verdict = orderTransition(order.status, command);
   if (!verdict.ok) throw new IllegalTransitionError('order', order.orderId, order.status, command, verdict.allowed);
-  const updated = await store.updateOrderStatus(tx, order.accountId, order, verdict.to, now);
-  await store.insertStateChange(tx, ctx.tenantId, order.accountId, order.orderId, { itemId: null, fromStatus: order.status, toStatus: verdict.to, reason, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
-  await appendToOutbox(tx, ctx.tenantId, buildEvent({
+  // The order's new status, its state change and its event in one statement.
+  const event = buildEvent({
     eventType: 'ProductOrderStateChanged',
     occurredAt: now,
     correlationId: ctx.correlationId,
@@ -86,9 +85,12 @@ async function moveOrder(tx: Tx, ctx: CommandContext, now: string, locked: Locke
     accountId: order.accountId,
     aggregateType: 'product_order',
     aggregateId: order.orderId,
-    aggregateVersion: updated.version,
+    aggregateVersion: order.version + 1,
     body: { orderId: order.orderId, status: verdict.to, previousStatus: order.status, reason },
-  }));
+  });
+  const updated = await store.updateOrderStatusWithRecords(tx, ctx.tenantId, order, verdict.to,
+    { reason, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null },
+    { ...event, payload: eventPayload(event) }, now);
   // The hold is on the tasks too, whichever way the order enters or leaves `held`: the claim
   // skips a held order's tasks without reading the order (decision 0015).
   if ((order.status === 'held') !== (verdict.to === 'held')) await setOrderTasksHeldInTx(tx, now, order.accountId, order.orderId, verdict.to === 'held');

@@ -155,21 +155,6 @@ export async function insertItem(tx: Tx, tenantId: string, accountId: string, or
   );
 }
 
-export async function insertStateChange(
-  tx: Tx,
-  tenantId: string,
-  accountId: string,
-  orderId: string,
-  change: Omit<StateChange, 'changeId'>,
-): Promise<void> {
-  await tx.query(
-    `insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
-       recorded_at, actor_api_key_id)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-    [tenantId, accountId, orderId, newId(), change.itemId, change.fromStatus, change.toStatus, change.reason, change.recordedAt, change.actorApiKeyId],
-  );
-}
-
 export async function findOrder(tx: Tx, orderId: string): Promise<(OrderRecord & { items: OrderItemRecord[] }) | undefined> {
   const row = await queryOne<any>(tx, 'select * from product_order where order_id = $1', [orderId]);
   if (!row) return undefined;
@@ -236,14 +221,41 @@ export async function findItem(tx: Tx, accountId: string, itemId: string): Promi
   return row ? itemFromRow(row) : undefined;
 }
 
-export async function updateOrderStatus(tx: Tx, accountId: string, order: OrderRecord, status: OrderState, at: string): Promise<OrderRecord> {
+/**
+ * The order's new status (optimistic: at the version it was read), the state change that records
+ * it and its outbox event (as events' appendToOutbox writes it), in one statement (decision 0025),
+ * the last two only when the order was updated. The caller builds the event at the version the
+ * update gives the order (`order.version + 1`).
+ */
+export async function updateOrderStatusWithRecords(
+  tx: Tx,
+  tenantId: string,
+  order: OrderRecord,
+  status: OrderState,
+  stateChange: Omit<StateChange, 'changeId' | 'itemId' | 'fromStatus' | 'toStatus'>,
+  event: { eventId: string; eventType: string; eventVersion: number; aggregateType: string; aggregateVersion: number | null; payload: Record<string, unknown>; occurredAt: string },
+  at: string,
+): Promise<OrderRecord> {
   const row = await queryOne<any>(
     tx,
-    `update product_order set status = $4, version = version + 1, updated_at = $5,
-       completed_at = case when $4 in ('completed', 'failed', 'partial', 'cancelled') then $5::timestamptz else null end
-      where account_id = $1 and order_id = $2 and version = $3
-      returning *`,
-    [accountId, order.orderId, order.version, status, at],
+    `with updated as (
+       update product_order set status = $4, version = version + 1, updated_at = $5,
+         completed_at = case when $4 in ('completed', 'failed', 'partial', 'cancelled') then $5::timestamptz else null end
+        where account_id = $1 and order_id = $2 and version = $3
+        returning *
+     ), recorded as (
+       insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
+         recorded_at, actor_api_key_id)
+       select $6, u.account_id, u.order_id, $7, null, $8, $4, $9, $10, $11 from updated u
+     ), announced as (
+       insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
+         aggregate_version, payload, occurred_at)
+       select $6, u.account_id, $12, $13, $14, $15, u.order_id, $16, $17, $18 from updated u
+     )
+     select * from updated`,
+    [order.accountId, order.orderId, order.version, status, at,
+     tenantId, newId(), order.status, stateChange.reason, stateChange.recordedAt, stateChange.actorApiKeyId,
+     event.eventId, event.eventType, event.eventVersion, event.aggregateType, event.aggregateVersion, event.payload, event.occurredAt],
   );
   if (!row) throw new Error(`order ${order.orderId} changed under its lock`);
   return orderFromRow(row);
@@ -271,7 +283,7 @@ export async function updateItem(
 }
 
 /**
- * updateItem and insertStateChange in one statement: the item's new status and the state
+ * updateItem and its state change in one statement: the item's new status and the state
  * change that records it, written together (the state change only when the item was updated).
  * The rows are those the two statements write.
  */
