@@ -147,10 +147,12 @@ export async function transitionProduct(
   input: TransitionInput,
   mutate: (next: ProductInstance) => void,
   summaryExtra: Record<string, unknown> = {},
+  /** The product and its guard as this transaction read them, by a command that wrote neither since: not read again. */
+  read?: { product: ProductInstance; activeGuard: Guard | null },
 ): Promise<ProductInstance> {
   const transition = PRODUCT_INSTANCE_TRANSITIONS[command];
   // 1. load (with the active guard, read for step 4)
-  const loaded = await store.findProductInstanceWithGuard(u.tx, id);
+  const loaded = read ?? await store.findProductInstanceWithGuard(u.tx, id);
   if (!loaded) throw NotFoundError.of('product instance', id);
   const current = loaded.product;
   // 2. expected version

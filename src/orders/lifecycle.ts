@@ -268,8 +268,10 @@ function envOf(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, ite
 /** Applies a done item to the installed base; returns the product instance it leaves (the new one for REPLACE). */
 async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord, tasks: readonly TaskOutcome[]): Promise<string | null> {
   if (!item.productInstanceId) return null; // an ADD of a bundle: commercial only, its members are the products
-  const target = await currentProduct(tx, item.productInstanceId);
-  return ORDER_ACTION_MODULES[item.action].apply(envOf(tx, ctx, now, order, item), target, tasks);
+  const module = ORDER_ACTION_MODULES[item.action];
+  const env = envOf(tx, ctx, now, order, item);
+  if (module.applyTo) return module.applyTo(env, item.productInstanceId, tasks);
+  return module.apply!(env, await currentProduct(tx, item.productInstanceId), tasks);
 }
 
 async function failAssets(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord, error: ItemError): Promise<void> {

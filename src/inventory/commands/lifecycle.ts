@@ -8,12 +8,12 @@ import { BusinessRuleError, NotFoundError, ValidationError } from '../../platfor
 import { newId } from '../../platform/ids.ts';
 import { productEvent, subscriptionEvent } from '../events.ts';
 import type { RelationshipType } from '../model.ts';
-import { audit, loadSubscription, transitionProduct, transitionSubscription, writeVersion, type TransitionInput, type Unit } from '../pipeline.ts';
+import { audit, loadProductWithGuard, loadSubscription, transitionProduct, transitionSubscription, writeVersion, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
 import * as store from '../store/index.ts';
 import type { Cause, JsonObject, ProductInstance, Subscription } from '../types.ts';
 import { checkPriceCurrency, checkProductReferences } from './catalog-references.ts';
 import { addRelationship } from './relationships.ts';
-import { transitionWithServices } from './services-and-resources.ts';
+import { attachFulfilledServicesTo, transitionWithServices, type FulfilledService } from './services-and-resources.ts';
 import { addMonths, endSubscriptionIfEmpty } from './subscriptions.ts';
 
 /** What a product instance was sold as: catalog versions, name, configuration and price. */
@@ -155,12 +155,29 @@ export function startActivation(u: Unit, id: string, input: TransitionInput): Pr
 }
 
 /** ACTIVE from the effective time; its services go live, and a PENDING subscription starts its term. */
-export async function completeActivation(u: Unit, id: string, input: TransitionInput): Promise<ProductInstance> {
+export function completeActivation(u: Unit, id: string, input: TransitionInput): Promise<ProductInstance> {
+  return activate(u, id, input);
+}
+
+/**
+ * An order's ADD item is provisioned: what fulfillment set up is attached (attachFulfilledServicesTo)
+ * and the activation completes (completeActivation), the same rows and records in the same order,
+ * with the product and its guard read once — attaching writes neither, so the activation sees
+ * what that read saw — and the product's services, when the attachment made all of them, not
+ * read again. The version expected is the one read here.
+ */
+export async function completeActivationWithServices(u: Unit, id: string, services: readonly FulfilledService[], cause: CorrelatedCause): Promise<ProductInstance> {
+  const loaded = await loadProductWithGuard(u, id);
+  const { servicesOfProduct } = await attachFulfilledServicesTo(u, loaded, services, cause);
+  return activate(u, id, { ...cause, expectedVersion: loaded.product.version }, { loaded, services: servicesOfProduct });
+}
+
+async function activate(u: Unit, id: string, input: TransitionInput, known?: Parameters<typeof transitionWithServices>[6]): Promise<ProductInstance> {
   const effectiveAt = input.effectiveAt ?? u.now;
   const result = await transitionWithServices(u, id, 'activation:complete', input, (p) => {
     p.activationDate = effectiveAt;
     p.effectiveFrom = effectiveAt;
-  });
+  }, {}, known);
   if (result.subscriptionId) {
     const subscription = await loadSubscription(u, result.subscriptionId);
     if (subscription.status === 'PENDING') {

@@ -6,7 +6,7 @@
  * outbox_event (eslint.config.js lists it as shared).
  */
 import { eventPayload, type OutboxEvent } from '../../events/index.ts';
-import type { Tx } from '../../platform/db.ts';
+import { queryOne, type Tx } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import type { EntityKind, HistoryEntry } from '../types.ts';
 import { isoRequired, selectAll } from './rows.ts';
@@ -223,8 +223,13 @@ export interface NewServiceRows {
   events: Record<string, unknown>[];
 }
 
-export async function insertNewServicesWithRecords(tx: Tx, rows: NewServiceRows): Promise<void> {
-  await tx.query(
+/**
+ * Returns how many services the product had before (read in the same statement, whose snapshot
+ * does not see its own inserts): with none, the product's services are exactly the new ones.
+ */
+export async function insertNewServicesWithRecords(tx: Tx, product: { accountId: string; productInstanceId: string }, rows: NewServiceRows): Promise<number> {
+  const result = await queryOne<{ earlier: number }>(
+    tx,
     `with new_services as (
        insert into service_instance (tenant_id, account_id, service_instance_id, product_instance_id, service_specification_id,
          service_specification_version, name, status, external_service_id, place, activation_date, termination_date,
@@ -262,13 +267,16 @@ export async function insertNewServicesWithRecords(tx: Tx, rows: NewServiceRows)
               r.subject_account_id, r.correlation_id, r.details, r.recorded_at
          from jsonb_populate_recordset(null::audit_log, $5::jsonb) with ordinality as r
         order by r.ordinality
+     ), events as (
+       insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
+         aggregate_version, payload, occurred_at)
+       select r.tenant_id, r.account_id, r.event_id, r.event_type, r.event_version, r.aggregate_type, r.aggregate_id,
+              r.aggregate_version, r.payload, r.occurred_at
+         from jsonb_populate_recordset(null::outbox_event, $6::jsonb) with ordinality as r
+        order by r.ordinality
      )
-     insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
-       aggregate_version, payload, occurred_at)
-     select r.tenant_id, r.account_id, r.event_id, r.event_type, r.event_version, r.aggregate_type, r.aggregate_id,
-            r.aggregate_version, r.payload, r.occurred_at
-       from jsonb_populate_recordset(null::outbox_event, $6::jsonb) with ordinality as r
-      order by r.ordinality`,
-    [rows.services, rows.resources, rows.serviceHistory, rows.resourceHistory, rows.audits, rows.events].map((set) => JSON.stringify(set)),
+     select count(*)::int as earlier from service_instance where account_id = $7 and product_instance_id = $8`,
+    [...[rows.services, rows.resources, rows.serviceHistory, rows.resourceHistory, rows.audits, rows.events].map((set) => JSON.stringify(set)), product.accountId, product.productInstanceId],
   );
+  return result!.earlier;
 }
