@@ -275,14 +275,15 @@ interface Table<T> {
   noun: string;
   idOf(entity: T): string;
   insert(tx: Tx, tenantId: string, entity: T): Promise<void>;
-  update(tx: Tx, entity: T, expectedVersion: number, before: T): Promise<boolean>;
+  /** The optimistic update of the entity's row from `before` (store's `…Update` statements). */
+  update(entity: T, expectedVersion: number, before: T): store.Statement;
 }
 
 const TABLES: { [K in EntityKind]: Table<Entities[K]> } = {
-  product_instance: { noun: 'product instance', idOf: (p) => p.productInstanceId, insert: store.insertProductInstance, update: store.updateProductInstance },
-  subscription: { noun: 'subscription', idOf: (s) => s.subscriptionId, insert: store.insertSubscription, update: store.updateSubscription },
-  service_instance: { noun: 'service instance', idOf: (s) => s.serviceInstanceId, insert: store.insertServiceInstance, update: store.updateServiceInstance },
-  resource_instance: { noun: 'resource instance', idOf: (r) => r.resourceInstanceId, insert: store.insertResourceInstance, update: store.updateResourceInstance },
+  product_instance: { noun: 'product instance', idOf: (p) => p.productInstanceId, insert: store.insertProductInstance, update: store.productInstanceUpdate },
+  subscription: { noun: 'subscription', idOf: (s) => s.subscriptionId, insert: store.insertSubscription, update: store.subscriptionUpdate },
+  service_instance: { noun: 'service instance', idOf: (s) => s.serviceInstanceId, insert: store.insertServiceInstance, update: store.serviceInstanceUpdate },
+  resource_instance: { noun: 'resource instance', idOf: (r) => r.resourceInstanceId, insert: store.insertResourceInstance, update: store.resourceInstanceUpdate },
 };
 
 /** What a version records besides its row. */
@@ -307,11 +308,7 @@ export interface VersionRecord {
  */
 export async function writeVersion<K extends EntityKind>(u: Unit, kind: K, before: Entities[K] | null, after: Entities[K], record: VersionRecord): Promise<void> {
   const table: Table<Entities[K]> = TABLES[kind];
-  if (before === null) await table.insert(u.tx, u.ctx.tenantId, after);
-  else if (!(await table.update(u.tx, after, before.version, before))) {
-    throw new ConcurrentModificationError(table.noun, table.idOf(after), before.version, null);
-  }
-  await store.insertHistoryWithEvent(u.tx, u.ctx.tenantId, kind, {
+  const history: store.HistoryInsert = {
     historyId: newId(),
     accountId: after.accountId,
     entityId: table.idOf(after),
@@ -325,10 +322,17 @@ export async function writeVersion<K extends EntityKind>(u: Unit, kind: K, befor
     effectiveAt: record.effectiveAt,
     actorApiKeyId: u.ctx.actor?.apiKeyId ?? null,
     correlationId: correlationOf(u, record.cause),
-  }, record.event, {
+  };
+  const side: store.VersionSideEffects = {
     releaseGuardId: record.releaseGuardId ?? null,
     audit: record.audit ? { ...record.audit, targetType: kind, actorRole: u.ctx.actor?.role ?? null } : null,
-  });
+  };
+  if (before === null) {
+    await table.insert(u.tx, u.ctx.tenantId, after);
+    await store.insertHistoryWithEvent(u.tx, u.ctx.tenantId, kind, history, record.event, side);
+  } else if (!(await store.updateWithHistoryAndEvent(u.tx, u.ctx.tenantId, kind, table.update(after, before.version, before), history, record.event, side))) {
+    throw new ConcurrentModificationError(table.noun, table.idOf(after), before.version, null);
+  }
 }
 
 // ----------------------------------------------------------------------- audit

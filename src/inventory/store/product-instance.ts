@@ -2,7 +2,7 @@
 import { queryOne, queryRows, type Tx } from '../../platform/db.ts';
 import type { Guard, ProductInstance } from '../types.ts';
 import { guardFromRow } from './guard.ts';
-import { iso, selectAll, selectOne, versionColumns, writesOne } from './rows.ts';
+import { iso, selectAll, selectOne, versionColumns, writesOne, type Statement } from './rows.ts';
 
 function productInstanceFromRow(r: any): ProductInstance {
   return {
@@ -125,9 +125,10 @@ const PRODUCT_UPDATABLE: ReadonlyArray<readonly [column: string, value: (p: Prod
 ];
 
 /**
- * The optimistic write (seed 000 §15.2): succeeds only if the row is still at
- * `expectedVersion`. Returns false when another transaction got there first; the caller
- * must fail, never reload and overwrite.
+ * The optimistic write (seed 000 §15.2), as a statement: it changes the row only if the row is
+ * still at `expectedVersion`; no row changed means another transaction got there first, and the
+ * caller must fail, never reload and overwrite. It is sent with the version's records
+ * (store.updateWithHistoryAndEvent).
  *
  * Given the row as read at `expectedVersion` (`before`), only the columns whose value
  * differs from it are sent (with status, version and updated_at): every write bumps the
@@ -137,7 +138,7 @@ const PRODUCT_UPDATABLE: ReadonlyArray<readonly [column: string, value: (p: Prod
  * object that is still the same one is unchanged. Most commands change the status and the
  * pending change only, and the statement is then as small as that.
  */
-export function updateProductInstance(tx: Tx, p: ProductInstance, expectedVersion: number, before?: ProductInstance): Promise<boolean> {
+export function productInstanceUpdate(p: ProductInstance, expectedVersion: number, before?: ProductInstance): Statement {
   const params: unknown[] = [p.accountId, p.productInstanceId, expectedVersion, p.status, p.version, p.updatedAt];
   const sets = ['status = $4', 'version = $5', 'updated_at = $6'];
   for (const [column, value] of PRODUCT_UPDATABLE) {
@@ -146,10 +147,15 @@ export function updateProductInstance(tx: Tx, p: ProductInstance, expectedVersio
     params.push(next);
     sets.push(`${column} = $${params.length}`);
   }
-  return writesOne(
-    tx,
-    `update product_instance set ${sets.join(', ')}
+  return {
+    text: `update product_instance set ${sets.join(', ')}
       where account_id = $1 and product_instance_id = $2 and version = $3`,
     params,
-  );
+  };
+}
+
+/** productInstanceUpdate, sent on its own: true when it changed the row. */
+export async function updateProductInstance(tx: Tx, p: ProductInstance, expectedVersion: number, before?: ProductInstance): Promise<boolean> {
+  const { text, params } = productInstanceUpdate(p, expectedVersion, before);
+  return writesOne(tx, text, params);
 }
