@@ -43,8 +43,10 @@ export async function lockOrderInTx(tx: Tx, accountId: string, orderId: string):
  * worker that would run an order's tasks passes it (another one is on it) instead of queueing.
  */
 export async function lockOrderIfFreeInTx(tx: Tx, accountId: string, orderId: string): Promise<LockedOrder | undefined> {
-  const order = await store.lockOrderIfFree(tx, accountId, orderId);
-  return order ? { order, items: await store.listItems(tx, accountId, orderId) } : undefined;
+  const locked = await store.lockOrderWithItemsIfFree(tx, accountId, orderId);
+  if (!locked) return undefined;
+  const { items, ...order } = locked;
+  return { order, items };
 }
 
 export function itemOf(locked: LockedOrder, itemId: string): OrderItemRecord {

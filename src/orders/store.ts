@@ -203,12 +203,26 @@ export async function lockOrder(tx: Tx, accountId: string, orderId: string): Pro
 }
 
 /**
- * lockOrder, unless another transaction holds the order's lock: undefined then, at once
- * (SKIP LOCKED), so that a worker passes an order another one is working on.
+ * lockOrder, unless another transaction holds the order's lock: undefined then, at once (SKIP
+ * LOCKED), so that a worker passes an order another one is working on. With the order, its
+ * items in item order (listItems), read as JSON in the same statement and mapped as listItems
+ * maps them.
  */
-export async function lockOrderIfFree(tx: Tx, accountId: string, orderId: string): Promise<OrderRecord | undefined> {
-  const row = await queryOne<any>(tx, 'select * from product_order where account_id = $1 and order_id = $2 for update skip locked', [accountId, orderId]);
-  return row ? orderFromRow(row) : undefined;
+export async function lockOrderWithItemsIfFree(tx: Tx, accountId: string, orderId: string): Promise<(OrderRecord & { items: OrderItemRecord[] }) | undefined> {
+  const row = await queryOne<any>(
+    tx,
+    `select o.*,
+            (select coalesce(jsonb_agg(to_jsonb(i) order by i.item_number), '[]'::jsonb)
+               from order_item i where i.account_id = o.account_id and i.order_id = o.order_id) as order_items
+       from product_order o
+      where o.account_id = $1 and o.order_id = $2
+        for update of o skip locked`,
+    [accountId, orderId],
+  );
+  if (!row) return undefined;
+  // to_jsonb gives the items' timestamps as text; the row mapper reads dates.
+  const items = (row.order_items as any[]).map((i) => itemFromRow({ ...i, created_at: new Date(i.created_at), updated_at: new Date(i.updated_at) }));
+  return { ...orderFromRow(row), items };
 }
 
 export async function listItems(tx: Tx, accountId: string, orderId: string): Promise<OrderItemRecord[]> {
