@@ -8,7 +8,7 @@ import { BusinessRuleError, NotFoundError, ValidationError } from '../../platfor
 import { newId } from '../../platform/ids.ts';
 import { productEvent, subscriptionEvent } from '../events.ts';
 import type { RelationshipType } from '../model.ts';
-import { audit, loadProductWithGuard, loadSubscription, transitionProduct, transitionSubscription, writeVersion, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
+import { audit, loadSubscription, transitionProduct, transitionSubscription, writeVersion, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
 import * as store from '../store/index.ts';
 import type { Cause, JsonObject, ProductInstance, Subscription } from '../types.ts';
 import { checkPriceCurrency, checkProductReferences } from './catalog-references.ts';
@@ -167,18 +167,25 @@ export function completeActivation(u: Unit, id: string, input: TransitionInput):
  * read again. The version expected is the one read here.
  */
 export async function completeActivationWithServices(u: Unit, id: string, services: readonly FulfilledService[], cause: CorrelatedCause): Promise<ProductInstance> {
-  const loaded = await loadProductWithGuard(u, id);
+  const read = await store.findProductInstanceForActivation(u.tx, id);
+  if (!read) throw NotFoundError.of('product instance', id);
+  const { subscriptionStatus, ...loaded } = read;
   const { servicesOfProduct } = await attachFulfilledServicesTo(u, loaded, services, cause);
-  return activate(u, id, { ...cause, expectedVersion: loaded.product.version }, { loaded, services: servicesOfProduct });
+  return activate(u, id, { ...cause, expectedVersion: loaded.product.version }, { loaded, services: servicesOfProduct, subscriptionStatus });
 }
 
-async function activate(u: Unit, id: string, input: TransitionInput, known?: Parameters<typeof transitionWithServices>[6]): Promise<ProductInstance> {
+/**
+ * completeActivation; with what the caller read in this transaction (`known`): the product and
+ * its guard, its services, and its subscription's status — a subscription that is not PENDING
+ * (the add-on of a product activated just before, in the same order) is not read again.
+ */
+async function activate(u: Unit, id: string, input: TransitionInput, known?: NonNullable<Parameters<typeof transitionWithServices>[6]> & { subscriptionStatus: string | null }): Promise<ProductInstance> {
   const effectiveAt = input.effectiveAt ?? u.now;
   const result = await transitionWithServices(u, id, 'activation:complete', input, (p) => {
     p.activationDate = effectiveAt;
     p.effectiveFrom = effectiveAt;
   }, {}, known);
-  if (result.subscriptionId) {
+  if (result.subscriptionId && (known === undefined || known.subscriptionStatus === null || known.subscriptionStatus === 'PENDING')) {
     const subscription = await loadSubscription(u, result.subscriptionId);
     if (subscription.status === 'PENDING') {
       const account = await findAccountInTx(u.tx, subscription.accountId);

@@ -36,11 +36,12 @@ export function findProductInstance(tx: Tx, productInstanceId: string): Promise<
   return selectOne(tx, productInstanceFromRow, 'select * from product_instance where product_instance_id = $1', [productInstanceId]);
 }
 
-/** A product instance row with the guard of its active operation (as JSON, or null): the two reads below. */
-const PRODUCT_WITH_ACTIVE_GUARD = `select p.*,
+/** A product instance row's columns with the guard of its active operation (as JSON, or null): the reads below. */
+const PRODUCT_AND_ACTIVE_GUARD = `select p.*,
             (select to_jsonb(g) from asset_operation_guard g
               where g.account_id = p.account_id and g.product_instance_id = p.product_instance_id
-                and g.status in ('ACTIVE', 'PENDING_RELEASE')) as active_guard
+                and g.status in ('ACTIVE', 'PENDING_RELEASE')) as active_guard`;
+const PRODUCT_WITH_ACTIVE_GUARD = `${PRODUCT_AND_ACTIVE_GUARD}
        from product_instance p`;
 
 /**
@@ -63,6 +64,23 @@ function withGuardFromRow(row: any): { product: ProductInstance; activeGuard: Gu
     product: productInstanceFromRow(row),
     activeGuard: g ? guardFromRow({ ...g, acquired_at: new Date(g.acquired_at), released_at: g.released_at ? new Date(g.released_at) : null }) : null,
   };
+}
+
+/**
+ * findProductInstanceWithGuard with the status of the product's subscription (null without
+ * one), in the same read: an activation starts a PENDING subscription's term, and reads the
+ * subscription only then.
+ */
+export async function findProductInstanceForActivation(tx: Tx, productInstanceId: string): Promise<{ product: ProductInstance; activeGuard: Guard | null; subscriptionStatus: string | null } | undefined> {
+  const row = await queryOne<any>(
+    tx,
+    `${PRODUCT_AND_ACTIVE_GUARD},
+            (select s.status from subscription s where s.account_id = p.account_id and s.subscription_id = p.subscription_id) as subscription_status
+       from product_instance p
+      where p.product_instance_id = $1`,
+    [productInstanceId],
+  );
+  return row ? { ...withGuardFromRow(row), subscriptionStatus: row.subscription_status } : undefined;
 }
 
 /** findProductInstanceWithGuard for many instances in one read; an id that is not there has no entry. */
