@@ -36,6 +36,29 @@ export interface OrderItemRecord {
   updatedAt: string;
 }
 
+/** An order's outbox event, as appendToOutbox writes it (its aggregate is the order). */
+export interface OrderEventRow {
+  eventId: string;
+  eventType: string;
+  eventVersion: number;
+  aggregateType: string;
+  aggregateVersion: number | null;
+  payload: Record<string, unknown>;
+  occurredAt: string;
+}
+
+/** An audit row of an order, as recordAudit writes it (its target is the order). */
+export interface OrderAuditRow {
+  auditId: string;
+  actorApiKeyId: string | null;
+  actorRole: string | null;
+  action: string;
+  targetType: string;
+  correlationId: string | null;
+  details: Record<string, unknown>;
+  recordedAt: string;
+}
+
 export interface StateChange {
   changeId: string;
   itemId: string | null;
@@ -79,9 +102,9 @@ const itemFromRow = (r: any): OrderItemRecord => ({
 });
 
 /**
- * Writes a new order with its items and their first state changes (the order's, then each
- * item's, in item order), in one statement: the rows come from arrays, so the text is the same
- * for any number of items. The order carries the Idempotency-Key of the request that submitted
+ * Writes a new order with its items, their first state changes (the order's, then each
+ * item's, in item order), the order's event and its audit row, in one statement (decision 0025):
+ * the rows come from arrays, so the text is the same for any number of items. The order carries the Idempotency-Key of the request that submitted
  * it (null without one). One order per key and account (migration 0011's unique index; the read
  * first names the order that the key already made, the index catches a race with it): a repeat
  * of a submission that committed is refused instead of doing the work twice.
@@ -93,6 +116,7 @@ export async function insertOrderWithItems(
   idempotencyKey: string | null,
   items: readonly OrderItemRecord[],
   changes: readonly Omit<StateChange, 'changeId'>[],
+  announced: { event: OrderEventRow; audit: OrderAuditRow },
 ): Promise<void> {
   const refuse = (orderId: string | null) => new BusinessRuleError(
     `order ${orderId ?? '(being submitted)'} of account ${o.accountId} was already submitted with Idempotency-Key "${idempotencyKey}"; this request is a repeat of it and submits nothing`,
@@ -121,8 +145,17 @@ export async function insertOrderWithItems(
                                       offering_version, parent_item_id, parent_product_instance_id, depends_on, details, error,
                                       version, created_at, updated_at, n)
           order by w.n
+       ), announced as (
+         -- The order's event, as events' appendToOutbox writes it, and its audit row, as platform's recordAudit does.
+         insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
+           aggregate_version, payload, occurred_at)
+         values ($1, $2, $35, $36, $37, $38, $3, $39, $40, $41)
+       ), audited as (
+         insert into audit_log (audit_id, tenant_id, actor_api_key_id, actor_role, action, target_type, target_id,
+           subject_account_id, correlation_id, details, recorded_at)
+         values ($42, $1, $43, $44, $45, $46, $3, $2, $47, $48, $49)
        )
-       insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
+         insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
          recorded_at, actor_api_key_id)
        select $1, $2, $3, c.change_id, c.item_id, c.from_status, c.to_status, c.reason, c.recorded_at, c.actor_api_key_id
          from unnest($28::uuid[], $29::uuid[], $30::text[], $31::text[], $32::text[], $33::timestamptz[], $34::uuid[])
@@ -135,7 +168,11 @@ export async function insertOrderWithItems(
        items.map((i) => `{${i.dependsOn.join(',')}}`), items.map((i) => i.details), items.map((i) => i.error),
        items.map((i) => i.version), items.map((i) => i.createdAt), items.map((i) => i.updatedAt),
        changes.map(() => newId()), changes.map((c) => c.itemId), changes.map((c) => c.fromStatus), changes.map((c) => c.toStatus),
-       changes.map((c) => c.reason), changes.map((c) => c.recordedAt), changes.map((c) => c.actorApiKeyId)],
+       changes.map((c) => c.reason), changes.map((c) => c.recordedAt), changes.map((c) => c.actorApiKeyId),
+       announced.event.eventId, announced.event.eventType, announced.event.eventVersion, announced.event.aggregateType,
+       announced.event.aggregateVersion, announced.event.payload, announced.event.occurredAt,
+       announced.audit.auditId, announced.audit.actorApiKeyId, announced.audit.actorRole, announced.audit.action,
+       announced.audit.targetType, announced.audit.correlationId, announced.audit.details, announced.audit.recordedAt],
     );
   } catch (error) {
     if (isUniqueViolation(error, 'product_order_idempotency_key')) throw refuse(null);
@@ -247,7 +284,7 @@ export async function updateOrderStatusWithRecords(
   order: OrderRecord,
   status: OrderState,
   stateChange: Omit<StateChange, 'changeId' | 'itemId' | 'fromStatus' | 'toStatus'>,
-  event: { eventId: string; eventType: string; eventVersion: number; aggregateType: string; aggregateVersion: number | null; payload: Record<string, unknown>; occurredAt: string },
+  event: OrderEventRow,
   at: string,
 ): Promise<OrderRecord> {
   const row = await queryOne<any>(
