@@ -68,12 +68,18 @@ export async function loadProduct(u: Unit, id: string): Promise<ProductInstance>
   return product;
 }
 
+/** A product instance and the guard of its active operation (null: none), read together. */
+export interface ProductWithGuard {
+  product: ProductInstance;
+  activeGuard: Guard | null;
+}
+
 /**
  * loadProduct with the product's active guard, read in the same statement: for a command that
  * takes the guard (underGuard's `seenHolder`), which then needs no statement of its own when
  * the cause's order item holds it already (an order's fulfillment attaching what it set up).
  */
-export async function loadProductWithGuard(u: Unit, id: string): Promise<{ product: ProductInstance; activeGuard: Guard | null }> {
+export async function loadProductWithGuard(u: Unit, id: string): Promise<ProductWithGuard> {
   const loaded = await store.findProductInstanceWithGuard(u.tx, id);
   if (!loaded) throw NotFoundError.of('product instance', id);
   return loaded;
@@ -148,7 +154,7 @@ export async function transitionProduct(
   mutate: (next: ProductInstance) => void,
   summaryExtra: Record<string, unknown> = {},
   /** The product and its guard as this transaction read them, by a command that wrote neither since: not read again. */
-  read?: { product: ProductInstance; activeGuard: Guard | null },
+  read?: ProductWithGuard,
 ): Promise<ProductInstance> {
   const transition = PRODUCT_INSTANCE_TRANSITIONS[command];
   // 1. load (with the active guard, read for step 4)

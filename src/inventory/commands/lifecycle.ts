@@ -13,7 +13,7 @@ import * as store from '../store/index.ts';
 import type { Cause, JsonObject, ProductInstance, Subscription } from '../types.ts';
 import { checkPriceCurrency, checkProductReferences } from './catalog-references.ts';
 import { addRelationship } from './relationships.ts';
-import { attachFulfilledServicesTo, transitionWithServices, type FulfilledService } from './services-and-resources.ts';
+import { attachFulfilledServicesTo, transitionWithServices, type FulfilledService, type KnownProduct } from './services-and-resources.ts';
 import { addMonths, endSubscriptionIfEmpty } from './subscriptions.ts';
 
 /** What a product instance was sold as: catalog versions, name, configuration and price. */
@@ -179,7 +179,7 @@ export async function completeActivationWithServices(u: Unit, id: string, servic
  * its guard, its services, and its subscription's status — a subscription that is not PENDING
  * (the add-on of a product activated just before, in the same order) is not read again.
  */
-async function activate(u: Unit, id: string, input: TransitionInput, known?: NonNullable<Parameters<typeof transitionWithServices>[6]> & { subscriptionStatus: string | null }): Promise<ProductInstance> {
+async function activate(u: Unit, id: string, input: TransitionInput, known?: KnownProduct & { subscriptionStatus: string | null }): Promise<ProductInstance> {
   const effectiveAt = input.effectiveAt ?? u.now;
   const result = await transitionWithServices(u, id, 'activation:complete', input, (p) => {
     p.activationDate = effectiveAt;

@@ -8,9 +8,9 @@ import { newId } from '../../platform/ids.ts';
 import { resourceEvent, serviceEvent } from '../events.ts';
 import { PRODUCT_INSTANCE_FINAL_STATES, serviceStateFor, type ProductInstanceCommand } from '../model.ts';
 import { eventPayload, type OutboxEvent } from '../../events/index.ts';
-import { audit, checkExpectedVersion, correlationOf, loadProduct, loadProductWithGuard, transitionProduct, underGuard, writeVersion, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
+import { audit, checkExpectedVersion, correlationOf, loadProduct, loadProductWithGuard, transitionProduct, underGuard, writeVersion, type CorrelatedCause, type ProductWithGuard, type TransitionInput, type Unit } from '../pipeline.ts';
 import * as store from '../store/index.ts';
-import type { Guard, JsonObject, ProductInstance, ResourceInstance, ServiceInstance } from '../types.ts';
+import type { JsonObject, ProductInstance, ResourceInstance, ServiceInstance } from '../types.ts';
 import { checkServiceSpecification } from './catalog-references.ts';
 
 /** A resource reserved for a service by fulfillment (a reserve task's outcome). */
@@ -71,7 +71,7 @@ export async function attachServiceInstance(u: Unit, productInstanceId: string, 
  */
 export async function attachFulfilledServicesTo(
   u: Unit,
-  loaded: { product: ProductInstance; activeGuard: Guard | null },
+  loaded: ProductWithGuard,
   services: readonly FulfilledService[],
   cause: CorrelatedCause,
 ): Promise<{ attached: ServiceInstance[]; servicesOfProduct: ServiceInstance[] | null }> {
@@ -211,17 +211,14 @@ async function loadService(u: Unit, id: string): Promise<ServiceInstance> {
 
 // ----------------------------------------------------------------------- for the other commands
 
+/** What a command read of a product before its transition: the product and its guard, and its services when known (null: read them). */
+export interface KnownProduct {
+  loaded: ProductWithGuard;
+  services: readonly ServiceInstance[] | null;
+}
+
 /** A transition of the product that its services follow: activation, cancellation, suspension, resumption, disconnect. */
-export async function transitionWithServices(
-  u: Unit,
-  id: string,
-  command: ProductInstanceCommand,
-  input: TransitionInput,
-  mutate: (next: ProductInstance) => void,
-  summaryExtra: Record<string, unknown> = {},
-  /** The product and its guard as this transaction read them, and its services when known (null: read them). */
-  known?: { loaded: { product: ProductInstance; activeGuard: Guard | null }; services: readonly ServiceInstance[] | null },
-): Promise<ProductInstance> {
+export async function transitionWithServices(u: Unit, id: string, command: ProductInstanceCommand, input: TransitionInput, mutate: (next: ProductInstance) => void, summaryExtra: Record<string, unknown> = {}, known?: KnownProduct): Promise<ProductInstance> {
   const product = await transitionProduct(u, id, command, input, mutate, summaryExtra, known?.loaded);
   await followServices(u, product, input, known?.services ?? null);
   return product;
