@@ -47,18 +47,6 @@ export interface OrderEventRow {
   occurredAt: string;
 }
 
-/** An audit row of an order, as recordAudit writes it (its target is the order). */
-export interface OrderAuditRow {
-  auditId: string;
-  actorApiKeyId: string | null;
-  actorRole: string | null;
-  action: string;
-  targetType: string;
-  correlationId: string | null;
-  details: Record<string, unknown>;
-  recordedAt: string;
-}
-
 export interface StateChange {
   changeId: string;
   itemId: string | null;
@@ -103,7 +91,7 @@ const itemFromRow = (r: any): OrderItemRecord => ({
 
 /**
  * Writes a new order with its items, their first state changes (the order's, then each
- * item's, in item order), the order's event and its audit row, in one statement (decision 0025):
+ * item's, in item order) and the order's event, in one statement (decision 0025):
  * the rows come from arrays, so the text is the same for any number of items. The order carries the Idempotency-Key of the request that submitted
  * it (null without one). One order per key and account (migration 0011's unique index; the read
  * first names the order that the key already made, the index catches a race with it): a repeat
@@ -116,7 +104,7 @@ export async function insertOrderWithItems(
   idempotencyKey: string | null,
   items: readonly OrderItemRecord[],
   changes: readonly Omit<StateChange, 'changeId'>[],
-  announced: { event: OrderEventRow; audit: OrderAuditRow },
+  event: OrderEventRow,
 ): Promise<void> {
   const refuse = (orderId: string | null) => new BusinessRuleError(
     `order ${orderId ?? '(being submitted)'} of account ${o.accountId} was already submitted with Idempotency-Key "${idempotencyKey}"; this request is a repeat of it and submits nothing`,
@@ -146,14 +134,10 @@ export async function insertOrderWithItems(
                                       version, created_at, updated_at, n)
           order by w.n
        ), announced as (
-         -- The order's event, as events' appendToOutbox writes it, and its audit row, as platform's recordAudit does.
+         -- The order's event, as events' appendToOutbox writes it.
          insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
            aggregate_version, payload, occurred_at)
          values ($1, $2, $35, $36, $37, $38, $3, $39, $40, $41)
-       ), audited as (
-         insert into audit_log (audit_id, tenant_id, actor_api_key_id, actor_role, action, target_type, target_id,
-           subject_account_id, correlation_id, details, recorded_at)
-         values ($42, $1, $43, $44, $45, $46, $3, $2, $47, $48, $49)
        )
          insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
          recorded_at, actor_api_key_id)
@@ -169,10 +153,7 @@ export async function insertOrderWithItems(
        items.map((i) => i.version), items.map((i) => i.createdAt), items.map((i) => i.updatedAt),
        changes.map(() => newId()), changes.map((c) => c.itemId), changes.map((c) => c.fromStatus), changes.map((c) => c.toStatus),
        changes.map((c) => c.reason), changes.map((c) => c.recordedAt), changes.map((c) => c.actorApiKeyId),
-       announced.event.eventId, announced.event.eventType, announced.event.eventVersion, announced.event.aggregateType,
-       announced.event.aggregateVersion, announced.event.payload, announced.event.occurredAt,
-       announced.audit.auditId, announced.audit.actorApiKeyId, announced.audit.actorRole, announced.audit.action,
-       announced.audit.targetType, announced.audit.correlationId, announced.audit.details, announced.audit.recordedAt],
+       event.eventId, event.eventType, event.eventVersion, event.aggregateType, event.aggregateVersion, event.payload, event.occurredAt],
     );
   } catch (error) {
     if (isUniqueViolation(error, 'product_order_idempotency_key')) throw refuse(null);

@@ -5,6 +5,7 @@
  * whole order is accepted, or nothing is held. What differs by action is asked of the item's
  * action module (orders/actions/).
  */
+import { recordAudit } from '../platform/audit.ts';
 import { findAccountInTx } from '../customers/index.ts';
 import { buildEvent, eventPayload } from '../events/index.ts';
 import { planAndEnqueueInTx, type Routing } from '../fulfillment/index.ts';
@@ -53,6 +54,7 @@ export async function submitOrderInTx(tx: Tx, ctx: CommandContext, now: string, 
   await beginItems(s);
   const order = await recordOrder(s, input);
   await planFulfillment(s, order, routing);
+  await auditOrder(s, order);
   return order;
 }
 
@@ -325,31 +327,9 @@ async function recordOrder(s: Submission, input: SubmissionInput): Promise<Order
   await store.insertOrderWithItems(tx, ctx.tenantId, order, ctx.idempotencyKey ?? null, records, [
     { itemId: null, fromStatus: null, toStatus: 'acknowledged', reason: input.quoteId ? `from quote ${input.quoteId}` : 'submitted', recordedAt: now, actorApiKeyId },
     ...records.map((item) => ({ itemId: item.itemId, fromStatus: null, toStatus: 'acknowledged', reason: null, recordedAt: now, actorApiKeyId })),
-  ], announcement(s, order, records));
+  ], acknowledged(s, order, records));
   return { ...order, items: records };
 }
-
-/** The order's event and audit row, written with it. */
-function announcement(s: Submission, order: OrderRecord, items: readonly OrderItemRecord[]): { event: store.OrderEventRow; audit: store.OrderAuditRow } {
-  const { ctx, now, account } = s;
-  const event = buildEvent({
-    eventType: 'ProductOrderAcknowledged',
-    occurredAt: now,
-    correlationId: ctx.correlationId,
-    causationId: order.quoteId,
-    accountId: account.accountId,
-    aggregateType: 'product_order',
-    aggregateId: order.orderId,
-    aggregateVersion: 1,
-    body: { orderId: order.orderId, status: 'acknowledged', quoteId: order.quoteId, supplementalOfOrderId: order.supplementalOfOrderId, items: items.map((i) => ({ itemId: i.itemId, action: i.action, productInstanceId: i.productInstanceId })) },
-  });
-  return {
-    event: { ...event, payload: eventPayload(event) },
-    audit: { auditId: newId(), actorApiKeyId: ctx.actor?.apiKeyId ?? null, actorRole: ctx.actor?.role ?? null, action: 'order.submit', targetType: 'order', correlationId: ctx.correlationId, details: { items: items.length, quoteId: order.quoteId }, recordedAt: now },
-  };
-}
-
-
 
 /** Decomposition: the items' fulfillment tasks are enqueued with the order, or not at all. */
 async function planFulfillment(s: Submission, order: Order, routing: Routing): Promise<void> {
@@ -368,6 +348,29 @@ async function planFulfillment(s: Submission, order: Order, routing: Routing): P
       notBefore: item.module.scheduled ? item.input.requestedTerminationDate ?? null : null,
     };
   }), routing);
+}
+
+/** The order's audit row, the submission's last statement. */
+async function auditOrder(s: Submission, order: Order): Promise<void> {
+  const { tx, ctx, now, account } = s;
+  await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.submit', targetType: 'order', targetId: order.orderId, subjectAccountId: account.accountId, details: { items: order.items.length, quoteId: order.quoteId } });
+}
+
+/** The order's event, written with it. */
+function acknowledged(s: Submission, order: OrderRecord, items: readonly OrderItemRecord[]): store.OrderEventRow {
+  const { ctx, now, account } = s;
+  const event = buildEvent({
+    eventType: 'ProductOrderAcknowledged',
+    occurredAt: now,
+    correlationId: ctx.correlationId,
+    causationId: order.quoteId,
+    accountId: account.accountId,
+    aggregateType: 'product_order',
+    aggregateId: order.orderId,
+    aggregateVersion: 1,
+    body: { orderId: order.orderId, status: 'acknowledged', quoteId: order.quoteId, supplementalOfOrderId: order.supplementalOfOrderId, items: items.map((i) => ({ itemId: i.itemId, action: i.action, productInstanceId: i.productInstanceId })) },
+  });
+  return { ...event, payload: eventPayload(event) };
 }
 
 // ---------------------------------------------------------------------------- helpers
