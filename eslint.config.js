@@ -17,6 +17,7 @@ const ranks = {
   inventory: 5,
   quotes: 6,
   access: 6,
+  billing: 6,
   fulfillment: 7,
   orders: 8,
   app: 9,

@@ -2,7 +2,7 @@
 import { AccessService } from './access/index.ts';
 import { createCatalogCache, CatalogService } from './catalog/index.ts';
 import { CustomerService } from './customers/index.ts';
-import { InventoryQueries, InventoryService } from './inventory/index.ts';
+import { InstalledBaseCache, InventoryQueries, InventoryService } from './inventory/index.ts';
 import type { Clock } from './platform/clock.ts';
 import { readConfig } from './platform/config.ts';
 import type { Pool } from './platform/db.ts';
@@ -40,6 +40,8 @@ export interface ServiceOptions {
   fulfillment?: FulfillmentSettings;
   /** Where the orchestrator reports what it cannot tell a caller (a task that could not start…). */
   logger?: Logger;
+  /** Bytes of installed-base bodies kept in process (default: TENURE_INSTALLED_BASE_CACHE_MB); 0: off. */
+  installedBaseCacheBytes?: number;
 }
 
 export function createServices(pool: Pool, clock: Clock, options: ServiceOptions = {}): Services {
@@ -54,7 +56,7 @@ export function createServices(pool: Pool, clock: Clock, options: ServiceOptions
     access: new AccessService(deps),
     customers: new CustomerService(deps),
     inventory: new InventoryService(deps),
-    queries: new InventoryQueries(deps),
+    queries: new InventoryQueries({ ...deps, installedBaseCache: new InstalledBaseCache(options.installedBaseCacheBytes ?? config.installedBaseCacheMb * 1024 * 1024) }),
     catalog: new CatalogService({ ...deps, cache: createCatalogCache({ redisUrl, clock }) }),
     priceRules: new PriceRuleService(deps),
     quotes: new QuoteService({ ...deps, quoteSettings: { defaultValidityHours: config.quoteValidityHours } }),

@@ -614,6 +614,46 @@ const disconnectComplete = {
   response: { productInstance: { ...upgradedFiber, status: 'DISCONNECTED', terminationDate: AT, effectiveTo: AT, version: 9 }, cascaded: [] },
 };
 
+/** An account billed on the 15th of each month, Jakarta time (docs/billing.md). */
+const accountOpen = {
+  request: { customerId: ID.customer, name: 'PT Contoh Digital — Surabaya branch', currency: 'IDR', timeZone: 'Asia/Jakarta', segment: 'enterprise', billingCycleDay: 15 },
+  response: {
+    accountId: '3d7c1f0a-8b2e-4c5d-9e6f-0a1b2c3d4e5f', customerId: ID.customer, name: 'PT Contoh Digital — Surabaya branch', currency: 'IDR',
+    timeZone: 'Asia/Jakarta', segment: 'enterprise', billingCycleDay: 15, createdAt: AT, updatedAt: AT,
+  },
+};
+
+/**
+ * An offering with billing terms (docs/catalog-and-pricing.md "Billing terms"): a 14-day trial
+ * with an activation fee, three months at half price, then a two-year fixed term billed monthly
+ * in advance with usage in arrear; plan changes at the end of the billing period, cancellation now.
+ */
+const offeringWithBillingTerms = {
+  code: 'business-fiber-term',
+  name: 'Business Fiber 1Gbps, 2-year term',
+  category: 'connectivity',
+  segment: 'business',
+  availabilityZones: [],
+  sellable: true,
+  productSpecification: { id: ID.productSpecification.businessFiber, version: 1 },
+  addOns: [],
+  priceLists: [{
+    currency: 'IDR',
+    charges: [
+      { kind: 'recurring', code: 'fiber-1g-monthly', name: 'Business Fiber 1Gbps monthly', amountMinor: '1500000000', period: 'month', billingMode: 'in_advance' },
+      { kind: 'recurring', code: 'sla-report', name: 'Quarterly SLA report', amountMinor: '15000000', period: 'quarter' },
+      { kind: 'usage', code: 'traffic', name: 'Traffic above 10 TB', unit: 'GB', tierMode: 'graduated', billingMode: 'in_arrear', tiers: [{ upTo: '10000', unitPrice: '0' }, { upTo: null, unitPrice: '150000' }] },
+    ],
+    phases: [
+      { type: 'trial', duration: { unit: 'days', count: 14 }, charges: [{ kind: 'one_time', code: 'trial-activation', name: 'Trial activation', amountMinor: '50000000' }] },
+      { type: 'discount', duration: { unit: 'period', count: 3 }, discountPercent: '50' },
+    ],
+    term: { type: 'fixed', duration: { unit: 'year', count: 2 } },
+  }],
+  changePolicy: 'end_of_term',
+  cancelPolicy: 'immediate',
+};
+
 export interface OperationExample {
   /** The JSON request body. */
   request?: unknown;
@@ -691,6 +731,8 @@ export const OPERATION_EXAMPLES: Record<string, OperationExample> = {
     request: { sourceProductInstanceId: ID.demo.slaGold, targetProductInstanceId: ID.branch.fiber, type: 'ADDON_OF' },
   },
   'POST /internal/assets/relationships/{id}/end:apply': { request: { validTo: '2026-07-31T17:00:00.000Z' } },
+  'POST /accounts': accountOpen,
+  'POST /product-offerings': { request: offeringWithBillingTerms },
 };
 
 // ------------------------------------------------------------------ problems

@@ -91,7 +91,22 @@ export type ProductSpecificationBody = Static<typeof ProductSpecificationBody>;
 
 // ------------------------------------------------------------------ charges
 
-export const RECURRING_PERIODS = ['month', 'year', 'days'] as const;
+/**
+ * The billing periods a recurring or rental charge may recur in: every `periodDays` days, or
+ * every week, month, quarter or year (docs/billing.md). Issue 12 added week and quarter;
+ * documents written before use the first three and read the same.
+ */
+export const RECURRING_PERIODS = ['month', 'year', 'days', 'week', 'quarter'] as const;
+export type RecurringPeriod = (typeof RECURRING_PERIODS)[number];
+
+/**
+ * When a charge is billed for its period: `in_advance` at the period's start (a subscription
+ * fee), `in_arrear` after its end (usage, or a fee billed for the period just used). Absent:
+ * `in_arrear` for usage, `in_advance` for every other kind (docs/catalog-and-pricing.md
+ * "Billing terms"); usage is only ever in arrear, one-time and prepaid charges only in advance.
+ */
+export const BILLING_MODES = ['in_advance', 'in_arrear'] as const;
+export type BillingMode = (typeof BILLING_MODES)[number];
 
 const ChargeCommon = {
   code: Code,
@@ -100,6 +115,9 @@ const ChargeCommon = {
   condition: Type.Optional(Type.Object({ characteristic: Type.String(), equals: Type.Union([Type.String(), Type.Number(), Type.Boolean()]) }, { additionalProperties: false })),
   /** Multiply by the numeric value of this characteristic (e.g. per extra IP address). */
   perUnitOf: Type.Optional(Type.String()),
+  billingMode: Type.Optional(Type.Union(BILLING_MODES.map((m) => Type.Literal(m)), {
+    description: 'in_advance: billed at the start of its period; in_arrear: after its end. Absent: in_arrear for usage, in_advance otherwise. Usage is only in arrear; one_time and prepaid only in advance.',
+  })),
 };
 
 export const PriceTier = Type.Object({
@@ -109,11 +127,14 @@ export const PriceTier = Type.Object({
 }, { additionalProperties: false });
 export type PriceTier = Static<typeof PriceTier>;
 
+const Period = Type.Union(RECURRING_PERIODS.map((p) => Type.Literal(p)), { description: 'The billing period: days (with periodDays), week, month, quarter or year' });
+const PeriodDays = Type.Optional(Type.Integer({ minimum: 1, maximum: 3660, description: 'The length of the period in days, with period "days" only' }));
+
 export const Charge = Type.Union([
-  Type.Object({ kind: Type.Literal('recurring'), ...ChargeCommon, amountMinor: MinorUnits, period: Type.Union(RECURRING_PERIODS.map((p) => Type.Literal(p))), periodDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3660 })) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('recurring'), ...ChargeCommon, amountMinor: MinorUnits, period: Period, periodDays: PeriodDays }, { additionalProperties: false }),
   Type.Object({ kind: Type.Literal('prepaid'), ...ChargeCommon, amountMinor: MinorUnits, days: Type.Integer({ minimum: 1, maximum: 3660 }) }, { additionalProperties: false }),
   Type.Object({ kind: Type.Literal('one_time'), ...ChargeCommon, amountMinor: MinorUnits }, { additionalProperties: false }),
-  Type.Object({ kind: Type.Literal('rental'), ...ChargeCommon, amountMinor: MinorUnits, period: Type.Union(RECURRING_PERIODS.map((p) => Type.Literal(p))), periodDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 3660 })) }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('rental'), ...ChargeCommon, amountMinor: MinorUnits, period: Period, periodDays: PeriodDays }, { additionalProperties: false }),
   Type.Object({
     kind: Type.Literal('usage'),
     ...ChargeCommon,
@@ -127,12 +148,76 @@ export type Charge = Static<typeof Charge>;
 export type ChargeKind = Charge['kind'];
 export const CHARGE_KINDS: readonly ChargeKind[] = ['recurring', 'prepaid', 'one_time', 'rental', 'usage'];
 
+/** A charge's billing mode, its default filled in. */
+export function billingModeOf(charge: Charge): BillingMode {
+  return charge.billingMode ?? (charge.kind === 'usage' ? 'in_arrear' : 'in_advance');
+}
+
+// ------------------------------------------------------------------ plan phases and terms
+
+/**
+ * A length of time: `count` days, weeks, months, quarters or years — or billing periods
+ * (`period`), counted in the billing period of the price list's recurring and rental charges.
+ */
+export const DURATION_UNITS = ['days', 'week', 'month', 'quarter', 'year', 'period'] as const;
+export const Duration = Type.Object({
+  unit: Type.Union(DURATION_UNITS.map((u) => Type.Literal(u))),
+  count: Type.Integer({ minimum: 1, maximum: 3660 }),
+}, { additionalProperties: false, description: 'A length of time, e.g. {"unit": "days", "count": 14} or {"unit": "period", "count": 3}' });
+export type Duration = Static<typeof Duration>;
+
+/**
+ * A phase a subscription passes through before its price list's own charges apply (Kill Bill's
+ * TRIAL and DISCOUNT phases). `trial`: free, or only the one-time `charges` it lists (a trial
+ * fee). `discount`: the list's charges less `discountPercent`, or its own `charges` instead.
+ */
+export const PlanPhase = Type.Union([
+  Type.Object({
+    type: Type.Literal('trial'),
+    duration: Duration,
+    charges: Type.Optional(Type.Array(Charge, { maxItems: 10, description: 'One-time charges at the start of the trial (a fixed trial fee). Absent or empty: a free trial.' })),
+  }, { additionalProperties: false }),
+  Type.Object({
+    type: Type.Literal('discount'),
+    duration: Duration,
+    discountPercent: Type.Optional(Percent),
+    charges: Type.Optional(Type.Array(Charge, { maxItems: 50, description: 'The phase\'s own charges, instead of the list\'s (give this or discountPercent)' })),
+  }, { additionalProperties: false }),
+]);
+export type PlanPhase = Static<typeof PlanPhase>;
+
+/**
+ * The phase of the price list's own charges, after any `phases`: `evergreen` runs until it is
+ * cancelled; `fixed` ends after its `duration` (a fixed term that is not renewed by itself).
+ */
+export const PlanTerm = Type.Union([
+  Type.Object({ type: Type.Literal('evergreen') }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('fixed'), duration: Duration }, { additionalProperties: false }),
+]);
+export type PlanTerm = Static<typeof PlanTerm>;
+
 /** A price list of one currency. An offering may have several (one per currency). */
 export const PriceList = Type.Object({
   currency: Currency,
+  /** The plan's own charges: what the pricing engine prices, and what applies after any `phases`. */
   charges: Type.Array(Charge, { minItems: 0, maxItems: 50 }),
+  phases: Type.Optional(Type.Array(PlanPhase, { maxItems: 10, description: 'Phases before the charges apply, in order: a trial first, then discount phases. Absent: none.' })),
+  term: Type.Optional(PlanTerm),
 }, { additionalProperties: false });
 export type PriceList = Static<typeof PriceList>;
+
+/** A price list's term, its default filled in: evergreen. */
+export function planTermOf(list: PriceList): PlanTerm {
+  return list.term ?? { type: 'evergreen' };
+}
+
+/**
+ * When a plan change or a cancellation takes effect: `immediate` (the rest of the period is
+ * prorated) or `end_of_term` (at the end of the billing period in progress).
+ */
+export const POLICIES = ['immediate', 'end_of_term'] as const;
+export type Policy = (typeof POLICIES)[number];
+const PolicySchema = (description: string) => Type.Optional(Type.Union(POLICIES.map((p) => Type.Literal(p)), { description }));
 
 // ------------------------------------------------------------------ offerings and bundles
 
@@ -184,8 +269,15 @@ export const ProductOfferingBody = Type.Object({
     members: Type.Array(BundleMember, { minItems: 1, maxItems: 50 }),
     discountPercent: Percent,
   }, { additionalProperties: false })),
+  changePolicy: PolicySchema('When a change to another plan takes effect: immediate (prorated) or end_of_term (at the end of the billing period in progress). Absent: immediate.'),
+  cancelPolicy: PolicySchema('When a cancellation takes effect: immediate (the unused rest is credited) or end_of_term (at the end of the billing period in progress). Absent: end_of_term.'),
 }, { additionalProperties: false });
 export type ProductOfferingBody = Static<typeof ProductOfferingBody>;
+
+/** An offering's change and cancel policies, defaults filled in (immediate change, cancel at end of term). */
+export function policiesOf(body: ProductOfferingBody): { change: Policy; cancel: Policy } {
+  return { change: body.changePolicy ?? 'immediate', cancel: body.cancelPolicy ?? 'end_of_term' };
+}
 
 /** A catalog entity version as stored and served. */
 export interface Versioned<B> {

@@ -11,7 +11,7 @@ import { Value } from '@sinclair/typebox/value';
 import { UUID_PATTERN } from '../platform/ids.ts';
 import { canonicalInstant, isInstant } from '../platform/instants.ts';
 import type { FieldError } from '../platform/errors.ts';
-import type { Characteristic, LifecycleStatus, ProductOfferingBody, SpecRef } from './model.ts';
+import type { Characteristic, Charge, Duration, LifecycleStatus, PriceList, ProductOfferingBody, SpecRef } from './model.ts';
 
 // The schemas use these formats; the HTTP layer checks them with ajv, and documents given to
 // the services directly (demo data, imports) are checked here with the same meaning.
@@ -135,24 +135,62 @@ export function checkOfferingDocument(body: ProductOfferingBody, selfId: string 
   body.priceLists.forEach((list, i) => {
     if (currencies.has(list.currency)) errors.push({ field: `/priceLists/${i}/currency`, message: `there is already a price list in ${list.currency}` });
     currencies.add(list.currency);
-    const codes = new Set<string>();
-    list.charges.forEach((charge, j) => {
-      const at = `/priceLists/${i}/charges/${j}`;
-      if (codes.has(charge.code)) errors.push({ field: `${at}/code`, message: `charge code "${charge.code}" is used twice in this price list` });
-      codes.add(charge.code);
-      if (charge.kind === 'recurring' || charge.kind === 'rental') {
-        if (charge.period === 'days' && charge.periodDays === undefined) errors.push({ field: `${at}/periodDays`, message: 'is required when period is "days"' });
-        if (charge.period !== 'days' && charge.periodDays !== undefined) errors.push({ field: `${at}/periodDays`, message: 'is only for period "days"' });
-      }
-      if (charge.kind === 'usage') {
-        const problem = tierProblem(charge.tiers);
-        if (problem) errors.push({ field: `${at}/tiers`, message: problem });
-      }
-      if (body.bundle && (charge.condition || charge.perUnitOf)) {
-        errors.push({ field: `${at}/${charge.condition ? 'condition' : 'perUnitOf'}`, message: 'a bundle has no characteristics to depend on' });
-      }
-    });
+    checkCharges(list.charges, `/priceLists/${i}/charges`, body, errors);
+    checkPhases(list, `/priceLists/${i}`, body, errors);
   });
+}
+
+/** The charges of one price list (or of one of its phases): codes, periods, billing modes, tiers. */
+function checkCharges(charges: Charge[], base: string, body: ProductOfferingBody, errors: FieldError[], where = 'price list'): void {
+  const codes = new Set<string>();
+  charges.forEach((charge, j) => {
+    const at = `${base}/${j}`;
+    if (codes.has(charge.code)) errors.push({ field: `${at}/code`, message: `charge code "${charge.code}" is used twice in this ${where}` });
+    codes.add(charge.code);
+    if (charge.kind === 'recurring' || charge.kind === 'rental') {
+      if (charge.period === 'days' && charge.periodDays === undefined) errors.push({ field: `${at}/periodDays`, message: 'is required when period is "days"' });
+      if (charge.period !== 'days' && charge.periodDays !== undefined) errors.push({ field: `${at}/periodDays`, message: 'is only for period "days"' });
+    }
+    // Usage is known only once the period is over; a one-time or prepaid charge is paid before.
+    if (charge.kind === 'usage' && charge.billingMode === 'in_advance') errors.push({ field: `${at}/billingMode`, message: 'usage is billed in_arrear (its quantity is known only after the period)' });
+    if ((charge.kind === 'one_time' || charge.kind === 'prepaid') && charge.billingMode === 'in_arrear') errors.push({ field: `${at}/billingMode`, message: `a ${charge.kind} charge is billed in_advance` });
+    if (charge.kind === 'usage') {
+      const problem = tierProblem(charge.tiers);
+      if (problem) errors.push({ field: `${at}/tiers`, message: problem });
+    }
+    if (body.bundle && (charge.condition || charge.perUnitOf)) {
+      errors.push({ field: `${at}/${charge.condition ? 'condition' : 'perUnitOf'}`, message: 'a bundle has no characteristics to depend on' });
+    }
+  });
+}
+
+/**
+ * Plan phases: at most one trial, and first; discount phases after it, each with either a
+ * discountPercent or charges of its own; a trial charges nothing or one-time fees only. A
+ * duration in billing periods needs the list's recurring and rental charges to share one period.
+ */
+function checkPhases(list: PriceList, base: string, body: ProductOfferingBody, errors: FieldError[]): void {
+  const phases = list.phases ?? [];
+  const durations: [string, Duration][] = [];
+  phases.forEach((phase, k) => {
+    const at = `${base}/phases/${k}`;
+    durations.push([`${at}/duration`, phase.duration]);
+    if (phase.type === 'trial') {
+      if (k > 0) errors.push({ field: `${at}/type`, message: phases.slice(0, k).some((p) => p.type === 'trial') ? 'a price list has at most one trial' : 'a trial is the first phase' });
+      (phase.charges ?? []).forEach((charge, j) => {
+        if (charge.kind !== 'one_time') errors.push({ field: `${at}/charges/${j}/kind`, message: `a trial charges nothing or a one-time fee; got ${charge.kind}` });
+      });
+    } else if ((phase.discountPercent === undefined) === (phase.charges === undefined)) {
+      errors.push({ field: `${at}/${phase.charges ? 'charges' : 'discountPercent'}`, message: 'a discount phase gives either discountPercent (off the list\'s charges) or charges of its own: one of the two, not both' });
+    }
+    if (phase.charges) checkCharges(phase.charges, `${at}/charges`, body, errors, 'phase');
+  });
+  if (list.term?.type === 'fixed') durations.push([`${base}/term/duration`, list.term.duration]);
+  if (!durations.some(([, d]) => d.unit === 'period')) return;
+  const periods = new Set(list.charges.flatMap((c) => (c.kind === 'recurring' || c.kind === 'rental' ? [`${c.period}:${c.periodDays ?? ''}`] : [])));
+  if (periods.size === 1) return;
+  const why = periods.size === 0 ? 'the price list has no recurring or rental charge to take the period from' : 'the price list\'s recurring and rental charges have different periods';
+  for (const [field, d] of durations) if (d.unit === 'period') errors.push({ field: `${field}/unit`, message: `a duration in billing periods needs one billing period: ${why}` });
 }
 
 function checkCounts(rules: { offeringId: string; minCount: number; maxCount: number }[], base: string, what: string, selfId: string | null, errors: FieldError[]): void {
@@ -251,9 +289,13 @@ export function checkChargeCharacteristics(body: ProductOfferingBody, characteri
   for (const name of nameTemplatePlaceholders(body.nameTemplate ?? '')) {
     if (!byName.has(name)) errors.push({ field: '/nameTemplate', message: `{${name}} is not a characteristic of the product specification` });
   }
-  body.priceLists.forEach((list, i) => {
-    list.charges.forEach((charge, j) => {
-      const at = `/priceLists/${i}/charges/${j}`;
+  const lists = body.priceLists.flatMap((list, i) => [
+    { charges: list.charges, base: `/priceLists/${i}/charges` },
+    ...(list.phases ?? []).map((phase, k) => ({ charges: phase.charges ?? [], base: `/priceLists/${i}/phases/${k}/charges` })),
+  ]);
+  lists.forEach(({ charges, base }) => {
+    charges.forEach((charge, j) => {
+      const at = `${base}/${j}`;
       if (charge.condition) {
         const c = byName.get(charge.condition.characteristic);
         if (!c) {

@@ -19,6 +19,7 @@ const AccountSchema = Type.Object({
   currency: Type.String(),
   timeZone: Type.String(),
   segment: Type.Union([...ACCOUNT_SEGMENTS.map((v) => Type.Literal(v)), Type.Null()]),
+  billingCycleDay: Type.Integer({ minimum: 1, maximum: 31, description: 'The day of the month its monthly and quarterly charges are billed on, in its time zone; a shorter month bills on its last day' }),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -29,8 +30,14 @@ const AccountInput = Type.Object({
   customerId: Uuid,
   name: Type.String({ minLength: 1, maxLength: 300 }),
   currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217, e.g. IDR' }),
-  timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Jakarta' }),
+  timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Jakarta. Required (no default): the account\'s billing periods are its local dates in this zone.' }),
   segment: Type.Optional(Type.Union(ACCOUNT_SEGMENTS.map((v) => Type.Literal(v)), { description: 'The market segment: only offerings of this segment (or `any`) are sold to the account. Not set: any offering.' })),
+  billingCycleDay: Type.Optional(Type.Integer({
+    minimum: 1,
+    maximum: 31,
+    description: 'The billing cycle day (BCD): the day of the month, in the account\'s time zone, its monthly and quarterly charges are billed on. 29–31 fall on the last day of a shorter month (31 → Jan 31, Feb 28/29, Mar 31, Apr 30). Annual plans bill on their own start date. Not set: 1.',
+    examples: [15],
+  })),
 }, { additionalProperties: false });
 
 export function registerCustomerRoutes(app: FastifyInstance, customers: CustomerService): void {

@@ -22,6 +22,8 @@ export interface Account {
   timeZone: string;
   /** The market segment the account buys in (offerings of another segment are not sold to it); null: not set, any. */
   segment: AccountSegment | null;
+  /** The day of the month (1–31, clamped to shorter months) its monthly and quarterly charges are billed on, in `timeZone` (docs/billing.md). */
+  billingCycleDay: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -44,6 +46,7 @@ const accountFromRow = (r: any): Account => ({
   currency: r.currency,
   timeZone: r.time_zone,
   segment: r.segment ?? null,
+  billingCycleDay: r.billing_cycle_day,
   createdAt: r.created_at.toISOString(),
   updatedAt: r.updated_at.toISOString(),
 });
@@ -58,6 +61,12 @@ export function canonicalTimeZone(zone: string): string | null {
 }
 
 const ISO_4217 = /^[A-Z]{3}$/;
+
+/**
+ * An account opened without a billing cycle day bills on the 1st: calendar months, the same
+ * for every account opened on any day (decision 0022); 0016 gave it to the accounts before.
+ */
+export const DEFAULT_BILLING_CYCLE_DAY = 1;
 
 /** For other parts: the account, read inside their own transaction. */
 export async function findAccountInTx(tx: Tx, accountId: string): Promise<Account | undefined> {
@@ -105,8 +114,13 @@ export class CustomerService {
     });
   }
 
-  async createAccount(ctx: CommandContext, input: { customerId: string; name: string; currency: string; timeZone: string; segment?: AccountSegment | null }): Promise<Account> {
+  async createAccount(ctx: CommandContext, input: { customerId: string; name: string; currency: string; timeZone: string; segment?: AccountSegment | null; billingCycleDay?: number }): Promise<Account> {
     if (!ISO_4217.test(input.currency)) throw ValidationError.field('/currency', 'must be an ISO 4217 code of three capital letters, e.g. IDR');
+    const billingCycleDay = input.billingCycleDay ?? DEFAULT_BILLING_CYCLE_DAY;
+    // The HTTP schema refuses these already; a caller inside the process (demo, CLI) gets the same answer.
+    if (!Number.isInteger(billingCycleDay) || billingCycleDay < 1 || billingCycleDay > 31) {
+      throw ValidationError.field('/billingCycleDay', `must be a whole day of the month from 1 to 31 (31 = the month's last day); got ${JSON.stringify(input.billingCycleDay)}`);
+    }
     const timeZone = canonicalTimeZone(input.timeZone);
     if (timeZone === null) throw ValidationError.field('/timeZone', `"${input.timeZone}" is not an IANA time zone, e.g. Asia/Jakarta`);
     const now = this.deps.clock.now().toISOString();
@@ -116,9 +130,9 @@ export class CustomerService {
       const accountId = newId();
       const row = await queryOne(
         tx,
-        `insert into account (account_id, tenant_id, customer_id, name, currency, time_zone, segment, created_at, updated_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $8) returning *`,
-        [accountId, ctx.tenantId, input.customerId, input.name, input.currency, timeZone, input.segment ?? null, now],
+        `insert into account (account_id, tenant_id, customer_id, name, currency, time_zone, segment, billing_cycle_day, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) returning *`,
+        [accountId, ctx.tenantId, input.customerId, input.name, input.currency, timeZone, input.segment ?? null, billingCycleDay, now],
       );
       await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'account.create', targetType: 'account', targetId: accountId, subjectAccountId: accountId });
       return accountFromRow(row);

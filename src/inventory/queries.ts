@@ -3,6 +3,7 @@ import { findAccountInTx } from '../customers/index.ts';
 import { inTenantTransaction, queryRows, type Pool, type Tx } from '../platform/db.ts';
 import { NotFoundError } from '../platform/errors.ts';
 import type { Clock } from '../platform/clock.ts';
+import type { InstalledBaseCache } from './installed-base-cache.ts';
 import * as store from './store/index.ts';
 import type { CommandContext, EntityKind, HistoryEntry, JsonObject, ProductInstance, Relationship, ResourceInstance, ServiceInstance, Subscription } from './types.ts';
 
@@ -36,7 +37,12 @@ export interface InstalledProduct {
 }
 
 export class InventoryQueries {
-  constructor(private readonly deps: { pool: Pool; clock: Clock }) {}
+  constructor(private readonly deps: { pool: Pool; clock: Clock; installedBaseCache?: InstalledBaseCache | null }) {}
+
+  /** The kept installed-base bodies (decision 0021), for their stats; null when none was given. */
+  get installedBaseCache(): InstalledBaseCache | null {
+    return this.deps.installedBaseCache ?? null;
+  }
 
   private read<T>(ctx: CommandContext, work: (tx: Tx) => Promise<T>): Promise<T> {
     return inTenantTransaction(this.deps.pool, ctx.tenantId, work);
@@ -50,19 +56,37 @@ export class InventoryQueries {
     return JSON.parse(await this.installedBaseText(ctx, accountId, asOf)) as InstalledBase;
   }
 
+  /** The installed base as the JSON text of its response body (installedBaseBytes). */
+  async installedBaseText(ctx: CommandContext, accountId: string, asOf: string | null, options: ReadOptions = {}): Promise<string> {
+    return (await this.installedBaseBytes(ctx, accountId, asOf, options)).toString('utf8');
+  }
+
   /**
-   * The installed base as the JSON text of its response body: PostgreSQL builds the products
+   * The installed base as the UTF-8 bytes of its response body: PostgreSQL builds the products
    * and subscriptions (store/installed-base.ts), so the rows are never parsed in Node; this adds
    * the account's ids and the snapshot time, which comes from the injected clock.
+   *
+   * With the cache on (decision 0021), the account's change count is read first, in the same
+   * transaction, and the products and subscriptions built at that count are sent as kept; a
+   * different count, or none kept, builds them as without the cache and keeps them. The count
+   * is read before the body, so a body is never older than the count it is kept under.
    */
-  async installedBaseText(ctx: CommandContext, accountId: string, asOf: string | null): Promise<string> {
+  async installedBaseBytes(ctx: CommandContext, accountId: string, asOf: string | null, options: ReadOptions = {}): Promise<Buffer> {
+    const cache = options.cache === false || !this.deps.installedBaseCache?.enabled ? null : this.deps.installedBaseCache;
     return this.read(ctx, async (tx) => {
       const account = await findAccountInTx(tx, accountId);
       if (!account) throw NotFoundError.of('account', accountId);
-      const { products, subscriptions } = asOf ? await store.installedBaseTextAsOf(tx, accountId, asOf) : await store.installedBaseTextNow(tx, accountId);
+      let parts: Buffer;
+      if (cache) {
+        const changes = await store.installedBaseChanges(tx, accountId);
+        parts = cache.get(ctx.tenantId, accountId, asOf, changes) ?? cache.set(ctx.tenantId, accountId, asOf, changes, await partsOf(tx, accountId, asOf));
+      } else {
+        parts = await partsOf(tx, accountId, asOf);
+      }
       const snapshotTime = asOf ?? this.deps.clock.now().toISOString();
-      return `{"accountId":${JSON.stringify(accountId)},"customerId":${JSON.stringify(account.customerId)},"snapshotTime":${JSON.stringify(snapshotTime)},`
-        + `"asOf":${JSON.stringify(asOf)},"products":[${products}],"subscriptions":[${subscriptions}]}`;
+      const head = `{"accountId":${JSON.stringify(accountId)},"customerId":${JSON.stringify(account.customerId)},"snapshotTime":${JSON.stringify(snapshotTime)},`
+        + `"asOf":${JSON.stringify(asOf)},"products":[`;
+      return Buffer.concat([Buffer.from(head), parts, BODY_END]);
     });
   }
 
@@ -133,6 +157,19 @@ export class InventoryQueries {
       return store.listHistory(tx, kind, owner, id, page.afterVersion, page.limit);
     });
   }
+}
+
+export interface ReadOptions {
+  /** false: build the body from PostgreSQL's rows even when the cache is on (tests, benchmarks). */
+  cache?: boolean;
+}
+
+const BODY_END = Buffer.from(']}');
+
+/** The body from `"products":[` on, without its closing `]}`: the products, then the subscriptions. */
+async function partsOf(tx: Tx, accountId: string, asOf: string | null): Promise<Buffer> {
+  const { products, subscriptions } = asOf ? await store.installedBaseTextAsOf(tx, accountId, asOf) : await store.installedBaseTextNow(tx, accountId);
+  return Buffer.from(`${products}],"subscriptions":[${subscriptions}`);
 }
 
 async function ownerAccount(tx: Tx, kind: EntityKind, id: string): Promise<string | undefined> {

@@ -115,16 +115,17 @@ export function registerInventoryRoutes(app: FastifyInstance, deps: { inventory:
     schema: {
       tags,
       summary: 'What the account owns (seed 000 §20.1), now or as of a past instant',
-      description: 'With `asOf`, the installed base is rebuilt from the history tables as it was recorded at that instant (transaction time).',
+      description: 'With `asOf`, the installed base is rebuilt from the history tables as it was recorded at that instant (transaction time). '
+        + 'Every read checks PostgreSQL: a body the server keeps in memory is sent only while the account has recorded no change since it was built (TENURE_INSTALLED_BASE_CACHE_MB).',
       params: Type.Object({ accountId: Uuid }),
       querystring: Type.Object({ asOf: Type.Optional(DateTime) }),
       response: { 200: AnyObject },
     },
   }, async (request, reply) => {
-    const body = await queries.installedBaseText(contextOf(request), request.params.accountId, request.query.asOf ? canonicalInstant(request.query.asOf) : null);
-    // The body is JSON text already (PostgreSQL built it): sent as bytes, it skips the
-    // serialiser, and a Buffer goes to the socket without another pass over a string.
-    return reply.type('application/json; charset=utf-8').send(Buffer.from(body));
+    const body = await queries.installedBaseBytes(contextOf(request), request.params.accountId, request.query.asOf ? canonicalInstant(request.query.asOf) : null);
+    // The body is JSON already (PostgreSQL built it, or the cache kept it: decision 0021): sent
+    // as bytes, it skips the serialiser, and a Buffer goes to the socket without another pass.
+    return reply.type('application/json; charset=utf-8').send(body);
   });
 
   r.get('/accounts/:accountId/product-instances', {

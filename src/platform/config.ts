@@ -31,6 +31,11 @@ export interface Config {
   outboxStaleAfterMs: number;
   /** How long a quote stays valid unless its request asks for less (TENURE_QUOTE_VALIDITY_HOURS). */
   quoteValidityHours: number;
+  /**
+   * Memory for installed-base bodies kept in process, in MiB (TENURE_INSTALLED_BASE_CACHE_MB,
+   * default 64; 0 turns the cache off). Every read still checks PostgreSQL (decision 0021).
+   */
+  installedBaseCacheMb: number;
   fulfillment: FulfillmentConfig;
   /**
    * Test-only crash points of the idempotency layer (only with NODE_ENV=test): the path or route
@@ -72,6 +77,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     relayEnabled: parseSwitch(env.TENURE_RELAY, false, 'TENURE_RELAY'),
     outboxStaleAfterMs: parsePositiveSeconds(env.TENURE_CHECK_OUTBOX_STALE_SECONDS, 300, 'TENURE_CHECK_OUTBOX_STALE_SECONDS') * 1000,
     quoteValidityHours: parseCount(env.TENURE_QUOTE_VALIDITY_HOURS, 720, 1, 87_600, 'TENURE_QUOTE_VALIDITY_HOURS'),
+    installedBaseCacheMb: parseCount(env.TENURE_INSTALLED_BASE_CACHE_MB, 64, 0, 65_536, 'TENURE_INSTALLED_BASE_CACHE_MB'),
     fulfillment: {
       routingJson: nonEmpty(env.TENURE_FULFILLMENT_ROUTING),
       retryJson: nonEmpty(env.TENURE_FULFILLMENT_RETRY),

@@ -38,7 +38,7 @@
  * is left; its adjustment shows the cut amount and its decision's reason says so.
  * Every amount is an integer string; a line's final = list + sum(adjustments), exactly.
  */
-import { ROUNDING_MODES, type Charge, type Discount, type ProductOfferingBody, type RoundingMode, type RuleTarget, type RuleType } from '../catalog/index.ts';
+import { ROUNDING_MODES, type Charge, type Discount, type RecurringPeriod, type ProductOfferingBody, type RoundingMode, type RuleTarget, type RuleType } from '../catalog/index.ts';
 import { BusinessRuleError, ValidationError } from '../platform/errors.ts';
 import { numericValue, validateConfiguration, valuesEqual } from './configuration.ts';
 import { Dec, dec, formatDecimal, formatMinor, isDecimalString, minDec, percentOf, roundMinor, sumMinor } from './money.ts';
@@ -544,7 +544,7 @@ function skip(tally: Tally, reason: string): void {
 
 function totalsOf(lines: PricedLine[]): PriceResult['totals'] {
   const sum = (filter: (l: PricedLine) => boolean) => formatMinor(sumMinor(lines.filter(filter).map((l) => l.finalAmountMinor)));
-  const groups = new Map<string, { period: 'month' | 'year' | 'days'; periodDays: number | null; amount: Dec }>();
+  const groups = new Map<string, { period: RecurringPeriod; periodDays: number | null; amount: Dec }>();
   for (const line of lines) {
     if (line.kind !== 'recurring' && line.kind !== 'rental') continue;
     const key = `${line.period}:${line.periodDays ?? ''}`;
@@ -552,7 +552,8 @@ function totalsOf(lines: PricedLine[]): PriceResult['totals'] {
     group.amount = group.amount.plus(dec(line.finalAmountMinor));
     groups.set(key, group);
   }
-  const order = { month: 0, year: 1, days: 2 } as const;
+  // Longest-lived first as before issue 12 (month, year, days); week and quarter go in between.
+  const order = { month: 0, quarter: 1, year: 2, week: 3, days: 4 } as const;
   const recurring = [...groups.values()]
     .sort((a, b) => order[a.period] - order[b.period] || (a.periodDays ?? 0) - (b.periodDays ?? 0))
     .map((g) => ({ period: g.period, periodDays: g.periodDays, amountMinor: formatMinor(g.amount) }));

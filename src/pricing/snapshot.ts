@@ -5,7 +5,7 @@
  * billing will read it, so those routes hold it to this schema: one shape everywhere.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { CHARGE_KINDS, Currency, DecimalString, MinorUnits, PriceTier, SignedMinorUnits } from '../catalog/index.ts';
+import { CHARGE_KINDS, Currency, DecimalString, MinorUnits, PriceTier, RECURRING_PERIODS, SignedMinorUnits } from '../catalog/index.ts';
 import type { PricedLine } from './types.ts';
 
 const Text = (maxLength: number) => Type.String({ minLength: 1, maxLength });
@@ -26,7 +26,7 @@ export const PricedLineSchema = Type.Object({
   chargeCode: Text(80),
   chargeName: Text(300),
   kind: Type.Union(CHARGE_KINDS.map((k) => Type.Literal(k))),
-  period: Type.Union([Type.Literal('month'), Type.Literal('year'), Type.Literal('days'), Type.Null()]),
+  period: Type.Union([...RECURRING_PERIODS.map((p) => Type.Literal(p)), Type.Null()]),
   periodDays: Type.Union([Type.Integer({ minimum: 1, maximum: 3660 }), Type.Null()]),
   quantity: Type.String({ pattern: '^[1-9][0-9]{0,8}$', description: 'Units sold, as a string of digits' }),
   listAmountMinor: MinorUnits,

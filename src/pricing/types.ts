@@ -10,6 +10,7 @@ import type {
   PriceTier,
   ProductOfferingBody,
   ProductSpecificationBody,
+  RecurringPeriod,
   RoundingMode,
   RuleTarget,
 } from '../catalog/index.ts';
@@ -73,7 +74,7 @@ export interface PricedLine {
   chargeName: string;
   kind: ChargeKind;
   /** recurring/rental: the billing period; prepaid: days covered. */
-  period: 'month' | 'year' | 'days' | null;
+  period: RecurringPeriod | null;
   periodDays: number | null;
   quantity: string;
   /** List amount of the line before any rule (quantity and per-unit multipliers included). */
@@ -104,7 +105,7 @@ export interface PriceResult {
     oneTimeMinor: string;
     prepaidMinor: string;
     /** Recurring and rental lines per period, e.g. [{ period: 'month', periodDays: null, amountMinor }]. */
-    recurring: { period: 'month' | 'year' | 'days'; periodDays: number | null; amountMinor: string }[];
+    recurring: { period: RecurringPeriod; periodDays: number | null; amountMinor: string }[];
     usageEstimateMinor: string;
     /** Sum of every line's final amount. */
     grandTotalMinor: string;

@@ -69,7 +69,7 @@ ${lookup ? `  ), found as (
     (select revision from revision) as catalog_revision,
     -- customers: findAccountInTx
     (select json_build_object('accountId', a.account_id, 'customerId', a.customer_id, 'name', a.name, 'currency', a.currency,
-              'timeZone', a.time_zone, 'segment', a.segment, 'createdAt', ${iso('a.created_at')}, 'updatedAt', ${iso('a.updated_at')})
+              'timeZone', a.time_zone, 'segment', a.segment, 'billingCycleDay', a.billing_cycle_day, 'createdAt', ${iso('a.created_at')}, 'updatedAt', ${iso('a.updated_at')})
        from account a where a.account_id = $1) as account,
     coalesce((select json_agg(json_build_object('productInstanceId', p.product_instance_id, 'version', p.version, 'status', p.status,
               'productOfferingId', p.product_offering_id, 'productOfferingVersion', p.product_offering_version, 'name', p.name,

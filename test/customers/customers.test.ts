@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { queryOne, queryRows } from '../../src/platform/db.ts';
+import { ValidationError } from '../../src/platform/errors.ts';
 import { assertProblem, call, createTestApp, type TestApp } from '../helpers/app.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -164,6 +165,7 @@ describe('customers and accounts through HTTP', () => {
       currency: 'IDR',
       timeZone: 'Asia/Jakarta',
       segment: 'enterprise',
+      billingCycleDay: 1,
       createdAt: at,
       updatedAt: at,
     });
@@ -175,6 +177,7 @@ describe('customers and accounts through HTTP', () => {
       currency: 'IDR',
       time_zone: 'Asia/Jakarta',
       segment: 'enterprise',
+      billing_cycle_day: 1,
       created_at: new Date(at),
       updated_at: new Date(at),
     });
@@ -194,6 +197,41 @@ describe('customers and accounts through HTTP', () => {
     });
     assert.deepEqual(await footprint(), { ...before, accounts: before.accounts + 1, audit: before.audit + 1 });
     assert.deepEqual(await ok('GET', `/accounts/${created.accountId}`), created);
+  });
+
+  test('an account bills on the billing cycle day it is opened with, 1 to 31; without one on the 1st', async () => {
+    const customer = await ok('POST', '/customers', { name: 'PT Siklus' });
+    for (const day of [1, 15, 28, 29, 30, 31]) {
+      app.clock.advance(1_000); // one creation time each: the list below is in creation order
+      const before = await footprint();
+      const account = await ok('POST', '/accounts', { customerId: customer.customerId, name: `BCD ${day}`, currency: 'EUR', timeZone: 'Europe/Berlin', billingCycleDay: day });
+      assert.equal(account.billingCycleDay, day);
+      assert.equal((await accountRow(account.accountId)).billing_cycle_day, day);
+      assert.deepEqual(await ok('GET', `/accounts/${account.accountId}`), account, 'GET shows it');
+      assert.deepEqual(await footprint(), { ...before, accounts: before.accounts + 1, audit: before.audit + 1 });
+    }
+    app.clock.advance(1_000);
+    const plain = await ok('POST', '/accounts', { customerId: customer.customerId, name: 'no BCD', currency: 'EUR', timeZone: 'Europe/Berlin' });
+    assert.equal(plain.billingCycleDay, 1, 'the default: calendar months (decision 0022)');
+    assert.equal((await accountRow(plain.accountId)).billing_cycle_day, 1);
+    const listed = await ok('GET', `/accounts?customerId=${customer.customerId}&limit=200`);
+    assert.deepEqual(listed.items.map((a: any) => a.billingCycleDay), [1, 15, 28, 29, 30, 31, 1], 'the list shows it too');
+  });
+
+  test('a bad billing cycle day or time zone is 400 naming the field, with nothing written', async () => {
+    const customer = await ok('POST', '/customers', { name: 'PT Salah' });
+    const good = { customerId: customer.customerId, name: 'Good', currency: 'EUR', timeZone: 'Europe/Berlin' };
+    const before = await footprint();
+    for (const billingCycleDay of [0, 32, -1, '5', 5.5, null, true, '']) {
+      assertInvalid(await send('POST', '/accounts', { ...good, billingCycleDay }), '/billingCycleDay');
+    }
+    assertInvalid(await send('POST', '/accounts', { ...good, billingCycleDay: 15, timeZone: 'Europe/Atlantis' }), '/timeZone', /not an IANA time zone/);
+    assert.deepEqual(await footprint(), before, 'no account, no audit row');
+    // The service refuses the same values from callers inside the process (demo data, CLI).
+    for (const billingCycleDay of [0, 32, 5.5]) {
+      await assert.rejects(app.services.customers.createAccount(app.ctx, { ...good, billingCycleDay }), (e: any) => e instanceof ValidationError && e.errors[0]?.field === '/billingCycleDay');
+    }
+    assert.deepEqual(await footprint(), before);
   });
 
   test('every segment is accepted; without one the segment is null (any offering)', async () => {

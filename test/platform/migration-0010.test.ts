@@ -5,47 +5,24 @@
  * positive integer stops the migration with a message naming the rows, and changes nothing.
  */
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { copyFile, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { createPool, queryOne, queryRows, type Pool } from '../../src/platform/db.ts';
-import { migrate, MIGRATIONS_DIR } from '../../src/platform/migrate.ts';
+import { queryOne, queryRows, type Pool } from '../../src/platform/db.ts';
+import { migrate } from '../../src/platform/migrate.ts';
+import { databaseMigratedBefore, type DatabaseBefore } from '../helpers/migrated-before.ts';
 
 const T = '2026-07-02T10:30:00Z';
 
 describe('migration 0010: catalog versions become integers', () => {
-  const serverUrl = process.env.TENURE_TEST_SERVER_URL!;
-  const name = `tenure_m_${randomBytes(6).toString('hex')}`;
+  let db: DatabaseBefore;
   let pool: Pool;
-  let upTo0009: string;
-
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: serverUrl });
-    await c.connect();
-    try { await c.query(sql); } finally { await c.end(); }
-  };
 
   before(async () => {
-    assert.ok(serverUrl, 'run through npm test');
-    await admin(`create database ${name} template template0`);
-    const url = new URL(serverUrl);
-    url.pathname = '/' + name;
-    pool = createPool(url.toString(), 2);
     // The schema as it was before 0010.
-    upTo0009 = await mkdtemp(path.join(tmpdir(), 'tenure-0009-'));
-    for (const file of await readdir(MIGRATIONS_DIR)) {
-      if (/^\d{4}_/.test(file) && Number(file.slice(0, 4)) <= 9) await copyFile(path.join(MIGRATIONS_DIR, file), path.join(upTo0009, file));
-    }
-    await migrate(pool, upTo0009);
+    db = await databaseMigratedBefore(10);
+    pool = db.pool;
   });
-  after(async () => {
-    await pool?.end();
-    await admin(`drop database if exists ${name} with (force)`);
-    if (upTo0009) await rm(upTo0009, { recursive: true, force: true });
-  });
+  after(() => db?.drop());
 
   test('text versions become integers in the columns and in history, pending changes and quote snapshots; a non-number stops it', async () => {
     const tenant = randomUUID(), customer = randomUUID(), account = randomUUID();

@@ -36,8 +36,13 @@ describe('structure lint', () => {
     assert.deepEqual(await messagesOf('src/platform/x.ts', "import type { Services } from '../app.ts';\n"), [
       'structure/layers: platform (layer 0) may not import app (layer 9): imports run down the layers',
     ]);
-    assert.deepEqual(await messagesOf('src/billing/x.ts', "import { x } from '../catalog/index.ts';\n"), [
-      'structure/layers: src/billing has no layer: add it to the ranks in eslint.config.js',
+    assert.deepEqual(await messagesOf('src/dunning/x.ts', "import { x } from '../catalog/index.ts';\n"), [
+      'structure/layers: src/dunning has no layer: add it to the ranks in eslint.config.js',
+    ]);
+    // billing (layer 6) reads the parts below it; inventory (5) may not import it.
+    assert.deepEqual(await messagesOf('src/billing/x.ts', "import { x } from '../inventory/index.ts';\n"), []);
+    assert.deepEqual(await messagesOf('src/inventory/x.ts', "import { x } from '../billing/index.ts';\n"), [
+      'structure/layers: inventory (layer 5) may not import billing (layer 6): imports run down the layers',
     ]);
   });
 

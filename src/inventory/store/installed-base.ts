@@ -154,6 +154,31 @@ select part, body from (
 ) parts
 order by part, created_at collate "C", id collate "C"`;
 
+/**
+ * How many changes the account's installed base has ever recorded: its history rows (every
+ * version of a product, service, resource or subscription writes one, rule 3, and none is ever
+ * deleted or rewritten) plus its relationships created and ended (they have no history table:
+ * a relationship is inserted, and ended once by setting ended_at; it is never deleted). The
+ * number only grows, and grows with every change that can alter the installed base now or as of
+ * any instant: two reads that see the same number see the same installed base (decision 0021).
+ *
+ * The history counts are index-only scans of the (account_id, tenant_id, recorded_at) indexes
+ * (migration 0015: Row-Level Security's tenant check is an index condition there); the
+ * relationships, a few per account, are read from the table for ended_at.
+ */
+const CHANGES_SQL = `
+select (select count(*) from product_instance_history where account_id = $1)
+     + (select count(*) from service_instance_history where account_id = $1)
+     + (select count(*) from resource_instance_history where account_id = $1)
+     + (select count(*) from subscription_history where account_id = $1)
+     + (select count(*) + count(ended_at) from product_instance_relationship where account_id = $1) as changes`;
+
+/** The account's change count (CHANGES_SQL): the installed base is the same as long as it is. */
+export async function installedBaseChanges(tx: Tx, accountId: string): Promise<number> {
+  const [row] = await queryRows<{ changes: number }>(tx, CHANGES_SQL, [accountId]);
+  return Number(row!.changes);
+}
+
 /** What the account owns now, as JSON text. */
 export async function installedBaseTextNow(tx: Tx, accountId: string): Promise<InstalledBaseText> {
   return textOfParts(await queryRows<{ part: number; body: string }>(tx, NOW_SQL, [accountId]));
