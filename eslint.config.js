@@ -73,6 +73,8 @@ const owners = {
 const shared = {
   // decision 0007: a version's row, its history, its audit row and its outbox event in one statement.
   'src/inventory/store/history.ts': ['audit_log', 'outbox_event'],
+  // decision 0025: an order's rows with their state change rows and event in one statement.
+  'src/orders/store.ts': ['outbox_event'],
   // decision 0016: the consistency check reads across the parts it checks, read-only.
   'src/inventory/check.ts': ['tenant', 'product_order', 'fulfillment_task', 'outbox_event'],
   // decision 0020: a price preview reads its inputs in one read-only statement (one round trip).

@@ -95,7 +95,9 @@ function startWorkerProcess(databaseUrl: string, index: number, pollMs: number |
   if (pollMs === null) delete env.TENURE_FULFILLMENT_POLL_MS;
   delete env.TENURE_PROVISIONERS;
   delete env.REDIS_URL;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'worker', '--concurrency', '1'], {
+  // BENCH_WORKER_NODE_ARGS: extra node flags for the worker processes, e.g. to profile them (--cpu-prof --cpu-prof-dir=DIR).
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli/index.ts', 'worker', '--concurrency', '1'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -274,6 +274,14 @@ export class Orchestrator {
    * The order's transaction: lock the order (or pass it), claim its ready tasks, run the
    * instant ones in place, again for the tasks they made ready; returns how many ran here and
    * the tasks claimed for a call outside (at most `otherSlots`).
+   *
+   * After the first claim, the tasks that the instant ones made ready are found in what the
+   * transaction knows of the order's tasks, not claimed again: under the order's lock no other
+   * transaction changes them (decision 0015: every change to an order's tasks holds it), and the
+   * first claim returning a task means the order is not held. Their outcomes, when done, are
+   * written at the end in one statement (recordTasksDone) that refuses any row not as this
+   * transaction saw it. The database is asked again (claimOrderTasks) only when a task that is
+   * ready is not instant, or nothing known is ready while some task is still open.
    */
   private async runOrderInTx(tx: Tx, ref: ReadyOrder, claimToken: string, otherSlots: number, instantCodes: readonly string[]): Promise<{ inline: number; claimed: TaskRow[] }> {
     const now = this.now();
@@ -286,25 +294,48 @@ export class Orchestrator {
     // Under the order's lock no task of it ends but by this transaction: what it reads now stays
     // true, with what it changes itself. It saves reading an item's tasks at every outcome.
     const known = new Map((await queue.listOrderTasks(tx, ref.accountId, ref.orderId)).map((t) => [t.taskId, t]));
-    const locked: LockedRun = { order, known };
+    const locked: LockedRun = { order, known, done: [], seenAs: new Map() };
     const claimed: TaskRow[] = [];
     let inline = 0;
-    while ([...known.values()].some((t) => t.status === 'pending' || (t.status === 'running' && t.lockedBy !== claimToken))) {
-      const tasks = await queue.claimOrderTasks(tx, ref, { claimToken, now, leaseMs: this.leaseMs, instantCodes, otherLimit: otherSlots - claimed.length });
-      const instant: TaskRow[] = [];
-      for (const { instant: runHere, ...row } of tasks) {
-        // Run here: as this transaction will record it, running this attempt under its claim.
-        const task: TaskRow = runHere ? { ...row, status: 'running', attempts: row.attempts + 1, lockedBy: claimToken, startedAt: row.startedAt ?? now } : row;
-        known.set(task.taskId, task);
-        (runHere ? instant : claimed).push(task);
+    // Run here: as this transaction will record it, running this attempt under its claim.
+    const runHere = (row: TaskRow): TaskRow => {
+      locked.seenAs.set(row.taskId, { status: row.status, lockedBy: row.lockedBy });
+      const task: TaskRow = { ...row, status: 'running', attempts: row.attempts + 1, lockedBy: claimToken, startedAt: row.startedAt ?? now };
+      known.set(task.taskId, task);
+      return task;
+    };
+    let instant: TaskRow[] = [];
+    for (;;) {
+      if (instant.length === 0) {
+        if (![...known.values()].some((t) => t.status === 'pending' || (t.status === 'running' && t.lockedBy !== claimToken))) break;
+        await this.recordDone(tx, locked, now);
+        const tasks = await queue.claimOrderTasks(tx, ref, { claimToken, now, leaseMs: this.leaseMs, instantCodes, otherLimit: otherSlots - claimed.length });
+        for (const { instant: here, ...row } of tasks) {
+          if (here) instant.push(runHere(row));
+          else {
+            known.set(row.taskId, row);
+            claimed.push(row);
+          }
+        }
+        if (instant.length === 0) break;
       }
-      if (instant.length === 0) break;
       for (const task of instant) await this.runInstantTask(tx, locked, task);
       inline += instant.length;
+      instant = readyInstantTasks(known, instantCodes, now).map(runHere);
     }
+    await this.recordDone(tx, locked, now);
     // What it could not take (no connection left for it) is for the next round, or another worker.
     if (claimed.length > 0 && claimed.length === otherSlots) await queue.notifyIfOrderReady(tx, ref, now);
     return { inline, claimed };
+  }
+
+  /** Writes the outcomes of the tasks done in this order's transaction that are not written yet, in one statement. */
+  private async recordDone(tx: Tx, locked: LockedRun, now: string): Promise<void> {
+    if (locked.done.length === 0) return;
+    const done = locked.done.map((d) => ({ taskId: d.taskId, externalId: d.externalId, result: d.result, ...locked.seenAs.get(d.taskId)! }));
+    const accountId = locked.done[0].accountId;
+    locked.done = [];
+    await queue.recordTasksDone(tx, accountId, done, now);
   }
 
   /** A task of an instant provisioner, in its order's transaction: start, call, outcome. */
@@ -484,6 +515,8 @@ export class Orchestrator {
     // The order lock first, always: outcomes of one order are applied one at a time.
     const order = locked?.order ?? await this.deps.outcomes.lockOrder(tx, ctx, now, task);
     const update = async (change: queue.TaskUpdate) => {
+      // The outcomes held back for one statement are written first: what follows may read them.
+      if (locked) await this.recordDone(tx, locked, now);
       const updated = await queue.updateTask(tx, task, change, now, guard);
       if (updated) locked?.known.set(updated.taskId, updated);
       return updated;
@@ -492,7 +525,9 @@ export class Orchestrator {
       case 'waiting':
         return update({ status: 'waiting', externalId: result.externalId ?? null });
       case 'done': {
-        const done = await update({ status: 'done', externalId: result.externalId ?? null, result: result.data ?? null });
+        const done = locked && 'runHere' in guard && task.kind === 'provision'
+          ? doneHere(locked, task, result, now)
+          : await update({ status: 'done', externalId: result.externalId ?? null, result: result.data ?? null });
         if (done) {
           await this.afterDone(tx, now, order, done, locked?.known);
           // The tasks that waited for it may be ready now (in the order's own run, it claims them itself).
@@ -604,6 +639,35 @@ interface ReadyOrder {
 interface LockedRun {
   order: OrderOutcomes;
   known: Map<string, TaskRow>;
+  /** Provisioning tasks done here whose outcome is not written yet (recordDone writes them in one statement). */
+  done: { accountId: string; taskId: string; externalId: string | null; result: Record<string, unknown> | null }[];
+  /** Each task run here as the transaction found it: its outcome is written only while the row is still so. */
+  seenAs: Map<string, { status: queue.TaskStatus; lockedBy: string | null }>;
+}
+
+/**
+ * A provisioning task run here is done: the row updateTask would return (status, external id
+ * and result as its coalesces make them, finished now, the lease cleared; the attempt and the
+ * start were counted when it was taken), known at once, written by recordDone later.
+ */
+function doneHere(locked: LockedRun, task: TaskRow, result: ProvisioningResult & { outcome: 'done' }, now: string): TaskRow {
+  const externalId = result.externalId ?? null;
+  const data = result.data ?? null;
+  const done: TaskRow = { ...task, status: 'done', externalId: externalId ?? task.externalId, result: data ?? task.result, finishedAt: now, lockedBy: null, lockedUntil: null };
+  locked.known.set(done.taskId, done);
+  locked.done.push({ accountId: task.accountId, taskId: task.taskId, externalId, result: data });
+  return done;
+}
+
+/**
+ * The order's tasks that are ready now by what its transaction knows (claimOrderTasks' rule:
+ * pending, due, every dependency done), in task order, when all of them are of instant
+ * provisioners; none otherwise, so that the database claims the others (with their lease).
+ */
+function readyInstantTasks(known: Map<string, TaskRow>, instantCodes: readonly string[], now: string): TaskRow[] {
+  const ready = [...known.values()].filter((t) => t.status === 'pending' && Date.parse(t.nextRunAt) <= Date.parse(now) && t.dependsOn.every((d) => known.get(d)?.status === 'done'));
+  if (ready.some((t) => !instantCodes.includes(t.provisionerCode))) return [];
+  return ready.sort((a, b) => a.taskNumber - b.taskNumber);
 }
 
 /**

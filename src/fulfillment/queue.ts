@@ -355,6 +355,32 @@ export async function updateTask(
   return row ? taskFromRow(row) : undefined;
 }
 
+/**
+ * updateTask's `done` for several tasks run in their order's transaction (guard `runHere`), in
+ * one statement: each row as updateTask writes it — status, external id and result (kept when
+ * none is given), finished now, the lease cleared, the attempt and the start counted. Each task
+ * is written only while it is as the transaction found it (`fromStatus`, `fromLockedBy`); a
+ * task that is not is an error, which rolls the transaction back.
+ */
+export async function recordTasksDone(
+  tx: Tx,
+  accountId: string,
+  done: readonly { taskId: string; externalId: string | null; result: Record<string, unknown> | null; status: TaskStatus; lockedBy: string | null }[],
+  now: string,
+): Promise<void> {
+  const result = await tx.query(
+    `update fulfillment_task t
+        set status = 'done', external_id = coalesce(d.external_id, t.external_id), result = coalesce(d.result, t.result),
+            finished_at = $3, locked_by = null, locked_until = null, updated_at = $3,
+            attempts = t.attempts + 1, started_at = coalesce(t.started_at, $3)
+       from unnest($2::uuid[], $4::text[], $5::jsonb[], $6::text[], $7::text[]) as d (task_id, external_id, result, from_status, from_locked_by)
+      where t.account_id = $1 and t.task_id = d.task_id
+        and t.status = d.from_status and t.locked_by is not distinct from d.from_locked_by`,
+    [accountId, done.map((d) => d.taskId), now, done.map((d) => d.externalId), done.map((d) => d.result), done.map((d) => d.status), done.map((d) => d.lockedBy)],
+  );
+  if (result.rowCount !== done.length) throw new Error(`${done.length - (result.rowCount ?? 0)} of ${done.length} tasks changed while their order's transaction ran them`);
+}
+
 export async function findTask(tx: Tx, taskId: string): Promise<TaskRow | undefined> {
   const row = await queryOne(tx, 'select * from fulfillment_task where task_id = $1', [taskId]);
   return row ? taskFromRow(row) : undefined;

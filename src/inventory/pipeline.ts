@@ -71,12 +71,18 @@ export async function loadProduct(u: Unit, id: string): Promise<ProductInstance>
   return product;
 }
 
+/** A product instance and the guard of its active operation (null: none), read together. */
+export interface ProductWithGuard {
+  product: ProductInstance;
+  activeGuard: Guard | null;
+}
+
 /**
  * loadProduct with the product's active guard, read in the same statement: for a command that
  * takes the guard (underGuard's `seenHolder`), which then needs no statement of its own when
  * the cause's order item holds it already (an order's fulfillment attaching what it set up).
  */
-export async function loadProductWithGuard(u: Unit, id: string): Promise<{ product: ProductInstance; activeGuard: Guard | null }> {
+export async function loadProductWithGuard(u: Unit, id: string): Promise<ProductWithGuard> {
   const loaded = await store.findProductInstanceWithGuard(u.tx, id);
   if (!loaded) throw NotFoundError.of('product instance', id);
   return loaded;
@@ -150,10 +156,12 @@ export async function transitionProduct(
   input: TransitionInput,
   mutate: (next: ProductInstance) => void,
   summaryExtra: Record<string, unknown> = {},
+  /** The product and its guard as this transaction read them, by a command that wrote neither since: not read again. */
+  read?: ProductWithGuard,
 ): Promise<ProductInstance> {
   const transition = PRODUCT_INSTANCE_TRANSITIONS[command];
   // 1. load (with the active guard, read for step 4)
-  const loaded = await store.findProductInstanceWithGuard(u.tx, id);
+  const loaded = read ?? await store.findProductInstanceWithGuard(u.tx, id);
   if (!loaded) throw NotFoundError.of('product instance', id);
   const current = loaded.product;
   // 2. expected version
@@ -276,14 +284,15 @@ interface Table<T> {
   noun: string;
   idOf(entity: T): string;
   insert(tx: Tx, tenantId: string, entity: T): Promise<void>;
-  update(tx: Tx, entity: T, expectedVersion: number, before: T): Promise<boolean>;
+  /** The optimistic update of the entity's row from `before` (store's `…Update` statements). */
+  update(entity: T, expectedVersion: number, before: T): store.Statement;
 }
 
 const TABLES: { [K in EntityKind]: Table<Entities[K]> } = {
-  product_instance: { noun: 'product instance', idOf: (p) => p.productInstanceId, insert: store.insertProductInstance, update: store.updateProductInstance },
-  subscription: { noun: 'subscription', idOf: (s) => s.subscriptionId, insert: store.insertSubscription, update: store.updateSubscription },
-  service_instance: { noun: 'service instance', idOf: (s) => s.serviceInstanceId, insert: store.insertServiceInstance, update: store.updateServiceInstance },
-  resource_instance: { noun: 'resource instance', idOf: (r) => r.resourceInstanceId, insert: store.insertResourceInstance, update: store.updateResourceInstance },
+  product_instance: { noun: 'product instance', idOf: (p) => p.productInstanceId, insert: store.insertProductInstance, update: store.productInstanceUpdate },
+  subscription: { noun: 'subscription', idOf: (s) => s.subscriptionId, insert: store.insertSubscription, update: store.subscriptionUpdate },
+  service_instance: { noun: 'service instance', idOf: (s) => s.serviceInstanceId, insert: store.insertServiceInstance, update: store.serviceInstanceUpdate },
+  resource_instance: { noun: 'resource instance', idOf: (r) => r.resourceInstanceId, insert: store.insertResourceInstance, update: store.resourceInstanceUpdate },
 };
 
 /** What a version records besides its row. */
@@ -308,11 +317,7 @@ export interface VersionRecord {
  */
 export async function writeVersion<K extends EntityKind>(u: Unit, kind: K, before: Entities[K] | null, after: Entities[K], record: VersionRecord): Promise<void> {
   const table: Table<Entities[K]> = TABLES[kind];
-  if (before === null) await table.insert(u.tx, u.ctx.tenantId, after);
-  else if (!(await table.update(u.tx, after, before.version, before))) {
-    throw new ConcurrentModificationError(table.noun, table.idOf(after), before.version, null);
-  }
-  await store.insertHistoryWithEvent(u.tx, u.ctx.tenantId, kind, {
+  const history: store.HistoryInsert = {
     historyId: newId(),
     accountId: after.accountId,
     entityId: table.idOf(after),
@@ -326,10 +331,17 @@ export async function writeVersion<K extends EntityKind>(u: Unit, kind: K, befor
     effectiveAt: record.effectiveAt,
     actorApiKeyId: u.ctx.actor?.apiKeyId ?? null,
     correlationId: correlationOf(u, record.cause),
-  }, record.event, {
+  };
+  const side: store.VersionSideEffects = {
     releaseGuardId: record.releaseGuardId ?? null,
     audit: record.audit ? { ...record.audit, targetType: kind, actorRole: u.ctx.actor?.role ?? null } : null,
-  });
+  };
+  if (before === null) {
+    await table.insert(u.tx, u.ctx.tenantId, after);
+    await store.insertHistoryWithEvent(u.tx, u.ctx.tenantId, kind, history, record.event, side);
+  } else if (!(await store.updateWithHistoryAndEvent(u.tx, u.ctx.tenantId, kind, table.update(after, before.version, before), history, record.event, side))) {
+    throw new ConcurrentModificationError(table.noun, table.idOf(after), before.version, null);
+  }
 }
 
 // ----------------------------------------------------------------------- audit

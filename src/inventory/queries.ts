@@ -189,24 +189,8 @@ async function ownerAccount(tx: Tx, kind: EntityKind, id: string): Promise<strin
  * For other parts, inside their own transaction: every product instance of the account with
  * its version (the material of an installed-base snapshot and of a stale check).
  */
-export async function assetVersionsInTx(tx: Tx, accountId: string) {
-  const products = await store.listProductInstancesOfAccount(tx, accountId);
-  const subscriptions = await store.listSubscriptionsOfAccount(tx, accountId);
-  return {
-    products: products.map((p) => ({
-      productInstanceId: p.productInstanceId,
-      version: p.version,
-      status: p.status,
-      productOfferingId: p.productOfferingId,
-      productOfferingVersion: p.productOfferingVersion,
-      subscriptionId: p.subscriptionId,
-      name: p.name,
-      activationDate: p.activationDate,
-      configuration: p.configuration,
-    })),
-    subscriptions: subscriptions.map((s) => ({ subscriptionId: s.subscriptionId, version: s.version, status: s.status })),
-    relationships: await store.listCurrentRelationships(tx, accountId),
-  };
+export async function assetVersionsInTx(tx: Tx, accountId: string): Promise<store.AssetVersions> {
+  return store.findAssetVersions(tx, accountId);
 }
 
 /** One product instance as it is now, read inside the caller's transaction (orders, fulfillment). */

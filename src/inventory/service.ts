@@ -10,13 +10,13 @@ import { jobScheduler, type JobScheduler } from '../platform/scheduler.ts';
 import { activateSubscriptionWhenDue, autoRenewSubscriptionWhenDue, cancelSubscription, expireSubscriptionWhenDue } from './commands/subscription-dates.ts';
 import { changeSubscriptionState, renewSubscription } from './commands/subscriptions.ts';
 import { completeDisconnect, scheduleDisconnect, startDisconnect, unscheduleDisconnect } from './commands/disconnect.ts';
-import { cancelActivation, completeActivation, createProductInstance, failActivation, resume, startActivation, suspend } from './commands/lifecycle.ts';
+import { cancelActivation, completeActivation, completeActivationWithServices, createProductInstance, failActivation, resume, startActivation, suspend } from './commands/lifecycle.ts';
 import { cancelModification, completeModification, failModification, startModification } from './commands/modification.ts';
 import { move, replace } from './commands/move-and-replace.ts';
 import { createPendingProductsForOrder } from './commands/order-add.ts';
 import { releaseOrderItemHolds } from './commands/order-hold.ts';
 import { createRelationship, endRelationship } from './commands/relationships.ts';
-import { attachFulfilledServices, attachResourceInstance, attachServiceInstance, releaseResourceInstance, releaseServiceInstance } from './commands/services-and-resources.ts';
+import { attachResourceInstance, attachServiceInstance, releaseResourceInstance, releaseServiceInstance } from './commands/services-and-resources.ts';
 import type { Unit } from './pipeline.ts';
 import type { CommandContext } from './types.ts';
 
@@ -40,6 +40,7 @@ export class InventoryService {
   readonly createProductInstance = this.command(createProductInstance);
   readonly startActivation = this.command(startActivation);
   readonly completeActivation = this.command(completeActivation);
+  readonly completeActivationWithServices = this.command(completeActivationWithServices);
   readonly failActivation = this.command(failActivation);
   readonly cancelActivation = this.command(cancelActivation);
   readonly suspend = this.command(suspend);
@@ -75,7 +76,6 @@ export class InventoryService {
   readonly attachServiceInstance = this.command(attachServiceInstance);
   readonly releaseServiceInstance = this.command(releaseServiceInstance);
   readonly attachResourceInstance = this.command(attachResourceInstance);
-  readonly attachFulfilledServices = this.command(attachFulfilledServices);
   readonly releaseResourceInstance = this.command(releaseResourceInstance);
   readonly createRelationship = this.command(createRelationship);
   readonly endRelationship = this.command(endRelationship);

@@ -8,7 +8,7 @@
  *
  * What an item does to its assets, by action, is its action's module's (orders/actions/index.ts).
  */
-import { appendToOutbox, buildEvent } from '../events/index.ts';
+import { buildEvent, eventPayload } from '../events/index.ts';
 import { setOrderTasksHeldInTx, type ItemFailure, type TaskOutcome } from '../fulfillment/index.ts';
 import { productInstanceInTx, InventoryService, holdAssetsForOrderInTx } from '../inventory/index.ts';
 import type { CommandContext } from '../platform/context.ts';
@@ -43,8 +43,10 @@ export async function lockOrderInTx(tx: Tx, accountId: string, orderId: string):
  * worker that would run an order's tasks passes it (another one is on it) instead of queueing.
  */
 export async function lockOrderIfFreeInTx(tx: Tx, accountId: string, orderId: string): Promise<LockedOrder | undefined> {
-  const order = await store.lockOrderIfFree(tx, accountId, orderId);
-  return order ? { order, items: await store.listItems(tx, accountId, orderId) } : undefined;
+  const locked = await store.lockOrderWithItemsIfFree(tx, accountId, orderId);
+  if (!locked) return undefined;
+  const { items, ...order } = locked;
+  return { order, items };
 }
 
 export function itemOf(locked: LockedOrder, itemId: string): OrderItemRecord {
@@ -76,9 +78,8 @@ async function moveOrder(tx: Tx, ctx: CommandContext, now: string, locked: Locke
   const { order } = locked;
   const verdict = orderTransition(order.status, command);
   if (!verdict.ok) throw new IllegalTransitionError('order', order.orderId, order.status, command, verdict.allowed);
-  const updated = await store.updateOrderStatus(tx, order.accountId, order, verdict.to, now);
-  await store.insertStateChange(tx, ctx.tenantId, order.accountId, order.orderId, { itemId: null, fromStatus: order.status, toStatus: verdict.to, reason, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null });
-  await appendToOutbox(tx, ctx.tenantId, buildEvent({
+  // The order's new status, its state change and its event in one statement.
+  const event = buildEvent({
     eventType: 'ProductOrderStateChanged',
     occurredAt: now,
     correlationId: ctx.correlationId,
@@ -86,9 +87,12 @@ async function moveOrder(tx: Tx, ctx: CommandContext, now: string, locked: Locke
     accountId: order.accountId,
     aggregateType: 'product_order',
     aggregateId: order.orderId,
-    aggregateVersion: updated.version,
+    aggregateVersion: order.version + 1,
     body: { orderId: order.orderId, status: verdict.to, previousStatus: order.status, reason },
-  }));
+  });
+  const updated = await store.updateOrderStatusWithRecords(tx, ctx.tenantId, order, verdict.to,
+    { reason, recordedAt: now, actorApiKeyId: ctx.actor?.apiKeyId ?? null },
+    { ...event, payload: eventPayload(event) }, now);
   // The hold is on the tasks too, whichever way the order enters or leaves `held`: the claim
   // skips a held order's tasks without reading the order (decision 0015).
   if ((order.status === 'held') !== (verdict.to === 'held')) await setOrderTasksHeldInTx(tx, now, order.accountId, order.orderId, verdict.to === 'held');
@@ -266,8 +270,10 @@ function envOf(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, ite
 /** Applies a done item to the installed base; returns the product instance it leaves (the new one for REPLACE). */
 async function applyItem(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord, tasks: readonly TaskOutcome[]): Promise<string | null> {
   if (!item.productInstanceId) return null; // an ADD of a bundle: commercial only, its members are the products
-  const target = await currentProduct(tx, item.productInstanceId);
-  return ORDER_ACTION_MODULES[item.action].apply(envOf(tx, ctx, now, order, item), target, tasks);
+  const module = ORDER_ACTION_MODULES[item.action];
+  const env = envOf(tx, ctx, now, order, item);
+  if (module.applyTo) return module.applyTo(env, item.productInstanceId, tasks);
+  return module.apply!(env, await currentProduct(tx, item.productInstanceId), tasks);
 }
 
 async function failAssets(tx: Tx, ctx: CommandContext, now: string, order: OrderRecord, item: OrderItemRecord, error: ItemError): Promise<void> {

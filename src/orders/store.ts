@@ -36,6 +36,17 @@ export interface OrderItemRecord {
   updatedAt: string;
 }
 
+/** An order's outbox event, as appendToOutbox writes it (its aggregate is the order). */
+export interface OrderEventRow {
+  eventId: string;
+  eventType: string;
+  eventVersion: number;
+  aggregateType: string;
+  aggregateVersion: number | null;
+  payload: Record<string, unknown>;
+  occurredAt: string;
+}
+
 export interface StateChange {
   changeId: string;
   itemId: string | null;
@@ -79,9 +90,9 @@ const itemFromRow = (r: any): OrderItemRecord => ({
 });
 
 /**
- * Writes a new order with its items and their first state changes (the order's, then each
- * item's, in item order), in one statement: the rows come from arrays, so the text is the same
- * for any number of items. The order carries the Idempotency-Key of the request that submitted
+ * Writes a new order with its items, their first state changes (the order's, then each
+ * item's, in item order) and the order's event, in one statement (decision 0025):
+ * the rows come from arrays, so the text is the same for any number of items. The order carries the Idempotency-Key of the request that submitted
  * it (null without one). One order per key and account (migration 0011's unique index; the read
  * first names the order that the key already made, the index catches a race with it): a repeat
  * of a submission that committed is refused instead of doing the work twice.
@@ -93,6 +104,7 @@ export async function insertOrderWithItems(
   idempotencyKey: string | null,
   items: readonly OrderItemRecord[],
   changes: readonly Omit<StateChange, 'changeId'>[],
+  event: OrderEventRow,
 ): Promise<void> {
   const refuse = (orderId: string | null) => new BusinessRuleError(
     `order ${orderId ?? '(being submitted)'} of account ${o.accountId} was already submitted with Idempotency-Key "${idempotencyKey}"; this request is a repeat of it and submits nothing`,
@@ -121,8 +133,13 @@ export async function insertOrderWithItems(
                                       offering_version, parent_item_id, parent_product_instance_id, depends_on, details, error,
                                       version, created_at, updated_at, n)
           order by w.n
+       ), announced as (
+         -- The order's event, as events' appendToOutbox writes it.
+         insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
+           aggregate_version, payload, occurred_at)
+         values ($1, $2, $35, $36, $37, $38, $3, $39, $40, $41)
        )
-       insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
+         insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
          recorded_at, actor_api_key_id)
        select $1, $2, $3, c.change_id, c.item_id, c.from_status, c.to_status, c.reason, c.recorded_at, c.actor_api_key_id
          from unnest($28::uuid[], $29::uuid[], $30::text[], $31::text[], $32::text[], $33::timestamptz[], $34::uuid[])
@@ -135,7 +152,8 @@ export async function insertOrderWithItems(
        items.map((i) => `{${i.dependsOn.join(',')}}`), items.map((i) => i.details), items.map((i) => i.error),
        items.map((i) => i.version), items.map((i) => i.createdAt), items.map((i) => i.updatedAt),
        changes.map(() => newId()), changes.map((c) => c.itemId), changes.map((c) => c.fromStatus), changes.map((c) => c.toStatus),
-       changes.map((c) => c.reason), changes.map((c) => c.recordedAt), changes.map((c) => c.actorApiKeyId)],
+       changes.map((c) => c.reason), changes.map((c) => c.recordedAt), changes.map((c) => c.actorApiKeyId),
+       event.eventId, event.eventType, event.eventVersion, event.aggregateType, event.aggregateVersion, event.payload, event.occurredAt],
     );
   } catch (error) {
     if (isUniqueViolation(error, 'product_order_idempotency_key')) throw refuse(null);
@@ -152,21 +170,6 @@ export async function insertItem(tx: Tx, tenantId: string, accountId: string, or
     [tenantId, accountId, orderId, i.itemId, i.itemNumber, i.action, i.status, i.productInstanceId, i.expectedVersion,
      i.offeringId, i.offeringVersion, i.parentItemId, i.parentProductInstanceId, i.dependsOn, i.details, i.error,
      i.version, i.createdAt, i.updatedAt],
-  );
-}
-
-export async function insertStateChange(
-  tx: Tx,
-  tenantId: string,
-  accountId: string,
-  orderId: string,
-  change: Omit<StateChange, 'changeId'>,
-): Promise<void> {
-  await tx.query(
-    `insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
-       recorded_at, actor_api_key_id)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-    [tenantId, accountId, orderId, newId(), change.itemId, change.fromStatus, change.toStatus, change.reason, change.recordedAt, change.actorApiKeyId],
   );
 }
 
@@ -218,12 +221,26 @@ export async function lockOrder(tx: Tx, accountId: string, orderId: string): Pro
 }
 
 /**
- * lockOrder, unless another transaction holds the order's lock: undefined then, at once
- * (SKIP LOCKED), so that a worker passes an order another one is working on.
+ * lockOrder, unless another transaction holds the order's lock: undefined then, at once (SKIP
+ * LOCKED), so that a worker passes an order another one is working on. With the order, its
+ * items in item order (listItems), read as JSON in the same statement and mapped as listItems
+ * maps them.
  */
-export async function lockOrderIfFree(tx: Tx, accountId: string, orderId: string): Promise<OrderRecord | undefined> {
-  const row = await queryOne<any>(tx, 'select * from product_order where account_id = $1 and order_id = $2 for update skip locked', [accountId, orderId]);
-  return row ? orderFromRow(row) : undefined;
+export async function lockOrderWithItemsIfFree(tx: Tx, accountId: string, orderId: string): Promise<(OrderRecord & { items: OrderItemRecord[] }) | undefined> {
+  const row = await queryOne<any>(
+    tx,
+    `select o.*,
+            (select coalesce(jsonb_agg(to_jsonb(i) order by i.item_number), '[]'::jsonb)
+               from order_item i where i.account_id = o.account_id and i.order_id = o.order_id) as order_items
+       from product_order o
+      where o.account_id = $1 and o.order_id = $2
+        for update of o skip locked`,
+    [accountId, orderId],
+  );
+  if (!row) return undefined;
+  // to_jsonb gives the items' timestamps as text; the row mapper reads dates.
+  const items = (row.order_items as any[]).map((i) => itemFromRow({ ...i, created_at: new Date(i.created_at), updated_at: new Date(i.updated_at) }));
+  return { ...orderFromRow(row), items };
 }
 
 export async function listItems(tx: Tx, accountId: string, orderId: string): Promise<OrderItemRecord[]> {
@@ -236,14 +253,41 @@ export async function findItem(tx: Tx, accountId: string, itemId: string): Promi
   return row ? itemFromRow(row) : undefined;
 }
 
-export async function updateOrderStatus(tx: Tx, accountId: string, order: OrderRecord, status: OrderState, at: string): Promise<OrderRecord> {
+/**
+ * The order's new status (optimistic: at the version it was read), the state change that records
+ * it and its outbox event (as events' appendToOutbox writes it), in one statement (decision 0025),
+ * the last two only when the order was updated. The caller builds the event at the version the
+ * update gives the order (`order.version + 1`).
+ */
+export async function updateOrderStatusWithRecords(
+  tx: Tx,
+  tenantId: string,
+  order: OrderRecord,
+  status: OrderState,
+  stateChange: Omit<StateChange, 'changeId' | 'itemId' | 'fromStatus' | 'toStatus'>,
+  event: OrderEventRow,
+  at: string,
+): Promise<OrderRecord> {
   const row = await queryOne<any>(
     tx,
-    `update product_order set status = $4, version = version + 1, updated_at = $5,
-       completed_at = case when $4 in ('completed', 'failed', 'partial', 'cancelled') then $5::timestamptz else null end
-      where account_id = $1 and order_id = $2 and version = $3
-      returning *`,
-    [accountId, order.orderId, order.version, status, at],
+    `with updated as (
+       update product_order set status = $4, version = version + 1, updated_at = $5,
+         completed_at = case when $4 in ('completed', 'failed', 'partial', 'cancelled') then $5::timestamptz else null end
+        where account_id = $1 and order_id = $2 and version = $3
+        returning *
+     ), recorded as (
+       insert into order_state_change (tenant_id, account_id, order_id, change_id, item_id, from_status, to_status, reason,
+         recorded_at, actor_api_key_id)
+       select $6, u.account_id, u.order_id, $7, null, $8, $4, $9, $10, $11 from updated u
+     ), announced as (
+       insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
+         aggregate_version, payload, occurred_at)
+       select $6, u.account_id, $12, $13, $14, $15, u.order_id, $16, $17, $18 from updated u
+     )
+     select * from updated`,
+    [order.accountId, order.orderId, order.version, status, at,
+     tenantId, newId(), order.status, stateChange.reason, stateChange.recordedAt, stateChange.actorApiKeyId,
+     event.eventId, event.eventType, event.eventVersion, event.aggregateType, event.aggregateVersion, event.payload, event.occurredAt],
   );
   if (!row) throw new Error(`order ${order.orderId} changed under its lock`);
   return orderFromRow(row);
@@ -271,7 +315,7 @@ export async function updateItem(
 }
 
 /**
- * updateItem and insertStateChange in one statement: the item's new status and the state
+ * updateItem and its state change in one statement: the item's new status and the state
  * change that records it, written together (the state change only when the item was updated).
  * The rows are those the two statements write.
  */

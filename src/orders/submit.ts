@@ -7,7 +7,7 @@
  */
 import { recordAudit } from '../platform/audit.ts';
 import { findAccountInTx } from '../customers/index.ts';
-import { appendToOutbox, buildEvent } from '../events/index.ts';
+import { buildEvent, eventPayload } from '../events/index.ts';
 import { planAndEnqueueInTx, type Routing } from '../fulfillment/index.ts';
 import { activeOperationInTx, assetVersionsInTx, containedChildren, holdAssetsForOrderInTx, InventoryService, type OrderTarget, type ProductInstanceState } from '../inventory/index.ts';
 import type { CommandContext } from '../platform/context.ts';
@@ -54,7 +54,7 @@ export async function submitOrderInTx(tx: Tx, ctx: CommandContext, now: string, 
   await beginItems(s);
   const order = await recordOrder(s, input);
   await planFulfillment(s, order, routing);
-  await announceOrder(s, order);
+  await auditOrder(s, order);
   return order;
 }
 
@@ -327,7 +327,7 @@ async function recordOrder(s: Submission, input: SubmissionInput): Promise<Order
   await store.insertOrderWithItems(tx, ctx.tenantId, order, ctx.idempotencyKey ?? null, records, [
     { itemId: null, fromStatus: null, toStatus: 'acknowledged', reason: input.quoteId ? `from quote ${input.quoteId}` : 'submitted', recordedAt: now, actorApiKeyId },
     ...records.map((item) => ({ itemId: item.itemId, fromStatus: null, toStatus: 'acknowledged', reason: null, recordedAt: now, actorApiKeyId })),
-  ]);
+  ], acknowledged(s, order, records));
   return { ...order, items: records };
 }
 
@@ -350,10 +350,16 @@ async function planFulfillment(s: Submission, order: Order, routing: Routing): P
   }), routing);
 }
 
-/** The order's event and audit row. */
-async function announceOrder(s: Submission, order: Order): Promise<void> {
+/** The order's audit row, the submission's last statement. */
+async function auditOrder(s: Submission, order: Order): Promise<void> {
   const { tx, ctx, now, account } = s;
-  await appendToOutbox(tx, ctx.tenantId, buildEvent({
+  await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.submit', targetType: 'order', targetId: order.orderId, subjectAccountId: account.accountId, details: { items: order.items.length, quoteId: order.quoteId } });
+}
+
+/** The order's event, written with it. */
+function acknowledged(s: Submission, order: OrderRecord, items: readonly OrderItemRecord[]): store.OrderEventRow {
+  const { ctx, now, account } = s;
+  const event = buildEvent({
     eventType: 'ProductOrderAcknowledged',
     occurredAt: now,
     correlationId: ctx.correlationId,
@@ -362,9 +368,9 @@ async function announceOrder(s: Submission, order: Order): Promise<void> {
     aggregateType: 'product_order',
     aggregateId: order.orderId,
     aggregateVersion: 1,
-    body: { orderId: order.orderId, status: 'acknowledged', quoteId: order.quoteId, supplementalOfOrderId: order.supplementalOfOrderId, items: order.items.map((i) => ({ itemId: i.itemId, action: i.action, productInstanceId: i.productInstanceId })) },
-  }));
-  await recordAudit(tx, ctx.tenantId, ctx.actor, ctx.correlationId, now, { action: 'order.submit', targetType: 'order', targetId: order.orderId, subjectAccountId: account.accountId, details: { items: order.items.length, quoteId: order.quoteId } });
+    body: { orderId: order.orderId, status: 'acknowledged', quoteId: order.quoteId, supplementalOfOrderId: order.supplementalOfOrderId, items: items.map((i) => ({ itemId: i.itemId, action: i.action, productInstanceId: i.productInstanceId })) },
+  });
+  return { ...event, payload: eventPayload(event) };
 }
 
 // ---------------------------------------------------------------------------- helpers

@@ -301,9 +301,10 @@ describe('inventory commands', () => {
         );
 
         // The command reads version 3 (the change above is not committed), passes its checks
-        // and then waits on the row lock in its optimistic UPDATE.
+        // and then waits on the row lock in its optimistic UPDATE (the first part of the statement
+        // that writes the version with its records).
         const outcome = inventory.suspend(app.ctx, id, { ...orderCause(), expectedVersion: 3, reason: 'non-payment' }).then(() => null, (e: unknown) => e);
-        await waitForLockWait(app, 'update product_instance');
+        await waitForLockWait(app, 'with written as (%update product_instance');
         await other.query('commit');
 
         const error = await outcome;

@@ -8,12 +8,12 @@ import { BusinessRuleError, NotFoundError, ValidationError } from '../../platfor
 import { newId } from '../../platform/ids.ts';
 import { productEvent, subscriptionEvent } from '../events.ts';
 import type { RelationshipType } from '../model.ts';
-import { audit, loadSubscription, transitionProduct, transitionSubscription, writeVersion, type TransitionInput, type Unit } from '../pipeline.ts';
+import { audit, loadSubscription, transitionProduct, transitionSubscription, writeVersion, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
 import * as store from '../store/index.ts';
 import type { Cause, JsonObject, ProductInstance, Subscription } from '../types.ts';
 import { checkPriceCurrency, checkProductReferences } from './catalog-references.ts';
 import { addRelationship } from './relationships.ts';
-import { transitionWithServices } from './services-and-resources.ts';
+import { attachFulfilledServicesTo, transitionWithServices, type FulfilledService, type KnownProduct } from './services-and-resources.ts';
 import { addMonths, endSubscriptionIfEmpty } from './subscriptions.ts';
 import { checkRenewalPolicy, scheduleSubscriptionDates } from './subscription-dates.ts';
 
@@ -169,13 +169,37 @@ export function startActivation(u: Unit, id: string, input: TransitionInput): Pr
  * ACTIVE from the effective time; its services go live, and a PENDING subscription starts its
  * term, unless it has a start date still ahead (then its scheduled activation starts it).
  */
-export async function completeActivation(u: Unit, id: string, input: TransitionInput): Promise<ProductInstance> {
+export function completeActivation(u: Unit, id: string, input: TransitionInput): Promise<ProductInstance> {
+  return activate(u, id, input);
+}
+
+/**
+ * An order's ADD item is provisioned: what fulfillment set up is attached (attachFulfilledServicesTo)
+ * and the activation completes (completeActivation), the same rows and records in the same order,
+ * with the product and its guard read once — attaching writes neither, so the activation sees
+ * what that read saw — and the product's services, when the attachment made all of them, not
+ * read again. The version expected is the one read here.
+ */
+export async function completeActivationWithServices(u: Unit, id: string, services: readonly FulfilledService[], cause: CorrelatedCause): Promise<ProductInstance> {
+  const read = await store.findProductInstanceForActivation(u.tx, id);
+  if (!read) throw NotFoundError.of('product instance', id);
+  const { subscriptionStatus, ...loaded } = read;
+  const { servicesOfProduct } = await attachFulfilledServicesTo(u, loaded, services, cause);
+  return activate(u, id, { ...cause, expectedVersion: loaded.product.version }, { loaded, services: servicesOfProduct, subscriptionStatus });
+}
+
+/**
+ * completeActivation; with what the caller read in this transaction (`known`): the product and
+ * its guard, its services, and its subscription's status — a subscription that is not PENDING
+ * (the add-on of a product activated just before, in the same order) is not read again.
+ */
+async function activate(u: Unit, id: string, input: TransitionInput, known?: KnownProduct & { subscriptionStatus: string | null }): Promise<ProductInstance> {
   const effectiveAt = input.effectiveAt ?? u.now;
   const result = await transitionWithServices(u, id, 'activation:complete', input, (p) => {
     p.activationDate = effectiveAt;
     p.effectiveFrom = effectiveAt;
-  });
-  if (result.subscriptionId) {
+  }, {}, known);
+  if (result.subscriptionId && (known === undefined || known.subscriptionStatus === null || known.subscriptionStatus === 'PENDING')) {
     const subscription = await loadSubscription(u, result.subscriptionId);
     if (subscription.status === 'PENDING' && !(subscription.startDate && subscription.startDate > effectiveAt)) {
       const account = await findAccountInTx(u.tx, subscription.accountId);

@@ -8,7 +8,7 @@ import { newId } from '../../platform/ids.ts';
 import { resourceEvent, serviceEvent } from '../events.ts';
 import { PRODUCT_INSTANCE_FINAL_STATES, serviceStateFor, type ProductInstanceCommand } from '../model.ts';
 import { eventPayload, type OutboxEvent } from '../../events/index.ts';
-import { audit, checkExpectedVersion, correlationOf, loadProduct, loadProductWithGuard, transitionProduct, underGuard, writeVersion, type CorrelatedCause, type TransitionInput, type Unit } from '../pipeline.ts';
+import { audit, checkExpectedVersion, correlationOf, loadProduct, loadProductWithGuard, transitionProduct, underGuard, writeVersion, type CorrelatedCause, type ProductWithGuard, type TransitionInput, type Unit } from '../pipeline.ts';
 import * as store from '../store/index.ts';
 import type { JsonObject, ProductInstance, ResourceInstance, ServiceInstance } from '../types.ts';
 import { checkServiceSpecification } from './catalog-references.ts';
@@ -62,12 +62,21 @@ export async function attachServiceInstance(u: Unit, productInstanceId: string, 
 /**
  * What fulfillment set up for a product (an ADD's services, each with its reserved resources),
  * attached as attachServiceInstance and attachResourceInstance attach them one at a time — the
- * same rows, versions, history rows, events and audit rows, in the same order — but with the
- * product and its active guard read once: attaching writes neither, so every attachment under
- * it sees what the first read saw (a guard taken only for one attachment is released with it).
+ * same rows, versions, history rows, events and audit rows, in the same order — but on the
+ * product and active guard the caller read once: attaching writes neither, so every attachment
+ * sees what that read saw (a guard taken only for one attachment is released with it). Returns
+ * the services attached, and every service of the product after it, in
+ * listServiceInstancesOfProduct's order, when that is known without a read (null otherwise): the
+ * activation that follows (completeActivationWithServices) goes on with them.
  */
-export async function attachFulfilledServices(u: Unit, productInstanceId: string, services: readonly FulfilledService[], cause: CorrelatedCause): Promise<ServiceInstance[]> {
-  const { product, activeGuard } = await loadProductWithGuard(u, productInstanceId);
+export async function attachFulfilledServicesTo(
+  u: Unit,
+  loaded: ProductWithGuard,
+  services: readonly FulfilledService[],
+  cause: CorrelatedCause,
+): Promise<{ attached: ServiceInstance[]; servicesOfProduct: ServiceInstance[] | null }> {
+  const { product, activeGuard } = loaded;
+  const productInstanceId = product.productInstanceId;
   if (PRODUCT_INSTANCE_FINAL_STATES.includes(product.status) || product.status === 'PENDING_DISCONNECT') {
     throw new IllegalTransitionError('product instance', productInstanceId, product.status, 'service-attachment:apply', []);
   }
@@ -89,15 +98,15 @@ export async function attachFulfilledServices(u: Unit, productInstanceId: string
     }
     attached.push(service);
   }
-  return attached;
+  return { attached, servicesOfProduct: null };
 }
 
 /**
- * attachFulfilledServices under a guard the cause's order item holds: each service and resource
+ * attachFulfilledServicesTo under a guard the cause's order item holds: each service and resource
  * built by the code of the one-row commands (newServiceInstance, createService, allocateResource,
  * audit), their records in the same order, written by store.insertNewServicesWithRecords.
  */
-async function insertFulfilledServices(u: Unit, product: ProductInstance, services: readonly FulfilledService[], cause: CorrelatedCause): Promise<ServiceInstance[]> {
+async function insertFulfilledServices(u: Unit, product: ProductInstance, services: readonly FulfilledService[], cause: CorrelatedCause): Promise<{ attached: ServiceInstance[]; servicesOfProduct: ServiceInstance[] | null }> {
   for (const fulfilled of services) await checkServiceSpecification(u, fulfilled.serviceSpecificationId, fulfilled.serviceSpecificationVersion, '');
   const { ctx, now } = u;
   const tenantId = ctx.tenantId;
@@ -146,8 +155,12 @@ async function insertFulfilledServices(u: Unit, product: ProductInstance, servic
     }
     attached.push(service);
   }
-  if (attached.length) await store.insertNewServicesWithRecords(u.tx, rows);
-  return attached;
+  if (attached.length === 0) return { attached, servicesOfProduct: null };
+  const earlier = await store.insertNewServicesWithRecords(u.tx, product, rows);
+  // With no earlier service, the product's are the new ones, all created now: in the listing's
+  // order (created_at, then the id, whose text sorts as the uuid does).
+  const servicesOfProduct = earlier === 0 ? [...attached].sort((a, b) => (a.serviceInstanceId < b.serviceInstanceId ? -1 : a.serviceInstanceId > b.serviceInstanceId ? 1 : 0)) : null;
+  return { attached, servicesOfProduct };
 }
 
 /** Terminates a service of a live product, and releases its resources. */
@@ -198,17 +211,26 @@ async function loadService(u: Unit, id: string): Promise<ServiceInstance> {
 
 // ----------------------------------------------------------------------- for the other commands
 
+/** What a command read of a product before its transition: the product and its guard, and its services when known (null: read them). */
+export interface KnownProduct {
+  loaded: ProductWithGuard;
+  services: readonly ServiceInstance[] | null;
+}
+
 /** A transition of the product that its services follow: activation, cancellation, suspension, resumption, disconnect. */
-export async function transitionWithServices(u: Unit, id: string, command: ProductInstanceCommand, input: TransitionInput, mutate: (next: ProductInstance) => void, summaryExtra: Record<string, unknown> = {}): Promise<ProductInstance> {
-  const product = await transitionProduct(u, id, command, input, mutate, summaryExtra);
-  await followServices(u, product, input);
+export async function transitionWithServices(u: Unit, id: string, command: ProductInstanceCommand, input: TransitionInput, mutate: (next: ProductInstance) => void, summaryExtra: Record<string, unknown> = {}, known?: KnownProduct): Promise<ProductInstance> {
+  const product = await transitionProduct(u, id, command, input, mutate, summaryExtra, known?.loaded);
+  await followServices(u, product, input, known?.services ?? null);
   return product;
 }
 
-/** Brings the product's services (and their resources) into line with its new state. */
-export async function followServices(u: Unit, product: ProductInstance, cause: CorrelatedCause): Promise<void> {
+/**
+ * Brings the product's services (and their resources) into line with its new state: the
+ * services given (every one of the product's, in the listing's order), or those it reads.
+ */
+export async function followServices(u: Unit, product: ProductInstance, cause: CorrelatedCause, services: readonly ServiceInstance[] | null = null): Promise<void> {
   const effectiveAt = cause.effectiveAt ?? u.now;
-  for (const service of await store.listServiceInstancesOfProduct(u.tx, product.accountId, product.productInstanceId)) {
+  for (const service of services ?? await store.listServiceInstancesOfProduct(u.tx, product.accountId, product.productInstanceId)) {
     const target = serviceStateFor(product.status, service.status);
     if (target === service.status) continue;
     const eventType = { ACTIVE: 'ServiceInstanceActivated', SUSPENDED: 'ServiceInstanceSuspended', TERMINATED: 'ServiceInstanceTerminated', PENDING: 'ServiceInstancePending' }[target];

@@ -6,10 +6,10 @@
  * outbox_event (eslint.config.js lists it as shared).
  */
 import { eventPayload, type OutboxEvent } from '../../events/index.ts';
-import type { Tx } from '../../platform/db.ts';
+import { queryOne, type Tx } from '../../platform/db.ts';
 import { newId } from '../../platform/ids.ts';
 import type { EntityKind, HistoryEntry } from '../types.ts';
-import { isoRequired, selectAll } from './rows.ts';
+import { isoRequired, selectAll, type Statement } from './rows.ts';
 
 const HISTORY_TABLE: Record<EntityKind, { table: string; idColumn: string }> = {
   product_instance: { table: 'product_instance_history', idColumn: 'product_instance_id' },
@@ -38,52 +38,77 @@ export interface VersionSideEffects {
  * row (the audit log and the outbox are cross-cutting records of the change, written with it).
  */
 export async function insertHistoryWithEvent(tx: Tx, tenantId: string, kind: EntityKind, h: HistoryInsert, e: OutboxEvent, side: VersionSideEffects): Promise<void> {
+  await tx.query(versionStatement(kind, side.releaseGuardId !== null, side.audit !== null, null), versionParams(tenantId, h, e, side));
+}
+
+/**
+ * The optimistic update of a version's row (store's `…Update` statements: only while the row is
+ * still at the version it was read at) and insertHistoryWithEvent's records, in one statement:
+ * the records are written only when the update changed the row. Returns false when it did not
+ * (another transaction got there first): nothing was written, and the caller must fail.
+ */
+export async function updateWithHistoryAndEvent(tx: Tx, tenantId: string, kind: EntityKind, update: Statement, h: HistoryInsert, e: OutboxEvent, side: VersionSideEffects): Promise<boolean> {
+  const result = await tx.query(versionStatement(kind, side.releaseGuardId !== null, side.audit !== null, update), [...update.params, ...versionParams(tenantId, h, e, side)]);
+  return result.rowCount === 1;
+}
+
+function versionParams(tenantId: string, h: HistoryInsert, e: OutboxEvent, side: VersionSideEffects): unknown[] {
   const params: unknown[] = [tenantId, h.accountId, h.entityId, h.version, h.historyId, h.changeType, h.orderId, h.orderItemId,
     h.beforeState, h.afterState, h.recordedAt, h.effectiveAt, h.actorApiKeyId, h.correlationId,
     e.eventId, e.eventType, e.eventVersion, e.aggregateType, e.aggregateId, e.aggregateVersion, eventPayload(e), e.occurredAt];
   if (side.releaseGuardId !== null) params.push(side.releaseGuardId);
   if (side.audit !== null) params.push(newId(), side.audit.actorRole, side.audit.action, side.audit.targetType, side.audit.details);
-  await tx.query(versionStatement(kind, side.releaseGuardId !== null, side.audit !== null), params);
+  return params;
 }
 
 const versionStatements = new Map<string, string>();
 
 /**
- * The statement of insertHistoryWithEvent for one entity kind, with only the parts the
- * version needs: a guard release or an audit row that is not written is not in the text, so
- * PostgreSQL neither parses nor plans it. $1–$22 are the history row and the event; the
- * guard id, then the audit row's values, follow when present.
+ * The statement of insertHistoryWithEvent (or, after `update`, of updateWithHistoryAndEvent) for
+ * one entity kind, with only the parts the version needs: a guard release or an audit row that
+ * is not written is not in the text, so PostgreSQL neither parses nor plans it. After the
+ * update's own values, $1–$22 are the history row and the event; the guard id, then the audit
+ * row's values, follow when present. With an update, every record is written from its `written`
+ * row, so none is when the update changed nothing.
  */
-function versionStatement(kind: EntityKind, release: boolean, audit: boolean): string {
-  const key = `${kind}:${release}:${audit}`;
+function versionStatement(kind: EntityKind, release: boolean, audit: boolean, update: Statement | null): string {
+  const key = `${kind}:${release}:${audit}:${update?.text ?? ''}`;
   let text = versionStatements.get(key);
   if (text === undefined) {
     const { table, idColumn } = HISTORY_TABLE[kind];
-    const parts = [`history as (
+    const offset = update?.params.length ?? 0;
+    const $ = (n: number) => `$${n + offset}`;
+    const $s = (...ns: number[]) => ns.map($).join(', ');
+    // The values of a row: as they are, or only once the update has written its row.
+    const row = (values: string) => (update ? `select ${values} from written` : `values (${values})`);
+    const parts = update ? [`written as (
+       ${update.text}
+       returning 1
+     )`] : [];
+    parts.push(`history as (
        insert into ${table} (tenant_id, account_id, ${idColumn}, version, history_id, change_type, changed_by_order_id,
          changed_by_order_item_id, before_state, after_state, recorded_at, effective_at, actor_api_key_id, correlation_id)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-     )`];
+       ${row($s(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14))}
+     )`);
     let next = 23;
     if (release) {
       parts.push(`released_guard as (
-       update asset_operation_guard set status = 'RELEASED', released_at = $11
-        where account_id = $2 and guard_id = $${next} and status <> 'RELEASED'
+       update asset_operation_guard set status = 'RELEASED', released_at = ${$(11)}
+        where account_id = ${$(2)} and guard_id = ${$(next)} and status <> 'RELEASED'${update ? ' and exists (select 1 from written)' : ''}
      )`);
       next += 1;
     }
     if (audit) {
-      const [id, role, action, targetType, details] = [next, next + 1, next + 2, next + 3, next + 4];
       parts.push(`audit as (
        insert into audit_log (audit_id, tenant_id, actor_api_key_id, actor_role, action, target_type, target_id,
          subject_account_id, correlation_id, details, recorded_at)
-       values ($${id}, $1, $13, $${role}, $${action}, $${targetType}, $3, $2, $14, $${details}, $11)
+       ${row($s(next, 1, 13, next + 1, next + 2, next + 3, 3, 2, 14, next + 4, 11))}
      )`);
     }
     text = `with ${parts.join(', ')}
      insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
        aggregate_version, payload, occurred_at)
-     values ($1, $2, $15, $16, $17, $18, $19, $20, $21, $22)`;
+     ${row($s(1, 2, 15, 16, 17, 18, 19, 20, 21, 22))}`;
     versionStatements.set(key, text);
   }
   return text;
@@ -223,8 +248,13 @@ export interface NewServiceRows {
   events: Record<string, unknown>[];
 }
 
-export async function insertNewServicesWithRecords(tx: Tx, rows: NewServiceRows): Promise<void> {
-  await tx.query(
+/**
+ * Returns how many services the product had before (read in the same statement, whose snapshot
+ * does not see its own inserts): with none, the product's services are exactly the new ones.
+ */
+export async function insertNewServicesWithRecords(tx: Tx, product: { accountId: string; productInstanceId: string }, rows: NewServiceRows): Promise<number> {
+  const result = await queryOne<{ earlier: number }>(
+    tx,
     `with new_services as (
        insert into service_instance (tenant_id, account_id, service_instance_id, product_instance_id, service_specification_id,
          service_specification_version, name, status, external_service_id, place, activation_date, termination_date,
@@ -262,13 +292,16 @@ export async function insertNewServicesWithRecords(tx: Tx, rows: NewServiceRows)
               r.subject_account_id, r.correlation_id, r.details, r.recorded_at
          from jsonb_populate_recordset(null::audit_log, $5::jsonb) with ordinality as r
         order by r.ordinality
+     ), events as (
+       insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
+         aggregate_version, payload, occurred_at)
+       select r.tenant_id, r.account_id, r.event_id, r.event_type, r.event_version, r.aggregate_type, r.aggregate_id,
+              r.aggregate_version, r.payload, r.occurred_at
+         from jsonb_populate_recordset(null::outbox_event, $6::jsonb) with ordinality as r
+        order by r.ordinality
      )
-     insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
-       aggregate_version, payload, occurred_at)
-     select r.tenant_id, r.account_id, r.event_id, r.event_type, r.event_version, r.aggregate_type, r.aggregate_id,
-            r.aggregate_version, r.payload, r.occurred_at
-       from jsonb_populate_recordset(null::outbox_event, $6::jsonb) with ordinality as r
-      order by r.ordinality`,
-    [rows.services, rows.resources, rows.serviceHistory, rows.resourceHistory, rows.audits, rows.events].map((set) => JSON.stringify(set)),
+     select count(*)::int as earlier from service_instance where account_id = $7 and product_instance_id = $8`,
+    [...[rows.services, rows.resources, rows.serviceHistory, rows.resourceHistory, rows.audits, rows.events].map((set) => JSON.stringify(set)), product.accountId, product.productInstanceId],
   );
+  return result!.earlier;
 }

@@ -11,3 +11,4 @@ export * from './relationship.ts';
 export * from './guard.ts';
 export * from './history.ts';
 export * from './installed-base.ts';
+export type { Statement } from './rows.ts';

@@ -14,6 +14,8 @@
  * costs more than the whole statement.
  */
 import { queryRows, type Tx } from '../../platform/db.ts';
+import type { ProductInstance, Relationship, Subscription } from '../types.ts';
+import { relationshipFromRow } from './relationship.ts';
 
 /** The two arrays' elements, comma-separated ('' when there are none). */
 export interface InstalledBaseText {
@@ -193,4 +195,57 @@ function textOfParts(rows: { part: number; body: string }[]): InstalledBaseText 
   const subscriptions: string[] = [];
   for (const row of rows) (row.part === 1 ? products : subscriptions).push(row.body);
   return { products: products.join(','), subscriptions: subscriptions.join(',') };
+}
+
+/**
+ * What an order's submission reads of the account's installed base (assetVersionsInTx), in one
+ * statement: each product instance's identity, version, state, offering, subscription, name,
+ * activation date and configuration, each subscription's version and state, and the current
+ * relationships, each set in its listing's order (listProductInstancesOfAccount,
+ * listSubscriptionsOfAccount, listCurrentRelationships) as JSON; timestamps are mapped as those
+ * listings' row mappers map them.
+ */
+export async function findAssetVersions(tx: Tx, accountId: string): Promise<AssetVersions> {
+  const [row] = await queryRows<any>(
+    tx,
+    `select
+       (select coalesce(jsonb_agg(jsonb_build_object(
+                 'productInstanceId', p.product_instance_id, 'version', p.version, 'status', p.status,
+                 'productOfferingId', p.product_offering_id, 'productOfferingVersion', p.product_offering_version,
+                 'subscriptionId', p.subscription_id, 'name', p.name, 'activationDate', p.activation_date,
+                 'configuration', p.configuration_snapshot) order by p.created_at, p.product_instance_id), '[]'::jsonb)
+          from product_instance p where p.account_id = $1) as products,
+       (select coalesce(jsonb_agg(jsonb_build_object('subscriptionId', s.subscription_id, 'version', s.version, 'status', s.status)
+                 order by s.created_at, s.subscription_id), '[]'::jsonb)
+          from subscription s where s.account_id = $1) as subscriptions,
+       (select coalesce(jsonb_agg(to_jsonb(r) order by r.created_at, r.relationship_id), '[]'::jsonb)
+          from product_instance_relationship r where r.account_id = $1 and r.ended_at is null) as relationships`,
+    [accountId],
+  );
+  const isoOf = (text: string | null) => (text === null ? null : new Date(text).toISOString());
+  return {
+    products: (row.products as any[]).map((p) => ({ ...p, activationDate: isoOf(p.activationDate) })),
+    subscriptions: row.subscriptions,
+    relationships: (row.relationships as any[]).map((r) => relationshipFromRow({
+      ...r, valid_from: new Date(r.valid_from), valid_to: r.valid_to === null ? null : new Date(r.valid_to),
+      created_at: new Date(r.created_at), ended_at: r.ended_at === null ? null : new Date(r.ended_at),
+    })),
+  };
+}
+
+/** An account's assets as a submission reads them (findAssetVersions). */
+export interface AssetVersions {
+  products: {
+    productInstanceId: string;
+    version: number;
+    status: ProductInstance['status'];
+    productOfferingId: string;
+    productOfferingVersion: number;
+    subscriptionId: string | null;
+    name: string;
+    activationDate: string | null;
+    configuration: ProductInstance['configuration'];
+  }[];
+  subscriptions: { subscriptionId: string; version: number; status: Subscription['status'] }[];
+  relationships: Relationship[];
 }

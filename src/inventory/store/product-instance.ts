@@ -2,7 +2,7 @@
 import { queryOne, queryRows, type Tx } from '../../platform/db.ts';
 import type { Guard, ProductInstance } from '../types.ts';
 import { guardFromRow } from './guard.ts';
-import { iso, selectAll, selectOne, versionColumns, writesOne } from './rows.ts';
+import { iso, selectAll, selectOne, versionColumns, writesOne, type Statement } from './rows.ts';
 
 function productInstanceFromRow(r: any): ProductInstance {
   return {
@@ -36,11 +36,12 @@ export function findProductInstance(tx: Tx, productInstanceId: string): Promise<
   return selectOne(tx, productInstanceFromRow, 'select * from product_instance where product_instance_id = $1', [productInstanceId]);
 }
 
-/** A product instance row with the guard of its active operation (as JSON, or null): the two reads below. */
-const PRODUCT_WITH_ACTIVE_GUARD = `select p.*,
+/** A product instance row's columns with the guard of its active operation (as JSON, or null): the reads below. */
+const PRODUCT_AND_ACTIVE_GUARD = `select p.*,
             (select to_jsonb(g) from asset_operation_guard g
               where g.account_id = p.account_id and g.product_instance_id = p.product_instance_id
-                and g.status in ('ACTIVE', 'PENDING_RELEASE')) as active_guard
+                and g.status in ('ACTIVE', 'PENDING_RELEASE')) as active_guard`;
+const PRODUCT_WITH_ACTIVE_GUARD = `${PRODUCT_AND_ACTIVE_GUARD}
        from product_instance p`;
 
 /**
@@ -63,6 +64,23 @@ function withGuardFromRow(row: any): { product: ProductInstance; activeGuard: Gu
     product: productInstanceFromRow(row),
     activeGuard: g ? guardFromRow({ ...g, acquired_at: new Date(g.acquired_at), released_at: g.released_at ? new Date(g.released_at) : null }) : null,
   };
+}
+
+/**
+ * findProductInstanceWithGuard with the status of the product's subscription (null without
+ * one), in the same read: an activation starts a PENDING subscription's term, and reads the
+ * subscription only then.
+ */
+export async function findProductInstanceForActivation(tx: Tx, productInstanceId: string): Promise<{ product: ProductInstance; activeGuard: Guard | null; subscriptionStatus: string | null } | undefined> {
+  const row = await queryOne<any>(
+    tx,
+    `${PRODUCT_AND_ACTIVE_GUARD},
+            (select s.status from subscription s where s.account_id = p.account_id and s.subscription_id = p.subscription_id) as subscription_status
+       from product_instance p
+      where p.product_instance_id = $1`,
+    [productInstanceId],
+  );
+  return row ? { ...withGuardFromRow(row), subscriptionStatus: row.subscription_status } : undefined;
 }
 
 /** findProductInstanceWithGuard for many instances in one read; an id that is not there has no entry. */
@@ -125,9 +143,10 @@ const PRODUCT_UPDATABLE: ReadonlyArray<readonly [column: string, value: (p: Prod
 ];
 
 /**
- * The optimistic write (seed 000 §15.2): succeeds only if the row is still at
- * `expectedVersion`. Returns false when another transaction got there first; the caller
- * must fail, never reload and overwrite.
+ * The optimistic write (seed 000 §15.2), as a statement: it changes the row only if the row is
+ * still at `expectedVersion`; no row changed means another transaction got there first, and the
+ * caller must fail, never reload and overwrite. It is sent with the version's records
+ * (store.updateWithHistoryAndEvent).
  *
  * Given the row as read at `expectedVersion` (`before`), only the columns whose value
  * differs from it are sent (with status, version and updated_at): every write bumps the
@@ -137,7 +156,7 @@ const PRODUCT_UPDATABLE: ReadonlyArray<readonly [column: string, value: (p: Prod
  * object that is still the same one is unchanged. Most commands change the status and the
  * pending change only, and the statement is then as small as that.
  */
-export function updateProductInstance(tx: Tx, p: ProductInstance, expectedVersion: number, before?: ProductInstance): Promise<boolean> {
+export function productInstanceUpdate(p: ProductInstance, expectedVersion: number, before?: ProductInstance): Statement {
   const params: unknown[] = [p.accountId, p.productInstanceId, expectedVersion, p.status, p.version, p.updatedAt];
   const sets = ['status = $4', 'version = $5', 'updated_at = $6'];
   for (const [column, value] of PRODUCT_UPDATABLE) {
@@ -146,10 +165,15 @@ export function updateProductInstance(tx: Tx, p: ProductInstance, expectedVersio
     params.push(next);
     sets.push(`${column} = $${params.length}`);
   }
-  return writesOne(
-    tx,
-    `update product_instance set ${sets.join(', ')}
+  return {
+    text: `update product_instance set ${sets.join(', ')}
       where account_id = $1 and product_instance_id = $2 and version = $3`,
     params,
-  );
+  };
+}
+
+/** productInstanceUpdate, sent on its own: true when it changed the row. */
+export async function updateProductInstance(tx: Tx, p: ProductInstance, expectedVersion: number, before?: ProductInstance): Promise<boolean> {
+  const { text, params } = productInstanceUpdate(p, expectedVersion, before);
+  return writesOne(tx, text, params);
 }

@@ -6,7 +6,7 @@ import type { Tx } from '../../platform/db.ts';
 import type { Relationship } from '../types.ts';
 import { iso, isoRequired, selectAll, selectOne, writesOne } from './rows.ts';
 
-function relationshipFromRow(r: any): Relationship {
+export function relationshipFromRow(r: any): Relationship {
   return {
     relationshipId: r.relationship_id,
     accountId: r.account_id,

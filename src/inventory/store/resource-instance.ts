@@ -1,7 +1,7 @@
 /** resource_instance: the resources (ports, addresses, numbers…) allocated to a service. */
 import type { Tx } from '../../platform/db.ts';
 import type { ResourceInstance } from '../types.ts';
-import { iso, selectAll, selectOne, versionColumns, writesOne } from './rows.ts';
+import { iso, selectAll, selectOne, versionColumns, writesOne, type Statement } from './rows.ts';
 
 function resourceInstanceFromRow(r: any): ResourceInstance {
   return {
@@ -41,12 +41,17 @@ export async function insertResourceInstance(tx: Tx, tenantId: string, r: Resour
   );
 }
 
-/** The optimistic write: only while the row is still at `expectedVersion`. */
-export function updateResourceInstance(tx: Tx, r: ResourceInstance, expectedVersion: number): Promise<boolean> {
-  return writesOne(
-    tx,
-    `update resource_instance set status = $3, release_date = $4, attributes = $5, version = $6, updated_at = $7
+/** The optimistic write, as a statement: it changes the row only while it is still at `expectedVersion` (sent with the version's records). */
+export function resourceInstanceUpdate(r: ResourceInstance, expectedVersion: number): Statement {
+  return {
+    text: `update resource_instance set status = $3, release_date = $4, attributes = $5, version = $6, updated_at = $7
      where account_id = $1 and resource_instance_id = $2 and version = $8`,
-    [r.accountId, r.resourceInstanceId, r.status, r.releaseDate, r.attributes, r.version, r.updatedAt, expectedVersion],
-  );
+    params: [r.accountId, r.resourceInstanceId, r.status, r.releaseDate, r.attributes, r.version, r.updatedAt, expectedVersion],
+  };
+}
+
+/** resourceInstanceUpdate, sent on its own: true when it changed the row. */
+export async function updateResourceInstance(tx: Tx, r: ResourceInstance, expectedVersion: number): Promise<boolean> {
+  const { text, params } = resourceInstanceUpdate(r, expectedVersion);
+  return writesOne(tx, text, params);
 }

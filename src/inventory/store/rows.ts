@@ -12,6 +12,12 @@ export function versionColumns(r: any): { version: number; createdAt: string; up
   return { version: r.version, createdAt: isoRequired(r.created_at), updatedAt: isoRequired(r.updated_at) };
 }
 
+/** A statement's text and values, for a caller that sends it as part of a larger one (history.ts). */
+export interface Statement {
+  text: string;
+  params: unknown[];
+}
+
 /** The one row a statement selects, mapped; undefined when there is none. */
 export async function selectOne<T>(tx: Tx, fromRow: (row: any) => T, text: string, params: unknown[]): Promise<T | undefined> {
   const row = await queryOne(tx, text, params);

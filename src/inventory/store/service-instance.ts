@@ -1,7 +1,7 @@
 /** service_instance: the services that realise a product instance, at a place. */
 import type { Tx } from '../../platform/db.ts';
 import type { ServiceInstance } from '../types.ts';
-import { iso, selectAll, selectOne, versionColumns, writesOne } from './rows.ts';
+import { iso, selectAll, selectOne, versionColumns, writesOne, type Statement } from './rows.ts';
 
 function serviceInstanceFromRow(r: any): ServiceInstance {
   return {
@@ -45,14 +45,19 @@ export async function insertServiceInstance(tx: Tx, tenantId: string, s: Service
   );
 }
 
-/** The optimistic write: only while the row is still at `expectedVersion`. */
-export function updateServiceInstance(tx: Tx, s: ServiceInstance, expectedVersion: number): Promise<boolean> {
-  return writesOne(
-    tx,
-    `update service_instance set status = $3, external_service_id = $4, place = $5, activation_date = $6,
+/** The optimistic write, as a statement: it changes the row only while it is still at `expectedVersion` (sent with the version's records). */
+export function serviceInstanceUpdate(s: ServiceInstance, expectedVersion: number): Statement {
+  return {
+    text: `update service_instance set status = $3, external_service_id = $4, place = $5, activation_date = $6,
        termination_date = $7, technical_parameters = $8, version = $9, updated_at = $10
      where account_id = $1 and service_instance_id = $2 and version = $11`,
-    [s.accountId, s.serviceInstanceId, s.status, s.externalServiceId, s.place, s.activationDate, s.terminationDate,
+    params: [s.accountId, s.serviceInstanceId, s.status, s.externalServiceId, s.place, s.activationDate, s.terminationDate,
      s.technicalParameters, s.version, s.updatedAt, expectedVersion],
-  );
+  };
+}
+
+/** serviceInstanceUpdate, sent on its own: true when it changed the row. */
+export async function updateServiceInstance(tx: Tx, s: ServiceInstance, expectedVersion: number): Promise<boolean> {
+  const { text, params } = serviceInstanceUpdate(s, expectedVersion);
+  return writesOne(tx, text, params);
 }

@@ -1,7 +1,7 @@
 /** subscription: the recurring commitments products belong to. */
 import type { Tx } from '../../platform/db.ts';
 import type { Subscription } from '../types.ts';
-import { iso, selectAll, selectOne, versionColumns, writesOne } from './rows.ts';
+import { iso, selectAll, selectOne, versionColumns, writesOne, type Statement } from './rows.ts';
 
 function subscriptionFromRow(r: any): Subscription {
   return {
@@ -43,15 +43,20 @@ export async function insertSubscription(tx: Tx, tenantId: string, s: Subscripti
   );
 }
 
-/** The optimistic write: only while the row is still at `expectedVersion`. */
-export function updateSubscription(tx: Tx, s: Subscription, expectedVersion: number): Promise<boolean> {
-  return writesOne(
-    tx,
-    `update subscription set status = $3, start_date = $4, end_date = $5, commitment_start_date = $6,
+/** The optimistic write, as a statement: it changes the row only while it is still at `expectedVersion` (sent with the version's records). */
+export function subscriptionUpdate(s: Subscription, expectedVersion: number): Statement {
+  return {
+    text: `update subscription set status = $3, start_date = $4, end_date = $5, commitment_start_date = $6,
        commitment_end_date = $7, term_months = $8, billing_cycle = $9, auto_renew = $10, renewal_policy = $11,
        agreement_id = $12, version = $13, updated_at = $14
      where account_id = $1 and subscription_id = $2 and version = $15`,
-    [s.accountId, s.subscriptionId, s.status, s.startDate, s.endDate, s.commitmentStartDate, s.commitmentEndDate,
+    params: [s.accountId, s.subscriptionId, s.status, s.startDate, s.endDate, s.commitmentStartDate, s.commitmentEndDate,
      s.termMonths, s.billingCycle, s.autoRenew, s.renewalPolicy, s.agreementId, s.version, s.updatedAt, expectedVersion],
-  );
+  };
+}
+
+/** subscriptionUpdate, sent on its own: true when it changed the row. */
+export async function updateSubscription(tx: Tx, s: Subscription, expectedVersion: number): Promise<boolean> {
+  const { text, params } = subscriptionUpdate(s, expectedVersion);
+  return writesOne(tx, text, params);
 }

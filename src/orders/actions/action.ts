@@ -64,8 +64,16 @@ export interface OrderActionModule {
 
   // ---- while it is fulfilled (orders/lifecycle.ts)
 
-  /** Every task is done: the change goes into the installed base. Returns the product instance the item leaves. */
-  apply(env: ItemEnv, target: ProductInstance, tasks: readonly TaskOutcome[]): Promise<string>;
+  /**
+   * Every task is done: the change goes into the installed base. Returns the product instance the
+   * item leaves. A module gives this or `applyTo`.
+   */
+  apply?(env: ItemEnv, target: ProductInstance, tasks: readonly TaskOutcome[]): Promise<string>;
+  /**
+   * `apply` for an item whose inventory command reads the product itself (ADD: the instance it
+   * created, which the item's guard has kept as it was): given the product's id, not a read of it.
+   */
+  applyTo?(env: ItemEnv, productInstanceId: string, tasks: readonly TaskOutcome[]): Promise<string>;
   /** A task failed for good: the assets go to their documented state (the item's holds are released after). */
   fail?(env: ItemEnv, product: ProductInstance, problem: { code: string; message: string }): Promise<void>;
   /** An amendment or cancellation takes the item back (the item's holds are released after). */

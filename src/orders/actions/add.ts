@@ -8,7 +8,7 @@ import { catalogSnapshotOf, instanceNameOf } from '../../catalog/index.ts';
 import type { PendingProductInput } from '../../inventory/index.ts';
 import type { JsonObject } from '../../platform/context.ts';
 import type { FieldError } from '../../platform/errors.ts';
-import { currentProduct, priceSnapshotOf, servicesFromTasks, type DraftItem, type OrderActionModule } from './action.ts';
+import { priceSnapshotOf, servicesFromTasks, type DraftItem, type OrderActionModule } from './action.ts';
 
 export const add: OrderActionModule = {
   target: null,
@@ -90,11 +90,10 @@ export const add: OrderActionModule = {
 
   recorded: (item) => ({ offeringId: item.input.offeringId!, offeringVersion: item.basket!.offering!.version, details: { configuration: item.basket!.configuration } }),
 
-  async apply({ tx, ctx, inventory, cause }, target, tasks) {
-    await inventory.attachFulfilledServices(ctx, target.productInstanceId, await servicesFromTasks(tx, ctx.tenantId, tasks), cause);
-    // Attaching services and resources writes no version of the product: target's is still current.
-    await inventory.completeActivation(ctx, target.productInstanceId, { ...cause, expectedVersion: target.version });
-    return target.productInstanceId;
+  async applyTo({ tx, ctx, inventory, cause }, productInstanceId, tasks) {
+    // The services and resources attached and the activation completed in one command, under one read of the product.
+    await inventory.completeActivationWithServices(ctx, productInstanceId, await servicesFromTasks(tx, ctx.tenantId, tasks), cause);
+    return productInstanceId;
   },
 
   async fail({ ctx, inventory, cause }, product, problem) {
