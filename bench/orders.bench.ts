@@ -76,8 +76,8 @@ interface WorkerProcess {
   pid: number;
   /** Log lines at warn or above, stderr text, unparseable stdout, an unexpected exit. */
   problems: string[];
-  /** From its `fulfillment workers stopped` line: the rounds its worker ran, and those that ran no task. */
-  rounds: { total: number; empty: number } | null;
+  /** From its `fulfillment workers stopped` line: the rounds its worker ran, those that ran no task, and those that looked at the queue (null: not logged). */
+  rounds: { total: number; empty: number; looks: number | null } | null;
   ready: Promise<void>;
   stop(): Promise<void>;
 }
@@ -127,7 +127,7 @@ function startWorkerProcess(databaseUrl: string, index: number, pollMs: number |
       const line = pending.slice(0, newline).trim();
       pending = pending.slice(newline + 1);
       if (!line) continue;
-      let entry: { level?: number; msg?: string; rounds?: number; emptyRounds?: number };
+      let entry: { level?: number; msg?: string; rounds?: number; emptyRounds?: number; looks?: number };
       try {
         entry = JSON.parse(line);
       } catch {
@@ -136,7 +136,7 @@ function startWorkerProcess(databaseUrl: string, index: number, pollMs: number |
       }
       // pino: 40 warn, 50 error, 60 fatal.
       if ((entry.level ?? 0) >= 40) problems.push(`worker ${index} logged: ${line}`);
-      if (entry.msg === 'fulfillment workers stopped' && typeof entry.rounds === 'number') worker.rounds = { total: entry.rounds, empty: entry.emptyRounds ?? 0 };
+      if (entry.msg === 'fulfillment workers stopped' && typeof entry.rounds === 'number') worker.rounds = { total: entry.rounds, empty: entry.emptyRounds ?? 0, looks: entry.looks ?? null };
       if (entry.msg === 'fulfillment workers started') {
         clearTimeout(timer);
         markReady();
@@ -279,7 +279,7 @@ interface OrderPhase {
   statementsPerOrder: number | null;
   submissionRoundTripsPerOrder: number;
   /** The worker processes' rounds per order, warm-up included (null: a process did not log them), and those that ran no task. */
-  roundsPerOrder: { total: number; empty: number } | null;
+  roundsPerOrder: { total: number; empty: number; looks: number | null } | null;
 }
 
 /** pg_stat_statements answers in the bench database (set in main). */
@@ -404,7 +404,11 @@ async function runOrderPhase(services: Services, ctx: CommandContext, databaseUr
     failIfProblems();
     const allOrders = n + accounts.warmup.length;
     const roundsPerOrder = workers.every((w) => w.rounds !== null)
-      ? { total: round1(workers.reduce((a, w) => a + w.rounds!.total, 0) / allOrders), empty: round1(workers.reduce((a, w) => a + w.rounds!.empty, 0) / allOrders) }
+      ? {
+        total: round1(workers.reduce((a, w) => a + w.rounds!.total, 0) / allOrders),
+        empty: round1(workers.reduce((a, w) => a + w.rounds!.empty, 0) / allOrders),
+        looks: workers.every((w) => w.rounds!.looks !== null) ? round1(workers.reduce((a, w) => a + w.rounds!.looks!, 0) / allOrders) : null,
+      }
       : null;
     const sorted = [...outcome.latencies].sort((a, b) => a - b);
     const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]);
@@ -559,7 +563,11 @@ async function main(): Promise<void> {
         statementsPerOrder: statementsOver(mine),
         submissionRoundTripsPerOrder: round1(mine.reduce((a, p) => a + p.submissionRoundTripsPerOrder * p.orders, 0) / orders),
         roundsPerOrder: mine.some((p) => p.roundsPerOrder === null) ? null
-          : { total: round1(mine.reduce((a, p) => a + p.roundsPerOrder!.total, 0) / mine.length), empty: round1(mine.reduce((a, p) => a + p.roundsPerOrder!.empty, 0) / mine.length) },
+          : {
+            total: round1(mine.reduce((a, p) => a + p.roundsPerOrder!.total, 0) / mine.length),
+            empty: round1(mine.reduce((a, p) => a + p.roundsPerOrder!.empty, 0) / mine.length),
+            looks: mine.some((p) => p.roundsPerOrder!.looks === null) ? null : round1(mine.reduce((a, p) => a + p.roundsPerOrder!.looks!, 0) / mine.length),
+          },
       };
     });
     const one = byWorkers.find((b) => b.workers === 1);
@@ -588,7 +596,7 @@ async function main(): Promise<void> {
         + ` (pg_stat_statements, every process); the submitting process's round trips per order: ${fmt(b.submissionRoundTripsPerOrder, 1)}`);
     }
     for (const b of byWorkers) {
-      console.log(`  worker rounds per order with ${b.workers} worker${b.workers > 1 ? 's' : ' '}: ${b.roundsPerOrder === null ? 'n/a' : `${fmt(b.roundsPerOrder.total, 1)}, of which ran no task: ${fmt(b.roundsPerOrder.empty, 1)}`} (all processes, warm-up included)`);
+      console.log(`  worker rounds per order with ${b.workers} worker${b.workers > 1 ? 's' : ' '}: ${b.roundsPerOrder === null ? 'n/a' : `${fmt(b.roundsPerOrder.total, 1)}, of which ran no task: ${fmt(b.roundsPerOrder.empty, 1)}${b.roundsPerOrder.looks === null ? '' : `, looked at the queue: ${fmt(b.roundsPerOrder.looks, 1)}`}`} (all processes, warm-up included)`);
     }
     console.log('');
     for (const b of byWorkers) {

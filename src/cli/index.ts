@@ -116,7 +116,7 @@ program
     await services.clock.stop();
     await schedulerDb.close();
     await db.close();
-    logger.info({ gaveBack, rounds: orchestrator.rounds.total, emptyRounds: orchestrator.rounds.empty }, 'fulfillment workers stopped');
+    logger.info({ gaveBack, rounds: orchestrator.rounds.total, emptyRounds: orchestrator.rounds.empty, looks: orchestrator.rounds.looks }, 'fulfillment workers stopped');
     process.exit(0);
   });
 

@@ -118,25 +118,34 @@ export class Orchestrator {
   readonly leaseMs: number;
   private readonly inFlight = new Map<string, InFlight>();
   /**
-   * Orders this process found locked by another transaction (another worker runs their tasks),
-   * by id, with when to look at them again: the next rounds pass them instead of trying again
-   * while that transaction runs. Each notification wakes every worker, and all of them see
-   * the same ready tasks until the transaction that runs them commits.
+   * Orders this process leaves to others for a moment, by id, with until when: found locked by
+   * another transaction (another worker runs their tasks), or announced to another worker
+   * (leaveToOthers). The looks pass them (findReadyTasks' passOrders) instead of finding them
+   * again: every worker's look walks the same oldest ready tasks, mostly those of the orders in
+   * flight, whose claims are not committed yet.
    */
   private readonly passed = new Map<string, number>();
   /** Provisioners that answer at once (timeoutMs 0): their tasks run inside their order's transaction. */
   private readonly instantCodes: readonly string[];
+  /**
+   * Every provisioner answers at once (timeoutMs 0): a round never waits for a call, so an
+   * announced order's owner is never busy for long (decision 0026: only then do the listening
+   * workers split the announcements and the poll's turns between them).
+   */
+  readonly onlyInstant: boolean;
   /** Orders of only instant tasks run at once in a round (FulfillmentSettings.instantConcurrency). */
   private readonly instantConcurrency: number;
   /**
-   * Rounds this orchestrator ran, and how many of them ran no task (nothing ready, or others
-   * had it): logged when a `tenure worker` process stops, for the orders benchmark.
+   * Rounds this orchestrator ran, how many of them ran no task (nothing ready, or others had
+   * it), and how many looked at the queue (the others ran only announced orders): logged when
+   * a `tenure worker` process stops, for the orders benchmark.
    */
-  readonly rounds = { total: 0, empty: 0 };
+  readonly rounds = { total: 0, empty: 0, looks: 0 };
 
   constructor(private readonly deps: { pool: Pool; clock: Clock; registry: ProvisionerRegistry; settings: FulfillmentSettings; outcomes: FulfillmentOutcomes; logger?: Logger }) {
     this.leaseMs = leaseMsOf(deps.settings, deps.registry);
     this.instantCodes = deps.registry.instantCodes();
+    this.onlyInstant = deps.registry.codes().every((code) => this.instantCodes.includes(code));
     this.instantConcurrency = Math.max(1, Math.min(deps.settings.batchSize, deps.settings.instantConcurrency ?? deps.settings.batchSize));
   }
 
@@ -153,35 +162,70 @@ export class Orchestrator {
    * provisioner per connection it was given, which then run as before (decision 0014): a
    * start transaction, the call, an outcome transaction, on that connection. Returns how many
    * tasks it ran (0: nothing was ready, or others had it).
+   *
+   * `announced`: orders named by tasks-ready notifications that this worker owns (decision
+   * 0026), run first and without looking for them; `look` false: only those, no look at the
+   * queue. The look passes the orders this process leaves to others for a moment (found
+   * locked, announced to another worker) and those announced here, so that it finds the work
+   * nobody has. An announced order that found no connection is left to the next look.
+   * `tally`, when given, is told how many of the tasks run were of orders the look found.
    */
-  async runOnce(workerId: string): Promise<number> {
-    const ran = await this.round(workerId);
+  async runOnce(workerId: string, work: { announced?: readonly queue.ReadyAnnouncement[]; look?: boolean; tally?: { fromLook: number } } = {}): Promise<number> {
+    const look = work.look ?? true;
+    if (!look && !work.announced?.length) return 0;
+    const { ran, fromLook } = await this.round(workerId, work.announced ?? [], look);
+    if (work.tally) work.tally.fromLook = fromLook;
     this.rounds.total++;
+    if (look) this.rounds.looks++;
     if (ran === 0) this.rounds.empty++;
     return ran;
   }
 
-  private async round(workerId: string): Promise<number> {
+  /**
+   * Another worker owns this order's announcement (decision 0026): this process's looks pass it
+   * for a moment, as one found locked; the owner runs it, or a look takes it after the moment.
+   */
+  leaveToOthers(orderId: string): void {
+    const until = performance.now() + PASS_MS;
+    if ((this.passed.get(orderId) ?? 0) < until) this.passed.set(orderId, until);
+  }
+
+  private async round(workerId: string, announced: readonly queue.ReadyAnnouncement[], look: boolean): Promise<{ ran: number; fromLook: number }> {
     const claimToken = `${workerId}:${newId()}`;
     const { batchSize } = this.deps.settings;
-    // Looking comes first, on one connection: an idle worker's round holds no batch of them.
-    let ready: queue.ReadyTask[];
-    const looking = await holdConnection(this.deps.pool);
-    try {
-      ready = await queue.findReadyTasks(looking.client, this.now(), batchSize * CANDIDATES_PER_CONNECTION);
-    } catch (error) {
-      throw asDatabaseError(error, looking.lost);
-    } finally {
-      looking.release();
+    // An announcement as the look would have found its order: a ready task per provisioner's task.
+    const named = announced.flatMap((a) => {
+      const codes = Object.entries(a.provisioners).flatMap(([code, n]) => Array.from({ length: n }, () => code));
+      return (codes.length ? codes : ['']).map((provisionerCode) => ({ ...a, taskId: '', provisionerCode }));
+    });
+    let candidates: queue.ReadyTask[] = [];
+    if (look) {
+      for (const [orderId, until] of this.passed) if (until <= performance.now()) this.passed.delete(orderId);
+      // Looking comes first, on one connection: an idle worker's round holds no batch of them.
+      const looking = await holdConnection(this.deps.pool);
+      try {
+        const pass = [...this.passed.keys(), ...announced.map((a) => a.orderId)];
+        candidates = await queue.findReadyTasks(looking.client, this.now(), batchSize * CANDIDATES_PER_CONNECTION, pass);
+      } catch (error) {
+        throw asDatabaseError(error, looking.lost);
+      } finally {
+        looking.release();
+      }
     }
-    if (this.passed.size > 1_000) for (const [orderId, until] of this.passed) if (until <= performance.now()) this.passed.delete(orderId);
-    const candidates = ready.filter((t) => !this.passedRecently(t.orderId));
-    if (candidates.length === 0) return 0;
-    const wanted = ordersOf(candidates, this.instantCodes, batchSize, this.instantConcurrency).reduce((a, o) => a + o.slots, 0);
+    if (named.length === 0 && candidates.length === 0) return { ran: 0, fromLook: 0 };
+    // The announced orders first, then what the look found, with the connections left.
+    const choose = (connections: number) => {
+      const first = ordersOf(named, this.instantCodes, connections, this.instantConcurrency);
+      const taken = new Set(first.map((o) => o.orderId));
+      const rest = ordersOf(candidates.filter((t) => !taken.has(t.orderId)), this.instantCodes,
+        connections - first.reduce((a, o) => a + o.slots, 0), this.instantConcurrency - first.filter((o) => o.instantOnly).length);
+      return [...first, ...rest.map((o) => ({ ...o, fromLook: true }))];
+    };
+    const wanted = choose(batchSize).reduce((a, o) => a + o.slots, 0);
     const connections = await holdConnections(this.deps.pool, wanted);
     try {
       const free = [...connections];
-      const work = ordersOf(candidates, this.instantCodes, connections.length, this.instantConcurrency).map((order) => ({ order, connections: free.splice(0, order.slots) }));
+      const work = choose(connections.length).map((order) => ({ order, connections: free.splice(0, order.slots) }));
       for (const spare of free) spare.release();
       const deadline = performance.now() + this.leaseMs;
       // Every order ends before the connections go back; an unavailable database fails the round
@@ -189,18 +233,11 @@ export class Orchestrator {
       const ran = await Promise.allSettled(work.map(({ order, connections: mine }) => this.runOrder(order, mine, claimToken, deadline)));
       const failed = ran.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
-      return ran.reduce((a, r) => a + (r as PromiseFulfilledResult<number>).value, 0);
+      const counts = ran.map((r) => (r as PromiseFulfilledResult<number>).value);
+      return { ran: counts.reduce((a, n) => a + n, 0), fromLook: counts.reduce((a, n, i) => a + ('fromLook' in work[i].order ? n : 0), 0) };
     } finally {
       for (const connection of connections) connection.release();
     }
-  }
-
-  private passedRecently(orderId: string): boolean {
-    const until = this.passed.get(orderId);
-    if (until === undefined) return false;
-    if (until > performance.now()) return true;
-    this.passed.delete(orderId);
-    return false;
   }
 
   /**

@@ -7,7 +7,7 @@ import { ConfigError } from '../platform/config.ts';
 import type { CommandContext } from '../platform/context.ts';
 import type { Tx } from '../platform/db.ts';
 import { newId } from '../platform/ids.ts';
-import { listOrderTasks, TASKS_READY_CHANNEL, type TaskRow } from './queue.ts';
+import { announcementPayload, listOrderTasks, TASKS_READY_CHANNEL, type TaskRow } from './queue.ts';
 import { DEFAULT_ROUTING, planOrder, type ItemToPlan, type PlannedTask, type Routing, type SpecTree, type StepPlan } from './decompose.ts';
 
 export interface ItemForPlanning {
@@ -115,13 +115,21 @@ export async function planAndEnqueueInTx(
   const planned = planOrder(toPlan, routing);
   const ids = planned.map(() => newId());
   const dueOf = new Map(items.map((item) => [item.itemId, item.notBefore && item.notBefore > now ? item.notBefore : now]));
-  // Workers are woken when some task is due now; scheduled ones wait for a poll after their time.
-  const wake = planned.some((task) => dueOf.get(task.itemId) === now);
+  // Workers are woken when some task is due now, with the order named and its ready tasks'
+  // provisioners (decision 0026); scheduled ones wait for a poll after their time.
+  const provisioners: Record<string, number> = {};
+  for (const task of planned) {
+    if (task.dependsOn.length === 0 && dueOf.get(task.itemId) === now) provisioners[task.provisionerCode] = (provisioners[task.provisionerCode] ?? 0) + 1;
+  }
+  const correlationId = ctx.correlationId ?? order.orderId;
+  const wake = Object.keys(provisioners).length > 0
+    ? announcementPayload({ tenantId: ctx.tenantId, accountId: order.accountId, orderId: order.orderId, correlationId, provisioners })
+    : null;
   await insertTasks(tx, {
     tenantId: ctx.tenantId,
     accountId: order.accountId,
     orderId: order.orderId,
-    correlationId: ctx.correlationId ?? order.orderId,
+    correlationId,
     now,
     wake,
     tasks: planned.map((task, i) => ({
@@ -157,10 +165,11 @@ interface NewTask {
 
 /**
  * The tasks of an order, pending, in one statement from arrays (a task's dependencies are a
- * uuid[] each, so they travel as array literals); with `wake`, the same statement tells the
- * workers (queue.ts, notifyTasksReady: delivered at commit, folded into one per transaction).
+ * uuid[] each, so they travel as array literals); with `wake` (a notification's payload naming
+ * the order), the same statement tells the workers (queue.ts, notifyTasksReady: delivered at
+ * commit, folded into one per transaction).
  */
-async function insertTasks(tx: Tx, o: { tenantId: string; accountId: string; orderId: string; correlationId: string; now: string; wake: boolean; tasks: readonly NewTask[] }): Promise<void> {
+async function insertTasks(tx: Tx, o: { tenantId: string; accountId: string; orderId: string; correlationId: string; now: string; wake: string | null; tasks: readonly NewTask[] }): Promise<void> {
   const t = o.tasks;
   if (t.length === 0) return;
   await tx.query(
@@ -178,7 +187,7 @@ async function insertTasks(tx: Tx, o: { tenantId: string; accountId: string; ord
         order by w.n
        returning 1
      )
-     select pg_notify($20, '') where $21::boolean and exists (select 1 from inserted)`,
+     select pg_notify($20, $21) where $21 is not null and exists (select 1 from inserted)`,
     [o.tenantId, o.accountId, o.orderId, o.correlationId, o.now,
      t.map((x) => x.taskId), t.map((x) => x.itemId), t.map((x) => x.taskNumber), t.map((x) => x.step),
      t.map((x) => x.spec?.kind ?? null), t.map((x) => x.spec?.id ?? null), t.map((x) => x.spec?.version ?? null),

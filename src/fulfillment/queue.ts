@@ -14,25 +14,77 @@ import type { TaskOutcome } from './outcomes.ts';
 export const TASKS_READY_CHANNEL = 'tenure_tasks_ready';
 
 /**
- * Tells the listening workers that tasks may have become ready (decision 0017). PostgreSQL
- * delivers the notification when the transaction commits, and not at all when it rolls back,
- * and folds identical notifications of one transaction into one. A notification only wakes
- * workers up to claim: a lost one costs a poll interval, nothing else.
+ * What a tasks-ready notification names (decision 0026): the order whose tasks became ready,
+ * with what a worker needs to run it without looking at the queue, and how many of the ready
+ * tasks each provisioner has (empty when the sender does not know: one connection is given).
+ * A notification with an empty payload names nothing: every worker looks at the whole queue.
  */
-export async function notifyTasksReady(tx: Tx): Promise<void> {
-  await tx.query("select pg_notify($1, '')", [TASKS_READY_CHANNEL]);
+export interface ReadyAnnouncement {
+  tenantId: string;
+  accountId: string;
+  orderId: string;
+  correlationId: string;
+  provisioners: Record<string, number>;
+}
+
+/** The payload of a notification that names an order (parseAnnouncement reads it). */
+export function announcementPayload(a: ReadyAnnouncement): string {
+  return JSON.stringify({ t: a.tenantId, a: a.accountId, o: a.orderId, c: a.correlationId, p: a.provisioners });
+}
+
+/** A notification's payload as the order it names; null when it names none (empty, or not ours). */
+export function parseAnnouncement(payload: string | undefined): ReadyAnnouncement | null {
+  if (!payload) return null;
+  try {
+    const p = JSON.parse(payload);
+    if (typeof p?.t !== 'string' || typeof p.a !== 'string' || typeof p.o !== 'string' || typeof p.c !== 'string') return null;
+    const provisioners: Record<string, number> = {};
+    if (p.p && typeof p.p === 'object') for (const [code, n] of Object.entries(p.p)) if (typeof n === 'number' && n > 0) provisioners[code] = n;
+    return { tenantId: p.t, accountId: p.a, orderId: p.o, correlationId: p.c, provisioners };
+  } catch {
+    return null;
+  }
 }
 
 /**
- * notifyTasksReady for a task done just now, in the same statement, when a pending task of its
- * order waits for it: the last tasks of an order wake nobody (every worker would claim for nothing).
+ * The payload of a notification naming an order, built in SQL from the order's ready tasks in
+ * `ready` (columns `code`, `n`: a provisioner and how many), for a statement that ends with
+ * `select ${NOTIFY_READY_ORDER} from ready having count(*) > 0`: no ready task, no notification.
+ * $1 is the channel; the order's tenant, account, order and correlation ids are $2..$5.
  */
-export async function notifyDependentsReady(tx: Tx, task: { accountId: string; orderId: string; taskId: string }): Promise<void> {
+const NOTIFY_READY_ORDER = `pg_notify($1, json_build_object('t', $2::text, 'a', $3::text, 'o', $4::text, 'c', $5::text, 'p', json_object_agg(code, n))::text)`;
+
+/**
+ * Tells the listening workers that tasks may have become ready (decision 0017). PostgreSQL
+ * delivers the notification when the transaction commits, and not at all when it rolls back,
+ * and folds identical notifications of one transaction into one. A notification only wakes
+ * workers up to claim: a lost one costs a poll interval, nothing else. With `announcement`, it
+ * names the order (decision 0026): one worker runs that order, without looking at the queue;
+ * without, every worker looks.
+ */
+export async function notifyTasksReady(tx: Tx, announcement?: ReadyAnnouncement): Promise<void> {
+  await tx.query('select pg_notify($1, $2)', [TASKS_READY_CHANNEL, announcement ? announcementPayload(announcement) : '']);
+}
+
+/**
+ * notifyTasksReady for a task done just now, in the same statement, naming its order, when a
+ * pending task of the order that waits for it is now ready (every task it depends on done, not
+ * held): the last tasks of an order, and a task whose dependents still wait for another, wake
+ * nobody (a worker would claim for nothing). The caller holds the order's lock, so no other
+ * task of it is done meanwhile.
+ */
+export async function notifyDependentsReady(tx: Tx, task: { tenantId: string; accountId: string; orderId: string; taskId: string; correlationId: string }): Promise<void> {
   await tx.query(
-    `select pg_notify($1, '')
-      where exists (select 1 from fulfillment_task
-                     where account_id = $2 and order_id = $3 and status = 'pending' and $4 = any (depends_on))`,
-    [TASKS_READY_CHANNEL, task.accountId, task.orderId, task.taskId],
+    `with ready as (
+       select t.provisioner_code as code, count(*)::int as n
+         from fulfillment_task t
+        where t.account_id = $3 and t.order_id = $4 and t.status = 'pending' and not t.held and $6 = any (t.depends_on)
+          and not exists (select 1 from fulfillment_task d
+                           where d.account_id = t.account_id and d.task_id = any (t.depends_on) and d.status <> 'done')
+        group by t.provisioner_code
+     )
+     select ${NOTIFY_READY_ORDER} from ready having count(*) > 0`,
+    [TASKS_READY_CHANNEL, task.tenantId, task.accountId, task.orderId, task.correlationId, task.taskId],
   );
 }
 
@@ -121,14 +173,16 @@ export interface ReadyTask {
  * stalled), which are taken over as they are. A plain read, which locks nothing: the claim
  * is per order (claimOrderTasks), so no statement locks rows across accounts (rule 12). Each
  * branch walks its own partial index in order and stops at `limit`: the dependency check is a
- * primary-key probe per candidate, not an anti-join over the table.
+ * primary-key probe per candidate, not an anti-join over the table. Tasks of `passOrders` are
+ * not looked at (orders the caller leaves to others for a moment: found locked, or announced to
+ * another worker): the walk goes on past them to the work nobody has.
  */
-export async function findReadyTasks(pool: Pool | Tx, now: string, limit: number): Promise<ReadyTask[]> {
+export async function findReadyTasks(pool: Pool | Tx, now: string, limit: number, passOrders: readonly string[] = []): Promise<ReadyTask[]> {
   const rows = await queryRows<any>(
     pool,
     `(select t.tenant_id, t.account_id, t.order_id, t.task_id, t.provisioner_code, t.correlation_id
         from fulfillment_task t
-       where t.status = 'pending' and not t.held and t.next_run_at <= $1
+       where t.status = 'pending' and not t.held and t.next_run_at <= $1 and t.order_id <> all ($3::uuid[])
          and not exists (select 1 from fulfillment_task d
                           where d.account_id = t.account_id and d.task_id = any (t.depends_on) and d.status <> 'done')
        order by t.next_run_at
@@ -136,10 +190,10 @@ export async function findReadyTasks(pool: Pool | Tx, now: string, limit: number
      union all
      (select t.tenant_id, t.account_id, t.order_id, t.task_id, t.provisioner_code, t.correlation_id
         from fulfillment_task t
-       where t.status = 'running' and t.locked_until < $1 and not t.held
+       where t.status = 'running' and t.locked_until < $1 and not t.held and t.order_id <> all ($3::uuid[])
        order by t.locked_until
        limit $2)`,
-    [now, limit],
+    [now, limit, passOrders],
   );
   return rows.map((r) => ({ tenantId: r.tenant_id, accountId: r.account_id, orderId: r.order_id, taskId: r.task_id, provisionerCode: r.provisioner_code, correlationId: r.correlation_id }));
 }
@@ -208,17 +262,22 @@ export async function claimReadyTasks(pool: Pool | Tx, claimToken: string, now: 
 }
 
 /**
- * notifyTasksReady when a task of the order is ready and not taken: at the end of a
- * transaction that ran the order's tasks, for what it left to others.
+ * notifyTasksReady when a task of the order is ready and not taken, naming the order with its
+ * ready tasks' provisioners: at the end of a transaction that ran the order's tasks, for what it
+ * left (no connection was left for it) to the next round or another worker.
  */
-export async function notifyIfOrderReady(tx: Tx, order: { accountId: string; orderId: string }, now: string): Promise<void> {
+export async function notifyIfOrderReady(tx: Tx, order: { tenantId: string; accountId: string; orderId: string; correlationId: string }, now: string): Promise<void> {
   await tx.query(
-    `select pg_notify($1, '')
-      where exists (select 1 from fulfillment_task t
-                     where t.account_id = $2 and t.order_id = $3 and t.status = 'pending' and not t.held and t.next_run_at <= $4
-                       and not exists (select 1 from fulfillment_task d
-                                        where d.account_id = t.account_id and d.task_id = any (t.depends_on) and d.status <> 'done'))`,
-    [TASKS_READY_CHANNEL, order.accountId, order.orderId, now],
+    `with ready as (
+       select t.provisioner_code as code, count(*)::int as n
+         from fulfillment_task t
+        where t.account_id = $3 and t.order_id = $4 and t.status = 'pending' and not t.held and t.next_run_at <= $6
+          and not exists (select 1 from fulfillment_task d
+                           where d.account_id = t.account_id and d.task_id = any (t.depends_on) and d.status <> 'done')
+        group by t.provisioner_code
+     )
+     select ${NOTIFY_READY_ORDER} from ready having count(*) > 0`,
+    [TASKS_READY_CHANNEL, order.tenantId, order.accountId, order.orderId, order.correlationId, now],
   );
 }
 
@@ -229,7 +288,7 @@ export async function notifyIfOrderReady(tx: Tx, order: { accountId: string; ord
  * out (`attemptMade` true). Only the lease's holder can give it back; a late answer of the
  * call is then dropped by updateTask's claim-token guard.
  */
-export async function releaseClaim(tx: Tx, task: { accountId: string; taskId: string }, claimToken: string, now: string, attemptMade: boolean): Promise<boolean> {
+export async function releaseClaim(tx: Tx, task: Pick<TaskRow, 'tenantId' | 'accountId' | 'orderId' | 'taskId' | 'correlationId' | 'provisionerCode'>, claimToken: string, now: string, attemptMade: boolean): Promise<boolean> {
   const result = await tx.query(
     `update fulfillment_task
         set status = 'pending', attempts = attempts - $5, locked_by = null, locked_until = null, updated_at = $4
@@ -237,7 +296,7 @@ export async function releaseClaim(tx: Tx, task: { accountId: string; taskId: st
     [task.accountId, task.taskId, claimToken, now, attemptMade ? 0 : 1],
   );
   if (result.rowCount !== 1) return false;
-  await notifyTasksReady(tx);
+  await notifyTasksReady(tx, { tenantId: task.tenantId, accountId: task.accountId, orderId: task.orderId, correlationId: task.correlationId, provisioners: { [task.provisionerCode]: 1 } });
   return true;
 }
 

@@ -15,23 +15,14 @@ import { WAKE_UP_APPLICATION_NAME } from '../../src/fulfillment/wake-up.ts';
 import { startWorker, type Worker } from '../../src/fulfillment/worker.ts';
 import { createPool, queryRows, type Pool } from '../../src/platform/db.ts';
 import { call, createTestApp, type TestApp } from '../helpers/app.ts';
+import { sleep, until as waitUntil } from '../helpers/until.ts';
 
 const KEY = 'tnr_wake-up-test-key-0123456789abcdefgh';
 /** Far longer than any wait below: an order completed in time was not found by a poll. */
 const POLL_MS = 60_000;
 const WITHIN_MS = 5_000;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, withinMs = WITHIN_MS): Promise<T> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${withinMs} ms`);
-    await sleep(20);
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined | false>, withinMs = WITHIN_MS) => waitUntil(what, probe, withinMs);
 
 describe('workers woken by tasks-ready notifications', { timeout: 120_000 }, () => {
   let app: TestApp;
@@ -52,11 +43,16 @@ describe('workers woken by tasks-ready notifications', { timeout: 120_000 }, () 
 
   const listeners = () => queryRows<{ pid: number; query: string }>(app.db.pool,
     'select pid, query from pg_stat_activity where datname = current_database() and application_name = $1', [WAKE_UP_APPLICATION_NAME]);
-  /** The worker's rounds once it has gone idle: no round for a while after the last one found nothing. */
+  /** A listener's last statement is its LISTEN, or the read of the listeners that follows it (every second). */
+  const listening = (l: { query: string }) => /^listen |pg_stat_activity/i.test(l.query);
+  /**
+   * The worker's rounds once it has gone idle: no round for a while (a round that ran an
+   * announced order is not followed by a look until the poll interval has passed).
+   */
   const idle = async () => {
     let seen = -1;
     await until('the worker goes idle', async () => {
-      const settled = rounds.length === seen && rounds.at(-1) === 0;
+      const settled = rounds.length === seen;
       seen = rounds.length;
       if (!settled) await sleep(150);
       return settled;
@@ -87,8 +83,8 @@ describe('workers woken by tasks-ready notifications', { timeout: 120_000 }, () 
     pool = createPool(app.db.url, settings.batchSize);
     const orchestrator = createOrchestrator(pool, app.clock, { fulfillment: settings });
     const runOnce = orchestrator.runOnce.bind(orchestrator);
-    orchestrator.runOnce = async (workerId: string) => {
-      const ran = await runOnce(workerId);
+    orchestrator.runOnce = async (workerId, work) => {
+      const ran = await runOnce(workerId, work);
       rounds.push(ran);
       return ran;
     };
@@ -107,7 +103,7 @@ describe('workers woken by tasks-ready notifications', { timeout: 120_000 }, () 
   });
 
   test('an idle worker completes a 3-item order within seconds, with a poll interval of a minute', async () => {
-    await until('the listener listens', async () => (await listeners()).some((l) => /^listen /i.test(l.query)));
+    await until('the listener listens', async () => (await listeners()).some(listening));
     await idle();
     assert.deepEqual(rounds.slice(0, 1), [0], 'the first round found nothing');
 
@@ -127,7 +123,7 @@ describe('workers woken by tasks-ready notifications', { timeout: 120_000 }, () 
     assert.equal(rows[0].ok, true);
     await until('the listener listens again on a new connection', async () => {
       const now = await listeners();
-      return now.length === 1 && now[0].pid !== before.pid && /^listen /i.test(now[0].query);
+      return now.length === 1 && now[0].pid !== before.pid && listening(now[0]);
     });
     await idle();
 
