@@ -11,6 +11,23 @@ import { newId } from '../../platform/ids.ts';
 import type { EntityKind, HistoryEntry } from '../types.ts';
 import { isoRequired, selectAll, type Statement } from './rows.ts';
 
+const AUDIT_COLUMNS = ['audit_id', 'tenant_id', 'actor_api_key_id', 'actor_role', 'action', 'target_type', 'target_id',
+  'subject_account_id', 'correlation_id', 'details', 'recorded_at'];
+const OUTBOX_COLUMNS = ['tenant_id', 'account_id', 'event_id', 'event_type', 'event_version', 'aggregate_type', 'aggregate_id',
+  'aggregate_version', 'payload', 'occurred_at'];
+
+/**
+ * The rows of one JSON array parameter inserted into `table`, in the array's order (audit rows
+ * and outbox events keep the order given). Called while a statement's constant text is built:
+ * the result is the same text every time (decision 0018).
+ */
+function insertFromJson(table: string, columns: readonly string[], param: string): string {
+  return `insert into ${table} (${columns.join(', ')})
+       select ${columns.map((c) => `r.${c}`).join(', ')}
+         from jsonb_populate_recordset(null::${table}, ${param}::jsonb) with ordinality as r
+        order by r.ordinality`;
+}
+
 const HISTORY_TABLE: Record<EntityKind, { table: string; idColumn: string }> = {
   product_instance: { table: 'product_instance_history', idColumn: 'product_instance_id' },
   subscription: { table: 'subscription_history', idColumn: 'subscription_id' },
@@ -215,19 +232,9 @@ export async function insertNewAssetsWithRecords(tx: Tx, rows: NewAssetRows): Pr
          from jsonb_populate_recordset(null::product_instance_history, $6::jsonb) with ordinality as r
         order by r.ordinality
      ), audits as (
-       insert into audit_log (audit_id, tenant_id, actor_api_key_id, actor_role, action, target_type, target_id,
-         subject_account_id, correlation_id, details, recorded_at)
-       select r.audit_id, r.tenant_id, r.actor_api_key_id, r.actor_role, r.action, r.target_type, r.target_id,
-              r.subject_account_id, r.correlation_id, r.details, r.recorded_at
-         from jsonb_populate_recordset(null::audit_log, $7::jsonb) with ordinality as r
-        order by r.ordinality
+       ${insertFromJson('audit_log', AUDIT_COLUMNS, '$7')}
      )
-     insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
-       aggregate_version, payload, occurred_at)
-     select r.tenant_id, r.account_id, r.event_id, r.event_type, r.event_version, r.aggregate_type, r.aggregate_id,
-            r.aggregate_version, r.payload, r.occurred_at
-       from jsonb_populate_recordset(null::outbox_event, $8::jsonb) with ordinality as r
-      order by r.ordinality`,
+     ${insertFromJson('outbox_event', OUTBOX_COLUMNS, '$8')}`,
     [rows.subscriptions, rows.products, rows.relationships, rows.guards, rows.subscriptionHistory, rows.productHistory, rows.audits, rows.events].map((set) => JSON.stringify(set)),
   );
 }
@@ -286,19 +293,9 @@ export async function insertNewServicesWithRecords(tx: Tx, product: { accountId:
          from jsonb_populate_recordset(null::resource_instance_history, $4::jsonb) with ordinality as r
         order by r.ordinality
      ), audits as (
-       insert into audit_log (audit_id, tenant_id, actor_api_key_id, actor_role, action, target_type, target_id,
-         subject_account_id, correlation_id, details, recorded_at)
-       select r.audit_id, r.tenant_id, r.actor_api_key_id, r.actor_role, r.action, r.target_type, r.target_id,
-              r.subject_account_id, r.correlation_id, r.details, r.recorded_at
-         from jsonb_populate_recordset(null::audit_log, $5::jsonb) with ordinality as r
-        order by r.ordinality
+       ${insertFromJson('audit_log', AUDIT_COLUMNS, '$5')}
      ), events as (
-       insert into outbox_event (tenant_id, account_id, event_id, event_type, event_version, aggregate_type, aggregate_id,
-         aggregate_version, payload, occurred_at)
-       select r.tenant_id, r.account_id, r.event_id, r.event_type, r.event_version, r.aggregate_type, r.aggregate_id,
-              r.aggregate_version, r.payload, r.occurred_at
-         from jsonb_populate_recordset(null::outbox_event, $6::jsonb) with ordinality as r
-        order by r.ordinality
+       ${insertFromJson('outbox_event', OUTBOX_COLUMNS, '$6')}
      )
      select count(*)::int as earlier from service_instance where account_id = $7 and product_instance_id = $8`,
     [...[rows.services, rows.resources, rows.serviceHistory, rows.resourceHistory, rows.audits, rows.events].map((set) => JSON.stringify(set)), product.accountId, product.productInstanceId],
